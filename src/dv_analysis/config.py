@@ -1,0 +1,261 @@
+"""Every path the suite reads or writes, built in one place.
+
+Nothing else in the package or the notebooks hard-codes a path: they ask a
+:class:`Settings` for the directories and a :class:`PeriodPaths` for the files of
+one period (the idea of cookiecutter-data-science's ``config.py``).
+
+Directory settings are resolved in this order: an explicit argument (a command-line
+flag or a notebook parameter), then an environment variable, then the default
+relative to the project root:
+
+=============  ======================  ==============================
+setting        environment variable    default
+=============  ======================  ==============================
+public_dir     ``DV_PUBLIC_DIR``       ``<root>/../shared/data/public``
+raw_dir        ``DV_RAW_DIR``          ``<root>/data_raw``
+clean_dir      ``DV_CLEAN_DIR``        ``<root>/data_clean``
+reports_dir    ``DV_REPORTS_DIR``      ``<root>/reports``
+truth_dir      ``DV_TRUTH_DIR``        ``<root>/data_truth``
+=============  ======================  ==============================
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+#: City codes (COUNTYCODE in the MOI boundaries) the suite knows by name.
+CITIES: dict[str, str] = {
+    "63000": "臺北市",
+    "65000": "新北市",
+    "68000": "桃園市",
+}
+DEFAULT_CITY = "63000"
+
+NOTEBOOKS: tuple[str, ...] = ("01_clean.ipynb",)
+
+
+def project_root() -> Path:
+    """The project's root folder (the one holding ``pyproject.toml``).
+
+    ``DV_PROJECT_ROOT`` overrides it; otherwise it is found from this file's
+    location (an editable install) or, failing that, the current directory.
+    """
+    env = os.environ.get("DV_PROJECT_ROOT")
+    if env:
+        return Path(env).resolve()
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "pyproject.toml").exists() and (parent / "src" / "dv_analysis").exists():
+            return parent
+    return Path.cwd().resolve()
+
+
+_PERIOD_RE = re.compile(r"^\s*(\d{4})\s*[-_ ]?[Qq]([1-4])\s*$")
+
+
+@dataclass(frozen=True, order=True)
+class Period:
+    """A calendar quarter, written ``2020Q4``."""
+
+    year: int
+    quarter: int
+
+    @classmethod
+    def parse(cls, text: str | Period) -> Period:
+        """Parse ``2020Q4`` (also ``2020-Q4``, ``2020q4``); raise ``ValueError`` otherwise."""
+        if isinstance(text, Period):
+            return text
+        m = _PERIOD_RE.match(str(text))
+        if not m:
+            raise ValueError(f"period {text!r} is not a quarter like 2020Q4")
+        return cls(int(m.group(1)), int(m.group(2)))
+
+    @classmethod
+    def of_date(cls, d: date) -> Period:
+        """The quarter a date falls in."""
+        return cls(d.year, (d.month - 1) // 3 + 1)
+
+    def __str__(self) -> str:
+        return f"{self.year}Q{self.quarter}"
+
+    @property
+    def start(self) -> date:
+        """First day of the quarter."""
+        return date(self.year, 3 * self.quarter - 2, 1)
+
+    @property
+    def end(self) -> date:
+        """Last day of the quarter."""
+        nxt = self.next()
+        return date.fromordinal(date(nxt.year, 3 * nxt.quarter - 2, 1).toordinal() - 1)
+
+    @property
+    def end_month(self) -> str:
+        """The quarter-end month as ``YYYY-MM`` (the population files' key)."""
+        return f"{self.year}-{3 * self.quarter:02d}"
+
+    def months(self) -> list[str]:
+        """The three months of the quarter as ``YYYY-MM``."""
+        return [f"{self.year}-{3 * self.quarter - 2 + i:02d}" for i in range(3)]
+
+    def next(self) -> Period:
+        return Period(self.year + self.quarter // 4, self.quarter % 4 + 1)
+
+    def previous(self) -> Period:
+        return Period(self.year - (self.quarter == 1), (self.quarter - 2) % 4 + 1)
+
+    def ordinal(self) -> int:
+        """Quarters since year 0, for arithmetic."""
+        return self.year * 4 + self.quarter - 1
+
+
+def period_range(start: str | Period, end: str | Period) -> list[Period]:
+    """All quarters from ``start`` to ``end`` inclusive."""
+    a, b = Period.parse(start), Period.parse(end)
+    if b < a:
+        raise ValueError(f"period range {a}..{b} is empty: the end is before the start")
+    out = [a]
+    while out[-1] < b:
+        out.append(out[-1].next())
+    return out
+
+
+def _resolve(value: str | os.PathLike | None, env: str, default: Path) -> Path:
+    """An explicit value wins, then the environment variable, then the default."""
+    if value not in (None, ""):
+        return Path(value).expanduser().resolve()
+    if os.environ.get(env):
+        return Path(os.environ[env]).expanduser().resolve()
+    return default.resolve()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The directories of one run. Build it with :meth:`Settings.from_args`."""
+
+    public_dir: Path
+    raw_dir: Path
+    clean_dir: Path
+    reports_dir: Path
+    truth_dir: Path
+    city: str = DEFAULT_CITY
+
+    @classmethod
+    def from_args(
+        cls,
+        public_dir: str | os.PathLike | None = None,
+        raw_dir: str | os.PathLike | None = None,
+        clean_dir: str | os.PathLike | None = None,
+        reports_dir: str | os.PathLike | None = None,
+        truth_dir: str | os.PathLike | None = None,
+        city: str | int = DEFAULT_CITY,
+    ) -> Settings:
+        """Resolve each directory from the argument, its environment variable or the default."""
+        root = project_root()
+        city = str(city)
+        if city not in CITIES:
+            raise ValueError(f"city {city!r} is not one of {', '.join(CITIES)} ({', '.join(CITIES.values())})")
+        return cls(
+            public_dir=_resolve(public_dir, "DV_PUBLIC_DIR", root.parent / "shared" / "data" / "public"),
+            raw_dir=_resolve(raw_dir, "DV_RAW_DIR", root / "data_raw"),
+            clean_dir=_resolve(clean_dir, "DV_CLEAN_DIR", root / "data_clean"),
+            reports_dir=_resolve(reports_dir, "DV_REPORTS_DIR", root / "reports"),
+            truth_dir=_resolve(truth_dir, "DV_TRUTH_DIR", root / "data_truth"),
+            city=city,
+        )
+
+    def check_public_dir(self) -> None:
+        """Fail with a clear message if the public-data directory is missing."""
+        if not (self.public_dir / "boundaries").is_dir():
+            raise FileNotFoundError(
+                f"public-data directory {self.public_dir} has no boundaries/ folder; "
+                "point --public-dir or DV_PUBLIC_DIR at the shared public layers"
+            )
+
+    def period(self, period: str | Period) -> PeriodPaths:
+        """The paths of one period."""
+        return PeriodPaths(self, Period.parse(period))
+
+    # --- public layers -------------------------------------------------
+    @property
+    def boundaries_file(self) -> Path:
+        return self.public_dir / "boundaries" / "taiwan_villages_moi_2021.topojson.json"
+
+    def population_file(self, month: str) -> Path:
+        return self.public_dir / "population" / f"village_population_{month}.csv"
+
+    def vital_events_file(self, month: str) -> Path:
+        return self.public_dir / "vital_events" / f"village_vital_events_{month}.csv"
+
+    def public_file(self, *parts: str) -> Path:
+        """Any other file of the public layers, e.g. ``public_file('transit', 'bus_stops_tdx_2023.csv')``."""
+        return self.public_dir.joinpath(*parts)
+
+    # --- synthetic ground truth ------------------------------------------
+    @property
+    def truth_city_dir(self) -> Path:
+        return self.truth_dir / self.city
+
+
+@dataclass(frozen=True)
+class PeriodPaths:
+    """Files of one period: raw input folder, clean tables, report folders, manifest."""
+
+    settings: Settings
+    period: Period
+    _extra: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def raw(self) -> Path:
+        return self.settings.raw_dir / str(self.period)
+
+    @property
+    def clean(self) -> Path:
+        return self.settings.clean_dir / str(self.period)
+
+    @property
+    def notifications(self) -> Path:
+        return self.clean / "notifications.parquet"
+
+    @property
+    def incidents(self) -> Path:
+        return self.clean / "incidents.parquet"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.clean / "quarantine.parquet"
+
+    @property
+    def cleaning_summary(self) -> Path:
+        return self.clean / "cleaning_summary.json"
+
+    @property
+    def reports(self) -> Path:
+        return self.settings.reports_dir / str(self.period)
+
+    @property
+    def internal(self) -> Path:
+        return self.reports / "internal"
+
+    @property
+    def staff(self) -> Path:
+        return self.reports / "staff"
+
+    @property
+    def public(self) -> Path:
+        return self.reports / "public"
+
+    @property
+    def manifest(self) -> Path:
+        return self.reports / "manifest.json"
+
+    @property
+    def truth(self) -> Path:
+        return self.settings.truth_city_dir / str(self.period)
+
+    def previous(self) -> PeriodPaths:
+        return PeriodPaths(self.settings, self.period.previous())

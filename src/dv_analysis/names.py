@@ -1,0 +1,91 @@
+"""Normalisation of place names and codes, in one place.
+
+Every join on names (case exports, vital-event files, population registers, the
+MOI boundaries) goes through these functions, so spelling variants are handled
+once: full-width characters, 台/臺, 糖蔀/糖廍, an optional 區/里 suffix, stray
+spaces, and village codes written with a dash.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import pandas as pd
+
+#: Character or word variants mapped to the MOI boundary spelling (applied to keys only).
+VARIANTS: dict[str, str] = {
+    "台": "臺",
+    "糖蔀": "糖廍",
+}
+
+#: Old county names that became today's cities.
+CITY_ALIASES: dict[str, str] = {
+    "桃園縣": "桃園市",
+    "臺北縣": "新北市",
+}
+
+_SPACE_RE = re.compile(r"\s+")
+
+
+def nfkc(text: object) -> str:
+    """Unicode NFKC form (full-width digits and punctuation to ASCII), stripped; '' for missing."""
+    if text is None or (isinstance(text, float) and text != text) or text is pd.NA:
+        return ""
+    return _SPACE_RE.sub("", unicodedata.normalize("NFKC", str(text)))
+
+
+def _variants(text: str) -> str:
+    for old, new in VARIANTS.items():
+        text = text.replace(old, new)
+    return text
+
+
+def city_key(text: object) -> str:
+    """Key of a city name: 台北市, 臺北, 臺北市 all give 臺北; 桃園縣 gives 桃園."""
+    s = _variants(nfkc(text))
+    s = CITY_ALIASES.get(s, s)
+    if len(s) > 2 and s[-1] in "市縣":
+        s = s[:-1]
+    return s
+
+
+def district_key(text: object) -> str:
+    """Key of a district (鄉鎮市區) name: 萬華區 and 萬華 give 萬華."""
+    s = _variants(nfkc(text))
+    if len(s) > 2 and s[-1] in "區鄉鎮市":
+        s = s[:-1]
+    return s
+
+
+def village_key(text: object) -> str:
+    """Key of a village (村里) name: 青山里 and 青山 give 青山; 糖蔀里 gives 糖廍."""
+    s = _variants(nfkc(text))
+    if len(s) > 1 and s[-1] in "里村":
+        s = s[:-1]
+    return s
+
+
+_CODE_RE = re.compile(r"^(\d{5})(\d{3})-?(\d{3})$")
+
+
+def villcode(text: object) -> str | None:
+    """An 11-digit VILLCODE from ``63000050012`` or ``63000050-012`` (full-width allowed).
+
+    Returns ``None`` when the text is blank or not a village code.
+    """
+    s = nfkc(text).replace("–", "-")
+    if s.endswith(".0"):  # a code read as a float
+        s = s[:-2]
+    m = _CODE_RE.match(s)
+    return "".join(m.groups()) if m else None
+
+
+def split_county_district(text: object) -> tuple[str, str]:
+    """Split '臺北市松山區' (register style) into ('臺北', '松山') keys."""
+    s = _variants(nfkc(text))
+    for sep in ("市", "縣"):
+        i = s.find(sep)
+        if 0 < i < len(s) - 1:
+            return city_key(s[: i + 1]), district_key(s[i + 1 :])
+    return "", district_key(s)
