@@ -1,0 +1,79 @@
+# dv_analysis — set-up, demo and tests. Two commands do everything on a fresh machine:
+#   make demo   # environment + synthetic Taipei exports 2015Q1–2020Q4 + every notebook for 2020Q4
+#   make test   # environment + lint + the test suite
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV        ?= .venv
+BIN         := $(VENV)/bin
+# Python 3.12 (esda 2.10 needs it): pyenv's, else one on PATH; override with `make PYTHON=/path/to/python3.12`.
+PYTHON      ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12 2>/dev/null))
+# Debian packages the suite needs: a CJK font so Chinese labels in plots render.
+SYSTEM_PACKAGES ?= fonts-noto-cjk
+STAMPS      := .make
+
+DEMO_CITY   ?= 63000
+DEMO_START  ?= 2015Q1
+DEMO_END    ?= 2020Q4
+DEMO_SEED   ?= 42
+
+.PHONY: help env system venv demo synth run test lint unit e2e clean-outputs
+
+help:
+	@echo "make demo   — set up, generate synthetic exports $(DEMO_START)–$(DEMO_END), run all notebooks for $(DEMO_END)"
+	@echo "make test   — set up, lint (ruff) and run the tests (pytest)"
+	@echo "make env    — only the set-up (system packages + $(VENV) with Python 3.12)"
+
+env: system venv
+
+system: $(STAMPS)/system
+$(STAMPS)/system:
+	@mkdir -p $(STAMPS)
+	@if fc-list 2>/dev/null | grep -q "Noto Sans CJK"; then \
+	  echo "system packages: CJK font present"; \
+	else \
+	  echo "system packages: installing $(SYSTEM_PACKAGES)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null \
+	    || { echo "could not install $(SYSTEM_PACKAGES); install it (or another CJK font) by hand"; exit 1; }; \
+	fi
+	@touch $@
+
+venv: $(STAMPS)/venv
+$(STAMPS)/venv: pyproject.toml
+	@mkdir -p $(STAMPS)
+	@if [ -z "$(PYTHON)" ]; then echo "Python 3.12 not found: install it (pyenv install 3.12) or pass PYTHON=/path/to/python3.12"; exit 1; fi
+	@echo "environment: $(VENV) with $$($(PYTHON) --version)"
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --upgrade pip
+	@$(BIN)/python -m pip install -q -e ".[dev]"
+	@touch $@
+
+synth: env
+	$(BIN)/dv-analysis synth --city $(DEMO_CITY) --start $(DEMO_START) --end $(DEMO_END) --seed $(DEMO_SEED)
+
+run: env
+	$(BIN)/dv-analysis run --city $(DEMO_CITY) --period $(DEMO_END) --seed $(DEMO_SEED)
+
+demo: synth run
+	@echo
+	@echo "Demo finished. Staff pages (open in a browser): reports/$(DEMO_END)/staff/"
+	@ls -1 reports/$(DEMO_END)/staff/
+	@echo "Executed notebooks (internal, analysts only): reports/$(DEMO_END)/internal/"
+	@echo "Clean tables (internal): data_clean/$(DEMO_END)/"
+
+lint: env
+	$(BIN)/ruff check src tests notebooks
+	$(BIN)/ruff format --check src tests notebooks
+
+unit: env
+	$(BIN)/python -m pytest -m "not e2e" -q
+
+e2e: env
+	$(BIN)/python -m pytest -m e2e -q
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+clean-outputs:
+	find data_raw data_clean data_truth reports -mindepth 1 ! -name README.md -exec rm -rf {} +

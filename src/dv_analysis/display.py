@@ -1,0 +1,69 @@
+"""Display helpers for notebooks: CJK fonts for plots, tidy tables, plain-language text.
+
+Notebooks only ever display aggregates built by the package; nothing here takes a
+case-level table.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import matplotlib
+import pandas as pd
+from matplotlib import font_manager
+
+log = logging.getLogger(__name__)
+
+#: Fonts with Traditional Chinese glyphs, in order of preference (Debian: fonts-noto-cjk).
+CJK_FONTS: tuple[str, ...] = (
+    "Noto Sans CJK TC",
+    "Noto Sans CJK JP",
+    "Noto Sans TC",
+    "Noto Serif CJK TC",
+    "AR PL UMing TW",
+    "WenQuanYi Zen Hei",
+    "Microsoft JhengHei",
+    "PingFang TC",
+)
+
+
+def cjk_font() -> str | None:
+    """Name of an installed font with Traditional Chinese glyphs, or None."""
+    available = {f.name for f in font_manager.fontManager.ttflist}
+    for name in CJK_FONTS:
+        if name in available:
+            return name
+    return None
+
+
+def setup() -> str | None:
+    """Configure matplotlib and pandas for the reports; return the CJK font used.
+
+    Without a CJK font Chinese labels would render as boxes, so this logs an error
+    naming the package to install (Debian: fonts-noto-cjk).
+    """
+    font = cjk_font()
+    if font is None:
+        log.error("no CJK font found: Chinese labels will not render; install fonts-noto-cjk (make env does)")
+    else:
+        matplotlib.rcParams["font.sans-serif"] = [font, "DejaVu Sans"]
+        matplotlib.rcParams["font.family"] = "sans-serif"
+    matplotlib.rcParams["axes.unicode_minus"] = False
+    matplotlib.rcParams["figure.dpi"] = 110
+    matplotlib.rcParams["svg.fonttype"] = "none"
+    pd.set_option("display.max_rows", 60)
+    return font
+
+
+def table(df: pd.DataFrame, caption: str | None = None):
+    """A styled table without the index, thousands separated, for staff pages."""
+    sty = df.style.hide(axis="index").format(thousands=",", precision=1, na_rep="—")
+    if caption:
+        sty = sty.set_caption(caption)
+    return sty.set_table_styles(
+        [
+            {"selector": "caption", "props": "caption-side: top; font-weight: bold; font-size: 1.05em; text-align: left;"},
+            {"selector": "th", "props": "text-align: left; padding: 4px 10px;"},
+            {"selector": "td", "props": "padding: 4px 10px;"},
+        ]
+    )

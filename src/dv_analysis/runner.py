@@ -1,0 +1,199 @@
+"""Run the notebooks of a period with papermill and render the staff HTML.
+
+The chain follows man-group/notebooker's report execution: papermill executes
+each notebook with the period's parameters into ``reports/<period>/internal/``
+(analysts only), then nbconvert renders it without code (``exclude_input``) and
+without cells tagged ``internal`` into ``reports/<period>/staff/``. A
+``manifest.json`` records parameters, git revision, package versions, input
+checksums and timings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+import nbformat
+from nbconvert import HTMLExporter
+from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
+
+from .config import NOTEBOOKS, Period, PeriodPaths, Settings, project_root
+
+#: Parameters every notebook declares (a test checks it with papermill.inspect_notebook).
+CORE_PARAMETERS: tuple[str, ...] = ("period", "city", "public_dir", "raw_dir", "clean_dir", "reports_dir", "seed")
+#: Cells with these tags never reach the staff page.
+STAFF_HIDDEN_TAGS: tuple[str, ...] = ("internal", "parameters", "injected-parameters", "remove_cell")
+PACKAGES: tuple[str, ...] = (
+    "pandas", "numpy", "geopandas", "shapely", "pyproj", "pyogrio", "pyarrow", "statsmodels", "scikit-learn",
+    "matplotlib", "libpysal", "esda", "numba", "papermill", "nbconvert",
+)  # fmt: skip
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook raised; the message names the notebook and the error."""
+
+
+class StripStaffOutputs(Preprocessor):
+    """Remove stderr streams and error outputs: staff pages show no warnings or tracebacks."""
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.get("cell_type") == "code":
+            cell.outputs = [
+                o
+                for o in cell.get("outputs", [])
+                if not (o.get("output_type") == "stream" and o.get("name") == "stderr") and o.get("output_type") != "error"
+            ]
+        return cell, resources
+
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def notebooks_dir() -> Path:
+    return project_root() / "notebooks"
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def input_checksums(paths: PeriodPaths) -> dict[str, str]:
+    """SHA-256 of every raw file of the period and every public-layer file used."""
+    out = {}
+    for base, label in ((paths.raw, "raw"), (paths.settings.public_dir, "public")):
+        if base.is_dir():
+            for f in sorted(base.rglob("*")):
+                if f.is_file():
+                    out[f"{label}/{f.relative_to(base).as_posix()}"] = sha256(f)
+    return out
+
+
+def git_revision() -> dict[str, object]:
+    root = project_root()
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True).stdout.strip())
+    except (OSError, subprocess.CalledProcessError):
+        return {"revision": None, "dirty": None}
+    return {"revision": rev, "dirty": dirty}
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version(), "dv_analysis": _version("dv_analysis")}
+    out.update({p: _version(p) for p in PACKAGES})
+    return out
+
+
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def staff_html(executed: Path, out: Path, title: str) -> Path:
+    """Render an executed notebook as a staff page: no code, no internal cells, no stderr."""
+    nb = nbformat.read(executed, as_version=4)
+    exporter = HTMLExporter(extra_template_basedirs=[str(TEMPLATES)], template_name="staff")
+    exporter.language_code = "zh-Hant"
+    exporter.exclude_input = True
+    exporter.exclude_input_prompt = True
+    exporter.exclude_output_prompt = True
+    exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags=set(STAFF_HIDDEN_TAGS), enabled=True), enabled=True)
+    exporter.register_preprocessor(StripStaffOutputs(enabled=True), enabled=True)
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(body, encoding="utf-8")
+    return out
+
+
+def run(
+    settings: Settings,
+    period: str | Period,
+    *,
+    seed: int = 42,
+    notebooks: tuple[str, ...] = NOTEBOOKS,
+    progress: bool = True,
+    extra_parameters: dict | None = None,
+) -> dict:
+    """Execute the notebooks in order for a period; return the manifest (also written to disk).
+
+    Stops at the first failing notebook with :class:`NotebookFailed`, after writing
+    the manifest with the failure recorded.
+    """
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    settings.check_public_dir()
+    paths = settings.period(period)
+    for d in (paths.internal, paths.staff, paths.public, paths.clean):
+        d.mkdir(parents=True, exist_ok=True)
+    params = {
+        "period": str(paths.period),
+        "city": settings.city,
+        "public_dir": str(settings.public_dir),
+        "raw_dir": str(settings.raw_dir),
+        "clean_dir": str(settings.clean_dir),
+        "reports_dir": str(settings.reports_dir),
+        "seed": int(seed),
+        **(extra_parameters or {}),
+    }
+    manifest: dict = {
+        "period": str(paths.period),
+        "city": settings.city,
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "parameters": params,
+        "git": git_revision(),
+        "packages": package_versions(),
+        "platform": {"machine": platform.machine(), "system": platform.system(), "python": sys.version.split()[0]},
+        "inputs": input_checksums(paths),
+        "notebooks": [],
+        "status": "running",
+    }
+    nb_dir = notebooks_dir()
+    total = time.perf_counter()
+    try:
+        for i, name in enumerate(notebooks, 1):
+            src = nb_dir / name
+            out = paths.internal / name
+            if progress:
+                print(f"[{i}/{len(notebooks)}] {name} ({paths.period})", flush=True)
+            t0 = time.perf_counter()
+            entry = {"notebook": name, "executed": str(out)}
+            try:
+                pm.execute_notebook(
+                    str(src), str(out), parameters=params, cwd=str(nb_dir), progress_bar=progress,
+                    kernel_name="python3", log_output=False,
+                )  # fmt: skip
+            except PapermillExecutionError as e:
+                entry.update(status="failed", seconds=round(time.perf_counter() - t0, 2), error=f"{e.ename}: {e.evalue}")
+                manifest["notebooks"].append(entry)
+                manifest["status"] = "failed"
+                raise NotebookFailed(f"notebook {name} failed for {paths.period}: {e.ename}: {e.evalue} (executed copy: {out})") from None
+            html = staff_html(out, paths.staff / (Path(name).stem + ".html"), title=f"{Path(name).stem} {paths.period}")
+            entry.update(status="ok", seconds=round(time.perf_counter() - t0, 2), staff_html=str(html))
+            manifest["notebooks"].append(entry)
+        manifest["status"] = "ok"
+    finally:
+        manifest["seconds"] = round(time.perf_counter() - total, 2)
+        manifest["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+        paths.manifest.parent.mkdir(parents=True, exist_ok=True)
+        paths.manifest.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    if progress:
+        print(f"done in {manifest['seconds']:.1f} s")
+        print(f"  executed notebooks (internal): {paths.internal}")
+        print(f"  staff pages:                   {paths.staff}")
+        print(f"  clean tables (internal):       {paths.clean}")
+        print(f"  manifest:                      {paths.manifest}")
+    return manifest

@@ -1,0 +1,52 @@
+"""Shared fixtures: settings pointing at temporary folders and small synthetic datasets."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from dv_analysis.cleaning import clean_period, write_outputs
+from dv_analysis.config import Settings
+from dv_analysis.synth import SynthConfig, generate
+
+logging.getLogger("dv_analysis").setLevel(logging.ERROR)
+
+
+def make_settings(root, city="63000") -> Settings:
+    return Settings.from_args(
+        raw_dir=root / "data_raw",
+        clean_dir=root / "data_clean",
+        reports_dir=root / "reports",
+        truth_dir=root / "data_truth",
+        city=city,
+    )
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    """Settings with every writable folder under a fresh temporary directory."""
+    return make_settings(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def year_of_data(tmp_path_factory):
+    """A realistic-volume synthetic Taipei year (2020Q1–2020Q4, seed 7), cleaned quarter by quarter."""
+    root = tmp_path_factory.mktemp("year")
+    s = make_settings(root)
+    summary = generate(s, SynthConfig(start="2020Q1", end="2020Q4", seed=7), progress=False)
+    results = {}
+    for q in ("2020Q1", "2020Q2", "2020Q3", "2020Q4"):
+        r = clean_period(s.period(q), progress=False)
+        write_outputs(s.period(q), r)
+        results[q] = r
+    return s, summary, results
+
+
+@pytest.fixture(scope="session")
+def small_data(tmp_path_factory):
+    """Small synthetic Taipei exports (2020Q3–2020Q4 at a tenth of the volume) for end-to-end runs."""
+    root = tmp_path_factory.mktemp("small")
+    s = make_settings(root)
+    generate(s, SynthConfig(start="2020Q3", end="2020Q4", seed=3, scale=0.1), progress=False)
+    return s
