@@ -22,6 +22,7 @@ import hashlib
 import json
 import logging
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -237,7 +238,9 @@ def parse_date(value: object) -> date | None:
 
     Returns ``None`` for blank or impossible dates.
     """
-    s = names.nfkc(value)
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    s = unicodedata.normalize("NFKC", str(value)).strip()
     if not s:
         return None
     try:
@@ -254,7 +257,7 @@ def parse_date(value: object) -> date | None:
             return None
         if re.fullmatch(r"\d+\.0", s) and 20000 <= float(s) <= 80000:
             return date(1899, 12, 30) + timedelta(days=int(float(s)))
-        s = s.split(" ")[0].split("T")[0]
+        s = s.split()[0].split("T")[0]
         parts = [p for p in _DATE_SPLIT.split(s) if p]
         if len(parts) != 3 or not all(p.isdigit() for p in parts):
             return None
@@ -358,13 +361,19 @@ def locate(df: pd.DataFrame, settings: Settings, city: str) -> pd.DataFrame:
     # names
     idx = public.village_name_index(b).drop(columns="city_k")
     dk = _map_unique(df["district_raw"], names.district_key)
-    vk = _map_unique(df["village_raw"], names.village_key)
+    vk = _map_unique(df["village_raw"], names.village_candidates)
     pair = dict(zip(zip(idx["district_k"], idx["village_k"], strict=True), idx["villcode"], strict=True))
     by_village = idx.drop_duplicates("village_k", keep=False).set_index("village_k")["villcode"].to_dict()
-    name_hit = pd.Series(
-        [pair.get((d, v)) if d else by_village.get(v) for d, v in zip(dk, vk, strict=True)], index=df.index, dtype=object
-    )
-    use = vill.isna() & name_hit.notna() & (vk != "")
+
+    def lookup(d: str, cands: tuple[str, ...]) -> str | None:
+        for v in cands:
+            hit = pair.get((d, v)) if d else by_village.get(v)
+            if hit:
+                return hit
+        return None
+
+    name_hit = pd.Series([lookup(d, c) for d, c in zip(dk, vk, strict=True)], index=df.index, dtype=object)
+    use = vill.isna() & name_hit.notna()
     vill[use] = name_hit[use]
     method[use] = "names"
     # coordinates

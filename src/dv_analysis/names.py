@@ -58,12 +58,22 @@ def district_key(text: object) -> str:
     return s
 
 
-def village_key(text: object) -> str:
-    """Key of a village (村里) name: 青山里 and 青山 give 青山; 糖蔀里 gives 糖廍."""
+def village_key(text: object, strip: bool = True) -> str:
+    """Key of a village (村里) name: 青山里 and 青山 give 青山; 糖蔀里 gives 糖廍.
+
+    With ``strip=False`` the suffix stays: a name written without its 里 (義村 for
+    義村里) must be looked up unstripped first, see :func:`village_candidates`.
+    """
     s = _variants(nfkc(text))
-    if len(s) > 1 and s[-1] in "里村":
+    if strip and len(s) > 1 and s[-1] in "里村":
         s = s[:-1]
     return s
+
+
+def village_candidates(text: object) -> tuple[str, ...]:
+    """Keys to look a village name up by, in order: as written, then without 里/村."""
+    full, stripped = village_key(text, strip=False), village_key(text)
+    return (full,) if full == stripped else (full, stripped)
 
 
 _CODE_RE = re.compile(r"^(\d{5})(\d{3})-?(\d{3})$")

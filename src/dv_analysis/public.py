@@ -203,6 +203,10 @@ def match_villages(
         on = [c for c in ("city_k", "district_k", "village_k") if c in keys.columns]
         merged = keys.reset_index().merge(idx, on=on, how="left").set_index("index")["villcode"]
         merged = merged.reindex(df.index)
+        # a name written without its suffix (義村 for 義村里): try it as written
+        unstripped = keys.assign(village_k=df[village_col].map(lambda v: names.village_key(v, strip=False)).values)
+        again = unstripped.reset_index().merge(idx, on=on, how="left").set_index("index")["villcode"]
+        merged = again.reindex(df.index).fillna(merged)
         use = ~by_code & merged.notna()
         result[use] = merged[use]
         method[use] = "names"
