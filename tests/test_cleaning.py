@@ -35,7 +35,11 @@ def test_parse_date(text, expected):
 def test_field_normalisers():
     assert cleaning.norm_sex("M") == cleaning.norm_sex("1") == "男"
     assert cleaning.norm_sex("２") == "女" and cleaning.norm_sex("?") == "不詳"
-    assert cleaning.parse_age("12歲") == 12 and pd.isna(cleaning.parse_age("")) and pd.isna(cleaning.parse_age("150"))
+    assert (
+        cleaning.parse_age("12歲") == 12
+        and pd.isna(cleaning.parse_age(""))
+        and pd.isna(cleaning.parse_age("150"))
+    )
     assert cleaning.norm_case_type("婚姻/離婚/同居關係暴力") == "親密關係暴力"
     assert cleaning.norm_case_type("兒少") == "兒少保護" and cleaning.norm_case_type("搶劫") is None
     assert cleaning.norm_unit("警察局") == "警政" and cleaning.norm_unit("保護專線") == "113專線"
@@ -43,7 +47,9 @@ def test_field_normalisers():
 
 
 def test_coordinates_both_systems():
-    x, y, system = cleaning.coordinates_to_twd97([302000.0, 121.5654, float("nan")], [2770000.0, 25.0330, float("nan")])
+    x, y, system = cleaning.coordinates_to_twd97(
+        [302000.0, 121.5654, float("nan")], [2770000.0, 25.0330, float("nan")]
+    )
     assert list(system) == ["twd97", "lonlat", ""]
     assert x[0] == 302000.0 and 300_000 < x[1] < 310_000 and 2_765_000 < y[1] < 2_775_000
 
@@ -71,7 +77,9 @@ def test_error_empty_file(tmp_path):
 
 def test_error_missing_required_column(tmp_path):
     cols = [c for c in RAW_COLUMNS if c != "通報日期"]
-    f = _write_csv(tmp_path / "nodate.csv", [{k: v for k, v in _row().items() if k in cols}], header=cols)
+    f = _write_csv(
+        tmp_path / "nodate.csv", [{k: v for k, v in _row().items() if k in cols}], header=cols
+    )
     with pytest.raises(RawInputError, match=r"nodate\.csv: missing required column\(s\) 通報日期"):
         read_raw_file(f)
 
@@ -93,7 +101,9 @@ def test_error_xlsx_without_header(tmp_path):
 
 
 def test_cp950_and_unknown_columns(tmp_path):
-    f = _write_csv(tmp_path / "big5.csv", [_row(發生地村里="糖蔀里", 發生地行政區="萬華區")], encoding="cp950")
+    f = _write_csv(
+        tmp_path / "big5.csv", [_row(發生地村里="糖蔀里", 發生地行政區="萬華區")], encoding="cp950"
+    )
     rf = read_raw_file(f)
     assert rf.encoding == "cp950" and rf.frame.loc[0, "village_raw"] == "糖蔀里"
     df = pd.DataFrame([_row()])
@@ -113,7 +123,9 @@ def test_bad_rows_are_quarantined_not_fatal(settings):
         _row(通報編號="DV3", 案件類型="搶劫"),
         _row(通報編號="DV4", 發生地縣市="新北市", 發生地行政區="板橋區", 發生地村里="留侯里"),
         _row(通報編號="DV5", 發生地行政區="", 發生地村里=""),
-        _row(通報編號="DV6", 發生地村里="", 發生地X="121.5654", 發生地Y="25.0330"),  # lon/lat in 信義區
+        _row(
+            通報編號="DV6", 發生地村里="", 發生地X="121.5654", 發生地Y="25.0330"
+        ),  # lon/lat in 信義區
         _row(通報編號="DV7", 通報日期="109/05/02"),
         _row(通報編號="DV8", 村里代碼="63000050-012", 發生地行政區="", 發生地村里=""),
         _row(通報編號="DV8", 村里代碼="63000050-012", 發生地行政區="", 發生地村里=""),
@@ -148,12 +160,24 @@ def _joined(s, q, r):
     truth = pd.read_parquet(s.truth_city_dir / q / "rows.parquet")
     got = pd.concat(
         [
-            r.notifications.assign(bucket="clean", reason="")[["source_file", "source_row", "bucket", "reason", "villcode"]],
-            r.duplicates.assign(bucket="duplicate")[["source_file", "source_row", "bucket", "reason"]],
-            r.quarantine.assign(bucket="quarantine")[["source_file", "source_row", "bucket", "reason"]],
+            r.notifications.assign(bucket="clean", reason="")[
+                ["source_file", "source_row", "bucket", "reason", "villcode"]
+            ],
+            r.duplicates.assign(bucket="duplicate")[
+                ["source_file", "source_row", "bucket", "reason"]
+            ],
+            r.quarantine.assign(bucket="quarantine")[
+                ["source_file", "source_row", "bucket", "reason"]
+            ],
         ]
     )
-    m = truth.merge(got, left_on=["file", "row"], right_on=["source_file", "source_row"], how="left", validate="1:1")
+    m = truth.merge(
+        got,
+        left_on=["file", "row"],
+        right_on=["source_file", "source_row"],
+        how="left",
+        validate="1:1",
+    )
     assert m["bucket"].notna().all(), "every raw row must come out in a bucket"
     return m
 
@@ -189,7 +213,9 @@ def test_every_injected_problem_in_the_right_bucket(year_of_data, q):
     # when that original was itself quarantined there, the copy is outside this period
     prev_ok = (expected == "previous_period") & got.isin(["previous_period", "outside_period"])
     wrong = m[(expected != got) & ~prev_ok]
-    assert wrong.empty, wrong[["file", "row", "expected_reason", "reason", "injected"]].head().to_string()
+    assert wrong.empty, (
+        wrong[["file", "row", "expected_reason", "reason", "injected"]].head().to_string()
+    )
     if q != "2020Q1":
         assert (got[expected == "previous_period"] == "previous_period").mean() > 0.9
 

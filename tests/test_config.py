@@ -39,17 +39,25 @@ def test_settings_precedence(monkeypatch, tmp_path):
     assert default.public_dir.parts[-3:] == ("shared", "data", "public")
     monkeypatch.setenv("DV_PUBLIC_DIR", str(tmp_path / "env"))
     assert Settings.from_args().public_dir == (tmp_path / "env").resolve()
-    assert Settings.from_args(public_dir=tmp_path / "flag").public_dir == (tmp_path / "flag").resolve()
+    assert (
+        Settings.from_args(public_dir=tmp_path / "flag").public_dir == (tmp_path / "flag").resolve()
+    )
     with pytest.raises(ValueError, match="city"):
         Settings.from_args(city="99999")
 
 
 def test_period_paths(tmp_path):
-    s = Settings.from_args(raw_dir=tmp_path / "r", clean_dir=tmp_path / "c", reports_dir=tmp_path / "o")
+    s = Settings.from_args(
+        raw_dir=tmp_path / "r", clean_dir=tmp_path / "c", reports_dir=tmp_path / "o"
+    )
     pp = s.period("2020Q4")
     assert pp.raw == (tmp_path / "r" / "2020Q4").resolve()
     assert pp.notifications.name == "notifications.parquet" and pp.notifications.parent == pp.clean
-    assert pp.staff == pp.reports / "staff" and pp.internal.name == "internal" and pp.public.name == "public"
+    assert (
+        pp.staff == pp.reports / "staff"
+        and pp.internal.name == "internal"
+        and pp.public.name == "public"
+    )
     assert pp.manifest == pp.reports / "manifest.json"
     assert pp.previous().period == Period(2020, 3)
 
@@ -66,5 +74,11 @@ def test_no_literal_paths_outside_config():
         if f.name == "config.py":
             continue
         text = f.read_text(encoding="utf-8")
-        for literal in ('"data_raw', '"data_clean', '"reports/', "shared/data/public\"", '"data_truth'):
+        for literal in (
+            '"data_raw',
+            '"data_clean',
+            '"reports/',
+            'shared/data/public"',
+            '"data_truth',
+        ):
             assert literal not in text, f"{f.name} hard-codes {literal}"

@@ -70,7 +70,9 @@ def test_vital_events_every_header_generation(s, month):
     assert (df["month"] == month).all()
     assert {"births", "deaths", "marriages", "divorces"} <= set(df.columns)
     assert df["divorces"].sum() > 0 and df["births"].sum() > 0
-    assert not df["village"].isin(["村里", "村里名稱", "village"]).any(), "second header row must be dropped"
+    assert not df["village"].isin(["村里", "村里名稱", "village"]).any(), (
+        "second header row must be dropped"
+    )
 
 
 def test_roc_month():
@@ -130,7 +132,9 @@ def test_welfare_facility_types(s):
 
 def test_match_villages_by_names_with_variants(s):
     b = public.load_boundaries(s)
-    df = pd.DataFrame({"d": ["萬華", "士林區", "中正區", "某區"], "v": ["青山", "臺溪里", "文北", "無此里"]})
+    df = pd.DataFrame(
+        {"d": ["萬華", "士林區", "中正區", "某區"], "v": ["青山", "臺溪里", "文北", "無此里"]}
+    )
     df.loc[1, "v"] = b.loc[b["townname"] == "士林區", "villname"].iloc[0].replace("臺", "台")
     out = public.match_villages(df, b, layer="t", district_col="d", village_col="v")
     assert out["in_boundaries"].tolist()[:2] == [True, True]

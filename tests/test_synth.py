@@ -29,7 +29,9 @@ def test_same_seed_same_files_different_seed_different(tmp_path):
     digests = []
     for name, seed in (("a", 5), ("b", 5), ("c", 6)):
         s = make_settings(tmp_path / name)
-        generate(s, SynthConfig(start="2020Q4", end="2020Q4", seed=seed, scale=0.05), progress=False)
+        generate(
+            s, SynthConfig(start="2020Q4", end="2020Q4", seed=seed, scale=0.05), progress=False
+        )
         digests.append((_digest(s.raw_dir), _digest(s.truth_dir)))
     assert digests[0] == digests[1]
     assert digests[0][0] != digests[2][0]
@@ -39,7 +41,13 @@ def test_format_dates():
     from datetime import date
 
     d = date(2016, 3, 7)
-    assert [format_date(d, i) for i in range(5)] == ["105/03/07", "105.3.7", "1050307", "2016-03-07", "2016/3/7"]
+    assert [format_date(d, i) for i in range(5)] == [
+        "105/03/07",
+        "105.3.7",
+        "1050307",
+        "2016-03-07",
+        "2016/3/7",
+    ]
 
 
 def test_raw_files_follow_the_schema(year_of_data):
@@ -74,8 +82,14 @@ def test_volume_and_case_mix(year_of_data):
 
 def test_every_kind_of_mess_is_present(year_of_data):
     s, _, _ = year_of_data
-    truth = pd.concat(pd.read_parquet(s.truth_city_dir / q / "rows.parquet") for q in ("2020Q2", "2020Q3", "2020Q4"))
-    assert set(truth["encoding"]) >= {"xlsx", "cp950"} and set(truth["encoding"]) & {"utf-8", "utf-8-sig"}
+    truth = pd.concat(
+        pd.read_parquet(s.truth_city_dir / q / "rows.parquet")
+        for q in ("2020Q2", "2020Q3", "2020Q4")
+    )
+    assert set(truth["encoding"]) >= {"xlsx", "cp950"} and set(truth["encoding"]) & {
+        "utf-8",
+        "utf-8-sig",
+    }
     assert set(truth["coords"]) == {"lonlat", "twd97"}
     injected = set(";".join(truth["injected"]).split(";")) - {""}
     assert injected >= {
@@ -93,7 +107,13 @@ def test_every_kind_of_mess_is_present(year_of_data):
 def test_truth_records_the_model(year_of_data):
     s, _, _ = year_of_data
     params = json.loads((s.truth_city_dir / "params.json").read_text())
-    assert {c["type"] for c in params["clusters"]} >= {"persistent", "new", "intensifying", "fading", "cold"}
+    assert {c["type"] for c in params["clusters"]} >= {
+        "persistent",
+        "new",
+        "intensifying",
+        "fading",
+        "cold",
+    }
     vt = pd.read_parquet(s.truth_city_dir / "village_truth.parquet")
     assert len(vt) == 456 * 4
     # remote villages are under-reported: reporting probability falls with remoteness

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from . import names, public
-from .config import CITIES, Period, PeriodPaths, Settings
+from .config import CITIES, PeriodPaths, Settings
 
 log = logging.getLogger(__name__)
 
@@ -91,12 +91,24 @@ UNIT_MAP: dict[str, str] = {
     "其他": "其他",
 }
 CASE_TYPE_MAP: dict[str, str] = {
-    **{k: "親密關係暴力" for k in ("親密關係暴力", "婚姻/離婚/同居關係暴力", "婚姻", "親密關係", "婚姻暴力")},
+    **{
+        k: "親密關係暴力"
+        for k in ("親密關係暴力", "婚姻/離婚/同居關係暴力", "婚姻", "親密關係", "婚姻暴力")
+    },
     **{k: "兒少保護" for k in ("兒少保護", "兒少", "兒童少年保護", "兒虐")},
     **{k: "老人虐待" for k in ("老人虐待", "老人", "老人保護")},
     **{k: "其他家庭成員暴力" for k in ("其他家庭成員暴力", "其他", "其他家虐", "其他家庭成員")},
 }
-SEX_MAP: dict[str, str] = {"男": "男", "男性": "男", "M": "男", "1": "男", "女": "女", "女性": "女", "F": "女", "2": "女"}
+SEX_MAP: dict[str, str] = {
+    "男": "男",
+    "男性": "男",
+    "M": "男",
+    "1": "男",
+    "女": "女",
+    "女性": "女",
+    "F": "女",
+    "2": "女",
+}
 NATIONALITIES = ("本國籍", "外國籍", "大陸港澳籍", "不詳")
 
 
@@ -190,7 +202,9 @@ def read_raw_file(path: Path) -> RawFile:
         import io
 
         try:
-            body = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=True)
+            body = pd.read_csv(
+                io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=True
+            )
         except pd.errors.ParserError as e:
             raise RawInputError(f"{path.name}: not a readable CSV ({e})") from None
         body = body.map(lambda s: s.strip() if isinstance(s, str) else _cell_text(s))
@@ -209,7 +223,9 @@ def read_raw_file(path: Path) -> RawFile:
             f"{path.name}: missing required column(s) {', '.join(missing_req)}; header is {', '.join(map(str, body.columns))}"
         )
     if not any(h in found for h in LOCATION_HEADERS):
-        raise RawInputError(f"{path.name}: no location column (need one of {', '.join(LOCATION_HEADERS)})")
+        raise RawInputError(
+            f"{path.name}: no location column (need one of {', '.join(LOCATION_HEADERS)})"
+        )
     frame = body[list(mapped)].rename(columns=mapped)
     missing_opt = [h for h in HEADERS if h not in found]
     for h in missing_opt:
@@ -336,7 +352,9 @@ def coordinates_to_twd97(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.n
     twd = (x > 1.4e5) & (x < 3.6e5) & (y > 2.4e6) & (y < 2.85e6)
     ox, oy = np.where(twd, x, np.nan), np.where(twd, y, np.nan)
     if lonlat.any():
-        pts = gpd.GeoSeries(gpd.points_from_xy(x[lonlat], y[lonlat]), crs=public.CRS_LONLAT).to_crs(public.CRS_METRIC)
+        pts = gpd.GeoSeries(gpd.points_from_xy(x[lonlat], y[lonlat]), crs=public.CRS_LONLAT).to_crs(
+            public.CRS_METRIC
+        )
         ox[lonlat], oy[lonlat] = pts.x.to_numpy(), pts.y.to_numpy()
     system = np.where(twd, "twd97", np.where(lonlat, "lonlat", ""))
     return ox, oy, system
@@ -362,8 +380,12 @@ def locate(df: pd.DataFrame, settings: Settings, city: str) -> pd.DataFrame:
     idx = public.village_name_index(b).drop(columns="city_k")
     dk = _map_unique(df["district_raw"], names.district_key)
     vk = _map_unique(df["village_raw"], names.village_candidates)
-    pair = dict(zip(zip(idx["district_k"], idx["village_k"], strict=True), idx["villcode"], strict=True))
-    by_village = idx.drop_duplicates("village_k", keep=False).set_index("village_k")["villcode"].to_dict()
+    pair = dict(
+        zip(zip(idx["district_k"], idx["village_k"], strict=True), idx["villcode"], strict=True)
+    )
+    by_village = (
+        idx.drop_duplicates("village_k", keep=False).set_index("village_k")["villcode"].to_dict()
+    )
 
     def lookup(d: str, cands: tuple[str, ...]) -> str | None:
         for v in cands:
@@ -372,7 +394,9 @@ def locate(df: pd.DataFrame, settings: Settings, city: str) -> pd.DataFrame:
                 return hit
         return None
 
-    name_hit = pd.Series([lookup(d, c) for d, c in zip(dk, vk, strict=True)], index=df.index, dtype=object)
+    name_hit = pd.Series(
+        [lookup(d, c) for d, c in zip(dk, vk, strict=True)], index=df.index, dtype=object
+    )
     use = vill.isna() & name_hit.notna()
     vill[use] = name_hit[use]
     method[use] = "names"
@@ -385,10 +409,14 @@ def locate(df: pd.DataFrame, settings: Settings, city: str) -> pd.DataFrame:
     xy_other = np.zeros(len(df), bool)
     if need.any():
         pts = gpd.GeoDataFrame(
-            {"row": np.flatnonzero(need)}, geometry=gpd.points_from_xy(x[need], y[need]), crs=public.CRS_METRIC
+            {"row": np.flatnonzero(need)},
+            geometry=gpd.points_from_xy(x[need], y[need]),
+            crs=public.CRS_METRIC,
         )
         allb = public.load_boundaries(settings, "all")
-        hit = gpd.sjoin(pts, allb[["villcode", "countycode", "geometry"]], how="left", predicate="within")
+        hit = gpd.sjoin(
+            pts, allb[["villcode", "countycode", "geometry"]], how="left", predicate="within"
+        )
         hit = hit[~hit.index.duplicated()]
         in_city = (hit["countycode"] == city).to_numpy()
         rows = hit["row"].to_numpy()
@@ -399,7 +427,11 @@ def locate(df: pd.DataFrame, settings: Settings, city: str) -> pd.DataFrame:
     out["villcode"] = vill
     out["locate_method"] = method
     # out of area: the row says another city, or its only location is in another city
-    out["out_of_area"] = (other_city | (other_code & vill.isna()) | (pd.Series(xy_other, index=df.index) & vill.isna())).to_numpy()
+    out["out_of_area"] = (
+        other_city
+        | (other_code & vill.isna())
+        | (pd.Series(xy_other, index=df.index) & vill.isna())
+    ).to_numpy()
     return out
 
 
@@ -415,7 +447,12 @@ class CleaningResult:
 
 
 def _content_key(df: pd.DataFrame) -> pd.Series:
-    parts = [df["notification_id"], df["notified_date"].astype(str), df["victim_key"], df["case_type"].astype(str)]
+    parts = [
+        df["notification_id"],
+        df["notified_date"].astype(str),
+        df["victim_key"],
+        df["case_type"].astype(str),
+    ]
     return pd.Series(["|".join(t) for t in zip(*parts, strict=True)], index=df.index)
 
 
@@ -430,11 +467,26 @@ def build_incidents(notes: pd.DataFrame, window_days: int = 14) -> pd.DataFrame:
     if notes.empty:
         notes["incident_id"] = pd.Series(dtype=str)
         return pd.DataFrame(
-            columns=["incident_id", "victim_key", "case_type", "villcode", "first_notified", "last_notified", "n_notifications", "n_units", "high_danger", "opened"]
+            columns=[
+                "incident_id",
+                "victim_key",
+                "case_type",
+                "villcode",
+                "first_notified",
+                "last_notified",
+                "n_notifications",
+                "n_units",
+                "high_danger",
+                "opened",
+            ]
         )
     d = notes.sort_values(["victim_key", "case_type", "notified_date", "notification_id"]).copy()
     nd = pd.to_datetime(d["notified_date"])
-    same = (d["victim_key"] == d["victim_key"].shift()) & (d["case_type"] == d["case_type"].shift()) & (d["victim_key"] != "")
+    same = (
+        (d["victim_key"] == d["victim_key"].shift())
+        & (d["case_type"] == d["case_type"].shift())
+        & (d["victim_key"] != "")
+    )
     gap = (nd - nd.shift()).dt.days
     new = ~(same & (gap <= window_days))
     grp = new.cumsum()
@@ -453,7 +505,10 @@ def build_incidents(notes: pd.DataFrame, window_days: int = 14) -> pd.DataFrame:
         n_notifications=("notification_id", "size"),
         n_units=("reporter_unit", "nunique"),
         max_tipvda=("tipvda", "max"),
-        opened=("opened", lambda s: "是" if (s == "是").any() else ("否" if (s == "否").any() else None)),
+        opened=(
+            "opened",
+            lambda s: "是" if (s == "是").any() else ("否" if (s == "否").any() else None),
+        ),
     )
     inc["high_danger"] = inc["max_tipvda"] >= 8
     return inc.drop(columns="max_tipvda").reset_index()
@@ -473,8 +528,14 @@ def clean_period(
     settings, period = paths.settings, paths.period
     city = settings.city
     if not paths.raw.is_dir():
-        raise FileNotFoundError(f"no raw folder for {period}: {paths.raw} (run `dv-analysis synth` for synthetic data)")
-    files = sorted(p for p in paths.raw.iterdir() if p.suffix.lower() in (".csv", ".xlsx") and not p.name.startswith((".", "~$")))
+        raise FileNotFoundError(
+            f"no raw folder for {period}: {paths.raw} (run `dv-analysis synth` for synthetic data)"
+        )
+    files = sorted(
+        p
+        for p in paths.raw.iterdir()
+        if p.suffix.lower() in (".csv", ".xlsx") and not p.name.startswith((".", "~$"))
+    )
     if not files:
         raise FileNotFoundError(f"{paths.raw}: no *.csv or *.xlsx export in the folder")
     raws = []
@@ -482,7 +543,10 @@ def clean_period(
         rf = read_raw_file(f)
         raws.append(rf)
         if progress:
-            print(f"  [{i}/{len(files)}] read {f.name}: {len(rf.frame):,} rows ({rf.encoding})", flush=True)
+            print(
+                f"  [{i}/{len(files)}] read {f.name}: {len(rf.frame):,} rows ({rf.encoding})",
+                flush=True,
+            )
     df = pd.concat([r.frame for r in raws], ignore_index=True)
     n_read = len(df)
 
@@ -498,7 +562,10 @@ def clean_period(
     df["respondent_sex"] = _map_unique(df["respondent_sex_raw"], norm_sex)
     df["victim_age"] = _map_unique(df["victim_age_raw"], parse_age).astype(float)
     df["respondent_age"] = _map_unique(df["respondent_age_raw"], parse_age).astype(float)
-    df["victim_nationality"] = _map_unique(df["victim_nationality_raw"], lambda s: names.nfkc(s) if names.nfkc(s) in NATIONALITIES else "不詳")
+    df["victim_nationality"] = _map_unique(
+        df["victim_nationality_raw"],
+        lambda s: names.nfkc(s) if names.nfkc(s) in NATIONALITIES else "不詳",
+    )
     df["relationship"] = _map_unique(df["relationship"], names.nfkc)
     df["violence_forms"] = _map_unique(df["forms_raw"], norm_forms)
     df["tipvda"] = _map_unique(df["tipvda_raw"], norm_tipvda).astype(float)
@@ -507,7 +574,11 @@ def clean_period(
     df.loc[unknown_units, "reporter_unit"] = "其他"
     df.loc[df["case_type"] != "親密關係暴力", "tipvda"] = np.nan
     flags = pd.Series("", index=df.index, dtype=object)
-    after = df["incident_date"].notna() & df["notified_date"].notna() & (df["incident_date"].astype(object) > df["notified_date"].astype(object))
+    after = (
+        df["incident_date"].notna()
+        & df["notified_date"].notna()
+        & (df["incident_date"].astype(object) > df["notified_date"].astype(object))
+    )
     flags[after] = "incident_after_notification"
     df["flags"] = flags
 
@@ -528,11 +599,21 @@ def clean_period(
     sub = pd.DataFrame({"key": _content_key(df[live]), "file": df.loc[live, "source_file"]})
     again = sub["key"].duplicated()
     first_file = sub.groupby("key")["file"].transform("first")
-    mark((again & (sub["file"] == first_file)).reindex(df.index, fill_value=False), "duplicate", "exact")
-    mark((again & (sub["file"] != first_file)).reindex(df.index, fill_value=False), "duplicate", "cross_file")
+    mark(
+        (again & (sub["file"] == first_file)).reindex(df.index, fill_value=False),
+        "duplicate",
+        "exact",
+    )
+    mark(
+        (again & (sub["file"] != first_file)).reindex(df.index, fill_value=False),
+        "duplicate",
+        "cross_file",
+    )
     # one id with different content
     live = bucket == "clean"
-    conflict = df[live].duplicated("notification_id", keep=False).reindex(df.index, fill_value=False)
+    conflict = (
+        df[live].duplicated("notification_id", keep=False).reindex(df.index, fill_value=False)
+    )
     mark(conflict, "quarantine", "conflicting_id", "通報編號")
     # period
     nd = df["notified_date"]
@@ -541,7 +622,9 @@ def clean_period(
     prev_ids: set[str] = set()
     prev = paths.previous()
     if prev.notifications.exists():
-        prev_ids = set(pd.read_parquet(prev.notifications, columns=["notification_id"])["notification_id"])
+        prev_ids = set(
+            pd.read_parquet(prev.notifications, columns=["notification_id"])["notification_id"]
+        )
     mark(before & df["notification_id"].isin(prev_ids), "duplicate", "previous_period")
     mark(before | beyond, "quarantine", "outside_period", "通報日期")
     # location
@@ -562,19 +645,33 @@ def clean_period(
     for c in ("notified_date", "incident_date"):
         notes[c] = pd.to_datetime(notes[c])
     b = public.load_boundaries(settings, city).set_index("villcode")
-    notes.insert(notes.columns.get_loc("villcode") + 1, "townname", notes["villcode"].map(b["townname"]))
-    notes.insert(notes.columns.get_loc("villcode") + 2, "villname", notes["villcode"].map(b["villname"]))
+    notes.insert(
+        notes.columns.get_loc("villcode") + 1, "townname", notes["villcode"].map(b["townname"])
+    )
+    notes.insert(
+        notes.columns.get_loc("villcode") + 2, "villname", notes["villcode"].map(b["villname"])
+    )
     incidents = build_incidents(notes, incident_window_days)
     raw_cols = [c for c in HEADERS.values()]
-    quarantine = df.loc[df["bucket"] == "quarantine", ["source_file", "source_row", "reason", "reason_column", *raw_cols]]
+    quarantine = df.loc[
+        df["bucket"] == "quarantine",
+        ["source_file", "source_row", "reason", "reason_column", *raw_cols],
+    ]
     quarantine = quarantine.reset_index(drop=True)
-    duplicates = df.loc[df["bucket"] == "duplicate", ["source_file", "source_row", "reason", "notification_id"]]
+    duplicates = df.loc[
+        df["bucket"] == "duplicate", ["source_file", "source_row", "reason", "notification_id"]
+    ]
     summary = _summary(paths, raws, df, notes, incidents, n_read, incident_window_days)
     result = CleaningResult(notes, incidents, quarantine, summary)
     result.duplicates = duplicates.reset_index(drop=True)  # type: ignore[attr-defined]
-    result.extra = pd.concat(  # type: ignore[attr-defined]
-        [r.extra.assign(source_file=r.path.name) for r in raws if r.extra.shape[1] > 1], ignore_index=True
-    ) if any(r.extra.shape[1] > 1 for r in raws) else pd.DataFrame(columns=["source_file", "source_row"])
+    result.extra = (
+        pd.concat(  # type: ignore[attr-defined]
+            [r.extra.assign(source_file=r.path.name) for r in raws if r.extra.shape[1] > 1],
+            ignore_index=True,
+        )
+        if any(r.extra.shape[1] > 1 for r in raws)
+        else pd.DataFrame(columns=["source_file", "source_row"])
+    )
     return result
 
 
@@ -597,9 +694,13 @@ def _summary(paths, raws, df, notes, incidents, n_read, window) -> dict:
             "extra_columns": [c for c in r.extra.columns if c != "source_row"],
             "missing_optional_columns": r.missing_optional,
         }
-        entry["balanced"] = entry["rows_read"] == entry["clean"] + entry["duplicate"] + entry["quarantined"]
+        entry["balanced"] = (
+            entry["rows_read"] == entry["clean"] + entry["duplicate"] + entry["quarantined"]
+        )
         files.append(entry)
-    totals = {k: sum(f[k] for f in files) for k in ("rows_read", "clean", "duplicate", "quarantined")}
+    totals = {
+        k: sum(f[k] for f in files) for k in ("rows_read", "clean", "duplicate", "quarantined")
+    }
     if totals["rows_read"] != n_read or not all(f["balanced"] for f in files):
         raise AssertionError("row accounting does not balance; this is a bug in cleaning")
     q_all = df[df["bucket"] == "quarantine"]["reason"].value_counts()
@@ -613,7 +714,9 @@ def _summary(paths, raws, df, notes, incidents, n_read, window) -> dict:
         "duplicate_reasons": {k: int(v) for k, v in d_all.items()},
         "quarantine_reasons": {k: int(v) for k, v in q_all.items()},
         "locate_methods": {k: int(v) for k, v in notes["locate_method"].value_counts().items()},
-        "flags": {k: int(v) for k, v in notes["flags"][notes["flags"] != ""].value_counts().items()},
+        "flags": {
+            k: int(v) for k, v in notes["flags"][notes["flags"] != ""].value_counts().items()
+        },
         "counts": {
             "notifications": int(len(notes)),
             "incidents": int(len(incidents)),
@@ -635,8 +738,17 @@ def write_outputs(paths: PeriodPaths, result: CleaningResult) -> list[Path]:
     result.duplicates.to_parquet(dup_path, index=False)  # type: ignore[attr-defined]
     extra_path = paths.clean / "extra_columns.parquet"
     result.extra.to_parquet(extra_path, index=False)  # type: ignore[attr-defined]
-    paths.cleaning_summary.write_text(json.dumps(result.summary, ensure_ascii=False, indent=1), encoding="utf-8")
-    return [paths.notifications, paths.incidents, paths.quarantine, dup_path, extra_path, paths.cleaning_summary]
+    paths.cleaning_summary.write_text(
+        json.dumps(result.summary, ensure_ascii=False, indent=1), encoding="utf-8"
+    )
+    return [
+        paths.notifications,
+        paths.incidents,
+        paths.quarantine,
+        dup_path,
+        extra_path,
+        paths.cleaning_summary,
+    ]
 
 
 def accounting_table(summary: dict) -> pd.DataFrame:
@@ -654,14 +766,30 @@ def accounting_table(summary: dict) -> pd.DataFrame:
         for f in summary["files"]
     ]
     t = summary["totals"]
-    rows.append({"檔案": "合計", "編碼": "", "讀入列數": t["rows_read"], "有效": t["clean"], "重複": t["duplicate"], "隔離": t["quarantined"], "平衡": "✓" if summary["balanced"] else "✗"})
+    rows.append(
+        {
+            "檔案": "合計",
+            "編碼": "",
+            "讀入列數": t["rows_read"],
+            "有效": t["clean"],
+            "重複": t["duplicate"],
+            "隔離": t["quarantined"],
+            "平衡": "✓" if summary["balanced"] else "✗",
+        }
+    )
     return pd.DataFrame(rows)
 
 
 def reasons_table(summary: dict) -> pd.DataFrame:
     """Counts per duplicate and quarantine reason, with their Chinese labels."""
-    rows = [{"類別": "重複", "原因": DUPLICATE_REASONS.get(k, k), "代碼": k, "列數": v} for k, v in summary["duplicate_reasons"].items()]
-    rows += [{"類別": "隔離", "原因": QUARANTINE_REASONS.get(k, k), "代碼": k, "列數": v} for k, v in summary["quarantine_reasons"].items()]
+    rows = [
+        {"類別": "重複", "原因": DUPLICATE_REASONS.get(k, k), "代碼": k, "列數": v}
+        for k, v in summary["duplicate_reasons"].items()
+    ]
+    rows += [
+        {"類別": "隔離", "原因": QUARANTINE_REASONS.get(k, k), "代碼": k, "列數": v}
+        for k, v in summary["quarantine_reasons"].items()
+    ]
     return pd.DataFrame(rows, columns=["類別", "原因", "代碼", "列數"])
 
 
@@ -669,7 +797,10 @@ def plain_summary(summary: dict) -> str:
     """A short Markdown paragraph in Traditional Chinese for staff: what came in and what was kept."""
     t, c = summary["totals"], summary["counts"]
     q = summary["quarantine_reasons"]
-    top = "、".join(f"{QUARANTINE_REASONS.get(k, k)} {v:,} 列" for k, v in sorted(q.items(), key=lambda kv: -kv[1])[:3])
+    top = "、".join(
+        f"{QUARANTINE_REASONS.get(k, k)} {v:,} 列"
+        for k, v in sorted(q.items(), key=lambda kv: -kv[1])[:3]
+    )
     text = (
         f"**{summary['period']}** 共讀入 {len(summary['files'])} 個匯出檔、{t['rows_read']:,} 列："
         f"有效通報 {t['clean']:,} 列，重複 {t['duplicate']:,} 列（已合併，不重複計算），"

@@ -22,21 +22,40 @@ def _dirs(p: argparse.ArgumentParser, *which: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="dv-analysis", description="Domestic-violence risk mapping per village (里).")
-    ap.add_argument("-v", "--verbose", action="store_true", help="log details (join reports, repairs)")
+    ap = argparse.ArgumentParser(
+        prog="dv-analysis", description="Domestic-violence risk mapping per village (里)."
+    )
+    ap.add_argument(
+        "-v", "--verbose", action="store_true", help="log details (join reports, repairs)"
+    )
     sub = ap.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("synth", help="write synthetic case exports (raw format) with ground truth")
-    s.add_argument("--city", default=DEFAULT_CITY, choices=list(CITIES), help="city code (default 63000 臺北市)")
+    s.add_argument(
+        "--city",
+        default=DEFAULT_CITY,
+        choices=list(CITIES),
+        help="city code (default 63000 臺北市)",
+    )
     s.add_argument("--start", default="2015Q1", help="first quarter, e.g. 2015Q1")
     s.add_argument("--end", default="2020Q4", help="last quarter, e.g. 2020Q4")
     s.add_argument("--seed", type=int, default=42, help="random seed (same seed, same files)")
-    s.add_argument("--scale", type=float, default=1.0, help="volume relative to realistic (1.0 ≈ 13,000 notifications a year for Taipei)")
+    s.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="volume relative to realistic (1.0 ≈ 13,000 notifications a year for Taipei)",
+    )
     _dirs(s, "public", "raw", "truth")
 
     r = sub.add_parser("run", help="run every notebook for a period and render the staff pages")
     r.add_argument("--period", required=True, help="quarter, e.g. 2020Q4")
-    r.add_argument("--city", default=DEFAULT_CITY, choices=list(CITIES), help="city code (default 63000 臺北市)")
+    r.add_argument(
+        "--city",
+        default=DEFAULT_CITY,
+        choices=list(CITIES),
+        help="city code (default 63000 臺北市)",
+    )
     r.add_argument("--seed", type=int, default=42, help="random seed for permutation tests")
     r.add_argument("--quiet", action="store_true", help="no progress output")
     _dirs(r, "public", "raw", "clean", "reports")
@@ -45,16 +64,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.ERROR,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     try:
         if args.command == "synth":
             from .synth import SynthConfig, generate
 
-            settings = Settings.from_args(public_dir=args.public_dir, raw_dir=args.raw_dir, truth_dir=args.truth_dir, city=args.city)
-            print(f"synthetic exports for {CITIES[args.city]} {args.start}…{args.end} (seed {args.seed}) → {settings.raw_dir}")
-            summary = generate(settings, SynthConfig(city=args.city, start=args.start, end=args.end, seed=args.seed, scale=args.scale))
+            settings = Settings.from_args(
+                public_dir=args.public_dir,
+                raw_dir=args.raw_dir,
+                truth_dir=args.truth_dir,
+                city=args.city,
+            )
+            print(
+                f"synthetic exports for {CITIES[args.city]} {args.start}…{args.end} (seed {args.seed}) → {settings.raw_dir}"
+            )
+            summary = generate(
+                settings,
+                SynthConfig(
+                    city=args.city, start=args.start, end=args.end, seed=args.seed, scale=args.scale
+                ),
+            )
             n = sum(p["notifications"] for p in summary["periods"].values())
-            print(f"{n:,} notifications in {len(summary['periods'])} quarters; ground truth in {settings.truth_city_dir}")
+            print(
+                f"{n:,} notifications in {len(summary['periods'])} quarters; ground truth in {settings.truth_city_dir}"
+            )
         elif args.command == "run":
             from .runner import run
 

@@ -158,9 +158,13 @@ class Settings:
         root = project_root()
         city = str(city)
         if city not in CITIES:
-            raise ValueError(f"city {city!r} is not one of {', '.join(CITIES)} ({', '.join(CITIES.values())})")
+            raise ValueError(
+                f"city {city!r} is not one of {', '.join(CITIES)} ({', '.join(CITIES.values())})"
+            )
         return cls(
-            public_dir=_resolve(public_dir, "DV_PUBLIC_DIR", root.parent / "shared" / "data" / "public"),
+            public_dir=_resolve(
+                public_dir, "DV_PUBLIC_DIR", root.parent / "shared" / "data" / "public"
+            ),
             raw_dir=_resolve(raw_dir, "DV_RAW_DIR", root / "data_raw"),
             clean_dir=_resolve(clean_dir, "DV_CLEAN_DIR", root / "data_clean"),
             reports_dir=_resolve(reports_dir, "DV_REPORTS_DIR", root / "reports"),

@@ -44,7 +44,9 @@ def setup() -> str | None:
     """
     font = cjk_font()
     if font is None:
-        log.error("no CJK font found: Chinese labels will not render; install fonts-noto-cjk (make env does)")
+        log.error(
+            "no CJK font found: Chinese labels will not render; install fonts-noto-cjk (make env does)"
+        )
     else:
         matplotlib.rcParams["font.sans-serif"] = [font, "DejaVu Sans"]
         matplotlib.rcParams["font.family"] = "sans-serif"
@@ -62,7 +64,10 @@ def table(df: pd.DataFrame, caption: str | None = None):
         sty = sty.set_caption(caption)
     return sty.set_table_styles(
         [
-            {"selector": "caption", "props": "caption-side: top; font-weight: bold; font-size: 1.05em; text-align: left;"},
+            {
+                "selector": "caption",
+                "props": "caption-side: top; font-weight: bold; font-size: 1.05em; text-align: left;",
+            },
             {"selector": "th", "props": "text-align: left; padding: 4px 10px;"},
             {"selector": "td", "props": "padding: 4px 10px;"},
         ]

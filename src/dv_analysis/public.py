@@ -59,7 +59,9 @@ class JoinReport:
         if self.methods:
             text += " (" + ", ".join(f"{k} {v:,}" for k, v in self.methods.items()) + ")"
         if self.n_unmatched:
-            text += f"; {self.n_unmatched:,} unmatched, e.g. {', '.join(self.unmatched_examples[:5])}"
+            text += (
+                f"; {self.n_unmatched:,} unmatched, e.g. {', '.join(self.unmatched_examples[:5])}"
+            )
         if self.villages_without_data:
             text += (
                 f"; {len(self.villages_without_data)} of {self.n_villages} boundary villages have no row,"
@@ -110,7 +112,9 @@ def _read_boundaries(path: str) -> gpd.GeoDataFrame:
         fixed = shapely.make_valid(g.geometry[invalid].values)
         # keep only the polygonal parts of a repaired geometry
         fixed = [
-            shapely.union_all([p for p in shapely.get_parts(f) if p.geom_type in ("Polygon", "MultiPolygon")])
+            shapely.union_all(
+                [p for p in shapely.get_parts(f) if p.geom_type in ("Polygon", "MultiPolygon")]
+            )
             for f in fixed
         ]
         g.loc[invalid, "geometry"] = fixed
@@ -183,7 +187,11 @@ def match_villages(
     """
     df = df.copy()
     known = set(boundaries["villcode"])
-    code = df[code_col].map(names.villcode) if code_col else pd.Series(None, index=df.index, dtype=object)
+    code = (
+        df[code_col].map(names.villcode)
+        if code_col
+        else pd.Series(None, index=df.index, dtype=object)
+    )
     by_code = code.isin(known)
     result = pd.Series(np.where(by_code, code, None), index=df.index, dtype=object)
     method = pd.Series(np.where(by_code, "code", None), index=df.index, dtype=object)
@@ -198,14 +206,20 @@ def match_villages(
             index=df.index,
         )
         if not city_col:
-            idx = idx.drop(columns="city_k").drop_duplicates(["district_k", "village_k"], keep=False)
+            idx = idx.drop(columns="city_k").drop_duplicates(
+                ["district_k", "village_k"], keep=False
+            )
             keys = keys.drop(columns="city_k")
         on = [c for c in ("city_k", "district_k", "village_k") if c in keys.columns]
         merged = keys.reset_index().merge(idx, on=on, how="left").set_index("index")["villcode"]
         merged = merged.reindex(df.index)
         # a name written without its suffix (義村 for 義村里): try it as written
-        unstripped = keys.assign(village_k=df[village_col].map(lambda v: names.village_key(v, strip=False)).values)
-        again = unstripped.reset_index().merge(idx, on=on, how="left").set_index("index")["villcode"]
+        unstripped = keys.assign(
+            village_k=df[village_col].map(lambda v: names.village_key(v, strip=False)).values
+        )
+        again = (
+            unstripped.reset_index().merge(idx, on=on, how="left").set_index("index")["villcode"]
+        )
         merged = again.reindex(df.index).fillna(merged)
         use = ~by_code & merged.notna()
         result[use] = merged[use]
@@ -274,7 +288,9 @@ def population_month_for(settings: Settings, period: str | Period) -> str:
     return earlier[-1]
 
 
-def load_population(settings: Settings, period: str | Period, city: str | None = None) -> pd.DataFrame:
+def load_population(
+    settings: Settings, period: str | Period, city: str | None = None
+) -> pd.DataFrame:
     """Households and population per village for a period (its quarter-end file).
 
     Returns one row per register village of the city with ``villcode`` (from 村里代碼
@@ -361,7 +377,16 @@ def read_vital_events_file(path: Path) -> pd.DataFrame:
     for need in ("roc_month", "area", "village"):
         if need not in df.columns:
             raise ValueError(f"{path}: no column for {need}; header is {list(raw.columns)}")
-    for c in ("births", "deaths", "marriages", "divorces", "marriages_os", "marriages_ss", "divorces_os", "divorces_ss"):
+    for c in (
+        "births",
+        "deaths",
+        "marriages",
+        "divorces",
+        "marriages_os",
+        "marriages_ss",
+        "divorces_os",
+        "divorces_ss",
+    ):
         if c in df.columns:
             df[c] = pd.to_numeric(df[c].str.strip(), errors="coerce").fillna(0).astype(int)
     if "marriages" not in df.columns:
@@ -375,10 +400,25 @@ def read_vital_events_file(path: Path) -> pd.DataFrame:
     keys = df["area"].map(names.split_county_district)
     df["city"] = keys.str[0]
     df["district"] = keys.str[1]
-    return df[["month", "code", "area", "city", "district", "village", "births", "deaths", "marriages", "divorces"]].reset_index(drop=True)
+    return df[
+        [
+            "month",
+            "code",
+            "area",
+            "city",
+            "district",
+            "village",
+            "births",
+            "deaths",
+            "marriages",
+            "divorces",
+        ]
+    ].reset_index(drop=True)
 
 
-def load_vital_events(settings: Settings, months: list[str], city: str | None = None) -> pd.DataFrame:
+def load_vital_events(
+    settings: Settings, months: list[str], city: str | None = None
+) -> pd.DataFrame:
     """Births, deaths, marriages and divorces per village summed over ``months`` (YYYY-MM).
 
     Rows are matched to VILLCODE by code where the file has one, otherwise by the
@@ -394,7 +434,9 @@ def load_vital_events(settings: Settings, months: list[str], city: str | None = 
             continue
         frames.append(read_vital_events_file(path))
     if not frames:
-        raise FileNotFoundError(f"no vital-events file for months {months[0]} … {months[-1]} in {settings.public_dir / 'vital_events'}")
+        raise FileNotFoundError(
+            f"no vital-events file for months {months[0]} … {months[-1]} in {settings.public_dir / 'vital_events'}"
+        )
     df = pd.concat(frames, ignore_index=True)
     b = load_boundaries(settings, city)
     if city is not None:
@@ -510,7 +552,9 @@ def _village_table(settings: Settings, name: str, layer: str, city: str | None) 
 
 def load_welfare_recipients(settings: Settings, city: str | None = None) -> pd.DataFrame:
     """Low-income, low-middle-income and disabled recipients per Taipei village (2023)."""
-    df = _village_table(settings, "village_welfare_recipients_2023.csv", "welfare recipients 2023", city)
+    df = _village_table(
+        settings, "village_welfare_recipients_2023.csv", "welfare recipients 2023", city
+    )
     return df.rename(
         columns={
             "cnt_low_income": "low_income",

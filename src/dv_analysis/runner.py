@@ -27,9 +27,22 @@ from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 from .config import NOTEBOOKS, Period, PeriodPaths, Settings, project_root
 
 #: Parameters every notebook declares (a test checks it with papermill.inspect_notebook).
-CORE_PARAMETERS: tuple[str, ...] = ("period", "city", "public_dir", "raw_dir", "clean_dir", "reports_dir", "seed")
+CORE_PARAMETERS: tuple[str, ...] = (
+    "period",
+    "city",
+    "public_dir",
+    "raw_dir",
+    "clean_dir",
+    "reports_dir",
+    "seed",
+)
 #: Cells with these tags never reach the staff page.
-STAFF_HIDDEN_TAGS: tuple[str, ...] = ("internal", "parameters", "injected-parameters", "remove_cell")
+STAFF_HIDDEN_TAGS: tuple[str, ...] = (
+    "internal",
+    "parameters",
+    "injected-parameters",
+    "remove_cell",
+)
 PACKAGES: tuple[str, ...] = (
     "pandas", "numpy", "geopandas", "shapely", "pyproj", "pyogrio", "pyarrow", "statsmodels", "scikit-learn",
     "matplotlib", "libpysal", "esda", "numba", "papermill", "nbconvert",
@@ -48,7 +61,8 @@ class StripStaffOutputs(Preprocessor):
             cell.outputs = [
                 o
                 for o in cell.get("outputs", [])
-                if not (o.get("output_type") == "stream" and o.get("name") == "stderr") and o.get("output_type") != "error"
+                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+                and o.get("output_type") != "error"
             ]
         return cell, resources
 
@@ -82,8 +96,17 @@ def input_checksums(paths: PeriodPaths) -> dict[str, str]:
 def git_revision() -> dict[str, object]:
     root = project_root()
     try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True).stdout.strip())
+        rev = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain", "--untracked-files=no"],
+                cwd=root,
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
+        )
     except (OSError, subprocess.CalledProcessError):
         return {"revision": None, "dirty": None}
     return {"revision": rev, "dirty": dirty}
@@ -110,7 +133,9 @@ def staff_html(executed: Path, out: Path, title: str) -> Path:
     exporter.exclude_input = True
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
-    exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags=set(STAFF_HIDDEN_TAGS), enabled=True), enabled=True)
+    exporter.register_preprocessor(
+        TagRemovePreprocessor(remove_cell_tags=set(STAFF_HIDDEN_TAGS), enabled=True), enabled=True
+    )
     exporter.register_preprocessor(StripStaffOutputs(enabled=True), enabled=True)
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -156,7 +181,11 @@ def run(
         "parameters": params,
         "git": git_revision(),
         "packages": package_versions(),
-        "platform": {"machine": platform.machine(), "system": platform.system(), "python": sys.version.split()[0]},
+        "platform": {
+            "machine": platform.machine(),
+            "system": platform.system(),
+            "python": sys.version.split()[0],
+        },
         "inputs": input_checksums(paths),
         "notebooks": [],
         "status": "running",
@@ -177,19 +206,33 @@ def run(
                     kernel_name="python3", log_output=False,
                 )  # fmt: skip
             except PapermillExecutionError as e:
-                entry.update(status="failed", seconds=round(time.perf_counter() - t0, 2), error=f"{e.ename}: {e.evalue}")
+                entry.update(
+                    status="failed",
+                    seconds=round(time.perf_counter() - t0, 2),
+                    error=f"{e.ename}: {e.evalue}",
+                )
                 manifest["notebooks"].append(entry)
                 manifest["status"] = "failed"
-                raise NotebookFailed(f"notebook {name} failed for {paths.period}: {e.ename}: {e.evalue} (executed copy: {out})") from None
-            html = staff_html(out, paths.staff / (Path(name).stem + ".html"), title=f"{Path(name).stem} {paths.period}")
-            entry.update(status="ok", seconds=round(time.perf_counter() - t0, 2), staff_html=str(html))
+                raise NotebookFailed(
+                    f"notebook {name} failed for {paths.period}: {e.ename}: {e.evalue} (executed copy: {out})"
+                ) from None
+            html = staff_html(
+                out,
+                paths.staff / (Path(name).stem + ".html"),
+                title=f"{Path(name).stem} {paths.period}",
+            )
+            entry.update(
+                status="ok", seconds=round(time.perf_counter() - t0, 2), staff_html=str(html)
+            )
             manifest["notebooks"].append(entry)
         manifest["status"] = "ok"
     finally:
         manifest["seconds"] = round(time.perf_counter() - total, 2)
         manifest["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
         paths.manifest.parent.mkdir(parents=True, exist_ok=True)
-        paths.manifest.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+        paths.manifest.write_text(
+            json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8"
+        )
     if progress:
         print(f"done in {manifest['seconds']:.1f} s")
         print(f"  executed notebooks (internal): {paths.internal}")

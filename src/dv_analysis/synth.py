@@ -52,8 +52,20 @@ CASE_TYPES = ("親密關係暴力", "兒少保護", "老人虐待", "其他家�
 CASE_TYPE_SHARES = np.array([0.484, 0.161, 0.068, 0.287])
 UNITS = ("警政", "醫院", "社政", "教育", "司法", "113專線", "其他")
 UNIT_SHARES = np.array([0.45, 0.17, 0.12, 0.10, 0.06, 0.07, 0.03])
-UNIT_VARIANTS = {"警政": "警察局", "醫院": "醫療院所", "社政": "社會局", "教育": "學校", "司法": "法院", "113專線": "保護專線"}
-CASE_VARIANTS = {"親密關係暴力": "婚姻/離婚/同居關係暴力", "兒少保護": "兒少", "老人虐待": "老人", "其他家庭成員暴力": "其他"}
+UNIT_VARIANTS = {
+    "警政": "警察局",
+    "醫院": "醫療院所",
+    "社政": "社會局",
+    "教育": "學校",
+    "司法": "法院",
+    "113專線": "保護專線",
+}
+CASE_VARIANTS = {
+    "親密關係暴力": "婚姻/離婚/同居關係暴力",
+    "兒少保護": "兒少",
+    "老人虐待": "老人",
+    "其他家庭成員暴力": "其他",
+}
 RELATIONSHIPS = {
     "親密關係暴力": (("配偶", "前配偶", "同居伴侶", "男女朋友"), (0.55, 0.15, 0.15, 0.15)),
     "兒少保護": (("父母", "祖父母", "其他親屬"), (0.85, 0.05, 0.10)),
@@ -152,16 +164,23 @@ def village_base(settings: Settings, start: Period) -> gpd.GeoDataFrame:
     try:
         w = public.load_welfare_recipients(settings)
         w = w[w["in_boundaries"]].set_index("villcode")
-        b["low_income_share"] = (b["villcode"].map(w["low_income"]).fillna(0) / b["pop_total"].clip(lower=1)).values
+        b["low_income_share"] = (
+            b["villcode"].map(w["low_income"]).fillna(0) / b["pop_total"].clip(lower=1)
+        ).values
     except (FileNotFoundError, ValueError):
         b["low_income_share"] = 0.0
     # divorces per 1,000 over the year before the start
-    months = [p.months() for p in period_range(start.previous().previous().previous().previous(), start.previous())]
+    months = [
+        p.months()
+        for p in period_range(start.previous().previous().previous().previous(), start.previous())
+    ]
     flat = [m for ms in months for m in ms]
     try:
         v = public.load_vital_events(settings, flat)
         v = v[v["in_boundaries"]].set_index("villcode")
-        b["divorce_rate"] = (b["villcode"].map(v["divorces"]).fillna(0) / b["pop_total"].clip(lower=1) * 1000).values
+        b["divorce_rate"] = (
+            b["villcode"].map(v["divorces"]).fillna(0) / b["pop_total"].clip(lower=1) * 1000
+        ).values
     except FileNotFoundError:
         b["divorce_rate"] = 0.0
     # remoteness: nearest metro station and bus stops within 500 m of the representative point
@@ -202,7 +221,9 @@ def neighbours(b: gpd.GeoDataFrame) -> dict[str, list[str]]:
 CLUSTER_TYPES = ("persistent", "new", "intensifying", "fading", "cold", "persistent")
 
 
-def plant_clusters(b: gpd.GeoDataFrame, periods: list[Period], model: ModelParams, rng: np.random.Generator) -> list[dict]:
+def plant_clusters(
+    b: gpd.GeoDataFrame, periods: list[Period], model: ModelParams, rng: np.random.Generator
+) -> list[dict]:
     """Choose seed villages apart from each other; each cluster is a seed and its neighbours.
 
     Returns a list of clusters with type, villcodes and a multiplier per period.
@@ -242,7 +263,9 @@ def plant_clusters(b: gpd.GeoDataFrame, periods: list[Period], model: ModelParam
                 "type": ctype,
                 "seed_villcode": seed,
                 "villcodes": sorted(members),
-                "multiplier": {str(p): round(float(x), 4) for p, x in zip(periods, mult, strict=True)},
+                "multiplier": {
+                    str(p): round(float(x), 4) for p, x in zip(periods, mult, strict=True)
+                },
             }
         )
     return clusters
@@ -310,12 +333,16 @@ def generate(settings: Settings, cfg: SynthConfig, progress: bool = True) -> dic
     nv = len(b)
     clusters = plant_clusters(b, periods, model, rng)
     u = rng.normal(0, model.sd_village, nv)
-    p_report = expit(model.report_a0 - model.report_a1 * np.clip(b["remoteness"].to_numpy(), 0, None))
+    p_report = expit(
+        model.report_a0 - model.report_a1 * np.clip(b["remoteness"].to_numpy(), 0, None)
+    )
     z_li, z_div = _z(b["low_income_share"]).to_numpy(), _z(b["divorce_rate"]).to_numpy()
     mean_notif = float(np.dot([1, 2, 3], model.notifications_per_incident))
     # out-of-city villages to borrow names from (a neighbouring city)
     other_city = "65000" if settings.city != "65000" else "63000"
-    other = public.load_boundaries(settings, other_city)[["villcode", "countyname", "townname", "villname"]]
+    other = public.load_boundaries(settings, other_city)[
+        ["villcode", "countyname", "townname", "villname"]
+    ]
 
     victim_pool: dict[tuple[str, str], list[str]] = {}
     victim_last: dict[str, date] = {}
@@ -325,12 +352,16 @@ def generate(settings: Settings, cfg: SynthConfig, progress: bool = True) -> dic
     summary: dict = {"periods": {}, "city": settings.city, "seed": cfg.seed}
     counter = 0
 
-    for pi, period in enumerate(periods):
+    for _pi, period in enumerate(periods):
         pop = public.load_population(settings, period)
         pop = pop[pop["in_boundaries"]].set_index("villcode")
         popv = b["villcode"].map(pop["pop_total"]).fillna(0).to_numpy(float)
-        old_share = b["villcode"].map(pop["pop_65plus"]).fillna(0).to_numpy(float) / np.maximum(popv, 1)
-        child_share = b["villcode"].map(pop["pop_0_14"]).fillna(0).to_numpy(float) / np.maximum(popv, 1)
+        old_share = b["villcode"].map(pop["pop_65plus"]).fillna(0).to_numpy(float) / np.maximum(
+            popv, 1
+        )
+        child_share = b["villcode"].map(pop["pop_0_14"]).fillna(0).to_numpy(float) / np.maximum(
+            popv, 1
+        )
         z_old = (old_share - old_share.mean()) / (old_share.std() or 1)
         mult = np.ones(nv)
         member_of = np.array([""] * nv, dtype=object)
@@ -340,7 +371,9 @@ def generate(settings: Settings, cfg: SynthConfig, progress: bool = True) -> dic
             member_of[sel] = c["id"]
         lin = model.b_low_income * z_li + model.b_divorce * z_div + model.b_old * z_old + u
         # calibrate the intercept so expected notifications match the per-capita target
-        target_incidents = model.notifications_per_1000_per_year / 4 / 1000 * popv.sum() * cfg.scale / mean_notif
+        target_incidents = (
+            model.notifications_per_1000_per_year / 4 / 1000 * popv.sum() * cfg.scale / mean_notif
+        )
         base = popv * np.exp(lin) * mult * p_report
         b0 = np.log(target_incidents / base.sum())
         mu = popv * np.exp(b0 + lin) * mult
@@ -395,7 +428,10 @@ def generate(settings: Settings, cfg: SynthConfig, progress: bool = True) -> dic
                 victim = _key(cfg.seed, "victim", counter)
                 pool.append(victim)
                 if ctype == "親密關係暴力":
-                    sex, age = ("女" if rng.random() < 0.85 else "男"), int(np.clip(rng.normal(38, 11), 16, 85))
+                    sex, age = (
+                        ("女" if rng.random() < 0.85 else "男"),
+                        int(np.clip(rng.normal(38, 11), 16, 85)),
+                    )
                 elif ctype == "兒少保護":
                     sex, age = ("女" if rng.random() < 0.5 else "男"), int(rng.integers(0, 18))
                 elif ctype == "老人虐待":
@@ -407,7 +443,11 @@ def generate(settings: Settings, cfg: SynthConfig, progress: bool = True) -> dic
             sex, age0 = victim_attrs[victim]
             age = age0 + (inc_date.year - periods[0].start.year)
             incident_id = _key(cfg.seed, "incident", str(period), i)
-            case_id = "" if rng.random() < mess.case_id_blank else "C" + _key(cfg.seed, "case", victim, ctype)[:10]
+            case_id = (
+                ""
+                if rng.random() < mess.case_id_blank
+                else "C" + _key(cfg.seed, "case", victim, ctype)[:10]
+            )
             rel_vals, rel_p = RELATIONSHIPS[ctype]
             rel = rel_vals[int(rng.choice(len(rel_vals), p=rel_p))]
             if ctype == "親密關係暴力":
@@ -416,9 +456,26 @@ def generate(settings: Settings, cfg: SynthConfig, progress: bool = True) -> dic
                 tipvda = str(int(np.clip(rng.normal(6, 3.2), 0, 15)))
             else:
                 r_sex = "男" if rng.random() < 0.65 else "女"
-                r_age = int(np.clip(age + (25 if ctype == "兒少保護" else -30 if ctype == "老人虐待" else rng.normal(0, 15)), 18, 95))
+                r_age = int(
+                    np.clip(
+                        age
+                        + (
+                            25
+                            if ctype == "兒少保護"
+                            else -30
+                            if ctype == "老人虐待"
+                            else rng.normal(0, 15)
+                        ),
+                        18,
+                        95,
+                    )
+                )
                 tipvda = ""
-            forms = [f for f in FORMS if rng.random() < (0.7 if f == "身體" else 0.45 if f == "精神" else 0.1)] or ["精神"]
+            forms = [
+                f
+                for f in FORMS
+                if rng.random() < (0.7 if f == "身體" else 0.45 if f == "精神" else 0.1)
+            ] or ["精神"]
             nat = NATIONALITY[0][int(rng.choice(4, p=NATIONALITY[1]))]
             opened = "是" if rng.random() < 0.68 else ("否" if rng.random() < 0.9 else "")
             units = rng.choice(len(UNITS), size=n_notif[i], replace=False, p=UNIT_SHARES)
@@ -452,7 +509,8 @@ def generate(settings: Settings, cfg: SynthConfig, progress: bool = True) -> dic
         dup = canon["notification_id"].duplicated()
         while dup.any():
             canon.loc[dup, "notification_id"] = [
-                f"DV{d.year - 1911:03d}{int(rng.integers(0, 10**7)):07d}" for d in canon.loc[dup, "notified"]
+                f"DV{d.year - 1911:03d}{int(rng.integers(0, 10**7)):07d}"
+                for d in canon.loc[dup, "notified"]
             ]
             dup = canon["notification_id"].duplicated()
         canon = canon.sample(frac=1.0, random_state=int(rng.integers(2**31))).reset_index(drop=True)
@@ -468,11 +526,25 @@ def generate(settings: Settings, cfg: SynthConfig, progress: bool = True) -> dic
         truth_dir.mkdir(parents=True, exist_ok=True)
         truth_rows.to_parquet(truth_dir / "rows.parquet", index=False)
         if progress:
-            print(f"  {period}: {len(canon):,} notifications, {n_inc:,} incidents, {len(truth_rows):,} raw rows in {len(written)} files", flush=True)
+            print(
+                f"  {period}: {len(canon):,} notifications, {n_inc:,} incidents, {len(truth_rows):,} raw rows in {len(written)} files",
+                flush=True,
+            )
 
     vt = pd.concat(village_truth, ignore_index=True)
     vt = vt.merge(
-        b[["villcode", "townname", "villname", "low_income_share", "divorce_rate", "dist_metro_m", "bus_stops_500m", "remoteness"]],
+        b[
+            [
+                "villcode",
+                "townname",
+                "villname",
+                "low_income_share",
+                "divorce_rate",
+                "dist_metro_m",
+                "bus_stops_500m",
+                "remoteness",
+            ]
+        ],
         on="villcode",
     )
     vt["under_reported"] = vt["report_prob"] < 0.6
@@ -487,9 +559,13 @@ def generate(settings: Settings, cfg: SynthConfig, progress: bool = True) -> dic
         "model": asdict(model),
         "mess": asdict(mess),
         "clusters": clusters,
-        "under_reported_villages": sorted(vt.loc[vt["under_reported"], "villcode"].unique().tolist()),
+        "under_reported_villages": sorted(
+            vt.loc[vt["under_reported"], "villcode"].unique().tolist()
+        ),
     }
-    (settings.truth_city_dir / "params.json").write_text(json.dumps(params, ensure_ascii=False, indent=1))
+    (settings.truth_city_dir / "params.json").write_text(
+        json.dumps(params, ensure_ascii=False, indent=1)
+    )
     return summary
 
 
@@ -542,7 +618,9 @@ def _write_period(
         elif rng.random() < mess.incident_after_notification:
             idate = format_date(row.notified + timedelta(days=int(rng.integers(3, 20))), 3)
             injected.append("incident_after_notification")
-        unit = UNIT_VARIANTS.get(row.unit, row.unit) if rng.random() < mess.unit_variant else row.unit
+        unit = (
+            UNIT_VARIANTS.get(row.unit, row.unit) if rng.random() < mess.unit_variant else row.unit
+        )
         ctype = CASE_VARIANTS[row.case_type] if rng.random() < mess.case_variant else row.case_type
         vsex, rsex = row.victim_sex, row.resp_sex
         if rng.random() < mess.sex_variant:
@@ -562,7 +640,12 @@ def _write_period(
         true_v = row.villcode
         if out_city[i]:
             o = other.iloc[int(rng.integers(len(other)))]
-            city, district, village, code = o["countyname"], o["townname"], o["villname"], o["villcode"]
+            city, district, village, code = (
+                o["countyname"],
+                o["townname"],
+                o["villname"],
+                o["villcode"],
+            )
             true_v = ""
             x = y = np.nan
             injected.append("out_of_city")
@@ -624,7 +707,13 @@ def _write_period(
                     "expected_bucket": bucket,
                     "expected_reason": reason,
                     "injected": ";".join(injected),
-                    "located_by": "code" if has_code[i] else "names" if has_names[i] else "xy" if has_xy[i] else "",
+                    "located_by": "code"
+                    if has_code[i]
+                    else "names"
+                    if has_names[i]
+                    else "xy"
+                    if has_xy[i]
+                    else "",
                 },
             }
         )
@@ -671,7 +760,12 @@ def _write_period(
                 extra.append((g2, r_, "cross_file"))
         for g2, r_, kind in extra:
             copy = dict(r_)
-            copy["_truth"] = dict(r_["_truth"], expected_bucket=BUCKET_DUPLICATE, expected_reason=kind, injected=f"duplicate_{kind}")
+            copy["_truth"] = dict(
+                r_["_truth"],
+                expected_bucket=BUCKET_DUPLICATE,
+                expected_reason=kind,
+                injected=f"duplicate_{kind}",
+            )
             files[g2].append(copy)
     # shuffle each file (duplicates come after their original only by chance)
     written, truth = [], []
@@ -696,7 +790,13 @@ def _write_period(
         x = np.array([r_["_x"] for r_ in recs_f], dtype=float)
         y = np.array([r_["_y"] for r_ in recs_f], dtype=float)
         if lonlat:
-            lon, lat = gpd.GeoSeries(gpd.points_from_xy(np.nan_to_num(x), np.nan_to_num(y)), crs=public.CRS_METRIC).to_crs(public.CRS_LONLAT).pipe(lambda s: (s.x.to_numpy(), s.y.to_numpy()))
+            lon, lat = (
+                gpd.GeoSeries(
+                    gpd.points_from_xy(np.nan_to_num(x), np.nan_to_num(y)), crs=public.CRS_METRIC
+                )
+                .to_crs(public.CRS_LONLAT)
+                .pipe(lambda s: (s.x.to_numpy(), s.y.to_numpy()))
+            )
             xs = [f"{a:.6f}" if np.isfinite(xx) else "" for a, xx in zip(lon, x, strict=True)]
             ys = [f"{a:.6f}" if np.isfinite(xx) else "" for a, xx in zip(lat, x, strict=True)]
         else:
@@ -738,7 +838,15 @@ def _write_period(
             enc_used = enc
         written.append(name)
         for i_, r_ in enumerate(recs_f):
-            truth.append({"file": name, "row": i_ + 1, "encoding": enc_used, "coords": "lonlat" if lonlat else "twd97", **r_["_truth"]})
+            truth.append(
+                {
+                    "file": name,
+                    "row": i_ + 1,
+                    "encoding": enc_used,
+                    "coords": "lonlat" if lonlat else "twd97",
+                    **r_["_truth"],
+                }
+            )
     truth_df = pd.DataFrame(truth)
     return written, _relabel_cross_file(truth_df)
 
@@ -752,13 +860,15 @@ def _relabel_cross_file(truth: pd.DataFrame) -> pd.DataFrame:
     first = ~grp.duplicated("notification_id", keep="first")
     multi = grp["notification_id"].duplicated(keep=False)
     cols = ["expected_bucket", "expected_reason", "injected"]
-    for nid, g in grp[multi].groupby("notification_id"):
+    for _nid, g in grp[multi].groupby("notification_id"):
         orig = g[g["expected_reason"] == ""]
         if orig.empty:
             continue
         keep_idx = g.index[first[g.index].to_numpy()][0]
         if keep_idx != orig.index[0]:
-            truth.loc[[keep_idx, orig.index[0]], cols] = truth.loc[[orig.index[0], keep_idx], cols].to_numpy()
+            truth.loc[[keep_idx, orig.index[0]], cols] = truth.loc[
+                [orig.index[0], keep_idx], cols
+            ].to_numpy()
     return truth
 
 

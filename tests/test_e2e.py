@@ -1,0 +1,99 @@
+"""End to end: the runner executes every notebook with papermill on small synthetic data."""
+
+import json
+import re
+
+import nbformat
+import pytest
+
+from dv_analysis.config import NOTEBOOKS
+from dv_analysis.runner import NotebookFailed, run
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def ran(small_data):
+    s = small_data
+    run(s, "2020Q3", progress=False)  # the previous quarter first, so re-exports are recognised
+    manifest = run(s, "2020Q4", progress=False)
+    return s, manifest
+
+
+def test_manifest(ran):
+    s, manifest = ran
+    paths = s.period("2020Q4")
+    on_disk = json.loads(paths.manifest.read_text())
+    assert on_disk["status"] == manifest["status"] == "ok"
+    assert on_disk["parameters"]["period"] == "2020Q4" and on_disk["parameters"]["seed"] == 42
+    assert [n["notebook"] for n in on_disk["notebooks"]] == list(NOTEBOOKS)
+    assert any(k.startswith("raw/") for k in on_disk["inputs"]) and any(
+        k.startswith("public/") for k in on_disk["inputs"]
+    )
+    assert all(len(v) == 64 for v in on_disk["inputs"].values())
+    assert on_disk["packages"]["esda"] != "not installed"
+    assert "revision" in on_disk["git"]
+
+
+def test_outputs_per_period(ran):
+    s, _ = ran
+    p = s.period("2020Q4")
+    for f in (p.notifications, p.incidents, p.quarantine, p.cleaning_summary):
+        assert f.exists(), f
+    summary = json.loads(p.cleaning_summary.read_text())
+    assert summary["balanced"] and summary["duplicate_reasons"].get("previous_period", 0) > 0
+    for name in NOTEBOOKS:
+        assert (p.internal / name).exists()
+        assert (p.staff / name.replace(".ipynb", ".html")).exists()
+
+
+def test_staff_page_has_no_code_and_no_case_fields(ran):
+    s, _ = ran
+    p = s.period("2020Q4")
+    html = (p.staff / "01_clean.html").read_text(encoding="utf-8")
+    assert 'lang="zh-Hant"' in html
+    assert "各匯出檔的列數核對" in html and "讀入列數" in html
+    assert "clean_period" not in html and "Settings.from_args" not in html, (
+        "code leaked into the staff page"
+    )
+    assert "Traceback" not in html and str(s.clean_dir) not in html, (
+        "no tracebacks or internal paths"
+    )
+    assert not re.search(r"(src|href)=\"https?://", html), "staff pages make no network request"
+    assert "data:image/png;base64" in html, "images are embedded"
+    notes = __import__("pandas").read_parquet(p.notifications)
+    for nid in notes["notification_id"].head(50):
+        assert nid not in html
+    for key in notes["victim_key"].head(50):
+        assert key not in html
+
+
+def test_internal_notebook_shows_no_case_rows(ran):
+    s, _ = ran
+    p = s.period("2020Q4")
+    nb = nbformat.read(p.internal / "01_clean.ipynb", as_version=4)
+    text = json.dumps([c.get("outputs", []) for c in nb.cells], ensure_ascii=False)
+    notes = __import__("pandas").read_parquet(p.notifications)
+    assert not any(nid in text for nid in notes["notification_id"])
+
+
+def test_failure_names_the_notebook(small_data):
+    with pytest.raises(
+        NotebookFailed, match=r"01_clean\.ipynb failed for 2019Q1: FileNotFoundError"
+    ):
+        run(small_data, "2019Q1", progress=False)
+    manifest = json.loads(small_data.period("2019Q1").manifest.read_text())
+    assert manifest["status"] == "failed" and manifest["notebooks"][0]["status"] == "failed"
+
+
+def test_cli_run(small_data, capsys):
+    from dv_analysis.cli import main
+
+    s = small_data
+    code = main(["run", "--period", "2020Q4", "--raw-dir", str(s.raw_dir), "--clean-dir", str(s.clean_dir),
+                 "--reports-dir", str(s.reports_dir), "--quiet"])  # fmt: skip
+    assert code == 0
+    code = main(["run", "--period", "2018Q1", "--raw-dir", str(s.raw_dir), "--clean-dir", str(s.clean_dir),
+                 "--reports-dir", str(s.reports_dir), "--quiet"])  # fmt: skip
+    assert code == 1
+    assert "01_clean.ipynb failed for 2018Q1" in capsys.readouterr().err

@@ -1,0 +1,101 @@
+"""Repository rules: no case data in git, stripped notebooks, uniform parameters, one dependency list."""
+
+import re
+import subprocess
+import tomllib
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+import pytest
+
+from dv_analysis.config import NOTEBOOKS
+from dv_analysis.runner import CORE_PARAMETERS
+
+ROOT = Path(__file__).parents[1]
+NB_FILES = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def _git_files(*paths):
+    try:
+        out = subprocess.run(
+            ["git", "ls-files", *paths], cwd=ROOT, capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout")
+    return [line for line in out.stdout.splitlines() if line]
+
+
+def test_no_data_or_reports_tracked():
+    tracked = _git_files("data_raw", "data_clean", "data_truth", "reports")
+    extra = [f for f in tracked if Path(f).name != "README.md" or f.count("/") != 1]
+    assert not extra, f"case data, derived data or reports are tracked: {extra}"
+    for d in ("data_raw", "data_clean", "reports"):
+        assert f"{d}/README.md" in tracked
+
+
+def test_data_folders_are_ignored():
+    out = subprocess.run(
+        ["git", "check-ignore", "data_raw/2020Q4/x.csv", "data_clean/2020Q4/n.parquet", "reports/2020Q4/staff/a.html", "data_truth/63000/p.json"],
+        cwd=ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+    assert len(out.stdout.splitlines()) == 4
+
+
+def test_notebook_list_matches_folder():
+    assert [p.name for p in NB_FILES] == list(NOTEBOOKS)
+
+
+@pytest.mark.parametrize("path", NB_FILES, ids=lambda p: p.name)
+def test_notebooks_committed_without_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert not cell.outputs and cell.execution_count is None, (
+                f"{path.name}: strip outputs before committing"
+            )
+
+
+@pytest.mark.parametrize("path", NB_FILES, ids=lambda p: p.name)
+def test_notebooks_declare_core_parameters(path):
+    params = pm.inspect_notebook(str(path))
+    missing = set(CORE_PARAMETERS) - set(params)
+    assert not missing, f"{path.name} lacks parameters {missing}"
+    for name, p in params.items():
+        assert p["inferred_type_name"] not in ("None",), (
+            f"{path.name}: parameter {name} needs a type"
+        )
+        assert p["help"], f"{path.name}: parameter {name} needs a comment"
+    assert (
+        params["period"]["inferred_type_name"] == "str"
+        and params["seed"]["inferred_type_name"] == "int"
+    )
+
+
+@pytest.mark.parametrize("path", NB_FILES, ids=lambda p: p.name)
+def test_notebooks_are_thin(path):
+    """No function definitions, no statistics and no literal paths in notebooks: they live in the package."""
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        assert not re.search(r"^\s*(def|class) ", cell.source, re.M), (
+            f"{path.name}: move definitions to dv_analysis"
+        )
+        assert "read_parquet" not in cell.source and "read_csv" not in cell.source
+        assert not re.search(r"['\"](\.\./|/)[\w/]+['\"]", cell.source), (
+            f"{path.name}: literal path"
+        )
+
+
+def test_environment_yml_matches_pyproject():
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = {
+        re.split(r"[<>=!~ ]", d)[0].lower()
+        for d in deps["dependencies"] + deps["optional-dependencies"]["dev"]
+    }
+    env = (ROOT / "environment.yml").read_text()
+    deps_block = env.split("dependencies:", 1)[1]
+    listed = set(re.findall(r"^\s+-\s+([A-Za-z][\w.-]*)", deps_block, re.M)) - {"python", "pip"}
+    assert {x.lower() for x in listed} == wanted
+    assert re.search(r"python=3\.12", env) and "-e ." in env
