@@ -17,10 +17,10 @@ DEMO_START  ?= 2015Q1
 DEMO_END    ?= 2020Q4
 DEMO_SEED   ?= 42
 
-.PHONY: help env system venv demo synth run test lint unit e2e clean-outputs
+.PHONY: help env system venv demo synth backfill run test lint unit e2e clean-outputs
 
 help:
-	@echo "make demo   — set up, generate synthetic exports $(DEMO_START)–$(DEMO_END), run all notebooks for $(DEMO_END)"
+	@echo "make demo   — set up, generate synthetic exports $(DEMO_START)–$(DEMO_END), clean them, run all notebooks for $(DEMO_END)"
 	@echo "make test   — set up, lint (ruff) and run the tests (pytest)"
 	@echo "make env    — only the set-up (system packages + $(VENV) with Python 3.12)"
 
@@ -52,10 +52,13 @@ $(STAMPS)/venv: pyproject.toml
 synth: env
 	$(BIN)/dv-analysis synth --city $(DEMO_CITY) --start $(DEMO_START) --end $(DEMO_END) --seed $(DEMO_SEED)
 
+backfill: env
+	$(BIN)/dv-analysis clean --city $(DEMO_CITY) --start $(DEMO_START) --end $(DEMO_END)
+
 run: env
 	$(BIN)/dv-analysis run --city $(DEMO_CITY) --period $(DEMO_END) --seed $(DEMO_SEED)
 
-demo: synth run
+demo: synth backfill run
 	@echo
 	@echo "Demo finished. Staff pages (open in a browser): reports/$(DEMO_END)/staff/"
 	@ls -1 reports/$(DEMO_END)/staff/

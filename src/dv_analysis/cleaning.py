@@ -836,3 +836,29 @@ def plot_summary(summary: dict):
         ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
     return fig
+
+
+def clean_range(
+    settings: Settings, start: str | Period, end: str | Period, progress: bool = True
+) -> dict[str, dict]:
+    """Clean every quarter from ``start`` to ``end`` in order (so re-exports are recognised).
+
+    Returns the totals per period.
+    """
+    from .config import period_range
+
+    out = {}
+    periods = period_range(start, end)
+    for i, p in enumerate(periods, 1):
+        paths = settings.period(p)
+        result = clean_period(paths, progress=False)
+        write_outputs(paths, result)
+        out[str(p)] = result.summary["totals"]
+        if progress:
+            t = result.summary["totals"]
+            print(
+                f"[{i}/{len(periods)}] {p}: {t['rows_read']:,} rows → {t['clean']:,} clean, "
+                f"{t['duplicate']:,} duplicate, {t['quarantined']:,} quarantined",
+                flush=True,
+            )
+    return out

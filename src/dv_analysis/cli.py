@@ -48,6 +48,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _dirs(s, "public", "raw", "truth")
 
+    c = sub.add_parser(
+        "clean", help="clean a range of quarters without the notebooks (for panels and backfills)"
+    )
+    c.add_argument("--start", required=True, help="first quarter, e.g. 2015Q1")
+    c.add_argument("--end", required=True, help="last quarter, e.g. 2020Q4")
+    c.add_argument(
+        "--city",
+        default=DEFAULT_CITY,
+        choices=list(CITIES),
+        help="city code (default 63000 臺北市)",
+    )
+    _dirs(c, "public", "raw", "clean")
+
     r = sub.add_parser("run", help="run every notebook for a period and render the staff pages")
     r.add_argument("--period", required=True, help="quarter, e.g. 2020Q4")
     r.add_argument(
@@ -91,6 +104,16 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{n:,} notifications in {len(summary['periods'])} quarters; ground truth in {settings.truth_city_dir}"
             )
+        elif args.command == "clean":
+            from .cleaning import clean_range
+
+            settings = Settings.from_args(
+                public_dir=args.public_dir,
+                raw_dir=args.raw_dir,
+                clean_dir=args.clean_dir,
+                city=args.city,
+            )
+            clean_range(settings, args.start, args.end)
         elif args.command == "run":
             from .runner import run
 
