@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from . import names, public
-from .config import CITIES, PeriodPaths, Settings
+from .config import CITIES, Period, PeriodPaths, Settings
 
 log = logging.getLogger(__name__)
 

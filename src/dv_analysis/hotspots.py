@@ -201,7 +201,7 @@ def gi_bins(z: np.ndarray, p_adj: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------
 @dataclass
 class GlobalMoran:
-    I: float
+    I: float  # noqa: E741 - the statistic's name
     expected: float
     z_norm: float
     p_norm: float  # two-sided, normal approximation
