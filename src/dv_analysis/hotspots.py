@@ -17,6 +17,7 @@ import libpysal
 import numpy as np
 import pandas as pd
 from scipy import stats
+from scipy.spatial import cKDTree
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ def build_weights(
     islands = [i for i, nb in neigh.items() if not nb]
     attached = {}
     if islands and len(gdf) > 1:
-        tree = libpysal.cg.KDTree(coords)
+        tree = cKDTree(coords)
         for i in islands:
             _, j = tree.query(coords[i], k=2)
             j = int(j[1])
@@ -97,7 +98,7 @@ def build_weights(
                 neigh[j].append(i)
             attached[id_order[i]] = id_order[j]
         log.warning("%d areas without neighbours attached to their nearest area", len(islands))
-    w = libpysal.weights.W(neigh, silence_warnings=True)
+    w = libpysal.weights.W(neigh, id_order=list(range(len(gdf))), silence_warnings=True)
     report = WeightsReport(
         kind=kind,
         n=len(gdf),
@@ -535,3 +536,107 @@ def kulldorff_scan(
             )
         )
     return clusters
+
+
+# ---------------------------------------------------------------------------
+# Village analysis: everything above for a table of areas
+# ---------------------------------------------------------------------------
+@dataclass
+class AreaResult:
+    """Local results per area plus the global statistics and the weights report."""
+
+    table: pd.DataFrame
+    moran_rate: GlobalMoran
+    moran_eb: GlobalMoran
+    weights: WeightsReport
+    scan: list[ScanCluster]
+
+
+def analyse_areas(
+    areas: gpd.GeoDataFrame,
+    count: str,
+    population: str,
+    id_col: str,
+    weights: str = "queen",
+    permutations: int = 9999,
+    seed: int = 42,
+    alpha: float = 0.05,
+    scan_max_pop: float = 0.1,
+    scan_simulations: int = 999,
+    per: float = 1000.0,
+) -> AreaResult:
+    """Rates, global Moran (raw-rate and EB-standardised), Gi*, LISA and the Kulldorff scan.
+
+    Local statistics run on global-EB smoothed rates, so small populations do not
+    make false hotspots; areas without population get no local result.
+    """
+    y = areas[count].to_numpy(float)
+    n = areas[population].to_numpy(float)
+    ids = areas[id_col].to_numpy()
+    w, wrep = build_weights(areas, weights, ids=id_col)
+    rates = rates_table(y, n, w, per)
+    no_pop = ids[n <= 0]
+    rate_eb = rates["rate_eb"].to_numpy()
+    loc = local_statistics(rate_eb, w, ids, permutations=permutations, seed=seed, alpha=alpha, exclude=list(no_pop))
+    table = pd.concat([loc.rename(columns={"id": id_col}), rates], axis=1)
+    table.insert(1, count, y)
+    table.insert(2, population, n)
+    m_rate = global_moran(np.nan_to_num(rates["rate_raw"].to_numpy()), w, permutations=min(permutations, 9999), seed=seed)
+    keep = n > 0
+    m_eb = moran_rate(y, np.where(keep, n, 1.0), w, permutations=min(permutations, 9999), seed=seed)
+    pts = areas.geometry.representative_point()
+    scan = kulldorff_scan(np.column_stack([pts.x, pts.y]), y, np.maximum(n, 0), scan_max_pop, scan_simulations, seed)
+    table["scan_cluster"] = 0
+    for k, c in enumerate(scan, 1):
+        if c.p_value < alpha:
+            table.loc[c.members, "scan_cluster"] = k
+    return AreaResult(table, m_rate, m_eb, wrep, scan)
+
+
+def scan_table(result: AreaResult, ids: np.ndarray, alpha: float = 0.05) -> pd.DataFrame:
+    """Scan clusters as a table: rank, areas, observed, expected, relative risk, LLR, p."""
+    rows = []
+    for k, c in enumerate(result.scan, 1):
+        rows.append(
+            {
+                "cluster": k,
+                "kind": "most likely" if k == 1 else "secondary",
+                "n_areas": len(c.members),
+                "centre": ids[c.center],
+                "observed": c.observed,
+                "expected": round(c.expected, 2),
+                "relative_risk": round(c.relative_risk, 2),
+                "llr": round(c.llr, 3),
+                "p_value": c.p_value,
+                "significant": c.p_value < alpha,
+                "radius_m": round(c.radius),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def panel_gi(
+    areas: gpd.GeoDataFrame,
+    panel: pd.DataFrame,
+    id_col: str,
+    count: str = "incidents",
+    population: str = "pop_total",
+    weights: str = "queen",
+    permutations: int = 999,
+    seed: int = 42,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Gi* of the EB rate for every period of a panel (id, period, gi_z, gi_p, gi_q, gi_bin)."""
+    w, _ = build_weights(areas, weights, ids=id_col)
+    order = areas[id_col].to_numpy()
+    out = []
+    periods = sorted(panel["period"].unique())
+    for i, p in enumerate(periods, 1):
+        g = panel[panel["period"] == p].set_index(id_col).reindex(order)
+        rate = eb_rate(g[count].fillna(0).to_numpy(float), g[population].fillna(0).to_numpy(float))
+        res = local_statistics(rate, w, order, permutations=permutations, seed=seed + i)
+        res["period"] = p
+        out.append(res[["id", "period", "gi_z", "gi_p", "gi_q", "gi_bin"]])
+        if progress:
+            print(f"  Gi* {p} ({i}/{len(periods)})", flush=True)
+    return pd.concat(out, ignore_index=True).rename(columns={"id": id_col})

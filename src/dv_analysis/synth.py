@@ -147,10 +147,12 @@ class SynthConfig:
 # ---------------------------------------------------------------------------
 # Village table: covariates, remoteness, neighbours
 # ---------------------------------------------------------------------------
-def _z(x: pd.Series) -> pd.Series:
+def _z(x: pd.Series, clip: float = 3.0) -> pd.Series:
+    """Standardised values, clipped to ±clip so heavy-tailed covariates cannot explode the rates."""
     x = x.astype(float)
     sd = x.std()
-    return (x - x.mean()) / sd if sd and np.isfinite(sd) and sd > 0 else x * 0.0
+    z = (x - x.mean()) / sd if sd and np.isfinite(sd) and sd > 0 else x * 0.0
+    return z.clip(-clip, clip)
 
 
 def village_base(settings: Settings, start: Period) -> gpd.GeoDataFrame:
@@ -362,7 +364,7 @@ def generate(settings: Settings, cfg: SynthConfig, progress: bool = True) -> dic
         child_share = b["villcode"].map(pop["pop_0_14"]).fillna(0).to_numpy(float) / np.maximum(
             popv, 1
         )
-        z_old = (old_share - old_share.mean()) / (old_share.std() or 1)
+        z_old = _z(pd.Series(old_share)).to_numpy()
         mult = np.ones(nv)
         member_of = np.array([""] * nv, dtype=object)
         for c in clusters:

@@ -1,0 +1,114 @@
+"""Maps for staff pages: choropleths with district outlines and Traditional Chinese labels."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.colors import ListedColormap
+from matplotlib.patches import Patch
+
+from .hotspots import GI_BIN_LABELS
+
+GI_COLORS = {3: "#b2182b", 2: "#ef8a62", 1: "#fddbc7", 0: "#f0f0f0", -1: "#d1e5f0", -2: "#67a9cf", -3: "#2166ac"}
+LISA_COLORS = {"HH": "#d7191c", "HL": "#fdae61", "LH": "#abd9e9", "LL": "#2c7bb6", "ns": "#f0f0f0"}
+LISA_LABELS_ZH = {"HH": "高-高（熱區）", "HL": "高-低（孤立高值）", "LH": "低-高", "LL": "低-低（冷區）", "ns": "不顯著"}
+
+
+def districts(villages: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """District polygons dissolved from the villages, for outlines and labels."""
+    return villages[["townname", "geometry"]].dissolve("townname").reset_index()
+
+
+def _frame(ax, villages: gpd.GeoDataFrame, title: str) -> None:
+    d = districts(villages)
+    d.boundary.plot(ax=ax, color="#333333", linewidth=0.8)
+    for row in d.itertuples():
+        pt = row.geometry.representative_point()
+        ax.annotate(row.townname, (pt.x, pt.y), ha="center", fontsize=7, color="#222222",
+                    bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.6})  # fmt: skip
+    ax.set_title(title)
+    ax.set_axis_off()
+
+
+def rate_map(villages: gpd.GeoDataFrame, values: pd.Series, title: str, legend: str, ax=None):
+    """Quantile choropleth of a rate (5 classes); villages without a value in grey."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 7.5))
+    g = villages.assign(_v=np.asarray(values, float))
+    has = g["_v"].notna()
+    g[~has].plot(ax=ax, color="#d9d9d9", edgecolor="white", linewidth=0.2)
+    g[has].plot(ax=ax, column="_v", scheme="quantiles", k=5, cmap="OrRd", edgecolor="white", linewidth=0.2,
+                legend=True, legend_kwds={"title": legend, "loc": "lower right", "fontsize": 7, "title_fontsize": 8, "fmt": "{:.2f}"})  # fmt: skip
+    _frame(ax, villages, title)
+    return ax
+
+
+def hotspot_map(villages: gpd.GeoDataFrame, gi_bin: pd.Series, title: str, ax=None):
+    """Gi* hot and cold spots by confidence (after FDR)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 7.5))
+    bins = np.asarray(gi_bin, int)
+    villages.assign(_c=[GI_COLORS[b] for b in bins]).plot(ax=ax, color=[GI_COLORS[b] for b in bins], edgecolor="white", linewidth=0.2)
+    present = sorted(set(bins), reverse=True)
+    ax.legend(handles=[Patch(color=GI_COLORS[b], label=GI_BIN_LABELS[b]) for b in present], loc="lower right", fontsize=7)
+    _frame(ax, villages, title)
+    return ax
+
+
+def lisa_map(villages: gpd.GeoDataFrame, clusters: pd.Series, title: str, ax=None):
+    """Local Moran clusters (significant after FDR)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 7.5))
+    c = list(clusters)
+    villages.plot(ax=ax, color=[LISA_COLORS[x] for x in c], edgecolor="white", linewidth=0.2)
+    ax.legend(handles=[Patch(color=LISA_COLORS[k], label=LISA_LABELS_ZH[k]) for k in LISA_COLORS if k in set(c)], loc="lower right", fontsize=7)
+    _frame(ax, villages, title)
+    return ax
+
+
+EMERGING_ZH = {
+    "new hot spot": "新熱點", "consecutive hot spot": "連續熱點", "intensifying hot spot": "增強熱點",
+    "persistent hot spot": "持續熱點", "diminishing hot spot": "減弱熱點", "sporadic hot spot": "零星熱點",
+    "oscillating hot spot": "振盪熱點", "historical hot spot": "歷史熱點",
+    "new cold spot": "新冷點", "consecutive cold spot": "連續冷點", "intensifying cold spot": "增強冷點",
+    "persistent cold spot": "持續冷點", "diminishing cold spot": "減弱冷點", "sporadic cold spot": "零星冷點",
+    "oscillating cold spot": "振盪冷點", "historical cold spot": "歷史冷點", "no pattern": "無明顯型態",
+}  # fmt: skip
+
+
+def emerging_map(villages: gpd.GeoDataFrame, categories: pd.Series, title: str, ax=None):
+    """Emerging hot/cold spot categories."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 7.5))
+    cats = list(categories)
+    kinds = [k for k in EMERGING_ZH if k in set(cats)]
+    hot = plt.get_cmap("Reds")(np.linspace(0.35, 0.9, 8))
+    cold = plt.get_cmap("Blues")(np.linspace(0.35, 0.9, 8))
+    colors = {}
+    for i, k in enumerate(list(EMERGING_ZH)[:8]):
+        colors[k] = hot[i]
+    for i, k in enumerate(list(EMERGING_ZH)[8:16]):
+        colors[k] = cold[i]
+    colors["no pattern"] = (0.94, 0.94, 0.94, 1)
+    villages.plot(ax=ax, color=[colors[c] for c in cats], edgecolor="white", linewidth=0.2)
+    ax.legend(handles=[Patch(color=colors[k], label=EMERGING_ZH[k]) for k in kinds], loc="lower right", fontsize=7)
+    _frame(ax, villages, title)
+    return ax
+
+
+def emerging_strip(gi_panel: pd.DataFrame, emerging: pd.DataFrame, id_col: str, labels: pd.Series, max_rows: int = 30):
+    """Time strip: Gi* bins per quarter for the villages with a hot or cold pattern."""
+    sel = emerging[emerging["category"] != "no pattern"].copy()
+    sel["order"] = sel["category"].map({k: i for i, k in enumerate(EMERGING_ZH)})
+    sel = sel.sort_values(["order", id_col]).head(max_rows)
+    m = gi_panel.pivot(index=id_col, columns="period", values="gi_bin").reindex(sel[id_col])
+    fig, ax = plt.subplots(figsize=(10, 0.28 * max(len(m), 4) + 1.2))
+    cmap = ListedColormap([GI_COLORS[b] for b in range(-3, 4)])
+    ax.imshow(m.to_numpy(), cmap=cmap, vmin=-3.5, vmax=3.5, aspect="auto")
+    ax.set_yticks(range(len(m)), [f"{labels.get(i, i)}（{EMERGING_ZH[c]}）" for i, c in zip(m.index, sel["category"], strict=True)], fontsize=7)
+    ax.set_xticks(range(len(m.columns)), list(m.columns), rotation=90, fontsize=7)
+    ax.set_title("各季 Gi* 熱點／冷點（依新興熱點類型排序）")
+    fig.tight_layout()
+    return fig
