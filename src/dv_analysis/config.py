@@ -35,7 +35,7 @@ CITIES: dict[str, str] = {
 }
 DEFAULT_CITY = "63000"
 
-NOTEBOOKS: tuple[str, ...] = ("01_clean.ipynb",)
+NOTEBOOKS: tuple[str, ...] = ("01_clean.ipynb", "02_village_features.ipynb", "03_hotspots.ipynb")
 
 
 def project_root() -> Path:
@@ -236,6 +236,34 @@ class PeriodPaths:
     @property
     def cleaning_summary(self) -> Path:
         return self.clean / "cleaning_summary.json"
+
+    @property
+    def village_features(self) -> Path:
+        return self.clean / "village_features.parquet"
+
+    @property
+    def village_panel(self) -> Path:
+        return self.clean / "village_panel.parquet"
+
+    @property
+    def hotspots(self) -> Path:
+        return self.clean / "hotspots.parquet"
+
+    @property
+    def emerging_hotspots(self) -> Path:
+        return self.clean / "emerging_hotspots.parquet"
+
+    @property
+    def gi_panel(self) -> Path:
+        return self.clean / "gi_panel.parquet"
+
+    @property
+    def scan_clusters(self) -> Path:
+        return self.clean / "scan_clusters.parquet"
+
+    @property
+    def hotspot_summary(self) -> Path:
+        return self.clean / "hotspot_summary.json"
 
     @property
     def reports(self) -> Path:

@@ -25,9 +25,29 @@ CASE_TYPE_CODES = {
     "其他家庭成員暴力": "other",
 }
 #: The population at risk for each case type's rate.
-CASE_TYPE_DENOMINATOR = {"ipv": "pop_15plus", "child": "pop_0_14", "elder": "pop_65plus", "other": "pop_total"}
-UNIT_CODES = {"警政": "police", "醫院": "medical", "社政": "social", "教育": "school", "司法": "justice", "113專線": "hotline", "其他": "other"}
-AGE_BANDS = [(0, 12, "0_11"), (12, 18, "12_17"), (18, 30, "18_29"), (30, 45, "30_44"), (45, 65, "45_64"), (65, 200, "65plus")]
+CASE_TYPE_DENOMINATOR = {
+    "ipv": "pop_15plus",
+    "child": "pop_0_14",
+    "elder": "pop_65plus",
+    "other": "pop_total",
+}
+UNIT_CODES = {
+    "警政": "police",
+    "醫院": "medical",
+    "社政": "social",
+    "教育": "school",
+    "司法": "justice",
+    "113專線": "hotline",
+    "其他": "other",
+}
+AGE_BANDS = [
+    (0, 12, "0_11"),
+    (12, 18, "12_17"),
+    (18, 30, "18_29"),
+    (30, 45, "30_44"),
+    (45, 65, "45_64"),
+    (65, 200, "65plus"),
+]
 
 
 def window_periods(period: str | Period, window: int) -> list[Period]:
@@ -39,7 +59,9 @@ def window_periods(period: str | Period, window: int) -> list[Period]:
     return period_range(start, p)
 
 
-def load_clean(settings: Settings, periods: list[Period], table: str = "notifications") -> tuple[pd.DataFrame, list[str]]:
+def load_clean(
+    settings: Settings, periods: list[Period], table: str = "notifications"
+) -> tuple[pd.DataFrame, list[str]]:
     """Concatenate a clean table over periods; return it and the periods that were missing."""
     frames, missing = [], []
     for p in periods:
@@ -49,18 +71,24 @@ def load_clean(settings: Settings, periods: list[Period], table: str = "notifica
         else:
             missing.append(str(p))
     if not frames:
-        raise FileNotFoundError(f"no clean {table} for {periods[0]}…{periods[-1]} in {settings.clean_dir}; run the cleaning first")
+        raise FileNotFoundError(
+            f"no clean {table} for {periods[0]}…{periods[-1]} in {settings.clean_dir}; run the cleaning first"
+        )
     return pd.concat(frames, ignore_index=True), missing
 
 
-def _counts(notes: pd.DataFrame, incidents: pd.DataFrame, codes: pd.Index, suffix: str) -> pd.DataFrame:
+def _counts(
+    notes: pd.DataFrame, incidents: pd.DataFrame, codes: pd.Index, suffix: str
+) -> pd.DataFrame:
     out = pd.DataFrame(index=codes)
     out[f"notifications{suffix}"] = notes.groupby("villcode").size()
     out[f"incidents{suffix}"] = incidents.groupby("villcode").size()
     victims = notes[notes["victim_key"] != ""]
     out[f"victims{suffix}"] = victims.groupby("villcode")["victim_key"].nunique()
     for name, code in CASE_TYPE_CODES.items():
-        out[f"incidents_{code}{suffix}"] = incidents[incidents["case_type"] == name].groupby("villcode").size()
+        out[f"incidents_{code}{suffix}"] = (
+            incidents[incidents["case_type"] == name].groupby("villcode").size()
+        )
     return out.fillna(0).astype(int)
 
 
@@ -80,22 +108,30 @@ def village_features(settings: Settings, period: str | Period, window: int = 4) 
     notes_w, missing = load_clean(settings, periods, "notifications")
     inc_w, _ = load_clean(settings, periods, "incidents")
     if str(p) in missing:
-        raise FileNotFoundError(f"no clean data for {p} in {settings.clean_dir}; run the cleaning first")
+        raise FileNotFoundError(
+            f"no clean data for {p} in {settings.clean_dir}; run the cleaning first"
+        )
     notes_q, inc_q = notes_w[notes_w["period"] == str(p)], inc_w[inc_w["period"] == str(p)]
-    f = pd.concat([_counts(notes_q, inc_q, codes, "_q"), _counts(notes_w, inc_w, codes, "_w")], axis=1)
+    f = pd.concat(
+        [_counts(notes_q, inc_q, codes, "_q"), _counts(notes_w, inc_w, codes, "_w")], axis=1
+    )
     # victims of the quarter: sex, age bands (first notification of each victim)
     v = notes_q.sort_values("notified_date").drop_duplicates("victim_key")
     for sex, code in (("女", "female"), ("男", "male")):
         f[f"victims_{code}_q"] = v[v["victim_sex"] == sex].groupby("villcode").size()
     for lo, hi, label in AGE_BANDS:
-        f[f"victims_age_{label}_q"] = v[(v["victim_age"] >= lo) & (v["victim_age"] < hi)].groupby("villcode").size()
+        f[f"victims_age_{label}_q"] = (
+            v[(v["victim_age"] >= lo) & (v["victim_age"] < hi)].groupby("villcode").size()
+        )
     # repeat victims: victims of the quarter with more than one incident in the window
     per_victim = inc_w[inc_w["victim_key"] != ""].groupby("victim_key").size()
     v_rep = v[v["victim_key"].map(per_victim).fillna(0) > 1]
     f["repeat_victims_q"] = v_rep.groupby("villcode").size()
     # reporting units of the quarter's notifications
     for unit, code in UNIT_CODES.items():
-        f[f"notifications_unit_{code}_q"] = notes_q[notes_q["reporter_unit"] == unit].groupby("villcode").size()
+        f[f"notifications_unit_{code}_q"] = (
+            notes_q[notes_q["reporter_unit"] == unit].groupby("villcode").size()
+        )
     ipv = inc_q[inc_q["case_type"] == "親密關係暴力"]
     f["incidents_ipv_high_danger_q"] = ipv[ipv["high_danger"]].groupby("villcode").size()
     f = f.fillna(0)
@@ -103,8 +139,12 @@ def village_features(settings: Settings, period: str | Period, window: int = 4) 
     f[count_cols] = f[count_cols].astype(int)
     with np.errstate(divide="ignore", invalid="ignore"):
         f["repeat_victim_share_q"] = f["repeat_victims_q"] / f["victims_q"].replace(0, np.nan)
-        f["high_danger_share_q"] = f["incidents_ipv_high_danger_q"] / f["incidents_ipv_q"].replace(0, np.nan)
-        f["police_share_q"] = f["notifications_unit_police_q"] / f["notifications_q"].replace(0, np.nan)
+        f["high_danger_share_q"] = f["incidents_ipv_high_danger_q"] / f["incidents_ipv_q"].replace(
+            0, np.nan
+        )
+        f["police_share_q"] = f["notifications_unit_police_q"] / f["notifications_q"].replace(
+            0, np.nan
+        )
 
     # denominators of the quarter
     pop = public.load_population(settings, p)
@@ -119,8 +159,12 @@ def village_features(settings: Settings, period: str | Period, window: int = 4) 
             f[f"rate_{unit}_q"] = 1000 * f[f"{unit}_q"] / f["pop_total"].replace(0, np.nan)
             f[f"rate_{unit}_w"] = 1000 * f[f"{unit}_w"] / (f["pop_total"].replace(0, np.nan) * nq)
         for code, denom in CASE_TYPE_DENOMINATOR.items():
-            f[f"rate_incidents_{code}_q"] = 1000 * f[f"incidents_{code}_q"] / f[denom].replace(0, np.nan)
-            f[f"rate_incidents_{code}_w"] = 1000 * f[f"incidents_{code}_w"] / (f[denom].replace(0, np.nan) * nq)
+            f[f"rate_incidents_{code}_q"] = (
+                1000 * f[f"incidents_{code}_q"] / f[denom].replace(0, np.nan)
+            )
+            f[f"rate_incidents_{code}_w"] = (
+                1000 * f[f"incidents_{code}_w"] / (f[denom].replace(0, np.nan) * nq)
+            )
     f["window_quarters"] = nq
     f = f.join(covariates(settings, p, window))
     f.insert(0, "villname", b.set_index("villcode")["villname"].reindex(codes))
@@ -149,7 +193,10 @@ def covariates(settings: Settings, period: str | Period, window: int = 4) -> pd.
         out["low_income_per_1000"] = 1000 * w["low_income"] / total
         out["disabled_per_1000"] = 1000 * w["disabled"] / total
     except (FileNotFoundError, ValueError):
-        log.warning("no welfare-recipient layer for city %s: low income and disability left empty", settings.city)
+        log.warning(
+            "no welfare-recipient layer for city %s: low income and disability left empty",
+            settings.city,
+        )
         out["low_income_per_1000"] = np.nan
         out["disabled_per_1000"] = np.nan
     months = [m for q in window_periods(p, window) for m in q.months()]
@@ -179,10 +226,69 @@ def village_panel(settings: Settings, periods: list[Period]) -> pd.DataFrame:
         pop = public.load_population(settings, p)
         pop = pop[pop["in_boundaries"]].set_index("villcode")
         frame = pd.DataFrame({"villcode": b["villcode"], "period": str(p)})
-        frame["incidents"] = frame["villcode"].map(inc.groupby("villcode").size()).fillna(0).astype(int)
-        frame["notifications"] = frame["villcode"].map(notes.groupby("villcode").size()).fillna(0).astype(int)
+        frame["incidents"] = (
+            frame["villcode"].map(inc.groupby("villcode").size()).fillna(0).astype(int)
+        )
+        frame["notifications"] = (
+            frame["villcode"].map(notes.groupby("villcode").size()).fillna(0).astype(int)
+        )
         frame["pop_total"] = frame["villcode"].map(pop["pop_total"]).fillna(0).astype(int)
         rows.append(frame)
     if not rows:
         raise FileNotFoundError(f"no clean quarter in {settings.clean_dir}")
     return pd.concat(rows, ignore_index=True)
+
+
+def district_table(features: pd.DataFrame) -> pd.DataFrame:
+    """Per-district totals of the quarter and the window, with rates per 1,000 (for staff pages)."""
+    g = features.groupby("townname").agg(
+        villages=("villcode", "size"),
+        pop_total=("pop_total", "sum"),
+        notifications_q=("notifications_q", "sum"),
+        incidents_q=("incidents_q", "sum"),
+        victims_q=("victims_q", "sum"),
+        incidents_w=("incidents_w", "sum"),
+        window_quarters=("window_quarters", "first"),
+    )
+    g["rate_incidents_w"] = 1000 * g["incidents_w"] / (g["pop_total"] * g["window_quarters"])
+    g = g.sort_values("rate_incidents_w", ascending=False).reset_index()
+    return g.rename(
+        columns={
+            "townname": "行政區",
+            "villages": "里數",
+            "pop_total": "人口",
+            "notifications_q": "本季通報",
+            "incidents_q": "本季事件",
+            "victims_q": "本季被害人",
+            "incidents_w": "近期事件（視窗）",
+            "rate_incidents_w": "每千人每季事件率（視窗）",
+        }  # fmt: skip
+    ).drop(columns="window_quarters")
+
+
+def plain_summary(features: pd.DataFrame, period: str) -> str:
+    """A short paragraph in Traditional Chinese about the quarter's counts."""
+    q = int(features["window_quarters"].iloc[0])
+    n_zero = int((features["incidents_w"] == 0).sum())
+    top = district_table(features).iloc[0]
+    return (
+        f"**{period}** 全市 {len(features)} 個里共有通報 {int(features['notifications_q'].sum()):,} 件、"
+        f"事件 {int(features['incidents_q'].sum()):,} 起、被害人 {int(features['victims_q'].sum()):,} 位。"
+        f"以近 {q} 季合計計算，事件率最高的行政區是 **{top['行政區']}**"
+        f"（每千人每季 {top['每千人每季事件率（視窗）']:.2f} 起）；有 {n_zero} 個里近 {q} 季沒有任何事件紀錄"
+        "——沒有紀錄不等於沒有發生，偏遠地區可能較少被通報。"
+    )
+
+
+def build(paths, window: int = 4) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Features of the period and the panel of every earlier quarter with clean data; written to disk."""
+    from .config import period_range as _range
+
+    settings = paths.settings
+    feats = village_features(settings, paths.period, window)
+    first = Period(2014, 2)  # the first quarter with a population register
+    panel = village_panel(settings, _range(first, paths.period))
+    paths.clean.mkdir(parents=True, exist_ok=True)
+    feats.to_parquet(paths.village_features, index=False)
+    panel.to_parquet(paths.village_panel, index=False)
+    return feats, panel

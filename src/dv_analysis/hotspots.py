@@ -458,7 +458,8 @@ def _windows(coords: np.ndarray, pop: np.ndarray, max_pop_frac: float):
     order = np.argsort(d, axis=1, kind="mergesort")
     cum_pop = np.cumsum(pop[order], axis=1)
     kmax = (cum_pop <= max_pop_frac * pop.sum()).sum(axis=1)
-    return d, order, kmax
+    # windows never grow past the cap: drop the columns no window reaches
+    return d, order[:, : max(int(kmax.max()), 1)], kmax
 
 
 def _max_llr(
@@ -499,7 +500,7 @@ def kulldorff_scan(
     cc = np.cumsum(cases[order], axis=1)
     ce = np.cumsum(expected[order], axis=1)
     llr = _poisson_llr(cc, ce, total)
-    llr = np.where(np.arange(len(pop))[None, :] < kmax[:, None], llr, 0.0)
+    llr = np.where(np.arange(order.shape[1])[None, :] < kmax[:, None], llr, 0.0)
     rng = np.random.default_rng(seed)
     sims = np.empty(n_sim)
     n_int = int(round(total))
@@ -577,15 +578,24 @@ def analyse_areas(
     rates = rates_table(y, n, w, per)
     no_pop = ids[n <= 0]
     rate_eb = rates["rate_eb"].to_numpy()
-    loc = local_statistics(rate_eb, w, ids, permutations=permutations, seed=seed, alpha=alpha, exclude=list(no_pop))
+    loc = local_statistics(
+        rate_eb, w, ids, permutations=permutations, seed=seed, alpha=alpha, exclude=list(no_pop)
+    )
     table = pd.concat([loc.rename(columns={"id": id_col}), rates], axis=1)
     table.insert(1, count, y)
     table.insert(2, population, n)
-    m_rate = global_moran(np.nan_to_num(rates["rate_raw"].to_numpy()), w, permutations=min(permutations, 9999), seed=seed)
+    m_rate = global_moran(
+        np.nan_to_num(rates["rate_raw"].to_numpy()),
+        w,
+        permutations=min(permutations, 9999),
+        seed=seed,
+    )
     keep = n > 0
     m_eb = moran_rate(y, np.where(keep, n, 1.0), w, permutations=min(permutations, 9999), seed=seed)
     pts = areas.geometry.representative_point()
-    scan = kulldorff_scan(np.column_stack([pts.x, pts.y]), y, np.maximum(n, 0), scan_max_pop, scan_simulations, seed)
+    scan = kulldorff_scan(
+        np.column_stack([pts.x, pts.y]), y, np.maximum(n, 0), scan_max_pop, scan_simulations, seed
+    )
     table["scan_cluster"] = 0
     for k, c in enumerate(scan, 1):
         if c.p_value < alpha:
@@ -640,3 +650,160 @@ def panel_gi(
         if progress:
             print(f"  Gi* {p} ({i}/{len(periods)})", flush=True)
     return pd.concat(out, ignore_index=True).rename(columns={"id": id_col})
+
+
+def enable_numba_cache() -> int:
+    """Switch on numba's on-disk cache for esda's permutation kernels; return how many.
+
+    esda compiles its conditional-randomisation kernels on the first call in every
+    process (about 20 s here), and does not ask numba to cache them. Caching makes
+    every later kernel (each notebook run) load them from disk instead. The cache
+    lives beside esda's sources, or under ``NUMBA_CACHE_DIR`` when that is set.
+    """
+    import importlib
+
+    n = 0
+    for name in ("esda.crand", "esda.moran", "esda.getisord"):
+        try:
+            mod = importlib.import_module(name)
+        except ImportError:
+            continue
+        for obj in vars(mod).values():
+            if hasattr(obj, "enable_caching") and hasattr(obj, "py_func"):
+                try:
+                    obj.enable_caching()
+                    n += 1
+                except Exception:  # noqa: BLE001 - a read-only install simply stays uncached
+                    log.info("numba cache not available for %s", name)
+    return n
+
+
+_N_CACHED = enable_numba_cache()
+
+
+def plain_summary(result: AreaResult, emerging: pd.DataFrame | None, names: pd.Series) -> str:
+    """What the hotspot analysis found, in plain Traditional Chinese for staff."""
+    t = result.table
+    hot = t[t["gi_bin"] > 0]
+    cold = t[t["gi_bin"] < 0]
+    sig = "有" if result.moran_eb.p_norm < 0.05 else "沒有"
+    text = (
+        f"全市事件率{sig}明顯的空間聚集（{result.moran_eb.sentence()}）。"
+        f"以 Getis-Ord Gi* 檢定並控制偽發現率後，共有 **{len(hot)} 個熱點里**、{len(cold)} 個冷點里。"
+    )
+    if len(hot):
+        top = hot.sort_values("gi_z", ascending=False).head(8)
+        text += "熱點包括：" + "、".join(str(names.get(i, i)) for i in top.iloc[:, 0]) + "。"
+    sig_scan = [c for c in result.scan if c.p_value < 0.05]
+    if sig_scan:
+        c = sig_scan[0]
+        text += f"\n\n空間掃描找到 {len(sig_scan)} 個顯著群聚；最可能的群聚含 {len(c.members)} 個里，事件數為期望值的 {c.relative_risk:.1f} 倍。"
+    if emerging is not None:
+        counts = emerging["category"].value_counts()
+        from .maps import EMERGING_ZH
+
+        parts = [
+            f"{EMERGING_ZH.get(k, k)} {v} 個里" for k, v in counts.items() if k != "no pattern"
+        ]
+        if parts:
+            text += "\n\n跨季趨勢（新興熱點分析）：" + "；".join(parts) + "。"
+    text += "\n\n注意：通報數不等於實際發生數；偏遠、交通不便的里可能因較少被看見而低報，冷點不代表安全。"
+    return text
+
+
+def run_village_hotspots(
+    paths,
+    count: str = "incidents_w",
+    weights: str = "queen",
+    permutations: int = 9999,
+    panel_permutations: int = 9999,
+    seed: int = 42,
+    alpha: float = 0.05,
+    scan_max_pop: float = 0.1,
+    scan_simulations: int = 999,
+    progress: bool = True,
+) -> tuple[AreaResult, pd.DataFrame, pd.DataFrame, gpd.GeoDataFrame]:
+    """Hotspots of the period from the village features and the panel; written to ``data_clean/<period>/``.
+
+    Returns the area result, the Gi* panel, the emerging-hotspot table and the
+    village polygons in table order.
+    """
+    import json
+
+    from . import public
+
+    settings = paths.settings
+    feats = pd.read_parquet(paths.village_features)
+    panel = pd.read_parquet(paths.village_panel)
+    villages = public.load_boundaries(settings)
+    g = villages.merge(
+        feats[["villcode", count, "pop_total", "window_quarters"]], on="villcode", how="left"
+    )
+    quarters = g["window_quarters"].fillna(1) if count.endswith("_w") else 1
+    g["population_at_risk"] = g["pop_total"].fillna(0) * quarters
+    res = analyse_areas(
+        g,
+        count,
+        "population_at_risk",
+        "villcode",
+        weights,
+        permutations,
+        seed,
+        alpha,
+        scan_max_pop,
+        scan_simulations,
+    )
+    gp = panel_gi(
+        villages,
+        panel,
+        "villcode",
+        weights=weights,
+        permutations=panel_permutations,
+        seed=seed,
+        progress=progress,
+    )
+    emerging = emerging_hotspots(gp, id_col="villcode", period_col="period")
+    res.table.to_parquet(paths.hotspots, index=False)
+    gp.to_parquet(paths.gi_panel, index=False)
+    emerging.to_parquet(paths.emerging_hotspots, index=False)
+    scan_table(res, g["villcode"].to_numpy(), alpha).to_parquet(paths.scan_clusters, index=False)
+    summary = {
+        "period": str(paths.period),
+        "count": count,
+        "weights": str(res.weights),
+        "islands": res.weights.islands,
+        "moran_rate": vars(res.moran_rate),
+        "moran_eb": vars(res.moran_eb),
+        "permutations": permutations,
+        "panel_permutations": panel_permutations,
+        "seed": seed,
+        "n_hot": int((res.table["gi_bin"] > 0).sum()),
+        "n_cold": int((res.table["gi_bin"] < 0).sum()),
+        "panel_periods": sorted(panel["period"].unique().tolist()),
+    }
+    paths.hotspot_summary.write_text(
+        json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8"
+    )
+    return res, gp, emerging, g
+
+
+def hot_villages_table(
+    result: AreaResult, villages: gpd.GeoDataFrame, emerging: pd.DataFrame
+) -> pd.DataFrame:
+    """Significant hot and cold villages with district, EB rate and emerging category (Chinese headers)."""
+    from .maps import EMERGING_ZH
+
+    t = result.table.merge(villages[["villcode", "townname", "villname"]], on="villcode")
+    t = t.merge(emerging[["villcode", "category"]], on="villcode", how="left")
+    t = t[t["gi_bin"] != 0].sort_values("gi_z", ascending=False)
+    return pd.DataFrame(
+        {
+            "行政區": t["townname"],
+            "里": t["villname"],
+            "類別": t["gi_bin"].map(GI_BIN_LABELS),
+            "Gi* z": t["gi_z"].round(2),
+            "EB 事件率（每千人）": t["rate_eb"].round(3),
+            "局部 Moran": t["lisa_cluster"],
+            "跨季型態": t["category"].map(EMERGING_ZH),
+        }
+    )

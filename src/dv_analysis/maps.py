@@ -11,9 +11,23 @@ from matplotlib.patches import Patch
 
 from .hotspots import GI_BIN_LABELS
 
-GI_COLORS = {3: "#b2182b", 2: "#ef8a62", 1: "#fddbc7", 0: "#f0f0f0", -1: "#d1e5f0", -2: "#67a9cf", -3: "#2166ac"}
+GI_COLORS = {
+    3: "#b2182b",
+    2: "#ef8a62",
+    1: "#fddbc7",
+    0: "#f0f0f0",
+    -1: "#d1e5f0",
+    -2: "#67a9cf",
+    -3: "#2166ac",
+}
 LISA_COLORS = {"HH": "#d7191c", "HL": "#fdae61", "LH": "#abd9e9", "LL": "#2c7bb6", "ns": "#f0f0f0"}
-LISA_LABELS_ZH = {"HH": "高-高（熱區）", "HL": "高-低（孤立高值）", "LH": "低-高", "LL": "低-低（冷區）", "ns": "不顯著"}
+LISA_LABELS_ZH = {
+    "HH": "高-高（熱區）",
+    "HL": "高-低（孤立高值）",
+    "LH": "低-高",
+    "LL": "低-低（冷區）",
+    "ns": "不顯著",
+}
 
 
 def districts(villages: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -50,9 +64,15 @@ def hotspot_map(villages: gpd.GeoDataFrame, gi_bin: pd.Series, title: str, ax=No
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 7.5))
     bins = np.asarray(gi_bin, int)
-    villages.assign(_c=[GI_COLORS[b] for b in bins]).plot(ax=ax, color=[GI_COLORS[b] for b in bins], edgecolor="white", linewidth=0.2)
+    villages.assign(_c=[GI_COLORS[b] for b in bins]).plot(
+        ax=ax, color=[GI_COLORS[b] for b in bins], edgecolor="white", linewidth=0.2
+    )
     present = sorted(set(bins), reverse=True)
-    ax.legend(handles=[Patch(color=GI_COLORS[b], label=GI_BIN_LABELS[b]) for b in present], loc="lower right", fontsize=7)
+    ax.legend(
+        handles=[Patch(color=GI_COLORS[b], label=GI_BIN_LABELS[b]) for b in present],
+        loc="lower right",
+        fontsize=7,
+    )
     _frame(ax, villages, title)
     return ax
 
@@ -63,7 +83,13 @@ def lisa_map(villages: gpd.GeoDataFrame, clusters: pd.Series, title: str, ax=Non
         _, ax = plt.subplots(figsize=(6.5, 7.5))
     c = list(clusters)
     villages.plot(ax=ax, color=[LISA_COLORS[x] for x in c], edgecolor="white", linewidth=0.2)
-    ax.legend(handles=[Patch(color=LISA_COLORS[k], label=LISA_LABELS_ZH[k]) for k in LISA_COLORS if k in set(c)], loc="lower right", fontsize=7)
+    ax.legend(
+        handles=[
+            Patch(color=LISA_COLORS[k], label=LISA_LABELS_ZH[k]) for k in LISA_COLORS if k in set(c)
+        ],
+        loc="lower right",
+        fontsize=7,
+    )
     _frame(ax, villages, title)
     return ax
 
@@ -93,12 +119,22 @@ def emerging_map(villages: gpd.GeoDataFrame, categories: pd.Series, title: str, 
         colors[k] = cold[i]
     colors["no pattern"] = (0.94, 0.94, 0.94, 1)
     villages.plot(ax=ax, color=[colors[c] for c in cats], edgecolor="white", linewidth=0.2)
-    ax.legend(handles=[Patch(color=colors[k], label=EMERGING_ZH[k]) for k in kinds], loc="lower right", fontsize=7)
+    ax.legend(
+        handles=[Patch(color=colors[k], label=EMERGING_ZH[k]) for k in kinds],
+        loc="lower right",
+        fontsize=7,
+    )
     _frame(ax, villages, title)
     return ax
 
 
-def emerging_strip(gi_panel: pd.DataFrame, emerging: pd.DataFrame, id_col: str, labels: pd.Series, max_rows: int = 30):
+def emerging_strip(
+    gi_panel: pd.DataFrame,
+    emerging: pd.DataFrame,
+    id_col: str,
+    labels: pd.Series,
+    max_rows: int = 30,
+):
     """Time strip: Gi* bins per quarter for the villages with a hot or cold pattern."""
     sel = emerging[emerging["category"] != "no pattern"].copy()
     sel["order"] = sel["category"].map({k: i for i, k in enumerate(EMERGING_ZH)})
@@ -107,7 +143,14 @@ def emerging_strip(gi_panel: pd.DataFrame, emerging: pd.DataFrame, id_col: str, 
     fig, ax = plt.subplots(figsize=(10, 0.28 * max(len(m), 4) + 1.2))
     cmap = ListedColormap([GI_COLORS[b] for b in range(-3, 4)])
     ax.imshow(m.to_numpy(), cmap=cmap, vmin=-3.5, vmax=3.5, aspect="auto")
-    ax.set_yticks(range(len(m)), [f"{labels.get(i, i)}（{EMERGING_ZH[c]}）" for i, c in zip(m.index, sel["category"], strict=True)], fontsize=7)
+    ax.set_yticks(
+        range(len(m)),
+        [
+            f"{labels.get(i, i)}（{EMERGING_ZH[c]}）"
+            for i, c in zip(m.index, sel["category"], strict=True)
+        ],
+        fontsize=7,
+    )
     ax.set_xticks(range(len(m.columns)), list(m.columns), rotation=90, fontsize=7)
     ax.set_title("各季 Gi* 熱點／冷點（依新興熱點類型排序）")
     fig.tight_layout()
