@@ -66,8 +66,8 @@ demo: synth backfill run
 	@echo "Clean tables (internal): data_clean/$(DEMO_END)/"
 
 lint: env
-	$(BIN)/ruff check src tests notebooks
-	$(BIN)/ruff format --check src tests notebooks
+	$(BIN)/ruff check src tests notebooks benchmarks
+	$(BIN)/ruff format --check src tests notebooks benchmarks
 
 unit: env
 	$(BIN)/python -m pytest -m "not e2e" -q

@@ -15,8 +15,11 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def ran(small_data):
     s = small_data
-    run(s, "2020Q3", progress=False)  # the previous quarter first, so re-exports are recognised
-    manifest = run(s, "2020Q4", progress=False)
+    fast = {"permutations": 999, "panel_permutations": 199, "scan_simulations": 99}
+    run(
+        s, "2020Q3", progress=False, extra_parameters=fast
+    )  # the previous quarter first: re-exports recognised
+    manifest = run(s, "2020Q4", progress=False, extra_parameters=fast)
     return s, manifest
 
 
@@ -38,7 +41,8 @@ def test_manifest(ran):
 def test_outputs_per_period(ran):
     s, _ = ran
     p = s.period("2020Q4")
-    for f in (p.notifications, p.incidents, p.quarantine, p.cleaning_summary):
+    for f in (p.notifications, p.incidents, p.quarantine, p.cleaning_summary, p.village_features, p.village_panel,
+              p.hotspots, p.emerging_hotspots, p.scan_clusters, p.hotspot_summary):  # fmt: skip
         assert f.exists(), f
     summary = json.loads(p.cleaning_summary.read_text())
     assert summary["balanced"] and summary["duplicate_reasons"].get("previous_period", 0) > 0
@@ -91,9 +95,69 @@ def test_cli_run(small_data, capsys):
 
     s = small_data
     code = main(["run", "--period", "2020Q4", "--raw-dir", str(s.raw_dir), "--clean-dir", str(s.clean_dir),
-                 "--reports-dir", str(s.reports_dir), "--quiet"])  # fmt: skip
+                 "--reports-dir", str(s.reports_dir), "--quiet", "-p", "permutations", "99",
+                 "-p", "panel_permutations", "99", "-p", "scan_simulations", "19"])  # fmt: skip
     assert code == 0
     code = main(["run", "--period", "2018Q1", "--raw-dir", str(s.raw_dir), "--clean-dir", str(s.clean_dir),
                  "--reports-dir", str(s.reports_dir), "--quiet"])  # fmt: skip
     assert code == 1
     assert "01_clean.ipynb failed for 2018Q1" in capsys.readouterr().err
+
+
+def test_hotspot_outputs(ran):
+    s, _ = ran
+    p = s.period("2020Q4")
+    h = __import__("pandas").read_parquet(p.hotspots)
+    assert len(h) == 456
+    assert {
+        "villcode",
+        "gi_z",
+        "gi_p",
+        "gi_bin",
+        "lisa_q",
+        "lisa_p",
+        "lisa_cluster",
+        "rate_eb",
+    } <= set(h.columns)
+    assert h["gi_bin"].between(-3, 3).all() and set(h["lisa_cluster"]) <= {
+        "HH",
+        "LL",
+        "HL",
+        "LH",
+        "ns",
+    }
+    e = __import__("pandas").read_parquet(p.emerging_hotspots)
+    assert len(e) == 456 and (e["n_periods"] == 2).all()
+    html = (p.staff / "03_hotspots.html").read_text(encoding="utf-8")
+    assert "熱點地圖" in html and "空間掃描" in html and "data:image/png;base64" in html
+    assert not re.search(r"(src|href)=\"https?://", html)
+
+
+def test_permutations_identical_for_the_same_seed(ran):
+    import pandas as pd
+
+    from dv_analysis.hotspots import run_village_hotspots
+
+    s, _ = ran
+    p = s.period("2020Q4")
+    fast = {
+        "permutations": 999,
+        "panel_permutations": 99,
+        "scan_simulations": 99,
+        "progress": False,
+    }
+    runs = []
+    for seed in (42, 42, 43):
+        run_village_hotspots(p, seed=seed, **fast)
+        runs.append(
+            (
+                pd.read_parquet(p.hotspots),
+                pd.read_parquet(p.gi_panel),
+                pd.read_parquet(p.scan_clusters),
+            )
+        )
+    for a, b in zip(runs[0], runs[1], strict=True):
+        pd.testing.assert_frame_equal(a, b)
+    assert not runs[0][0]["gi_p"].equals(runs[2][0]["gi_p"]), (
+        "another seed gives other permutations"
+    )

@@ -61,6 +61,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _dirs(c, "public", "raw", "clean")
 
+    h = sub.add_parser("hotspots", help="hotspot statistics for any polygon file or point CSV")
+    h.add_argument("input", help="GeoPackage, GeoJSON, shapefile, or CSV with x and y columns")
+    h.add_argument("--count", required=True, help="column with the counts")
+    h.add_argument(
+        "--population", default=None, help="column with the population (rates are EB-smoothed)"
+    )
+    h.add_argument("--id", default=None, help="column identifying the areas")
+    h.add_argument(
+        "--weights",
+        default=None,
+        help="queen (polygon default), rook, distance:D or knn:K (point default knn:6)",
+    )
+    h.add_argument(
+        "--permutations", type=int, default=9999, help="permutations for the local tests"
+    )
+    h.add_argument("--seed", type=int, default=42, help="random seed")
+    h.add_argument("--alpha", type=float, default=0.05, help="significance after FDR control")
+    h.add_argument("--out", required=True, help="output CSV, one row per area")
+
     r = sub.add_parser("run", help="run every notebook for a period and render the staff pages")
     r.add_argument("--period", required=True, help="quarter, e.g. 2020Q4")
     r.add_argument(
@@ -71,8 +90,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--seed", type=int, default=42, help="random seed for permutation tests")
     r.add_argument("--quiet", action="store_true", help="no progress output")
+    r.add_argument(
+        "-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+        help="another notebook parameter, e.g. -p permutations 999 (values are Python literals or text)",
+    )  # fmt: skip
     _dirs(r, "public", "raw", "clean", "reports")
     return ap
+
+
+def _literal(text: str):
+    """A parameter value: a Python literal (999, 0.1, True) when it parses, else the text."""
+    import ast
+
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,6 +147,29 @@ def main(argv: list[str] | None = None) -> int:
                 city=args.city,
             )
             clean_range(settings, args.start, args.end)
+        elif args.command == "hotspots":
+            from .hotspots import analyse_file
+
+            table, res = analyse_file(
+                args.input,
+                args.count,
+                args.population,
+                args.id,
+                args.weights,
+                args.permutations,
+                args.seed,
+                args.alpha,
+            )
+            table.to_csv(args.out, index=False, encoding="utf-8-sig")
+            m = res.moran_rate
+            print(f"global Moran's I = {m.I:.6f} (z = {m.z_norm:.2f}, pseudo p = {m.p_sim})")
+            if args.population:
+                print(
+                    f"EB-standardised Moran's I = {res.moran_eb.I:.6f} (z = {res.moran_eb.z_norm:.2f})"
+                )
+            n_hot, n_cold = int((table["gi_bin"] > 0).sum()), int((table["gi_bin"] < 0).sum())
+            print(f"{n_hot} hot and {n_cold} cold areas (Gi*, FDR {args.alpha}); {res.weights}")
+            print(f"wrote {len(table)} rows to {args.out}")
         elif args.command == "run":
             from .runner import run
 
@@ -121,7 +177,14 @@ def main(argv: list[str] | None = None) -> int:
                 public_dir=args.public_dir, raw_dir=args.raw_dir, clean_dir=args.clean_dir,
                 reports_dir=args.reports_dir, city=args.city,
             )  # fmt: skip
-            run(settings, args.period, seed=args.seed, progress=not args.quiet)
+            extra = {name: _literal(value) for name, value in args.parameter}
+            run(
+                settings,
+                args.period,
+                seed=args.seed,
+                progress=not args.quiet,
+                extra_parameters=extra,
+            )
     except Exception as e:  # noqa: BLE001 - the command line shows a clear message, not a traceback
         if args.verbose:
             raise

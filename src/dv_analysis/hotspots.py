@@ -144,8 +144,11 @@ def spatial_eb_rate(
     y = np.asarray(events, float).reshape(-1, 1)
     n = np.asarray(population, float).reshape(-1, 1)
     n = np.where(n > 0, n, np.nan)
-    sebr = esda.smoothing.Spatial_Empirical_Bayes(y, np.nan_to_num(n, nan=1.0), w)
-    out = np.asarray(sebr.r, float).ravel()
+    # a neighbourhood without any event has zero mean and variance: esda divides 0 by 0 there,
+    # and the smoothed rate of such an area is the neighbourhood's rate, zero
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sebr = esda.smoothing.Spatial_Empirical_Bayes(y, np.nan_to_num(n, nan=1.0), w)
+    out = np.nan_to_num(np.asarray(sebr.r, float).ravel(), nan=0.0)
     return np.where(np.isfinite(n.ravel()), out, np.nan)
 
 
@@ -556,7 +559,7 @@ class AreaResult:
 def analyse_areas(
     areas: gpd.GeoDataFrame,
     count: str,
-    population: str,
+    population: str | None,
     id_col: str,
     weights: str = "queen",
     permutations: int = 9999,
@@ -572,26 +575,37 @@ def analyse_areas(
     make false hotspots; areas without population get no local result.
     """
     y = areas[count].to_numpy(float)
-    n = areas[population].to_numpy(float)
     ids = areas[id_col].to_numpy()
     w, wrep = build_weights(areas, weights, ids=id_col)
-    rates = rates_table(y, n, w, per)
-    no_pop = ids[n <= 0]
-    rate_eb = rates["rate_eb"].to_numpy()
-    loc = local_statistics(
-        rate_eb, w, ids, permutations=permutations, seed=seed, alpha=alpha, exclude=list(no_pop)
-    )
-    table = pd.concat([loc.rename(columns={"id": id_col}), rates], axis=1)
-    table.insert(1, count, y)
-    table.insert(2, population, n)
-    m_rate = global_moran(
-        np.nan_to_num(rates["rate_raw"].to_numpy()),
-        w,
-        permutations=min(permutations, 9999),
-        seed=seed,
-    )
-    keep = n > 0
-    m_eb = moran_rate(y, np.where(keep, n, 1.0), w, permutations=min(permutations, 9999), seed=seed)
+    perms = min(permutations, 9999)
+    if population is None:
+        # no denominator: the statistics describe the counts themselves
+        n = np.ones(len(y))
+        loc = local_statistics(y, w, ids, permutations=permutations, seed=seed, alpha=alpha)
+        table = loc.rename(columns={"id": id_col})
+        table.insert(1, count, y)
+        m_rate = global_moran(y, w, permutations=perms, seed=seed)
+        m_eb = m_rate
+    else:
+        n = areas[population].to_numpy(float)
+        rates = rates_table(y, n, w, per)
+        no_pop = list(ids[n <= 0])
+        loc = local_statistics(
+            rates["rate_eb"].to_numpy(),
+            w,
+            ids,
+            permutations=permutations,
+            seed=seed,
+            alpha=alpha,
+            exclude=no_pop,
+        )
+        table = pd.concat([loc.rename(columns={"id": id_col}), rates], axis=1)
+        table.insert(1, count, y)
+        table.insert(2, population, n)
+        m_rate = global_moran(
+            np.nan_to_num(rates["rate_raw"].to_numpy()), w, permutations=perms, seed=seed
+        )
+        m_eb = moran_rate(y, np.where(n > 0, n, 1.0), w, permutations=perms, seed=seed)
     pts = areas.geometry.representative_point()
     scan = kulldorff_scan(
         np.column_stack([pts.x, pts.y]), y, np.maximum(n, 0), scan_max_pop, scan_simulations, seed
@@ -807,3 +821,57 @@ def hot_villages_table(
             "跨季型態": t["category"].map(EMERGING_ZH),
         }
     )
+
+
+def read_layer(path, x: str = "x", y: str = "y") -> gpd.GeoDataFrame:
+    """A polygon file (GeoPackage, GeoJSON, shapefile) or a point CSV with ``x`` and ``y`` columns."""
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    if path.suffix.lower() in (".csv", ".txt"):
+        df = pd.read_csv(path)
+        missing = [c for c in (x, y) if c not in df.columns]
+        if missing:
+            raise ValueError(
+                f"{path.name}: a point CSV needs columns {x!r} and {y!r}; missing {missing}"
+            )
+        return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df[x], df[y]))
+    return gpd.read_file(path)
+
+
+def analyse_file(
+    path,
+    count: str,
+    population: str | None = None,
+    id_col: str | None = None,
+    weights: str | None = None,
+    permutations: int = 9999,
+    seed: int = 42,
+    alpha: float = 0.05,
+) -> tuple[pd.DataFrame, AreaResult]:
+    """Hotspot statistics for any layer: one row per area with the columns of the village analysis.
+
+    Points default to ``knn:6`` weights, polygons to ``queen``.
+    """
+    g = read_layer(path)
+    for col in (count, population, id_col):
+        if col and col not in g.columns:
+            raise ValueError(
+                f"{path}: no column {col!r}; columns are {', '.join(map(str, g.columns))}"
+            )
+    if id_col is None:
+        id_col = "id" if "id" not in g.columns else "_row"
+        g[id_col] = np.arange(1, len(g) + 1)
+    points = g.geom_type.eq("Point").all()
+    weights = weights or ("knn:6" if points else "queen")
+    if points and weights in ("queen", "rook"):
+        raise ValueError(
+            f"{path}: {weights} contiguity needs polygons; use distance:D or knn:K for points"
+        )
+    g = g.reset_index(drop=True)
+    res = analyse_areas(
+        g, count, population, id_col, weights, permutations, seed, alpha, scan_simulations=199
+    )
+    return res.table.drop(columns=["scan_cluster"]), res
