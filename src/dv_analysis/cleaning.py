@@ -287,12 +287,7 @@ def parse_date(value: object) -> date | None:
 
 def parse_age(value: object) -> float:
     """Age in years from '38', '12歲', '38.0'; NaN when blank or outside 0–120."""
-    s = names.nfkc(value).replace("歲", "")
-    try:
-        a = float(s)
-    except ValueError:
-        return np.nan
-    return a if 0 <= a <= 120 else np.nan
+    return _number_in(names.nfkc(value).replace("歲", ""), 0, 120)
 
 
 def norm_sex(value: object) -> str:
@@ -323,12 +318,14 @@ def norm_opened(value: object) -> str | None:
 
 
 def norm_tipvda(value: object) -> float:
-    s = names.nfkc(value)
-    try:
-        v = float(s)
-    except ValueError:
-        return np.nan
-    return v if 0 <= v <= 15 else np.nan
+    """TIPVDA score 0–15; NaN when blank or out of range."""
+    return _number_in(value, 0, 15)
+
+
+def _number_in(value: object, lo: float, hi: float) -> float:
+    """A number within [lo, hi], else NaN."""
+    v = _to_float(value)
+    return v if lo <= v <= hi else np.nan
 
 
 def _to_float(value: object) -> float:

@@ -59,7 +59,7 @@ def setup() -> str | None:
 
 def table(df: pd.DataFrame, caption: str | None = None):
     """A styled table without the index, thousands separated, for staff pages."""
-    sty = df.style.hide(axis="index").format(thousands=",", precision=1, na_rep="—")
+    sty = df.style.hide(axis="index").format(thousands=",", precision=2, na_rep="—")
     if caption:
         sty = sty.set_caption(caption)
     return sty.set_table_styles(

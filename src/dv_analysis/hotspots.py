@@ -219,24 +219,30 @@ class GlobalMoran:
         return f"{kind}Moran's I = {self.I:.3f}（期望值 {self.expected:.3f}，z = {self.z_norm:.2f}，{sig}）"
 
 
+def _seeded_moran(make, permutations: int, seed: int, eb: bool) -> GlobalMoran:
+    """Run an esda global Moran (which draws from NumPy's global RNG) under a seed, restoring the RNG."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        m = make()
+    finally:
+        np.random.set_state(state)
+    p_sim = float(m.p_sim) if permutations else None
+    return GlobalMoran(
+        float(m.I), float(m.EI), float(m.z_norm), float(m.p_norm), p_sim, permutations, eb=eb
+    )
+
+
 def global_moran(
     y: np.ndarray, w: libpysal.weights.W, permutations: int = 999, seed: int = 42
 ) -> GlobalMoran:
     """Global Moran's I on row-standardised weights, with seeded permutation inference."""
     w.transform = "r"
-    state = np.random.get_state()
-    np.random.seed(seed)
-    try:
-        m = esda.Moran(np.asarray(y, float), w, permutations=permutations)
-    finally:
-        np.random.set_state(state)
-    return GlobalMoran(
-        float(m.I),
-        float(m.EI),
-        float(m.z_norm),
-        float(m.p_norm),
-        float(m.p_sim) if permutations else None,
+    return _seeded_moran(
+        lambda: esda.Moran(np.asarray(y, float), w, permutations=permutations),
         permutations,
+        seed,
+        False,
     )
 
 
@@ -249,22 +255,9 @@ def moran_rate(
 ) -> GlobalMoran:
     """Moran's I of a rate with Assunção–Reis empirical-Bayes standardisation."""
     w.transform = "r"
-    state = np.random.get_state()
-    np.random.seed(seed)
-    try:
-        m = esda.Moran_Rate(
-            np.asarray(events, float), np.asarray(population, float), w, permutations=permutations
-        )
-    finally:
-        np.random.set_state(state)
-    return GlobalMoran(
-        float(m.I),
-        float(m.EI),
-        float(m.z_norm),
-        float(m.p_norm),
-        float(m.p_sim) if permutations else None,
-        permutations,
-        eb=True,
+    e, b = np.asarray(events, float), np.asarray(population, float)
+    return _seeded_moran(
+        lambda: esda.Moran_Rate(e, b, w, permutations=permutations), permutations, seed, True
     )
 
 

@@ -59,39 +59,32 @@ def rate_map(villages: gpd.GeoDataFrame, values: pd.Series, title: str, legend: 
     return ax
 
 
-def hotspot_map(villages: gpd.GeoDataFrame, gi_bin: pd.Series, title: str, ax=None):
-    """Gi* hot and cold spots by confidence (after FDR)."""
+def _categorical(
+    villages: gpd.GeoDataFrame, colors: list, legend: list[tuple[str, object]], title: str, ax=None
+):
+    """Villages filled with one colour each, a legend of (label, colour), district outlines."""
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 7.5))
-    bins = np.asarray(gi_bin, int)
-    villages.assign(_c=[GI_COLORS[b] for b in bins]).plot(
-        ax=ax, color=[GI_COLORS[b] for b in bins], edgecolor="white", linewidth=0.2
-    )
-    present = sorted(set(bins), reverse=True)
+    villages.plot(ax=ax, color=colors, edgecolor="white", linewidth=0.2)
     ax.legend(
-        handles=[Patch(color=GI_COLORS[b], label=GI_BIN_LABELS[b]) for b in present],
-        loc="lower right",
-        fontsize=7,
+        handles=[Patch(color=c, label=label) for label, c in legend], loc="lower right", fontsize=7
     )
     _frame(ax, villages, title)
     return ax
+
+
+def hotspot_map(villages: gpd.GeoDataFrame, gi_bin: pd.Series, title: str, ax=None):
+    """Gi* hot and cold spots by confidence (after FDR)."""
+    bins = np.asarray(gi_bin, int)
+    legend = [(GI_BIN_LABELS[b], GI_COLORS[b]) for b in sorted(set(bins), reverse=True)]
+    return _categorical(villages, [GI_COLORS[b] for b in bins], legend, title, ax)
 
 
 def lisa_map(villages: gpd.GeoDataFrame, clusters: pd.Series, title: str, ax=None):
     """Local Moran clusters (significant after FDR)."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6.5, 7.5))
     c = list(clusters)
-    villages.plot(ax=ax, color=[LISA_COLORS[x] for x in c], edgecolor="white", linewidth=0.2)
-    ax.legend(
-        handles=[
-            Patch(color=LISA_COLORS[k], label=LISA_LABELS_ZH[k]) for k in LISA_COLORS if k in set(c)
-        ],
-        loc="lower right",
-        fontsize=7,
-    )
-    _frame(ax, villages, title)
-    return ax
+    legend = [(LISA_LABELS_ZH[k], LISA_COLORS[k]) for k in LISA_COLORS if k in set(c)]
+    return _categorical(villages, [LISA_COLORS[x] for x in c], legend, title, ax)
 
 
 EMERGING_ZH = {
@@ -106,26 +99,14 @@ EMERGING_ZH = {
 
 def emerging_map(villages: gpd.GeoDataFrame, categories: pd.Series, title: str, ax=None):
     """Emerging hot/cold spot categories."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6.5, 7.5))
     cats = list(categories)
-    kinds = [k for k in EMERGING_ZH if k in set(cats)]
     hot = plt.get_cmap("Reds")(np.linspace(0.35, 0.9, 8))
     cold = plt.get_cmap("Blues")(np.linspace(0.35, 0.9, 8))
-    colors = {}
-    for i, k in enumerate(list(EMERGING_ZH)[:8]):
-        colors[k] = hot[i]
-    for i, k in enumerate(list(EMERGING_ZH)[8:16]):
-        colors[k] = cold[i]
+    keys = list(EMERGING_ZH)
+    colors = {**dict(zip(keys[:8], hot, strict=True)), **dict(zip(keys[8:16], cold, strict=True))}
     colors["no pattern"] = (0.94, 0.94, 0.94, 1)
-    villages.plot(ax=ax, color=[colors[c] for c in cats], edgecolor="white", linewidth=0.2)
-    ax.legend(
-        handles=[Patch(color=colors[k], label=EMERGING_ZH[k]) for k in kinds],
-        loc="lower right",
-        fontsize=7,
-    )
-    _frame(ax, villages, title)
-    return ax
+    legend = [(EMERGING_ZH[k], colors[k]) for k in keys if k in set(cats)]
+    return _categorical(villages, [colors[c] for c in cats], legend, title, ax)
 
 
 def emerging_strip(
