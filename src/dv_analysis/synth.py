@@ -75,6 +75,9 @@ RELATIONSHIPS = {
 FORMS = ("身體", "精神", "經濟", "性")
 NATIONALITY = (("本國籍", "外國籍", "大陸港澳籍", "不詳"), (0.90, 0.04, 0.04, 0.02))
 
+#: File formats, in rotation over the files of consecutive quarters.
+FILE_KINDS = ("utf-8", "xlsx", "cp950", "utf-8-sig")
+
 #: Quarantine and duplicate reasons the cleaner uses; the generator records the expected one.
 BUCKET_CLEAN = "clean"
 BUCKET_DUPLICATE = "duplicate"
@@ -93,7 +96,6 @@ class MessRates:
     city_tai_variant: float = 0.35
     city_short: float = 0.10  # 臺北 without 市
     coords_present: float = 0.50
-    lonlat_file_share: float = 0.35  # share of files whose coordinates are lon/lat
     fullwidth_date: float = 0.05
     unit_variant: float = 0.30
     case_variant: float = 0.25
@@ -109,7 +111,6 @@ class MessRates:
     cross_file_duplicate: float = 0.015
     reexport_previous: float = 0.02  # of the previous period's notifications
     case_id_blank: float = 0.10
-    xlsx_file_share: float = 0.25
     extra_column_file_share: float = 0.5
 
 
@@ -784,10 +785,12 @@ def _write_period(
         # stable re-order: originals first by position, copies after
         recs_f = [recs_f[i] for i in perm]
         recs_f.sort(key=lambda r_: r_["_truth"]["expected_reason"] == "exact")
-        lonlat = rng.random() < mess.lonlat_file_share
-        xlsx = rng.random() < mess.xlsx_file_share
+        # file formats rotate over files and quarters, so every format appears in any two quarters
+        turn = period.ordinal() * nfiles + f
+        kind = FILE_KINDS[turn % len(FILE_KINDS)]
+        xlsx, enc = kind == "xlsx", kind
+        lonlat = turn % 3 == 0
         extra_col = rng.random() < mess.extra_column_file_share
-        enc = ("utf-8", "utf-8-sig", "cp950")[int(rng.integers(0, 3))]
         df = pd.DataFrame([{k: v for k, v in r_.items() if not k.startswith("_")} for r_ in recs_f])
         x = np.array([r_["_x"] for r_ in recs_f], dtype=float)
         y = np.array([r_["_y"] for r_ in recs_f], dtype=float)
