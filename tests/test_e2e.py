@@ -161,3 +161,35 @@ def test_permutations_identical_for_the_same_seed(ran):
     assert not runs[0][0]["gi_p"].equals(runs[2][0]["gi_p"]), (
         "another seed gives other permutations"
     )
+
+
+def test_accessibility_outputs(ran):
+    import pandas as pd
+
+    s, _ = ran
+    p = s.period("2020Q4")
+    acc = pd.read_parquet(p.accessibility)
+    assert len(acc) == 456 and {
+        "dist_metro_station_m",
+        "bus_coverage_500m",
+        "sfca_family_service",
+        "access_index",
+    } <= set(acc.columns)
+    irr = pd.read_parquet(p.risk_factors)
+    assert set(irr["outcome"]) == {
+        "全部事件",
+        "親密關係暴力",
+        "兒少保護",
+        "老人虐待",
+        "其他家庭成員暴力",
+    }
+    bs = pd.read_parquet(p.blind_spots)
+    assert len(bs) == 456 and bs["blind_spot"].dtype == bool
+    html = (p.staff / "04_accessibility.html").read_text(encoding="utf-8")
+    assert "可能的低報地區" in html and "風險因子" in html and "data:image/png;base64" in html
+    assert "Traceback" not in html and not re.search(r"(src|href)=\"https?://", html)
+    # two quarters only: the prediction check says why it was not validated, in the internal copy
+    nb = nbformat.read(p.internal / "04_accessibility.ipynb", as_version=4)
+    assert "prediction not validated" in json.dumps(
+        [c.get("outputs", []) for c in nb.cells], ensure_ascii=False
+    )

@@ -35,7 +35,12 @@ CITIES: dict[str, str] = {
 }
 DEFAULT_CITY = "63000"
 
-NOTEBOOKS: tuple[str, ...] = ("01_clean.ipynb", "02_village_features.ipynb", "03_hotspots.ipynb")
+NOTEBOOKS: tuple[str, ...] = (
+    "01_clean.ipynb",
+    "02_village_features.ipynb",
+    "03_hotspots.ipynb",
+    "04_accessibility.ipynb",
+)
 
 
 def project_root() -> Path:
@@ -264,6 +269,22 @@ class PeriodPaths:
     @property
     def hotspot_summary(self) -> Path:
         return self.clean / "hotspot_summary.json"
+
+    @property
+    def accessibility(self) -> Path:
+        return self.clean / "accessibility.parquet"
+
+    @property
+    def risk_factors(self) -> Path:
+        return self.clean / "risk_factors.parquet"
+
+    @property
+    def blind_spots(self) -> Path:
+        return self.clean / "blind_spots.parquet"
+
+    @property
+    def prediction_scores(self) -> Path:
+        return self.clean / "prediction_scores.parquet"
 
     @property
     def reports(self) -> Path:

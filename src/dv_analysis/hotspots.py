@@ -868,3 +868,13 @@ def analyse_file(
         g, count, population, id_col, weights, permutations, seed, alpha, scan_simulations=199
     )
     return res.table.drop(columns=["scan_cluster"]), res
+
+
+def load_table(paths) -> pd.DataFrame:
+    """The period's hotspot table (written by :func:`run_village_hotspots`), in boundary order."""
+    from . import public
+
+    order = public.load_boundaries(paths.settings)[["villcode"]]
+    if not paths.hotspots.exists():
+        raise FileNotFoundError(f"{paths.hotspots} not found: run 03_hotspots first")
+    return order.merge(pd.read_parquet(paths.hotspots), on="villcode", how="left")

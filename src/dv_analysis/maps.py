@@ -136,3 +136,52 @@ def emerging_strip(
     ax.set_title("各季 Gi* 熱點／冷點（依新興熱點類型排序）")
     fig.tight_layout()
     return fig
+
+
+def bivariate_map(
+    villages: gpd.GeoDataFrame, risk: pd.Series, access: pd.Series, title: str, ax=None
+):
+    """3 × 3 bivariate map: risk (EB rate) tertiles against access-difficulty tertiles."""
+    palette = [
+        ["#e8e8e8", "#e4acac", "#c85a5a"],
+        ["#b0d5df", "#ad9ea5", "#985356"],
+        ["#64acbe", "#627f8c", "#574249"],
+    ]  # rows: access low→high difficulty; columns: risk low→high
+    r = pd.qcut(pd.Series(np.asarray(risk, float)).rank(method="first"), 3, labels=False).to_numpy()
+    a = pd.qcut(
+        pd.Series(np.asarray(access, float)).rank(method="first"), 3, labels=False
+    ).to_numpy()
+    colors = [palette[ai][ri] for ai, ri in zip(a, r, strict=True)]
+    legend = [
+        ("高風險、難到達", palette[2][2]),
+        ("高風險、易到達", palette[0][2]),
+        ("低風險、難到達", palette[2][0]),
+        ("低風險、易到達", palette[0][0]),
+    ]
+    return _categorical(villages, colors, legend, title, ax)
+
+
+def overlay_map(
+    villages: gpd.GeoDataFrame,
+    gi_bin: pd.Series,
+    layers: dict,
+    lines: gpd.GeoDataFrame | None,
+    title: str,
+    ax=None,
+):
+    """Hotspots with metro lines and stations, family-service centres and police precincts."""
+    ax = hotspot_map(villages, gi_bin, title, ax)
+    if lines is not None and len(lines):
+        lines.plot(ax=ax, color="#444444", linewidth=1.0)
+    styles = {"metro_station": ("o", "#000000", 6, "捷運站"), "family_service": ("*", "#7b3294", 40, "家庭服務中心"),
+              "police_precinct": ("^", "#1a9641", 12, "派出所")}  # fmt: skip
+    handles = list(ax.get_legend().legend_handles) if ax.get_legend() else []
+    for key, (marker, color, size, label) in styles.items():
+        g = layers.get(key)
+        if g is None or not len(g):
+            continue
+        g = g[g.geometry.within(villages.union_all().buffer(500))]
+        g.plot(ax=ax, marker=marker, color=color, markersize=size, zorder=5)
+        handles.append(plt.Line2D([], [], marker=marker, color=color, linestyle="", label=label))
+    ax.legend(handles=handles, loc="lower right", fontsize=7)
+    return ax

@@ -1,0 +1,214 @@
+"""Accessibility of every village from the real transit and facility layers.
+
+Distances are in metres (EPSG:3826). Each village is represented by a regular grid
+of points inside its polygon (spacing ``grid_m``, at least its representative
+point), so a large hill village is measured over its whole area, not at a centroid
+that may sit in a valley. The public layers have no population grid, so the points
+are weighted by area, not by population: this is said wherever the numbers are shown.
+
+The composite index is the mean of standardised components, higher = harder to
+reach; the components stay in the table.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.spatial import cKDTree
+
+from . import public
+from .config import Settings
+
+log = logging.getLogger(__name__)
+
+#: Components of the composite index and their direction (+1: larger is harder to reach).
+INDEX_COMPONENTS: dict[str, int] = {
+    "dist_metro_station_m": +1,
+    "bus_coverage_500m": -1,
+    "dist_police_precinct_m": +1,
+    "dist_family_service_m": +1,
+    "sfca_family_service": -1,
+    "sfca_police": -1,
+}
+LOG_COMPONENTS = ("dist_metro_station_m", "dist_police_precinct_m", "dist_family_service_m")
+
+
+def village_points(
+    villages: gpd.GeoDataFrame, grid_m: float = 150.0, max_points: int = 400
+) -> pd.DataFrame:
+    """Grid points inside each village (its representative point when none fall inside).
+
+    Returns village index ``v``, ``x``, ``y``; large villages are thinned to ``max_points``.
+    """
+    rows = []
+    for i, geom in enumerate(villages.geometry.values):
+        minx, miny, maxx, maxy = geom.bounds
+        xs = np.arange(minx + grid_m / 2, maxx, grid_m)
+        ys = np.arange(miny + grid_m / 2, maxy, grid_m)
+        gx, gy = np.meshgrid(xs, ys)
+        gx, gy = gx.ravel(), gy.ravel()
+        inside = shapely.contains_xy(geom, gx, gy)
+        gx, gy = gx[inside], gy[inside]
+        if len(gx) > max_points:
+            step = int(np.ceil(len(gx) / max_points))
+            gx, gy = gx[::step], gy[::step]
+        if len(gx) == 0:
+            p = geom.representative_point()
+            gx, gy = np.array([p.x]), np.array([p.y])
+        rows.append(pd.DataFrame({"v": i, "x": gx, "y": gy}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def _xy(g: gpd.GeoDataFrame) -> np.ndarray:
+    return np.column_stack([g.geometry.x.to_numpy(), g.geometry.y.to_numpy()])
+
+
+def _nearest(points: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    if len(targets) == 0:
+        return np.full(len(points), np.nan)
+    d, _ = cKDTree(targets).query(points, k=1)
+    return d
+
+
+def _within(points: np.ndarray, targets: np.ndarray, radius: float) -> np.ndarray:
+    if len(targets) == 0:
+        return np.zeros(len(points))
+    return np.array([len(x) for x in cKDTree(targets).query_ball_point(points, r=radius)])
+
+
+def two_step_fca(
+    demand_xy: np.ndarray,
+    demand: np.ndarray,
+    supply_xy: np.ndarray,
+    supply: np.ndarray,
+    d0: float = 3000.0,
+) -> np.ndarray:
+    """Two-step floating catchment area with Gaussian distance decay (Dai 2010).
+
+    Step 1: each facility's supply over the decay-weighted population within ``d0``.
+    Step 2: each demand point sums the ratios of facilities within ``d0``, decay-weighted.
+    Returns accessibility per demand point (facilities per resident; multiply for readability).
+    """
+    if len(supply_xy) == 0:
+        return np.zeros(len(demand_xy))
+    d = np.sqrt(((demand_xy[:, None, :] - supply_xy[None, :, :]) ** 2).sum(-1))
+    g = np.where(d <= d0, (np.exp(-0.5 * (d / d0) ** 2) - np.exp(-0.5)) / (1 - np.exp(-0.5)), 0.0)
+    weighted_pop = (g * demand[:, None]).sum(0)
+    ratio = np.divide(
+        supply, weighted_pop, out=np.zeros_like(supply, dtype=float), where=weighted_pop > 0
+    )
+    return (g * ratio[None, :]).sum(1)
+
+
+def facilities(settings: Settings) -> dict[str, gpd.GeoDataFrame]:
+    """The facility layers used, by name; a missing layer is an empty frame (and a log line)."""
+    out = {}
+    loaders = {
+        "metro_station": public.load_metro_stations,
+        "metro_exit": public.load_metro_exits,
+        "bus_stop": public.load_bus_stops,
+        "youbike": public.load_youbike,
+        "police": public.load_police,
+        "welfare": public.load_welfare_facilities,
+        "medical": public.load_medical,
+    }
+    for name, loader in loaders.items():
+        try:
+            out[name] = loader(settings)
+        except FileNotFoundError as e:
+            log.warning("accessibility: %s", e)
+            out[name] = gpd.GeoDataFrame(geometry=[], crs=public.CRS_METRIC)
+    if len(out["police"]):
+        out["police_precinct"] = out["police"][out["police"]["is_precinct"]]
+    else:
+        out["police_precinct"] = out["police"]
+    w = out["welfare"]
+    if len(w):
+        fam = w["sub_type"].isin(["社會福利服務中心", "婦女暨家庭服務中心"])
+        out["family_service"] = w[fam]
+        out["social_welfare_centre"] = w[w["sub_type"] == "社會福利服務中心"]
+        out["women_family_centre"] = w[w["sub_type"] == "婦女暨家庭服務中心"]
+    else:
+        out["family_service"] = out["social_welfare_centre"] = out["women_family_centre"] = w
+    m = out["medical"]
+    out["hospital"] = m[m["type"] == "醫院"] if len(m) else m
+    return out
+
+
+def village_accessibility(
+    settings: Settings, period: str, grid_m: float = 150.0, d0: float = 3000.0
+) -> pd.DataFrame:
+    """One row per village: distances, counts within reach, 2SFCA scores and the composite index."""
+    villages = public.load_boundaries(settings)
+    pop = public.load_population(settings, period)
+    pop = (
+        pop[pop["in_boundaries"]]
+        .set_index("villcode")["pop_total"]
+        .reindex(villages["villcode"])
+        .fillna(0)
+        .to_numpy()
+    )
+    fac = facilities(settings)
+    pts = village_points(villages, grid_m)
+    p = pts[["x", "y"]].to_numpy()
+    per_point = pd.DataFrame({"v": pts["v"]})
+    per_point["dist_metro_station_m"] = _nearest(p, _xy(fac["metro_station"]))
+    per_point["dist_metro_exit_m"] = _nearest(p, _xy(fac["metro_exit"]))
+    per_point["bus_coverage_300m"] = (_within(p, _xy(fac["bus_stop"]), 300) > 0).astype(float)
+    per_point["bus_coverage_500m"] = (_within(p, _xy(fac["bus_stop"]), 500) > 0).astype(float)
+    per_point["dist_bus_stop_m"] = _nearest(p, _xy(fac["bus_stop"]))
+    per_point["youbike_500m"] = _within(p, _xy(fac["youbike"]), 500)
+    per_point["dist_police_precinct_m"] = _nearest(p, _xy(fac["police_precinct"]))
+    per_point["dist_social_welfare_centre_m"] = _nearest(p, _xy(fac["social_welfare_centre"]))
+    per_point["dist_women_family_centre_m"] = _nearest(p, _xy(fac["women_family_centre"]))
+    per_point["dist_family_service_m"] = _nearest(p, _xy(fac["family_service"]))
+    per_point["dist_hospital_m"] = _nearest(p, _xy(fac["hospital"]))
+    per_point["medical_1km"] = _within(p, _xy(fac["medical"]), 1000)
+    out = per_point.groupby("v").mean()
+    out.insert(0, "grid_points", per_point.groupby("v").size())
+    # counts of stops that serve the village: within 300 / 500 m of its polygon
+    geoms = villages.geometry.values
+    for r in (300, 500):
+        tree = shapely.STRtree(fac["bus_stop"].geometry.values) if len(fac["bus_stop"]) else None
+        if tree is None:
+            out[f"bus_stops_{r}m"] = 0
+            continue
+        pairs = tree.query(geoms, predicate="dwithin", distance=r)
+        out[f"bus_stops_{r}m"] = np.bincount(pairs[0], minlength=len(villages))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["bus_stops_per_1000"] = 1000 * out["bus_stops_500m"] / np.where(pop > 0, pop, np.nan)
+    rep = villages.geometry.representative_point()
+    rep_xy = np.column_stack([rep.x, rep.y])
+    ones = lambda g: np.ones(len(g))  # noqa: E731 - one unit of supply per facility
+    out["sfca_family_service"] = 1e5 * two_step_fca(
+        rep_xy, pop, _xy(fac["family_service"]), ones(fac["family_service"]), d0
+    )
+    out["sfca_police"] = 1e5 * two_step_fca(
+        rep_xy, pop, _xy(fac["police_precinct"]), ones(fac["police_precinct"]), d0
+    )
+    out["pop_total"] = pop
+    out.index = villages["villcode"].to_numpy()
+    out.index.name = "villcode"
+    out["access_index"] = composite_index(out)
+    out["hard_to_reach"] = out["access_index"] >= out["access_index"].quantile(0.9)
+    out = out.reset_index()
+    out.insert(1, "townname", villages["townname"].to_numpy())
+    out.insert(2, "villname", villages["villname"].to_numpy())
+    return out
+
+
+def composite_index(table: pd.DataFrame) -> pd.Series:
+    """Mean of the standardised components of :data:`INDEX_COMPONENTS` (distances logged), higher = harder to reach."""
+    parts = []
+    for col, sign in INDEX_COMPONENTS.items():
+        x = table[col].astype(float)
+        if col in LOG_COMPONENTS:
+            x = np.log(x + 100)
+        sd = x.std()
+        z = (x - x.mean()) / sd if sd and np.isfinite(sd) else x * 0
+        parts.append(sign * z)
+    return pd.concat(parts, axis=1).mean(axis=1)
