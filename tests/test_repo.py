@@ -99,3 +99,12 @@ def test_environment_yml_matches_pyproject():
     listed = set(re.findall(r"^\s+-\s+([A-Za-z][\w.-]*)", deps_block, re.M)) - {"python", "pip"}
     assert {x.lower() for x in listed} == wanted
     assert re.search(r"python=3\.12", env) and "-e ." in env
+
+
+@pytest.mark.parametrize("path", NB_FILES, ids=lambda p: p.name)
+def test_parameter_lines_fit_on_one_line(path):
+    """ruff format wraps long lines in parentheses, which papermill's parameter parser cannot read."""
+    nb = nbformat.read(path, as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    for line in cell.source.splitlines():
+        assert len(line) <= 100 and not line.rstrip().endswith("("), f"{path.name}: {line}"
