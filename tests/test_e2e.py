@@ -193,3 +193,45 @@ def test_accessibility_outputs(ran):
     assert "prediction not validated" in json.dumps(
         [c.get("outputs", []) for c in nb.cells], ensure_ascii=False
     )
+
+
+def test_run_fails_when_the_audit_fails(ran):
+    from dv_analysis.disclosure import AuditFailed
+
+    s, _ = ran
+    p = s.period("2020Q4")
+    leak = p.public / "leak.csv"
+    __import__("pandas").DataFrame({"victim_key": ["X"]}).to_csv(leak, index=False)
+    try:
+        with pytest.raises(AuditFailed, match=r"public/leak\.csv"):
+            run(s, "2020Q4", progress=False, notebooks=("01_clean.ipynb",))
+        assert json.loads(p.manifest.read_text())["status"] == "audit failed"
+    finally:
+        leak.unlink()
+
+
+def test_report_index_and_open_data(ran):
+    import pandas as pd
+
+    from dv_analysis import disclosure
+
+    s, _ = ran
+    p = s.period("2020Q4")
+    html = (p.staff / "index.html").read_text(encoding="utf-8")
+    assert "家庭暴力風險季報" in html and "本季重點" in html and "資料來源" in html
+    for name in (
+        "villages.csv",
+        "districts.csv",
+        "villages_dictionary.csv",
+        "districts_dictionary.csv",
+    ):
+        assert (p.open_data / name).read_bytes().startswith(b"\xef\xbb\xbf"), (
+            f"{name}: UTF-8 with BOM for Excel"
+        )
+    v = pd.read_csv(p.open_data / "villages.csv", encoding="utf-8-sig")
+    assert len(v) == 456
+    for c in ("incidents_q", "notifications_q", "victims_q", "incidents_w"):
+        shown = v[c].dropna()
+        assert ((shown == 0) | ((shown >= 10) & (shown % 5 == 0))).all()
+        assert (v.loc[v[c].isna(), f"{c}_status"] == disclosure.SUPPRESSED_LABEL).all()
+    assert disclosure.audit(p.reports) == []

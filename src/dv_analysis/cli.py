@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from .config import CITIES, DEFAULT_CITY, Settings
 
@@ -79,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--seed", type=int, default=42, help="random seed")
     h.add_argument("--alpha", type=float, default=0.05, help="significance after FDR control")
     h.add_argument("--out", required=True, help="output CSV, one row per area")
+
+    a = sub.add_parser(
+        "audit", help="check staff/ and public/ of a period's reports for disclosure problems"
+    )
+    a.add_argument("folder", help="a period's report folder, e.g. reports/2020Q4")
 
     r = sub.add_parser("run", help="run every notebook for a period and render the staff pages")
     r.add_argument("--period", required=True, help="quarter, e.g. 2020Q4")
@@ -170,6 +176,11 @@ def main(argv: list[str] | None = None) -> int:
             n_hot, n_cold = int((table["gi_bin"] > 0).sum()), int((table["gi_bin"] < 0).sum())
             print(f"{n_hot} hot and {n_cold} cold areas (Gi*, FDR {args.alpha}); {res.weights}")
             print(f"wrote {len(table)} rows to {args.out}")
+        elif args.command == "audit":
+            from .disclosure import check
+
+            check(Path(args.folder))
+            print(f"{args.folder}: disclosure audit passed (staff/ and public/)")
         elif args.command == "run":
             from .runner import run
 

@@ -40,6 +40,7 @@ NOTEBOOKS: tuple[str, ...] = (
     "02_village_features.ipynb",
     "03_hotspots.ipynb",
     "04_accessibility.ipynb",
+    "05_report.ipynb",
 )
 
 
@@ -301,6 +302,10 @@ class PeriodPaths:
     @property
     def public(self) -> Path:
         return self.reports / "public"
+
+    @property
+    def open_data(self) -> Path:
+        return self.public / "open_data"
 
     @property
     def manifest(self) -> Path:

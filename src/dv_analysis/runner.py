@@ -36,6 +36,8 @@ CORE_PARAMETERS: tuple[str, ...] = (
     "reports_dir",
     "seed",
 )
+#: The notebook whose page is also the staff folder's index.html.
+REPORT_NOTEBOOK = "05_report.ipynb"
 #: Cells with these tags never reach the staff page.
 STAFF_HIDDEN_TAGS: tuple[str, ...] = (
     "internal",
@@ -217,14 +219,26 @@ def run(
                     f"notebook {name} failed for {paths.period}: {e.ename}: {e.evalue} (executed copy: {out})"
                 ) from None
             html = staff_html(
-                out,
-                paths.staff / (Path(name).stem + ".html"),
-                title=f"{Path(name).stem} {paths.period}",
+                out, paths.staff / (Path(name).stem + ".html"), f"{Path(name).stem} {paths.period}"
             )
+            if name == REPORT_NOTEBOOK:
+                staff_html(out, paths.staff / "index.html", f"家庭暴力風險季報 {paths.period}")
             entry.update(
                 status="ok", seconds=round(time.perf_counter() - t0, 2), staff_html=str(html)
             )
             manifest["notebooks"].append(entry)
+        from . import disclosure
+
+        if progress:
+            print("disclosure audit of staff/ and public/", flush=True)
+        findings = disclosure.audit(paths.reports)
+        manifest["audit"] = {
+            "findings": [str(f) for f in findings],
+            "policy": disclosure.DEFAULT_POLICY.as_dict(),
+        }
+        if findings:
+            manifest["status"] = "audit failed"
+            disclosure.check(paths.reports)  # raises with the file and cell of each finding
         manifest["status"] = "ok"
     finally:
         manifest["seconds"] = round(time.perf_counter() - total, 2)
