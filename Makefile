@@ -8,8 +8,8 @@ VENV        ?= .venv
 BIN         := $(VENV)/bin
 # Python 3.12 (esda 2.10 needs it): pyenv's, else one on PATH; override with `make PYTHON=/path/to/python3.12`.
 PYTHON      ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12 2>/dev/null))
-# Debian packages the suite needs: a CJK font so Chinese labels in plots render.
-SYSTEM_PACKAGES ?= fonts-noto-cjk
+# Debian packages the suite needs: a CJK font so Chinese labels render, Chromium for the browser test.
+SYSTEM_PACKAGES ?= fonts-noto-cjk chromium
 STAMPS      := .make
 
 DEMO_CITY   ?= 63000
@@ -29,13 +29,14 @@ env: system venv
 system: $(STAMPS)/system
 $(STAMPS)/system:
 	@mkdir -p $(STAMPS)
-	@if fc-list 2>/dev/null | grep -q "Noto Sans CJK"; then \
-	  echo "system packages: CJK font present"; \
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then \
+	  echo "system packages: $(SYSTEM_PACKAGES) present"; \
 	else \
-	  echo "system packages: installing $(SYSTEM_PACKAGES)"; \
+	  echo "system packages: installing$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null \
-	    || { echo "could not install $(SYSTEM_PACKAGES); install it (or another CJK font) by hand"; exit 1; }; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null \
+	    || { echo "could not install$$missing; install them by hand (Debian/Ubuntu package names)"; exit 1; }; \
 	fi
 	@touch $@
 

@@ -235,3 +235,34 @@ def test_report_index_and_open_data(ran):
         assert ((shown == 0) | ((shown >= 10) & (shown % 5 == 0))).all()
         assert (v.loc[v[c].isna(), f"{c}_status"] == disclosure.SUPPRESSED_LABEL).all()
     assert disclosure.audit(p.reports) == []
+
+
+def test_pages_in_a_real_browser(ran, tmp_path):
+    """Every staff page loads in headless Chromium with no network request, no console error, Chinese in a CJK font."""
+    from dv_analysis.browser import Browser
+
+    s, _ = ran
+    p = s.period("2020Q4")
+    pages = sorted(p.staff.glob("*.html"))
+    assert len(pages) == 6
+    with Browser() as b:
+        for page in pages:
+            r = b.check(
+                page, screenshot=tmp_path / f"{page.stem}.png" if page.stem == "index" else None
+            )
+            assert not r.requests, f"{page.name} requested {r.requests}"
+            assert not r.console_errors, f"{page.name}: {r.console_errors}"
+            assert r.cjk_font, f"{page.name}: heading drawn with {r.heading_fonts}"
+        assert (tmp_path / "index.png").read_bytes().startswith(b"\x89PNG")
+        # the check itself can fail: a page that calls a network host and logs an error
+        bad = tmp_path / "bad.html"
+        bad.write_text(
+            '<html><body><h1>熱點</h1><img src="http://127.0.0.1:9/x.png"><script>console.error("boom")</script></body></html>'
+        )
+        r = b.check(bad, settle=1.0)
+        assert (
+            r.requests == ["http://127.0.0.1:9/x.png"]
+            and r.console_errors
+            and r.cjk_font
+            and not r.ok
+        )
