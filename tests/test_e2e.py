@@ -235,6 +235,14 @@ def test_report_index_and_open_data(ran):
         assert ((shown == 0) | ((shown >= 10) & (shown % 5 == 0))).all()
         assert (v.loc[v[c].isna(), f"{c}_status"] == disclosure.SUPPRESSED_LABEL).all()
     assert disclosure.audit(p.reports) == []
+    page = (p.public / "index.html").read_text(encoding="utf-8")
+    assert "公開版" in page and 'src="map_incident_rates.png"' in page
+    shown = pd.read_csv(p.public / "map_incident_rates.png.data.csv", encoding="utf-8-sig")
+    withheld = v.loc[v["incidents_w"].isna(), "villcode"].astype(str)
+    assert (
+        shown.set_index(shown["villcode"].astype(str)).loc[withheld, "rate_class"]
+        == disclosure.SUPPRESSED_LABEL
+    ).all()
 
 
 def test_pages_in_a_real_browser(ran, tmp_path):
@@ -243,8 +251,8 @@ def test_pages_in_a_real_browser(ran, tmp_path):
 
     s, _ = ran
     p = s.period("2020Q4")
-    pages = sorted(p.staff.glob("*.html"))
-    assert len(pages) == 6
+    pages = sorted(p.staff.glob("*.html")) + [p.public / "index.html"]
+    assert len(pages) == 7
     with Browser() as b:
         for page in pages:
             r = b.check(
