@@ -25,6 +25,20 @@ from .config import Settings
 
 log = logging.getLogger(__name__)
 
+#: Cities each point layer covers completely (from the public layers' README): a layer that does not
+#: cover the city is left out (missing values and a note), never measured against another city's facilities.
+LAYER_CITIES: dict[str, frozenset[str]] = {
+    "metro_station": frozenset({"63000", "65000"}),  # Taipei Metro, incl. its New Taipei stations
+    "metro_exit": frozenset({"63000", "65000"}),
+    "bus_stop": frozenset(
+        {"63000"}
+    ),  # "covers Greater Taipei", but ~4,240 of 4,788 stops are in Taipei
+    "youbike": frozenset({"63000"}),
+    "police": frozenset({"63000"}),
+    "welfare": frozenset({"63000"}),
+    "medical": frozenset({"63000"}),
+}
+
 #: Components of the composite index and their direction (+1: larger is harder to reach).
 INDEX_COMPONENTS: dict[str, int] = {
     "dist_metro_station_m": +1,
@@ -63,21 +77,28 @@ def village_points(
     return pd.concat(rows, ignore_index=True)
 
 
-def _xy(g: gpd.GeoDataFrame) -> np.ndarray:
+def _xy(g: gpd.GeoDataFrame | None) -> np.ndarray | None:
+    """Coordinates of a layer, or None when the layer does not cover the city."""
+    if g is None:
+        return None
     return np.column_stack([g.geometry.x.to_numpy(), g.geometry.y.to_numpy()])
 
 
-def _nearest(points: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    if len(targets) == 0:
+def _nearest(points: np.ndarray, targets: np.ndarray | None) -> np.ndarray:
+    if targets is None or len(targets) == 0:
         return np.full(len(points), np.nan)
     d, _ = cKDTree(targets).query(points, k=1)
     return d
 
 
-def _within(points: np.ndarray, targets: np.ndarray, radius: float) -> np.ndarray:
+def _within(points: np.ndarray, targets: np.ndarray | None, radius: float) -> np.ndarray:
+    if targets is None:
+        return np.full(len(points), np.nan)
     if len(targets) == 0:
         return np.zeros(len(points))
-    return np.array([len(x) for x in cKDTree(targets).query_ball_point(points, r=radius)])
+    return np.array(
+        [len(x) for x in cKDTree(targets).query_ball_point(points, r=radius)], dtype=float
+    )
 
 
 def two_step_fca(
@@ -117,26 +138,37 @@ def facilities(settings: Settings) -> dict[str, gpd.GeoDataFrame]:
         "medical": public.load_medical,
     }
     for name, loader in loaders.items():
+        if settings.city not in LAYER_CITIES.get(name, frozenset()):
+            out[name] = None  # does not cover this city
+            continue
         try:
             out[name] = loader(settings)
         except FileNotFoundError as e:
             log.warning("accessibility: %s", e)
-            out[name] = gpd.GeoDataFrame(geometry=[], crs=public.CRS_METRIC)
-    if len(out["police"]):
-        out["police_precinct"] = out["police"][out["police"]["is_precinct"]]
-    else:
-        out["police_precinct"] = out["police"]
-    w = out["welfare"]
-    if len(w):
-        fam = w["sub_type"].isin(["社會福利服務中心", "婦女暨家庭服務中心"])
-        out["family_service"] = w[fam]
-        out["social_welfare_centre"] = w[w["sub_type"] == "社會福利服務中心"]
-        out["women_family_centre"] = w[w["sub_type"] == "婦女暨家庭服務中心"]
-    else:
-        out["family_service"] = out["social_welfare_centre"] = out["women_family_centre"] = w
-    m = out["medical"]
-    out["hospital"] = m[m["type"] == "醫院"] if len(m) else m
+            out[name] = None
+    police, w, m = out["police"], out["welfare"], out["medical"]
+    out["police_precinct"] = None if police is None else police[police["is_precinct"]]
+    out["family_service"] = (
+        None if w is None else w[w["sub_type"].isin(["社會福利服務中心", "婦女暨家庭服務中心"])]
+    )
+    out["social_welfare_centre"] = None if w is None else w[w["sub_type"] == "社會福利服務中心"]
+    out["women_family_centre"] = None if w is None else w[w["sub_type"] == "婦女暨家庭服務中心"]
+    out["hospital"] = None if m is None else m[m["type"] == "醫院"]
     return out
+
+
+def coverage_note(settings: Settings) -> str:
+    """Which layers do not cover the city (Traditional Chinese, for the page); '' when all do."""
+    missing = [k for k, cities in LAYER_CITIES.items() if settings.city not in cities]
+    if not missing:
+        return ""
+    zh = {"metro_station": "捷運站", "metro_exit": "捷運出口", "bus_stop": "公車站", "youbike": "YouBike",
+          "police": "警察機關", "welfare": "社會福利機構", "medical": "醫療院所"}  # fmt: skip
+    return (
+        "本市沒有完整的下列公開圖層，相關指標留空、不納入不便指數："
+        + "、".join(zh[k] for k in missing)
+        + "（這些圖層目前只涵蓋臺北市）。"
+    )
 
 
 def village_accessibility(
@@ -158,8 +190,9 @@ def village_accessibility(
     per_point = pd.DataFrame({"v": pts["v"]})
     per_point["dist_metro_station_m"] = _nearest(p, _xy(fac["metro_station"]))
     per_point["dist_metro_exit_m"] = _nearest(p, _xy(fac["metro_exit"]))
-    per_point["bus_coverage_300m"] = (_within(p, _xy(fac["bus_stop"]), 300) > 0).astype(float)
-    per_point["bus_coverage_500m"] = (_within(p, _xy(fac["bus_stop"]), 500) > 0).astype(float)
+    for r in (300, 500):
+        n = _within(p, _xy(fac["bus_stop"]), r)
+        per_point[f"bus_coverage_{r}m"] = np.where(np.isnan(n), np.nan, (n > 0).astype(float))
     per_point["dist_bus_stop_m"] = _nearest(p, _xy(fac["bus_stop"]))
     per_point["youbike_500m"] = _within(p, _xy(fac["youbike"]), 500)
     per_point["dist_police_precinct_m"] = _nearest(p, _xy(fac["police_precinct"]))
@@ -173,23 +206,24 @@ def village_accessibility(
     # counts of stops that serve the village: within 300 / 500 m of its polygon
     geoms = villages.geometry.values
     for r in (300, 500):
-        tree = shapely.STRtree(fac["bus_stop"].geometry.values) if len(fac["bus_stop"]) else None
-        if tree is None:
-            out[f"bus_stops_{r}m"] = 0
+        if fac["bus_stop"] is None or not len(fac["bus_stop"]):
+            out[f"bus_stops_{r}m"] = np.nan
             continue
+        tree = shapely.STRtree(fac["bus_stop"].geometry.values)
         pairs = tree.query(geoms, predicate="dwithin", distance=r)
         out[f"bus_stops_{r}m"] = np.bincount(pairs[0], minlength=len(villages))
     with np.errstate(divide="ignore", invalid="ignore"):
         out["bus_stops_per_1000"] = 1000 * out["bus_stops_500m"] / np.where(pop > 0, pop, np.nan)
     rep = villages.geometry.representative_point()
     rep_xy = np.column_stack([rep.x, rep.y])
-    ones = lambda g: np.ones(len(g))  # noqa: E731 - one unit of supply per facility
-    out["sfca_family_service"] = 1e5 * two_step_fca(
-        rep_xy, pop, _xy(fac["family_service"]), ones(fac["family_service"]), d0
-    )
-    out["sfca_police"] = 1e5 * two_step_fca(
-        rep_xy, pop, _xy(fac["police_precinct"]), ones(fac["police_precinct"]), d0
-    )
+    for col, layer in (
+        ("sfca_family_service", "family_service"),
+        ("sfca_police", "police_precinct"),
+    ):
+        g = fac[layer]
+        out[col] = (
+            np.nan if g is None else 1e5 * two_step_fca(rep_xy, pop, _xy(g), np.ones(len(g)), d0)
+        )
     out["pop_total"] = pop
     out.index = villages["villcode"].to_numpy()
     out.index.name = "villcode"
@@ -206,6 +240,8 @@ def composite_index(table: pd.DataFrame) -> pd.Series:
     parts = []
     for col, sign in INDEX_COMPONENTS.items():
         x = table[col].astype(float)
+        if x.isna().all():
+            continue  # a layer that does not cover the city
         if col in LOG_COMPONENTS:
             x = np.log(x + 100)
         sd = x.std()

@@ -659,34 +659,6 @@ def panel_gi(
     return pd.concat(out, ignore_index=True).rename(columns={"id": id_col})
 
 
-def enable_numba_cache() -> int:
-    """Switch on numba's on-disk cache for esda's permutation kernels; return how many.
-
-    esda compiles its conditional-randomisation kernels on the first call in every
-    process (about 20 s here), and does not ask numba to cache them. Caching makes
-    every later kernel (each notebook run) load them from disk instead. The cache
-    lives beside esda's sources, or under ``NUMBA_CACHE_DIR`` when that is set.
-    """
-    import importlib
-
-    n = 0
-    for name in ("esda.crand", "esda.moran", "esda.getisord"):
-        try:
-            mod = importlib.import_module(name)
-        except ImportError:
-            continue
-        for obj in vars(mod).values():
-            if hasattr(obj, "enable_caching") and hasattr(obj, "py_func"):
-                try:
-                    obj.enable_caching()
-                    n += 1
-                except Exception:  # noqa: BLE001 - a read-only install simply stays uncached
-                    log.info("numba cache not available for %s", name)
-    return n
-
-
-_N_CACHED = enable_numba_cache()
-
 
 def plain_summary(result: AreaResult, emerging: pd.DataFrame | None, names: pd.Series) -> str:
     """What the hotspot analysis found, in plain Traditional Chinese for staff."""

@@ -140,17 +140,22 @@ def nb_interval(mu: np.ndarray, alpha: float, level: float = 0.9) -> tuple[np.nd
 
 
 def blind_spots(
-    df: pd.DataFrame, outcome: str, exposure: str, alpha: float = 0.2, access_quantile: float = 0.75
+    df: pd.DataFrame,
+    outcome: str,
+    exposure: str,
+    alpha: float = 0.2,
+    access_quantile: float = 0.75,
+    terms: tuple[str, ...] = COVARIATES,
 ) -> tuple[pd.DataFrame, CountModels]:
     """Observed vs expected from the NB model without accessibility; flag low-and-remote villages.
 
     ``blind_spot`` is True where P(Y ≤ observed | expected) < ``alpha`` and the access
     index is at or above its ``access_quantile``.
     """
-    base = fit_count_models(df, outcome, exposure, COVARIATES)
-    data = df.dropna(subset=[outcome, exposure, *COVARIATES])
+    base = fit_count_models(df, outcome, exposure, terms)
+    data = df.dropna(subset=[outcome, exposure, *terms])
     data = data[data[exposure] > 0].copy()
-    X, _, _ = design(data, COVARIATES)
+    X, _, _ = design(data, terms)
     offset = np.log(data[exposure].astype(float).to_numpy())
     mu = base.nb.predict(X, offset=offset)
     a = float(base.nb.params["alpha"])
@@ -280,13 +285,13 @@ def run_risk_models(
     acc.to_parquet(paths.accessibility, index=False)
     df = feats.merge(acc.drop(columns=["townname", "villname", "pop_total"]), on="villcode")
     df["log_density"] = np.log(df["density_per_km2"].clip(lower=1))
-    if df["low_income_per_1000"].isna().all():
-        terms = tuple(
-            t for t in COVARIATES if t not in ("low_income_per_1000", "disabled_per_1000")
-        )
-    else:
-        terms = COVARIATES
-    models, irr, comp, notes = {}, [], [], []
+    terms = tuple(t for t in COVARIATES if df[t].notna().any())
+    models, irr, comp = {}, [], []
+    notes = [
+        f"{LABELS_ZH.get(t, t)}: no data for this city, left out of the models"
+        for t in COVARIATES
+        if t not in terms
+    ]
     for outcome, (label, denom) in CASE_OUTCOMES.items():
         df[f"exposure_{outcome}"] = df[denom] * df["window_quarters"]
         cm = fit_count_models(
@@ -303,9 +308,7 @@ def run_risk_models(
     irr_t = pd.concat(irr, ignore_index=True)
     comp_t = pd.concat(comp, ignore_index=True)
     df["exposure"] = df["pop_total"] * df["window_quarters"]
-    bs, _ = blind_spots(
-        df, "incidents_w", "exposure", alpha=blind_alpha, access_quantile=access_quantile
-    )
+    bs, _ = blind_spots(df, "incidents_w", "exposure", blind_alpha, access_quantile, terms)
     df = df.merge(
         bs[
             [
