@@ -104,6 +104,15 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _settings(args: argparse.Namespace) -> Settings:
+    """Settings from whichever directory flags and city the subcommand has."""
+    dirs = {
+        f"{d}_dir": getattr(args, f"{d}_dir", None)
+        for d in ("public", "raw", "clean", "reports", "truth")
+    }
+    return Settings.from_args(**dirs, city=getattr(args, "city", DEFAULT_CITY))
+
+
 def _literal(text: str):
     """A parameter value: a Python literal (999, 0.1, True) when it parses, else the text."""
     import ast
@@ -124,12 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "synth":
             from .synth import SynthConfig, generate
 
-            settings = Settings.from_args(
-                public_dir=args.public_dir,
-                raw_dir=args.raw_dir,
-                truth_dir=args.truth_dir,
-                city=args.city,
-            )
+            settings = _settings(args)
             print(
                 f"synthetic exports for {CITIES[args.city]} {args.start}…{args.end} (seed {args.seed}) → {settings.raw_dir}"
             )
@@ -146,12 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "clean":
             from .cleaning import clean_range
 
-            settings = Settings.from_args(
-                public_dir=args.public_dir,
-                raw_dir=args.raw_dir,
-                clean_dir=args.clean_dir,
-                city=args.city,
-            )
+            settings = _settings(args)
             clean_range(settings, args.start, args.end)
         elif args.command == "hotspots":
             from .hotspots import analyse_file
@@ -184,10 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "run":
             from .runner import run
 
-            settings = Settings.from_args(
-                public_dir=args.public_dir, raw_dir=args.raw_dir, clean_dir=args.clean_dir,
-                reports_dir=args.reports_dir, city=args.city,
-            )  # fmt: skip
+            settings = _settings(args)
             extra = {name: _literal(value) for name, value in args.parameter}
             run(
                 settings,

@@ -659,7 +659,6 @@ def panel_gi(
     return pd.concat(out, ignore_index=True).rename(columns={"id": id_col})
 
 
-
 def plain_summary(result: AreaResult, emerging: pd.DataFrame | None, names: pd.Series) -> str:
     """What the hotspot analysis found, in plain Traditional Chinese for staff."""
     t = result.table
