@@ -1,4 +1,4 @@
-"""Another city end to end: New Taipei (65000) on small synthetic data."""
+"""Other cities end to end on small synthetic data: New Taipei (65000) and Taoyuan (68000)."""
 
 import json
 

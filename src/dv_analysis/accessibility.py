@@ -247,4 +247,6 @@ def composite_index(table: pd.DataFrame) -> pd.Series:
         sd = x.std()
         z = (x - x.mean()) / sd if sd and np.isfinite(sd) else x * 0
         parts.append(sign * z)
+    if not parts:  # no layer covers the city
+        return pd.Series(np.nan, index=table.index)
     return pd.concat(parts, axis=1).mean(axis=1)

@@ -52,6 +52,11 @@ def rate_map(villages: gpd.GeoDataFrame, values: pd.Series, title: str, legend: 
         _, ax = plt.subplots(figsize=(6.5, 7.5))
     g = villages.assign(_v=np.asarray(values, float))
     has = g["_v"].notna()
+    if not has.any():
+        g.plot(ax=ax, color="#d9d9d9", edgecolor="white", linewidth=0.2)
+        ax.text(0.5, 0.02, "本市沒有此項資料", transform=ax.transAxes, ha="center")
+        _frame(ax, villages, title)
+        return ax
     g[~has].plot(ax=ax, color="#d9d9d9", edgecolor="white", linewidth=0.2)
     g[has].plot(ax=ax, column="_v", scheme="quantiles", k=5, cmap="OrRd", edgecolor="white", linewidth=0.2,
                 legend=True, legend_kwds={"title": legend, "loc": "lower right", "fontsize": 7, "title_fontsize": 8, "fmt": "{:.2f}"})  # fmt: skip
@@ -147,6 +152,8 @@ def bivariate_map(
         ["#b0d5df", "#ad9ea5", "#985356"],
         ["#64acbe", "#627f8c", "#574249"],
     ]  # rows: access low→high difficulty; columns: risk low→high
+    if pd.Series(np.asarray(access, float)).isna().all():
+        return rate_map(villages, access, title, "", ax)  # no access data: says so on the map
     r = pd.qcut(pd.Series(np.asarray(risk, float)).rank(method="first"), 3, labels=False).to_numpy()
     a = pd.qcut(
         pd.Series(np.asarray(access, float)).rank(method="first"), 3, labels=False

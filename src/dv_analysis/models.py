@@ -217,7 +217,7 @@ def predict_next_quarter(
         *[c for c in COVARIATES if c in table.columns],
         "access_index",
     ]
-    feats = [f for f in feats if f in table.columns]
+    feats = [f for f in feats if f in table.columns and table[f].notna().any()]
     y_tr, y_te = train["incidents"].to_numpy(float), test["incidents"].to_numpy(float)
     preds = {"naive（上一季）": test["lag1"].to_numpy(float)}
     Xtr = sm.add_constant(_std(train[feats], train[feats]), has_constant="add")
@@ -286,6 +286,7 @@ def run_risk_models(
     df = feats.merge(acc.drop(columns=["townname", "villname", "pop_total"]), on="villcode")
     df["log_density"] = np.log(df["density_per_km2"].clip(lower=1))
     terms = tuple(t for t in COVARIATES if df[t].notna().any())
+    access = tuple(t for t in ACCESS_TERMS if df[t].notna().any())
     models, irr, comp = {}, [], []
     notes = [
         f"{LABELS_ZH.get(t, t)}: no data for this city, left out of the models"
@@ -298,7 +299,7 @@ def run_risk_models(
             df,
             outcome,
             f"exposure_{outcome}",
-            terms + ACCESS_TERMS,
+            terms + access,
             w=w if outcome == "incidents_w" else None,
         )
         models[outcome] = cm
@@ -308,7 +309,18 @@ def run_risk_models(
     irr_t = pd.concat(irr, ignore_index=True)
     comp_t = pd.concat(comp, ignore_index=True)
     df["exposure"] = df["pop_total"] * df["window_quarters"]
-    bs, _ = blind_spots(df, "incidents_w", "exposure", blind_alpha, access_quantile, terms)
+    if access:
+        bs, _ = blind_spots(df, "incidents_w", "exposure", blind_alpha, access_quantile, terms)
+    else:
+        notes.append("no accessibility layer covers this city: blind spots cannot be flagged")
+        bs = df[["villcode"]].assign(
+            expected=np.nan,
+            expected_low90=np.nan,
+            expected_high90=np.nan,
+            ratio=np.nan,
+            p_lower=np.nan,
+            blind_spot=False,
+        )
     df = df.merge(
         bs[
             [
