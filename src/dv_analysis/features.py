@@ -239,6 +239,16 @@ def village_panel(settings: Settings, periods: list[Period]) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
+#: Chinese labels of the count columns, shared by every table shown to staff or the public.
+COUNT_LABELS_ZH = {
+    "townname": "行政區",
+    "pop_total": "人口",
+    "notifications_q": "本季通報",
+    "incidents_q": "本季事件",
+    "victims_q": "本季被害人",
+}
+
+
 def district_table(features: pd.DataFrame) -> pd.DataFrame:
     """Per-district totals of the quarter and the window, with rates per 1,000 (for staff pages)."""
     g = features.groupby("townname").agg(
@@ -254,15 +264,11 @@ def district_table(features: pd.DataFrame) -> pd.DataFrame:
     g = g.sort_values("rate_incidents_w", ascending=False).reset_index()
     return g.rename(
         columns={
-            "townname": "行政區",
+            **COUNT_LABELS_ZH,
             "villages": "里數",
-            "pop_total": "人口",
-            "notifications_q": "本季通報",
-            "incidents_q": "本季事件",
-            "victims_q": "本季被害人",
             "incidents_w": "近期事件（視窗）",
             "rate_incidents_w": "每千人每季事件率（視窗）",
-        }  # fmt: skip
+        }
     ).drop(columns="window_quarters")
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from . import disclosure
+from .features import COUNT_LABELS_ZH
 
 VILLAGE_COUNTS = ("incidents_q", "notifications_q", "victims_q", "incidents_w")
 VILLAGE_DICTIONARY = {
@@ -148,20 +149,8 @@ def open_data_preview(paths) -> pd.DataFrame:
     t = pd.read_csv(
         paths.open_data / "districts.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False
     )
-    return t.rename(
-        columns={
-            "townname": "行政區",
-            "pop_total": "人口",
-            "incidents_q": "本季事件",
-            "incidents_q_status": "本季事件備註",
-            "notifications_q": "本季通報",
-            "notifications_q_status": "本季通報備註",
-            "victims_q": "本季被害人",
-            "victims_q_status": "本季被害人備註",
-            "incidents_w": "近四季事件",
-            "incidents_w_status": "近四季事件備註",
-        }  # fmt: skip
-    )
+    labels = {**COUNT_LABELS_ZH, "incidents_w": "近四季事件"}
+    return t.rename(columns={**labels, **{f"{k}_status": f"{v}備註" for k, v in labels.items()}})
 
 
 def public_rate_map(paths, villages_public: pd.DataFrame, out_png) -> pd.DataFrame:
@@ -234,16 +223,7 @@ def public_page(paths, policy: disclosure.Policy = disclosure.DEFAULT_POLICY):
         hs = json.loads(paths.hotspot_summary.read_text(encoding="utf-8"))
         n_hot, n_cold = hs["n_hot"], hs["n_cold"]
     total = districts["incidents_q"].astype("Float64").sum()
-    table = districts.rename(
-        columns={
-            "townname": "行政區",
-            "pop_total": "人口",
-            "incidents_q": "本季事件",
-            "notifications_q": "本季通報",
-            "victims_q": "本季被害人",
-            "incidents_w": "近四季事件",
-        }  # fmt: skip
-    )
+    table = districts.rename(columns={**COUNT_LABELS_ZH, "incidents_w": "近四季事件"})
     table = table[[c for c in table.columns if not c.endswith("_status")]]
     rows = "".join(
         "<tr>"
