@@ -19,6 +19,8 @@ import pandas as pd
 from scipy import stats
 from scipy.spatial import cKDTree
 
+from . import permutation
+
 log = logging.getLogger(__name__)
 
 LISA_LABELS = {1: "HH", 2: "LH", 3: "LL", 4: "HL"}
@@ -280,26 +282,29 @@ def local_statistics(
     Areas in ``exclude`` get no local result (NaN / 'ns').
     """
     y = np.asarray(y, float)
+    # observed statistics from esda; the permutation test from the cached kernel of
+    # dv_analysis.permutation (identical p-values to esda's n_jobs=1, without its
+    # per-process numba compilation)
     w.transform = "r"
-    kw = {
-        "permutations": permutations,
-        "seed": seed,
-        "n_jobs": 1,
-        "keep_simulations": False,
-        "alternative": "two-sided",
-    }
-    lisa = esda.Moran_Local(y, w, transformation="r", **kw)
+    lisa = esda.Moran_Local(y, w, transformation="r", permutations=0)
+    lisa_p = (
+        permutation.conditional_p(
+            permutation.MORAN_LOCAL, lisa.z, lisa.w, lisa.Is, permutations, seed
+        ).astype(float)
+        if permutations
+        else np.full(len(y), np.nan)
+    )
     w.transform = "b"
-    gi = esda.G_Local(y, w, transform="B", star=True, **kw)
-    w.transform = "r"
+    gi = esda.G_Local(y, w, transform="B", star=True, permutations=0)
     gi_p = (
-        np.minimum(1.0, np.asarray(gi.p_sim, float))
+        permutation.conditional_p(
+            permutation.G_LOCAL_STAR, y, gi.w, gi.Gs, permutations, seed, scaling=y.sum()
+        ).astype(float)
         if permutations
         else 2 * stats.norm.sf(np.abs(gi.Zs))
     )
-    lisa_p = (
-        np.minimum(1.0, np.asarray(lisa.p_sim, float)) if permutations else np.full(len(y), np.nan)
-    )
+    w.transform = "r"
+    gi_p, lisa_p = np.minimum(1.0, gi_p), np.minimum(1.0, lisa_p)
     excluded = np.isin(np.asarray(ids), exclude or [])
     gi_p[excluded] = np.nan
     lisa_p[excluded] = np.nan
