@@ -264,6 +264,11 @@ class PeriodPaths:
         return self.clean / "gi_panel.parquet"
 
     @property
+    def gi_quarter(self) -> Path:
+        """Gi* of this quarter alone (one slice of every later panel), reused while unchanged."""
+        return self.clean / "gi_quarter.parquet"
+
+    @property
     def scan_clusters(self) -> Path:
         return self.clean / "scan_clusters.parquet"
 

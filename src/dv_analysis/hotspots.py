@@ -637,6 +637,32 @@ def scan_table(result: AreaResult, ids: np.ndarray, alpha: float = 0.05) -> pd.D
     return pd.DataFrame(rows)
 
 
+#: Change when the per-quarter Gi* computation changes, so cached quarters are recomputed.
+PANEL_CACHE_VERSION = "v1"
+
+
+def quarter_seed(seed: int, period: str) -> int:
+    """The permutation seed of one quarter of a panel: fixed by the quarter, not its position.
+
+    So a quarter's Gi* is the same whichever range it is part of, and can be reused.
+    """
+    from .config import Period
+
+    return (int(seed) + Period.parse(period).ordinal()) % 2**32
+
+
+def _panel_key(order, g: pd.DataFrame, count: str, population: str, spec: str, perms, seed) -> str:
+    """Content address of one quarter's Gi*: its counts, populations, weights and test settings."""
+    import hashlib
+
+    h = hashlib.sha256()
+    h.update(f"gi-quarter {PANEL_CACHE_VERSION}|{spec}|{int(perms)}|{seed}|".encode())
+    h.update("|".join(map(str, order)).encode())
+    h.update(np.ascontiguousarray(g[count].fillna(0).to_numpy(float)).tobytes())
+    h.update(np.ascontiguousarray(g[population].fillna(0).to_numpy(float)).tobytes())
+    return h.hexdigest()
+
+
 def panel_gi(
     areas: gpd.GeoDataFrame,
     panel: pd.DataFrame,
@@ -647,20 +673,45 @@ def panel_gi(
     permutations: int = 999,
     seed: int = 42,
     progress: bool = False,
+    cache=None,
 ) -> pd.DataFrame:
-    """Gi* of the EB rate for every period of a panel (id, period, gi_z, gi_p, gi_q, gi_bin)."""
+    """Gi* of the EB rate for every period of a panel (id, period, gi_z, gi_p, gi_q, gi_bin).
+
+    Each quarter is tested with its own seed (:func:`quarter_seed`). With ``cache``, a
+    function from a period to a parquet path, a quarter whose counts, populations, weights
+    and settings are unchanged is read back instead of recomputed (the key is kept beside
+    it in ``<path>.key``), so over a range of runs each quarter's Gi* is computed once.
+    """
     w, _ = build_weights(areas, weights, ids=id_col)
     order = areas[id_col].to_numpy()
     out = []
     periods = sorted(panel["period"].unique())
+    reused = 0
     for i, p in enumerate(periods, 1):
         g = panel[panel["period"] == p].set_index(id_col).reindex(order)
-        rate = eb_rate(g[count].fillna(0).to_numpy(float), g[population].fillna(0).to_numpy(float))
-        res = local_statistics(rate, w, order, permutations=permutations, seed=seed + i)
-        res["period"] = p
-        out.append(res[["id", "period", "gi_z", "gi_p", "gi_q", "gi_bin"]])
-        if progress:
-            print(f"  Gi* {p} ({i}/{len(periods)})", flush=True)
+        qseed = quarter_seed(seed, p)
+        path = cache(p) if cache else None
+        key = _panel_key(order, g, count, population, weights, permutations, qseed)
+        keyfile = path.with_name(path.name + ".key") if path is not None else None
+        if path is not None and path.exists() and keyfile.exists() and keyfile.read_text() == key:
+            res = pd.read_parquet(path)
+            reused += 1
+        else:
+            rate = eb_rate(
+                g[count].fillna(0).to_numpy(float), g[population].fillna(0).to_numpy(float)
+            )
+            res = local_statistics(rate, w, order, permutations=permutations, seed=qseed)
+            res["period"] = p
+            res = res[["id", "period", "gi_z", "gi_p", "gi_q", "gi_bin"]]
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                res.to_parquet(path, index=False)
+                keyfile.write_text(key)
+            if progress:
+                print(f"  Gi* {p} ({i}/{len(periods)})", flush=True)
+        out.append(res)
+    if progress and reused:
+        print(f"  Gi* of {reused} earlier quarter(s) reused (inputs unchanged)", flush=True)
     return pd.concat(out, ignore_index=True).rename(columns={"id": id_col})
 
 
@@ -744,6 +795,7 @@ def run_village_hotspots(
         permutations=panel_permutations,
         seed=seed,
         progress=progress,
+        cache=lambda p: settings.period(p).gi_quarter,
     )
     emerging = emerging_hotspots(gp, id_col="villcode", period_col="period")
     res.table.to_parquet(paths.hotspots, index=False)
