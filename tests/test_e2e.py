@@ -7,15 +7,18 @@ import nbformat
 import pytest
 
 from dv_analysis.config import NOTEBOOKS
-from dv_analysis.runner import NotebookFailed, run
+from dv_analysis.runner import NotebookFailed, run, run_key, run_range
 
 pytestmark = pytest.mark.e2e
+
+
+FAST = {"permutations": 999, "panel_permutations": 199, "scan_simulations": 99}
 
 
 @pytest.fixture(scope="module")
 def ran(small_data):
     s = small_data
-    fast = {"permutations": 999, "panel_permutations": 199, "scan_simulations": 99}
+    fast = FAST
     run(
         s, "2020Q3", progress=False, extra_parameters=fast
     )  # the previous quarter first: re-exports recognised
@@ -81,6 +84,31 @@ def test_internal_notebook_shows_no_case_rows(ran):
     assert not any(nid in text for nid in notes["notification_id"])
 
 
+def test_range_skips_unchanged_periods(ran, capsys):
+    """A rerun of the range recomputes nothing; a changed raw file changes its period and later ones."""
+    s, manifest = ran
+    before = {q: s.period(q).manifest.read_text() for q in ("2020Q3", "2020Q4")}
+    manifests = run_range(s, "2020Q3", "2020Q4", extra_parameters=FAST)
+    assert [m.get("skipped") for m in manifests] == [True, True]
+    assert "unchanged since its last run" in capsys.readouterr().out
+    assert {q: s.period(q).manifest.read_text() for q in before} == before
+    params = manifest["parameters"]
+    key3 = run_key(s, "2020Q3", {**params, "period": "2020Q3"}, NOTEBOOKS)["key"]
+    key4 = run_key(s, "2020Q4", params, NOTEBOOKS)["key"]
+    assert key4 == manifest["run_key"]["key"]
+    # a different parameter or a new raw file of 2020Q4: 2020Q4 must rerun, 2020Q3 not
+    assert run_key(s, "2020Q4", {**params, "seed": 1}, NOTEBOOKS)["key"] != key4
+    extra = s.raw_dir / "2020Q4" / "late_export.csv"
+    extra.write_text("通報編號\n", encoding="utf-8")
+    try:
+        assert run_key(s, "2020Q4", params, NOTEBOOKS)["key"] != key4
+        assert run_key(s, "2020Q3", {**params, "period": "2020Q3"}, NOTEBOOKS)["key"] == key3
+    finally:
+        extra.unlink()
+    with pytest.raises(FileNotFoundError, match="no raw exports for 2020Q1, 2020Q2"):
+        run_range(s, "2020Q1", "2020Q4", progress=False)
+
+
 def test_failure_names_the_notebook(small_data):
     with pytest.raises(
         NotebookFailed, match=r"01_clean\.ipynb failed for 2019Q1: FileNotFoundError"
@@ -101,7 +129,7 @@ def test_cli_run(small_data, capsys):
     code = main(["run", "--period", "2018Q1", "--raw-dir", str(s.raw_dir), "--clean-dir", str(s.clean_dir),
                  "--reports-dir", str(s.reports_dir), "--quiet"])  # fmt: skip
     assert code == 1
-    assert "01_clean.ipynb failed for 2018Q1" in capsys.readouterr().err
+    assert "no raw exports for 2018Q1" in capsys.readouterr().err
 
 
 def test_hotspot_outputs(ran):

@@ -56,6 +56,52 @@ def test_population_mismatch_is_reported_not_dropped(s):
     assert "23 unmatched" in str(rep)
 
 
+@pytest.mark.parametrize("city,period", [("65000", "2020Q4"), ("all", "2014Q2"), ("all", "2020Q4")])
+def test_unmatched_register_population_stays_in_its_district(s, city, period):
+    """The documented rule: nobody is lost; people move only within their own district."""
+    raw = pd.read_csv(
+        s.population_file(public.population_month_for(s, period)), dtype={"村里代碼": str}
+    )
+    raw["code"] = raw["村里代碼"].str.replace("-", "")
+    if city != "all":
+        raw = raw[raw["code"].str[:5] == city]
+    p = public.load_population(s, period, city=city)
+    kept = p[p["in_boundaries"]]
+    assert kept["villcode"].is_unique
+    rep = p.attrs["join_report"]
+    left_out = rep.methods.get("people_in_districts_without_polygons", 0)
+    assert kept["pop_total"].sum() + left_out == raw["人口"].sum()
+    assert kept["pop_reassigned"].sum() == rep.methods["reassigned_people"] > 0
+    # district totals are kept exactly (first 8 digits of the code: county and district)
+    by_raw = raw.groupby(raw["code"].str[:8])["人口"].sum()
+    by_kept = kept.groupby(kept["villcode"].str[:8])["pop_total"].sum()
+    common = by_kept.index.intersection(by_raw.index)
+    assert (by_kept[common] == by_raw[common]).all()
+    for col in ("pop_0_14", "pop_65plus", "households"):
+        assert kept[col].sum() <= raw[public.POPULATION_COLUMNS_INV[col]].sum()
+
+
+def test_reassignment_rule_on_a_small_case():
+    b = pd.DataFrame({"villcode": ["63000010001", "63000010002", "63000010003", "63000020001"]})
+    counts = {c: [0, 0, 0] for c in public.POPULATION_COUNTS}
+    df = pd.DataFrame(
+        {"register_code": ["63000010001", "63000010002", "63000010009"], "area": "臺北市松山區",
+         "village": ["甲里", "乙里", "舊里"], **counts}
+    )  # fmt: skip
+    df["pop_total"] = [100, 300, 41]
+    df["villcode"] = ["63000010001", "63000010002", None]
+    df["in_boundaries"] = df["villcode"].notna()
+    df["match_method"] = ["code", "code", None]
+    # 63000010003 has no register row: the retired village's people go there
+    out = public.reassign_unmatched_population(df, b)
+    got = out[out["in_boundaries"]].set_index("villcode")["pop_total"].to_dict()
+    assert got == {"63000010001": 100, "63000010002": 300, "63000010003": 41}
+    # every polygon has a row: split in proportion to population, integers adding up
+    out = public.reassign_unmatched_population(df, b[b["villcode"] != "63000010003"])
+    got = out[out["in_boundaries"]].set_index("villcode")["pop_total"]
+    assert got.sum() == 441 and got["63000010002"] > got["63000010001"] > 100
+
+
 def test_population_period_outside_files(s):
     with pytest.raises(FileNotFoundError, match="population"):
         public.load_population(s, "2010Q1")

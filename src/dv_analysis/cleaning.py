@@ -73,6 +73,7 @@ QUARANTINE_REASONS: dict[str, str] = {
     "conflicting_id": "同一通報編號內容不一致",
     "outside_period": "通報日期不在本期",
     "out_of_area": "發生地不在本市",
+    "retired_village_code": "村里代碼不在村里界圖中（村里已調整），且無其他定位資訊",
     "unlocatable": "無法定位村里",
 }
 DUPLICATE_REASONS: dict[str, str] = {
@@ -364,35 +365,47 @@ def locate(df: pd.DataFrame, settings: Settings, city: str) -> pd.DataFrame:
     row names or points into another city), and ``x``, ``y`` in EPSG:3826.
     """
     b = public.load_boundaries(settings, city)
-    city_key = names.city_key(CITIES.get(city, b["countyname"].iloc[0]))
+    national = city == "all"  # every city is in the area; names are matched with their city
+    city_key = "" if national else names.city_key(CITIES.get(city, b["countyname"].iloc[0]))
     known = set(b["villcode"])
     out = pd.DataFrame(index=df.index)
     code = _map_unique(df["code_raw"], names.villcode)
     ck = _map_unique(df["city_raw"], names.city_key)
-    other_city = (ck != "") & (ck != city_key)
-    other_code = code.notna() & (code.str[:5] != city)
+    other_city = (ck != "") & (ck != city_key) & (not national)
+    other_code = code.notna() & (code.str[:5] != city) & (not national)
     vill = pd.Series(np.where(code.isin(known), code, None), index=df.index, dtype=object)
     method = pd.Series(np.where(vill.notna(), "code", ""), index=df.index, dtype=object)
     # names
-    idx = public.village_name_index(b).drop(columns="city_k")
+    idx = public.village_name_index(b)
+    if not national:  # one city: its name is not part of the key
+        idx = idx.assign(city_k="")
     dk = _map_unique(df["district_raw"], names.district_key)
     vk = _map_unique(df["village_raw"], names.village_candidates)
+    rk = ck if national else pd.Series("", index=df.index)
     pair = dict(
-        zip(zip(idx["district_k"], idx["village_k"], strict=True), idx["villcode"], strict=True)
+        zip(
+            zip(idx["city_k"], idx["district_k"], idx["village_k"], strict=True),
+            idx["villcode"],
+            strict=True,
+        )
     )
     by_village = (
-        idx.drop_duplicates("village_k", keep=False).set_index("village_k")["villcode"].to_dict()
+        idx.drop_duplicates(["city_k", "village_k"], keep=False)
+        .set_index(["city_k", "village_k"])["villcode"]
+        .to_dict()
     )
 
-    def lookup(d: str, cands: tuple[str, ...]) -> str | None:
+    def lookup(c: str, d: str, cands: tuple[str, ...]) -> str | None:
         for v in cands:
-            hit = pair.get((d, v)) if d else by_village.get(v)
+            hit = pair.get((c, d, v)) if d else by_village.get((c, v))
             if hit:
                 return hit
         return None
 
     name_hit = pd.Series(
-        [lookup(d, c) for d, c in zip(dk, vk, strict=True)], index=df.index, dtype=object
+        [lookup(c, d, v) for c, d, v in zip(rk, dk, vk, strict=True)],
+        index=df.index,
+        dtype=object,
     )
     use = vill.isna() & name_hit.notna()
     vill[use] = name_hit[use]
@@ -415,7 +428,7 @@ def locate(df: pd.DataFrame, settings: Settings, city: str) -> pd.DataFrame:
             pts, allb[["villcode", "countycode", "geometry"]], how="left", predicate="within"
         )
         hit = hit[~hit.index.duplicated()]
-        in_city = (hit["countycode"] == city).to_numpy()
+        in_city = (hit["countycode"].notna() if national else hit["countycode"] == city).to_numpy()
         rows = hit["row"].to_numpy()
         vill.iloc[rows[in_city]] = hit["villcode"].to_numpy()[in_city]
         method.iloc[rows[in_city]] = "xy"
@@ -423,6 +436,8 @@ def locate(df: pd.DataFrame, settings: Settings, city: str) -> pd.DataFrame:
         xy_other[rows[elsewhere]] = True
     out["villcode"] = vill
     out["locate_method"] = method
+    # a well-formed code of the area that the boundary vintage no longer has (re-divided villages)
+    out["retired_code"] = (code.notna() & ~code.isin(known) & ~other_code & vill.isna()).to_numpy()
     # out of area: the row says another city, or its only location is in another city
     out["out_of_area"] = (
         other_city
@@ -628,6 +643,7 @@ def clean_period(
     loc = locate(df, settings, city)
     df = df.join(loc)
     mark(df["out_of_area"], "quarantine", "out_of_area", "發生地縣市")
+    mark(df["retired_code"], "quarantine", "retired_village_code", "村里代碼")
     mark(df["villcode"].isna(), "quarantine", "unlocatable", "村里代碼/發生地村里/發生地X,Y")
     df["bucket"], df["reason"], df["reason_column"] = bucket, reason, column
 

@@ -86,8 +86,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     a.add_argument("folder", help="a period's report folder, e.g. reports/2020Q4")
 
-    r = sub.add_parser("run", help="run every notebook for a period and render the staff pages")
-    r.add_argument("--period", required=True, help="quarter, e.g. 2020Q4")
+    r = sub.add_parser(
+        "run", help="run every notebook for a period (or a range) and render the staff pages"
+    )
+    r.add_argument(
+        "--period",
+        required=True,
+        help="quarter, e.g. 2020Q4, or a range 2016Q1:2020Q4 (unchanged periods are skipped)",
+    )
+    r.add_argument(
+        "--force",
+        action="store_true",
+        help="recompute periods even when their inputs, code and parameters are unchanged",
+    )
     r.add_argument(
         "--city",
         default=DEFAULT_CITY,
@@ -181,14 +192,17 @@ def main(argv: list[str] | None = None) -> int:
             check(Path(args.folder))
             print(f"{args.folder}: disclosure audit passed (staff/ and public/)")
         elif args.command == "run":
-            from .runner import run
+            from .runner import run_range
 
             settings = _settings(args)
             extra = {name: _literal(value) for name, value in args.parameter}
-            run(
+            start, _, end = args.period.partition(":")
+            run_range(
                 settings,
-                args.period,
+                start,
+                end or start,
                 seed=args.seed,
+                force=args.force,
                 progress=not args.quiet,
                 extra_parameters=extra,
             )

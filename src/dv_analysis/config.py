@@ -32,6 +32,7 @@ CITIES: dict[str, str] = {
     "63000": "臺北市",
     "65000": "新北市",
     "68000": "桃園市",
+    "all": "全國",  # every village of Taiwan (7,701 in the 2021 boundaries)
 }
 DEFAULT_CITY = "63000"
 

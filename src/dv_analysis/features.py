@@ -168,7 +168,11 @@ def village_features(settings: Settings, period: str | Period, window: int = 4) 
     f["window_quarters"] = nq
     f = f.join(covariates(settings, p, window))
     f.insert(0, "villname", b.set_index("villcode")["villname"].reindex(codes))
-    f.insert(0, "townname", b.set_index("villcode")["townname"].reindex(codes))
+    f.insert(
+        0,
+        "townname",
+        public.district_label(b, settings.city).set_axis(b["villcode"]).reindex(codes),
+    )
     f = f.reset_index()
     f.attrs["missing_periods"] = missing
     return f
@@ -188,6 +192,8 @@ def covariates(settings: Settings, period: str | Period, window: int = 4) -> pd.
     total = pop["pop_total"].replace(0, np.nan)
     out = pd.DataFrame(index=b.index)
     try:
+        if not public.covers(settings, "welfare_recipients"):
+            raise FileNotFoundError("the welfare-recipient layer covers Taipei only")
         w = public.load_welfare_recipients(settings)
         w = w[w["in_boundaries"]].set_index("villcode").reindex(b.index)
         out["low_income_per_1000"] = 1000 * w["low_income"] / total
@@ -201,6 +207,8 @@ def covariates(settings: Settings, period: str | Period, window: int = 4) -> pd.
         out["disabled_per_1000"] = np.nan
     months = [m for q in window_periods(p, window) for m in q.months()]
     try:
+        if not public.covers(settings, "vital_events"):
+            raise FileNotFoundError("the vital-events layer covers Taipei, New Taipei, Taoyuan")
         v = public.load_vital_events(settings, months)
         v = v[v["in_boundaries"]].set_index("villcode").reindex(b.index)
         out["divorces_per_1000"] = 1000 * v["divorces"].fillna(0) / total

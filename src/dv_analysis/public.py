@@ -308,11 +308,114 @@ def load_population(
     city = _city_filter(settings.city if city is None else city)
     if city is not None:
         df = df[df["register_code"].str[:5] == city].reset_index(drop=True)
-    b = load_boundaries(settings, city)
+    b = load_boundaries(settings, city or "all")
+    # a code given to two register villages (2014-06 has one): trust it only for the row whose
+    # district agrees with the boundaries; the other is matched by its names
+    parts = df["area"].map(names.split_county_district)
+    df["_city"], df["_district"] = parts.str[0], parts.str[1]
+    dup = df["register_code"].duplicated(keep=False) & df["register_code"].notna()
+    if dup.any():
+        town = b.set_index("villcode")["townname"].map(names.district_key)
+        wrong = dup & (df["register_code"].map(town) != df["_district"])
+        df["_code"] = df["register_code"].where(~wrong)
+    else:
+        df["_code"] = df["register_code"]
     df = match_villages(
-        df, b, layer=f"population {month}", code_col="register_code", label_cols=("area", "village")
-    )
+        df, b, layer=f"population {month}", code_col="_code", city_col="_city",
+        district_col="_district", village_col="village", label_cols=("area", "village"),
+    ).drop(columns=["_city", "_district", "_code"])  # fmt: skip
+    df = reassign_unmatched_population(df, b)
     df["month"] = month
+    return df
+
+
+POPULATION_COLUMNS_INV = {v: k for k, v in POPULATION_COLUMNS.items()}
+#: Population columns moved by :func:`reassign_unmatched_population`.
+POPULATION_COUNTS: tuple[str, ...] = tuple(
+    c for c in POPULATION_COLUMNS.values() if c not in ("month", "register_code", "area", "village")
+)
+
+
+def _largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
+    """Split an integer total in proportion to weights, in integers that add up to it."""
+    share = total * weights / weights.sum()
+    out = np.floor(share).astype(np.int64)
+    rest = int(total - out.sum())
+    if rest:
+        out[np.argsort(-(share - out), kind="stable")[:rest]] += 1
+    return out
+
+
+def reassign_unmatched_population(df: pd.DataFrame, boundaries: pd.DataFrame) -> pd.DataFrame:
+    """The rule for register villages that the boundary vintage does not have.
+
+    Villages are merged and re-divided over the years (New Taipei has 1,032 register
+    villages against 1,009 polygons; Taoyuan went from 495 to 516), so some register rows
+    match no polygon. Rule: the people of a district's unmatched register villages (same
+    first 8 digits of the code: county and district) stay in that district. They go to the
+    district's polygons that have no register row of their own (the re-divided villages)
+    in equal parts, or, when every polygon of the district has a row, to all of them in
+    proportion to their population; integers by largest remainder, so district totals are
+    kept exactly. A polygon without a register row gets a row with ``match_method``
+    ``reassigned``; every receiving village has the number of people it received in
+    ``pop_reassigned``. Unmatched rows stay in the table, flagged, for the record; a district
+    with no polygon at all keeps its people there (and the join report says so).
+    """
+    df = df.copy()
+    df["pop_reassigned"] = 0
+    unmatched = df[~df["in_boundaries"]]
+    report: JoinReport = df.attrs.get("join_report")
+    if unmatched.empty:
+        return df
+    matched = df[df["in_boundaries"]]
+    own = matched.groupby("villcode")["pop_total"].sum()
+    towns = boundaries["villcode"].str[:8]
+    gifts, kept_out = [], 0
+    for town, g in unmatched.groupby(unmatched["register_code"].str[:8], sort=True):
+        polys = boundaries.loc[towns == town, "villcode"]
+        if polys.empty:
+            kept_out += int(g["pop_total"].sum())
+            continue
+        empty = polys[~polys.isin(own.index)].to_numpy()
+        if len(empty):
+            targets, weights = empty, np.ones(len(empty))
+        else:
+            targets = polys.to_numpy()
+            weights = own.reindex(targets).fillna(0).to_numpy(float) + 1.0
+        gift = pd.DataFrame(
+            {c: _largest_remainder(int(g[c].sum()), weights) for c in POPULATION_COUNTS}
+        )
+        gift["villcode"], gift["area"] = targets, g["area"].iloc[0]
+        gifts.append(gift)
+    if gifts:
+        gift = pd.concat(gifts, ignore_index=True)
+        gift = gift.groupby("villcode").agg(
+            {**{c: "sum" for c in POPULATION_COUNTS}, "area": "first"}
+        )
+        gift["pop_reassigned"] = gift["pop_total"]
+        into = df["in_boundaries"] & df["villcode"].isin(gift.index)
+        add = gift.reindex(df.loc[into, "villcode"])
+        for c in (*POPULATION_COUNTS, "pop_reassigned"):
+            df.loc[into, c] = df.loc[into, c].to_numpy() + add[c].to_numpy()
+        fresh = gift[~gift.index.isin(matched["villcode"])].reset_index()
+        if len(fresh):
+            fresh = fresh.assign(
+                register_code=None, village="", in_boundaries=True, match_method="reassigned"
+            )
+            df = pd.concat([df, fresh[[c for c in df.columns if c in fresh]]], ignore_index=True)
+    has_row = set(df.loc[df["in_boundaries"], "villcode"])
+    if report is not None:
+        moved = int(df["pop_reassigned"].sum())
+        report.methods = {**report.methods, "reassigned_people": moved}
+        report.villages_without_data = sorted(set(report.villages_without_data) - has_row)
+        if kept_out:
+            report.methods["people_in_districts_without_polygons"] = kept_out
+        df.attrs["join_report"] = report
+        log.warning(
+            "%s: %d register villages (%d people) not in the boundaries; %d people reassigned"
+            " within their districts",
+            report.layer, len(unmatched), int(unmatched["pop_total"].sum()), moved,
+        )  # fmt: skip
     return df
 
 
@@ -438,7 +541,7 @@ def load_vital_events(
             f"no vital-events file for months {months[0]} … {months[-1]} in {settings.public_dir / 'vital_events'}"
         )
     df = pd.concat(frames, ignore_index=True)
-    b = load_boundaries(settings, city)
+    b = load_boundaries(settings, city or "all")
     if city is not None:
         ck = names.city_key(b["countyname"].iloc[0])
         df = df[(df["code"].str[:5] == city) | (df["city"] == ck)]
@@ -541,12 +644,39 @@ def load_medical(settings: Settings) -> gpd.GeoDataFrame:
 
 
 # ---------------------------------------------------------------------------
+# Which cities each per-village layer covers
+# ---------------------------------------------------------------------------
+#: Per-village layers that do not cover all of Taiwan, and the cities they cover. For a
+#: run over another city, or over all of Taiwan, such a layer is left empty with a note:
+#: a covariate known for a few cities only would confound city with the covariate.
+VILLAGE_LAYER_CITIES: dict[str, frozenset[str]] = {
+    "welfare_recipients": frozenset({"63000"}),
+    "children_0to5": frozenset({"63000"}),
+    "vital_events": frozenset({"63000", "65000", "68000"}),
+}
+
+
+def covers(settings: Settings, layer: str) -> bool:
+    """Whether a per-village layer covers every village of the settings' city."""
+    cities = VILLAGE_LAYER_CITIES.get(layer)
+    return cities is None or settings.city in cities
+
+
+def district_label(boundaries: pd.DataFrame, city: str) -> pd.Series:
+    """District names for tables: the district alone for one city; county + district for
+    all of Taiwan, where names repeat (中正區 is in Taipei and in Keelung)."""
+    if _city_filter(city) is None:
+        return boundaries["countyname"] + boundaries["townname"]
+    return boundaries["townname"]
+
+
+# ---------------------------------------------------------------------------
 # Welfare recipients per village (Taipei only)
 # ---------------------------------------------------------------------------
 def _village_table(settings: Settings, name: str, layer: str, city: str | None) -> pd.DataFrame:
     path = settings.public_file("welfare", name)
     df = pd.read_csv(path, dtype={"VILLCODE": str}, encoding="utf-8-sig")
-    b = load_boundaries(settings, _city_filter(settings.city if city is None else city))
+    b = load_boundaries(settings, settings.city if city is None else city)
     return match_villages(df, b, layer=layer, code_col="VILLCODE")
 
 

@@ -24,7 +24,7 @@ import nbformat
 from nbconvert import HTMLExporter
 from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 
-from .config import NOTEBOOKS, Period, PeriodPaths, Settings, project_root
+from .config import NOTEBOOKS, Period, PeriodPaths, Settings, period_range, project_root
 
 #: Parameters every notebook declares (a test checks it with papermill.inspect_notebook).
 CORE_PARAMETERS: tuple[str, ...] = (
@@ -95,6 +95,97 @@ def input_checksums(paths: PeriodPaths) -> dict[str, str]:
     return out
 
 
+def code_fingerprint() -> str:
+    """SHA-256 over the package's source, its templates and the notebooks: what "code" means for reruns.
+
+    Docs, tests and benchmarks are left out, so changing them does not invalidate results.
+    """
+    root = project_root()
+    pkg = Path(__file__).parent
+    files = sorted(
+        [f for f in pkg.rglob("*") if f.is_file() and "__pycache__" not in f.parts]
+        + [f for f in notebooks_dir().glob("*.ipynb")]
+    )
+    h = hashlib.sha256()
+    for f in files:
+        try:
+            name = f.relative_to(root).as_posix()
+        except ValueError:  # an installed (not editable) package
+            name = f.relative_to(pkg.parent).as_posix()
+        h.update(name.encode() + b"\0" + sha256(f).encode() + b"\n")
+    return h.hexdigest()
+
+
+def run_key(
+    settings: Settings, period: str | Period, params: dict, notebooks: tuple[str, ...]
+) -> dict:
+    """The content address of a period's run: parameters, notebooks, code and every input.
+
+    Inputs are the raw files of this period *and of every earlier period* (the panel and
+    the rolling window read their clean tables), and every public-layer file. Two runs
+    with the same key give the same outputs, so a finished run with this key is skipped.
+    """
+    p = Period.parse(period)
+    h = hashlib.sha256()
+    raw = {}
+    if settings.raw_dir.is_dir():
+        for d in sorted(settings.raw_dir.iterdir()):
+            try:
+                q = Period.parse(d.name)
+            except ValueError:
+                continue
+            if d.is_dir() and q <= p:
+                for f in sorted(d.rglob("*")):
+                    if f.is_file():
+                        raw[f"raw/{f.relative_to(settings.raw_dir).as_posix()}"] = _cached_sha(f)
+    public = {
+        f"public/{f.relative_to(settings.public_dir).as_posix()}": _cached_sha(f)
+        for f in sorted(settings.public_dir.rglob("*"))
+        if f.is_file()
+    }
+    parts = {
+        "parameters": _digest(json.dumps(params, sort_keys=True, ensure_ascii=False)),
+        "notebooks": _digest("|".join(notebooks)),
+        "code": code_fingerprint(),
+        "raw": _digest(json.dumps(raw, sort_keys=True)),
+        "public": _digest(json.dumps(public, sort_keys=True)),
+    }
+    for k in sorted(parts):
+        h.update(f"{k}={parts[k]}\n".encode())
+    return {"key": h.hexdigest(), "parts": parts, "raw_files": len(raw)}
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+_SHA_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def _cached_sha(path: Path) -> str:
+    """sha256 of a file, remembered for this process by (path, size, mtime)."""
+    st = path.stat()
+    k = (str(path), st.st_size, st.st_mtime_ns)
+    if k not in _SHA_CACHE:
+        _SHA_CACHE[k] = sha256(path)
+    return _SHA_CACHE[k]
+
+
+def up_to_date(paths: PeriodPaths, key: str) -> bool:
+    """True when the period's manifest says a finished run with this key and its outputs exist."""
+    if not paths.manifest.exists():
+        return False
+    try:
+        m = json.loads(paths.manifest.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return False
+    if m.get("status") != "ok" or m.get("run_key", {}).get("key") != key:
+        return False
+    files = [Path(n["executed"]) for n in m.get("notebooks", [])]
+    files += [Path(n["staff_html"]) for n in m.get("notebooks", []) if "staff_html" in n]
+    return bool(files) and all(f.exists() for f in files)
+
+
 def git_revision() -> dict[str, object]:
     root = project_root()
     try:
@@ -153,19 +244,20 @@ def run(
     notebooks: tuple[str, ...] = NOTEBOOKS,
     progress: bool = True,
     extra_parameters: dict | None = None,
+    force: bool = True,
 ) -> dict:
     """Execute the notebooks in order for a period; return the manifest (also written to disk).
 
-    Stops at the first failing notebook with :class:`NotebookFailed`, after writing
-    the manifest with the failure recorded.
+    With ``force=False`` a period whose manifest records a finished run with the same
+    :func:`run_key` (same parameters, code and inputs) is not recomputed: its manifest is
+    returned with ``skipped`` set. Stops at the first failing notebook with
+    :class:`NotebookFailed`, after writing the manifest with the failure recorded.
     """
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
     settings.check_public_dir()
     paths = settings.period(period)
-    for d in (paths.internal, paths.staff, paths.public, paths.clean):
-        d.mkdir(parents=True, exist_ok=True)
     params = {
         "period": str(paths.period),
         "city": settings.city,
@@ -176,6 +268,19 @@ def run(
         "seed": int(seed),
         **(extra_parameters or {}),
     }
+    key = run_key(settings, paths.period, params, notebooks)
+    if not force and up_to_date(paths, key["key"]):
+        manifest = json.loads(paths.manifest.read_text(encoding="utf-8"))
+        manifest["skipped"] = True
+        if progress:
+            print(
+                f"{paths.period}: unchanged since its last run (same inputs, code and parameters);"
+                " skipped (use --force to recompute)",
+                flush=True,
+            )
+        return manifest
+    for d in (paths.internal, paths.staff, paths.public, paths.clean):
+        d.mkdir(parents=True, exist_ok=True)
     manifest: dict = {
         "period": str(paths.period),
         "city": settings.city,
@@ -189,6 +294,7 @@ def run(
             "python": sys.version.split()[0],
         },
         "inputs": input_checksums(paths),
+        "run_key": key,
         "notebooks": [],
         "status": "running",
     }
@@ -254,3 +360,52 @@ def run(
         print(f"  clean tables (internal):       {paths.clean}")
         print(f"  manifest:                      {paths.manifest}")
     return manifest
+
+
+def run_range(
+    settings: Settings,
+    start: str | Period,
+    end: str | Period,
+    *,
+    seed: int = 42,
+    force: bool = False,
+    progress: bool = True,
+    extra_parameters: dict | None = None,
+    notebooks: tuple[str, ...] = NOTEBOOKS,
+) -> list[dict]:
+    """Run every period from ``start`` to ``end`` in order, skipping unchanged ones.
+
+    Checks first that every period has a raw folder, and names the missing ones. Each
+    period's Gi* panel reuses the quarters computed before it, so the emerging-hotspot
+    panel is computed once for the range. Returns the manifests, in order.
+    """
+    periods = period_range(start, end)
+    missing = [str(p) for p in periods if not (settings.raw_dir / str(p)).is_dir()]
+    if missing:
+        raise FileNotFoundError(
+            f"no raw exports for {', '.join(missing)} in {settings.raw_dir}"
+            " (one folder per quarter, e.g. data_raw/2020Q4/)"
+        )
+    manifests, t0 = [], time.perf_counter()
+    for i, p in enumerate(periods, 1):
+        if progress:
+            print(f"=== {p} ({i}/{len(periods)}) ===", flush=True)
+        manifests.append(
+            run(
+                settings,
+                p,
+                seed=seed,
+                notebooks=notebooks,
+                progress=progress,
+                extra_parameters=extra_parameters,
+                force=force,
+            )
+        )
+    if progress:
+        done = sum(not m.get("skipped") for m in manifests)
+        print(
+            f"{len(periods)} period(s): {done} run, {len(periods) - done} unchanged and skipped,"
+            f" in {time.perf_counter() - t0:.1f} s",
+            flush=True,
+        )
+    return manifests
