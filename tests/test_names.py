@@ -10,6 +10,8 @@ def test_city_keys():
 
 def test_district_and_village_keys():
     assert names.district_key("萬華區") == names.district_key("萬華") == "萬華"
+    assert names.district_key("東區") == names.district_key("東") == "東"  # Hsinchu, Tainan…
+    assert names.district_key("平鎮區") == names.district_key("平鎮") == "平鎮"
     assert names.village_key("青山里") == names.village_key("青山") == "青山"
     assert names.village_key("糖蔀里") == names.village_key("糖廍里")
     assert names.village_key("臺安里") == names.village_key("台安")

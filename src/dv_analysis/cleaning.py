@@ -347,7 +347,8 @@ def coordinates_to_twd97(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.n
     x = np.asarray(x, float)
     y = np.asarray(y, float)
     lonlat = (x > 118) & (x < 123) & (y > 21) & (y < 27)
-    twd = (x > 1.4e5) & (x < 3.6e5) & (y > 2.4e6) & (y < 2.85e6)
+    # EPSG:3826 extent of Taiwan with Penghu, Kinmen and Matsu
+    twd = (x > -6.0e4) & (x < 3.6e5) & (y > 2.4e6) & (y < 2.95e6)
     ox, oy = np.where(twd, x, np.nan), np.where(twd, y, np.nan)
     if lonlat.any():
         pts = gpd.GeoSeries(gpd.points_from_xy(x[lonlat], y[lonlat]), crs=public.CRS_LONLAT).to_crs(
@@ -400,6 +401,19 @@ def locate(df: pd.DataFrame, settings: Settings, city: str) -> pd.DataFrame:
             hit = pair.get((c, d, v)) if d else by_village.get((c, v))
             if hit:
                 return hit
+        if d and any("?" in v for v in cands):  # a character CP950 could not hold, as '?'
+            return _wildcard(c, d, cands)
+        return None
+
+    def _wildcard(c: str, d: str, cands: tuple[str, ...]) -> str | None:
+        import re
+
+        here = idx[(idx["city_k"] == c) & (idx["district_k"] == d)]
+        for v in cands:
+            pat = re.compile("^" + re.escape(v).replace(r"\?", ".") + "$")
+            hits = here[here["village_k"].map(lambda k, pat=pat: bool(pat.match(k)))]
+            if len(hits) == 1:
+                return hits["villcode"].iloc[0]
         return None
 
     name_hit = pd.Series(

@@ -51,9 +51,9 @@ def city_key(text: object) -> str:
 
 
 def district_key(text: object) -> str:
-    """Key of a district (鄉鎮市區) name: 萬華區 and 萬華 give 萬華."""
+    """Key of a district (鄉鎮市區) name: 萬華區 and 萬華 give 萬華; 東區 and 東 give 東."""
     s = _variants(nfkc(text))
-    if len(s) > 2 and s[-1] in "區鄉鎮市":
+    if (len(s) > 2 and s[-1] in "區鄉鎮市") or (len(s) == 2 and s[-1] == "區"):
         s = s[:-1]
     return s
 

@@ -165,6 +165,8 @@ def village_base(settings: Settings, start: Period) -> gpd.GeoDataFrame:
     b["pop_total"] = b["pop_total"].fillna(0)
     # low-income share (Taipei only; zero effect elsewhere)
     try:
+        if not public.covers(settings, "welfare_recipients"):
+            raise FileNotFoundError("welfare recipients: Taipei only")
         w = public.load_welfare_recipients(settings)
         w = w[w["in_boundaries"]].set_index("villcode")
         b["low_income_share"] = (
@@ -179,6 +181,8 @@ def village_base(settings: Settings, start: Period) -> gpd.GeoDataFrame:
     ]
     flat = [m for ms in months for m in ms]
     try:
+        if not public.covers(settings, "vital_events"):
+            raise FileNotFoundError("vital events: three cities only")
         v = public.load_vital_events(settings, flat)
         v = v[v["in_boundaries"]].set_index("villcode")
         b["divorce_rate"] = (
@@ -186,9 +190,12 @@ def village_base(settings: Settings, start: Period) -> gpd.GeoDataFrame:
         ).values
     except FileNotFoundError:
         b["divorce_rate"] = 0.0
-    # remoteness: nearest metro station and bus stops within 500 m of the representative point
+    # remoteness: nearest metro station and bus stops within 500 m of the representative point;
+    # where the transit layers do not cover the area (all of Taiwan), low population density
     rep = b.geometry.representative_point()
     try:
+        if settings.city == "all":
+            raise FileNotFoundError("transit layers cover Greater Taipei only")
         metro = public.load_metro_stations(settings)
         bus = public.load_bus_stops(settings)
         tree_m = shapely.STRtree(metro.geometry.values)
@@ -197,10 +204,14 @@ def village_base(settings: Settings, start: Period) -> gpd.GeoDataFrame:
         tree_b = shapely.STRtree(bus.geometry.values)
         pairs = tree_b.query(rep.values, predicate="dwithin", distance=500)
         b["bus_stops_500m"] = np.bincount(pairs[0], minlength=len(b))
+        b["remoteness"] = (
+            _z(np.log(b["dist_metro_m"] + 100)) + _z(-np.log1p(b["bus_stops_500m"]))
+        ) / 2
     except FileNotFoundError:
-        b["dist_metro_m"] = 1000.0
-        b["bus_stops_500m"] = 5
-    b["remoteness"] = (_z(np.log(b["dist_metro_m"] + 100)) + _z(-np.log1p(b["bus_stops_500m"]))) / 2
+        b["dist_metro_m"] = np.nan
+        b["bus_stops_500m"] = np.nan
+        density = b["pop_total"] / (b.geometry.area / 1e6).clip(lower=0.01)
+        b["remoteness"] = -np.log1p(density)
     b["remoteness"] = _z(b["remoteness"])
     return b
 
@@ -346,6 +357,8 @@ def generate(settings: Settings, cfg: SynthConfig, progress: bool = True) -> dic
     other = public.load_boundaries(settings, other_city)[
         ["villcode", "countyname", "townname", "villname"]
     ]
+    if settings.city == "all":  # every city is in the area: nothing to plant as out of area
+        mess = cfg.mess = MessRates(**{**asdict(cfg.mess), "out_of_city": 0.0})
 
     victim_pool: dict[tuple[str, str], list[str]] = {}
     victim_last: dict[str, date] = {}
