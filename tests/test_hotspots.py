@@ -237,3 +237,10 @@ def test_panel_gi_reuses_unchanged_quarters(tmp_path, monkeypatch):
     assert len(calls) == 1  # only the changed quarter recomputed
     H.panel_gi(areas, changed, "id", permutations=99, seed=4, cache=cache)
     assert len(calls) == 4  # other settings: every quarter recomputed
+
+
+def test_constant_rates_give_no_hotspots():
+    """EB can shrink every area to the mean (sparse counts): no z, no hot spot, no crash."""
+    w = libpysal.weights.lat2W(5, 5)
+    t = H.local_statistics(np.full(25, 0.3), w, np.arange(25), permutations=99, seed=1)
+    assert (t["gi_bin"] == 0).all() and t["gi_z"].isna().all()

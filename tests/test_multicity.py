@@ -36,3 +36,36 @@ def test_new_taipei_end_to_end(tmp_path):
     assert "只涵蓋臺北市" in html
     cleaned = json.loads(p.cleaning_summary.read_text())
     assert cleaned["balanced"] and cleaned["quarantine_reasons"].get("out_of_area", 0) > 0
+
+
+def test_all_of_taiwan_end_to_end(tmp_path):
+    """`--city all`: 7,701 villages, names matched with their city, rule for retired villages."""
+    from dv_analysis import public
+
+    s = make_settings(tmp_path, city="all")
+    generate(
+        s, SynthConfig(city="all", start="2020Q3", end="2020Q4", seed=8, scale=0.1), progress=False
+    )
+    fast = {"permutations": 99, "panel_permutations": 99, "scan_simulations": 19}
+    run(s, "2020Q3", progress=False, notebooks=("01_clean.ipynb",))
+    manifest = run(s, "2020Q4", progress=False, extra_parameters=fast)
+    assert manifest["status"] == "ok" and manifest["audit"]["findings"] == []
+    p = s.period("2020Q4")
+    feats = pd.read_parquet(p.village_features)
+    assert len(feats) == 7701 and feats["villcode"].is_unique
+    # districts of the same name in different cities stay apart
+    assert {"臺北市中正區", "基隆市中正區"} <= set(feats["townname"])
+    # nobody in the registers is lost: the retired villages' people are in their districts
+    pop = public.load_population(s, "2020Q4")
+    assert feats["pop_total"].sum() == pop.loc[pop["in_boundaries"], "pop_total"].sum()
+    assert pop.attrs["join_report"].methods["reassigned_people"] > 0
+    cleaned = json.loads(p.cleaning_summary.read_text())
+    assert cleaned["balanced"] and "out_of_area" not in cleaned["quarantine_reasons"]
+    truth = pd.read_parquet(p.truth / "rows.parquet")
+    notes = pd.read_parquet(p.notifications, columns=["notification_id", "villcode"])
+    expected = truth[truth["expected_bucket"] == "clean"].set_index("notification_id")
+    joined = notes.join(expected["true_villcode"], on="notification_id", how="inner")
+    assert len(joined) > 0.97 * len(expected)
+    assert (joined["villcode"] == joined["true_villcode"]).all()
+    html = (p.staff / "04_accessibility.html").read_text(encoding="utf-8")
+    assert "只涵蓋臺北市" in html

@@ -320,7 +320,12 @@ def local_statistics(
             "gi_z": z,
             "gi_p": gi_p,
             "gi_q": gi_q,
-            "gi_bin": np.where(np.isfinite(gi_q), gi_bins(z, np.nan_to_num(gi_q, nan=1.0)), 0),
+            # no finite z (constant rates: EB shrinks every area to the mean) means no hot spot
+            "gi_bin": np.where(
+                np.isfinite(gi_q) & np.isfinite(z),
+                gi_bins(np.nan_to_num(z), np.nan_to_num(gi_q, nan=1.0)),
+                0,
+            ),
             "lisa_I": np.where(excluded, np.nan, lisa.Is),
             "lisa_q": quad,
             "lisa_p": lisa_p,

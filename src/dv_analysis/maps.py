@@ -80,7 +80,7 @@ def _categorical(
 
 def hotspot_map(villages: gpd.GeoDataFrame, gi_bin: pd.Series, title: str, ax=None):
     """Gi* hot and cold spots by confidence (after FDR)."""
-    bins = np.asarray(gi_bin, int)
+    bins = np.nan_to_num(np.asarray(gi_bin, float), nan=0.0).astype(int)  # untested areas: 0
     legend = [(GI_BIN_LABELS[b], GI_COLORS[b]) for b in sorted(set(bins), reverse=True)]
     return _categorical(villages, [GI_COLORS[b] for b in bins], legend, title, ax)
 
