@@ -17,12 +17,13 @@ DEMO_START  ?= 2015Q1
 DEMO_END    ?= 2020Q4
 DEMO_SEED   ?= 42
 
-.PHONY: help env system venv demo synth backfill run test lint unit e2e clean-outputs
+.PHONY: help env system venv demo synth backfill run test lint unit e2e bench clean-outputs
 
 help:
 	@echo "make demo   — set up, generate synthetic exports $(DEMO_START)–$(DEMO_END), clean them, run all notebooks for $(DEMO_END)"
 	@echo "make test   — set up, lint (ruff) and run the tests (pytest)"
 	@echo "make env    — only the set-up (system packages + $(VENV) with Python 3.12)"
+	@echo "make bench  — every benchmark (about 40 minutes); results in benchmarks/results.json"
 
 env: system venv
 
@@ -78,6 +79,9 @@ e2e: env
 
 test: lint
 	$(BIN)/python -m pytest -q
+
+bench: env
+	$(BIN)/python benchmarks/run_benchmarks.py
 
 clean-outputs:
 	find data_raw data_clean data_truth reports -mindepth 1 ! -name README.md -exec rm -rf {} +

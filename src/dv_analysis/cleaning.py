@@ -24,7 +24,7 @@ import logging
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -466,10 +466,14 @@ def locate(df: pd.DataFrame, settings: Settings, city: str) -> pd.DataFrame:
 # ---------------------------------------------------------------------------
 @dataclass
 class CleaningResult:
+    """The tables of a cleaned period: what ``write_outputs`` writes to ``data_clean/<period>/``."""
+
     notifications: pd.DataFrame
     incidents: pd.DataFrame
     quarantine: pd.DataFrame
     summary: dict
+    duplicates: pd.DataFrame = field(default_factory=pd.DataFrame)  # file, row, reason, id
+    extra: pd.DataFrame = field(default_factory=pd.DataFrame)  # unknown columns, kept aside
 
 
 def _content_key(df: pd.DataFrame) -> pd.Series:
@@ -689,15 +693,16 @@ def clean_period(
         df["bucket"] == "duplicate", ["source_file", "source_row", "reason", "notification_id"]
     ]
     summary = _summary(paths, raws, df, notes, incidents, n_read, incident_window_days)
-    result = CleaningResult(notes, incidents, quarantine, summary)
-    result.duplicates = duplicates.reset_index(drop=True)  # type: ignore[attr-defined]
-    result.extra = (
-        pd.concat(  # type: ignore[attr-defined]
+    extra = (
+        pd.concat(
             [r.extra.assign(source_file=r.path.name) for r in raws if r.extra.shape[1] > 1],
             ignore_index=True,
         )
         if any(r.extra.shape[1] > 1 for r in raws)
         else pd.DataFrame(columns=["source_file", "source_row"])
+    )
+    result = CleaningResult(
+        notes, incidents, quarantine, summary, duplicates.reset_index(drop=True), extra
     )
     return result
 
@@ -762,9 +767,9 @@ def write_outputs(paths: PeriodPaths, result: CleaningResult) -> list[Path]:
     result.incidents.to_parquet(paths.incidents, index=False)
     result.quarantine.to_parquet(paths.quarantine, index=False)
     dup_path = paths.clean / "duplicates.parquet"
-    result.duplicates.to_parquet(dup_path, index=False)  # type: ignore[attr-defined]
+    result.duplicates.to_parquet(dup_path, index=False)
     extra_path = paths.clean / "extra_columns.parquet"
-    result.extra.to_parquet(extra_path, index=False)  # type: ignore[attr-defined]
+    result.extra.to_parquet(extra_path, index=False)
     paths.cleaning_summary.write_text(
         json.dumps(result.summary, ensure_ascii=False, indent=1), encoding="utf-8"
     )
