@@ -27,3 +27,14 @@ def test_table_hides_index_and_formats():
 
     html = display.table(pd.DataFrame({"里": ["青山里"], "列數": [12345]}), "標題").to_html()
     assert "12,345" in html and "標題" in html
+
+
+def test_font_installed_after_the_matplotlib_cache_is_found(monkeypatch):
+    """A font list cached before fonts-noto-cjk was installed must not hide the font."""
+    from matplotlib import font_manager
+
+    from dv_analysis import display
+
+    stale = [f for f in font_manager.fontManager.ttflist if "CJK" not in f.name]
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", stale)
+    assert display.cjk_font() in display.CJK_FONTS

@@ -28,11 +28,23 @@ CJK_FONTS: tuple[str, ...] = (
 
 
 def cjk_font() -> str | None:
-    """Name of an installed font with Traditional Chinese glyphs, or None."""
-    available = {f.name for f in font_manager.fontManager.ttflist}
-    for name in CJK_FONTS:
-        if name in available:
-            return name
+    """Name of an installed font with Traditional Chinese glyphs, or None.
+
+    matplotlib caches its font list; a font installed after that cache was written (for
+    example by ``make system`` after a first run) is found by rebuilding it once.
+    """
+    for rebuild in (False, True):
+        if rebuild:  # add the system's CJK font files to the (cached) manager in place
+            for path in font_manager.findSystemFonts():
+                if "cjk" in path.lower():
+                    try:
+                        font_manager.fontManager.addfont(path)
+                    except (OSError, RuntimeError, ValueError):
+                        continue
+        available = {f.name for f in font_manager.fontManager.ttflist}
+        for name in CJK_FONTS:
+            if name in available:
+                return name
     return None
 
 

@@ -333,6 +333,180 @@ def _sample_points(geom, n: int, rng: np.random.Generator) -> np.ndarray:
     return out[:n]
 
 
+class VictimPool:
+    """Victims so far, by village and case type, for repeat victimisation across quarters."""
+
+    def __init__(self) -> None:
+        self.key = np.empty(0, np.int64)  # village index * 4 + case type
+        self.id = np.empty(0, object)
+        self.last = np.empty(0, np.int64)  # date ordinal of the last incident
+        self.sex = np.empty(0, object)
+        self.age0 = np.empty(0, np.int64)
+
+    def __len__(self) -> int:
+        return len(self.id)
+
+    def pick(self, keys: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """For each key, a uniformly chosen earlier victim with that key (index), or -1."""
+        order = np.argsort(self.key, kind="stable")
+        sk = self.key[order]
+        lo, hi = np.searchsorted(sk, keys, "left"), np.searchsorted(sk, keys, "right")
+        n = hi - lo
+        pos = lo + np.minimum((u * n).astype(np.int64), np.maximum(n - 1, 0))
+        return np.where(n > 0, order[np.minimum(pos, max(len(order) - 1, 0))], -1)
+
+    def add(self, key, ids, last, sex, age0) -> None:
+        self.key = np.concatenate([self.key, key])
+        self.id = np.concatenate([self.id, ids])
+        self.last = np.concatenate([self.last, last])
+        self.sex = np.concatenate([self.sex, sex])
+        self.age0 = np.concatenate([self.age0, age0])
+
+
+def _choice_rows(rng: np.random.Generator, cum: np.ndarray) -> np.ndarray:
+    """One category per row from per-row cumulative probabilities (rows of ``cum``)."""
+    r = rng.random(len(cum))
+    return np.minimum((r[:, None] > cum).sum(1), cum.shape[1] - 1)
+
+
+def _notifications(
+    cfg: SynthConfig,
+    period: Period,
+    first: Period,
+    codes: np.ndarray,
+    inc_v: np.ndarray,
+    inc_type: np.ndarray,
+    inc_day: np.ndarray,
+    n_notif: np.ndarray,
+    victims: VictimPool,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """Canonical notifications of a quarter's incidents (vectorised over incidents).
+
+    Victims recur: with probability ``repeat_victim`` an incident's victim is an earlier
+    victim of the same village and case type, if one exists whose last incident was more
+    than 30 days before; otherwise a new victim with sex and age drawn by case type.
+    Each incident is notified by 1–3 different units (weighted draw without replacement).
+    """
+    model, mess = cfg.model, cfg.mess
+    n_inc = len(inc_v)
+    start = period.start.toordinal()
+    inc_ord = start + inc_day.astype(np.int64)
+    key = inc_v.astype(np.int64) * 4 + inc_type
+    want = rng.random(n_inc) < model.repeat_victim
+    cand = victims.pick(key, rng.random(n_inc)) if len(victims) else np.full(n_inc, -1)
+    reuse = want & (cand >= 0)
+    reuse[reuse] = (inc_ord[reuse] - victims.last[cand[reuse]]) > 30
+    # at most one recurrence of a victim per quarter (two within 30 days would be one incident)
+    again = np.zeros(n_inc, bool)
+    again[np.flatnonzero(reuse)] = pd.Series(cand[reuse]).duplicated().to_numpy()
+    reuse &= ~again
+    new = ~reuse
+    # new victims: sex and age by case type
+    u_sex = rng.random(n_inc)
+    female_p = np.array([0.85, 0.5, 0.6, 0.6])[inc_type]
+    sex = np.where(u_sex < female_p, "女", "男").astype(object)
+    age = np.select(
+        [inc_type == 0, inc_type == 1, inc_type == 2],
+        [
+            np.clip(rng.normal(38, 11, n_inc), 16, 85).astype(np.int64),
+            rng.integers(0, 18, n_inc),
+            rng.integers(65, 96, n_inc),
+        ],
+        rng.integers(15, 81, n_inc),
+    )
+    first_new = len(victims)
+    new_ids = np.array(
+        [_key(cfg.seed, "victim", first_new + k + 1) for k in range(int(new.sum()))], dtype=object
+    )
+    victim = np.empty(n_inc, dtype=object)
+    victim[new] = new_ids
+    victim[reuse] = victims.id[cand[reuse]]
+    sex[reuse] = victims.sex[cand[reuse]]
+    age0 = age.copy()
+    age0[reuse] = victims.age0[cand[reuse]]
+    victims.last[cand[reuse]] = np.maximum(victims.last[cand[reuse]], inc_ord[reuse])
+    victims.add(key[new], new_ids, inc_ord[new], sex[new], age0[new])
+    years = np.array([date.fromordinal(int(o)).year for o in inc_ord], dtype=np.int64)
+    age = age0 + (years - first.start.year)
+    ctype = np.array(CASE_TYPES, dtype=object)[inc_type]
+    incident_id = np.array(
+        [_key(cfg.seed, "incident", str(period), i) for i in range(n_inc)], dtype=object
+    )
+    blank_case = rng.random(n_inc) < mess.case_id_blank
+    case_id = np.array(
+        ["" if b else "C" + _key(cfg.seed, "case", v, t)[:10] for b, v, t in zip(blank_case, victim, ctype, strict=True)],
+        dtype=object,
+    )  # fmt: skip
+    # relationship, respondent, TIPVDA
+    rel = np.empty(n_inc, dtype=object)
+    for t, name in enumerate(CASE_TYPES):
+        sel = inc_type == t
+        vals, p = RELATIONSHIPS[name]
+        rel[sel] = np.array(vals, dtype=object)[rng.choice(len(vals), size=int(sel.sum()), p=p)]
+    ipv = inc_type == 0
+    r_sex = np.where(rng.random(n_inc) < 0.65, "男", "女").astype(object)
+    r_sex[ipv] = np.where(
+        sex[ipv] == "女", "男", np.where(rng.random(int(ipv.sum())) < 0.8, "女", "男")
+    )
+    gap = np.select([inc_type == 1, inc_type == 2], [25.0, -30.0], rng.normal(0, 15, n_inc))
+    r_age = np.clip(age + gap, 18, 95).astype(np.int64)
+    r_age[ipv] = np.clip(age[ipv] + rng.normal(2, 6, int(ipv.sum())), 16, 95).astype(np.int64)
+    tipvda = np.full(n_inc, "", dtype=object)
+    tipvda[ipv] = np.clip(rng.normal(6, 3.2, int(ipv.sum())), 0, 15).astype(np.int64).astype(str)
+    # forms of violence (at least one), nationality, opened
+    probs = np.array([0.7 if f == "身體" else 0.45 if f == "精神" else 0.1 for f in FORMS])
+    has = rng.random((n_inc, len(FORMS))) < probs
+    combos = {}
+    bits = has @ (1 << np.arange(len(FORMS)))
+    for b_ in np.unique(bits):
+        combos[int(b_)] = tuple(f for k, f in enumerate(FORMS) if b_ >> k & 1) or ("精神",)
+    forms = np.empty(n_inc, dtype=object)
+    for i, b_ in enumerate(bits):
+        forms[i] = combos[int(b_)]
+    nat = np.array(NATIONALITY[0], dtype=object)[
+        rng.choice(len(NATIONALITY[0]), size=n_inc, p=NATIONALITY[1])
+    ]
+    u1, u2 = rng.random(n_inc), rng.random(n_inc)
+    opened = np.where(u1 < 0.68, "是", np.where(u2 < 0.9, "否", "")).astype(object)
+    # notifications: 1–3 different units per incident (Gumbel top-k = weighted, no replacement)
+    g = np.log(UNIT_SHARES)[None, :] - np.log(-np.log(rng.random((n_inc, len(UNITS)))))
+    unit_order = np.argsort(-g, axis=1, kind="stable")
+    inc_of = np.repeat(np.arange(n_inc), n_notif)
+    k_of = np.arange(len(inc_of)) - np.repeat(np.cumsum(n_notif) - n_notif, n_notif)
+    unit = np.array(UNITS, dtype=object)[unit_order[inc_of, k_of]]
+    delay = np.where(k_of > 0, rng.integers(0, 8, len(inc_of)), rng.integers(0, 4, len(inc_of)))
+    n_ord = np.minimum(inc_ord[inc_of] + delay, period.end.toordinal())
+    n_dates = np.array([date.fromordinal(int(o)) for o in n_ord], dtype=object)
+    inc_dates = np.array([date.fromordinal(int(o)) for o in inc_ord], dtype=object)
+    roc = np.array([d.year - 1911 for d in n_dates])
+    nid = [
+        f"DV{r:03d}{x:07d}" for r, x in zip(roc, rng.integers(0, 10**7, len(inc_of)), strict=True)
+    ]
+    return pd.DataFrame(
+        {
+            "notification_id": nid,
+            "case_id": case_id[inc_of],
+            "victim_key": victim[inc_of],
+            "notified": n_dates,
+            "incident": inc_dates[inc_of],
+            "unit": unit,
+            "case_type": ctype[inc_of],
+            "victim_sex": sex[inc_of],
+            "victim_age": age[inc_of],
+            "victim_nat": nat[inc_of],
+            "resp_sex": r_sex[inc_of],
+            "resp_age": r_age[inc_of],
+            "relationship": rel[inc_of],
+            "forms": forms[inc_of],
+            "tipvda": tipvda[inc_of],
+            "opened": opened[inc_of],
+            "villcode": codes[inc_v[inc_of]],
+            "incident_id": incident_id[inc_of],
+        }
+    )
+
+
 def generate(settings: Settings, cfg: SynthConfig, progress: bool = True) -> dict:
     """Generate exports for every quarter of ``cfg`` and write them with their truth.
 
@@ -360,13 +534,10 @@ def generate(settings: Settings, cfg: SynthConfig, progress: bool = True) -> dic
     if settings.city == "all":  # every city is in the area: nothing to plant as out of area
         mess = cfg.mess = MessRates(**{**asdict(cfg.mess), "out_of_city": 0.0})
 
-    victim_pool: dict[tuple[str, str], list[str]] = {}
-    victim_last: dict[str, date] = {}
-    victim_attrs: dict[str, tuple[str, int]] = {}
+    victims = VictimPool()
     prev_rows: pd.DataFrame | None = None
     village_truth = []
     summary: dict = {"periods": {}, "city": settings.city, "seed": cfg.seed}
-    counter = 0
 
     for _pi, period in enumerate(periods):
         pop = public.load_population(settings, period)
@@ -427,100 +598,9 @@ def generate(settings: Settings, cfg: SynthConfig, progress: bool = True) -> dic
         order = np.lexsort((inc_day, inc_v))
         inc_v, inc_type, inc_day = inc_v[order], inc_type[order], inc_day[order]
         n_notif = rng.choice([1, 2, 3], size=n_inc, p=model.notifications_per_incident)
-
-        rows = []
-        for i in range(n_inc):
-            v = codes[inc_v[i]]
-            ctype = CASE_TYPES[inc_type[i]]
-            inc_date = period.start + timedelta(days=int(inc_day[i]))
-            pool = victim_pool.setdefault((v, ctype), [])
-            victim = None
-            if pool and rng.random() < model.repeat_victim:
-                cand = pool[int(rng.integers(len(pool)))]
-                if (inc_date - victim_last[cand]).days > 30:
-                    victim = cand
-            if victim is None:
-                counter += 1
-                victim = _key(cfg.seed, "victim", counter)
-                pool.append(victim)
-                if ctype == "親密關係暴力":
-                    sex, age = (
-                        ("女" if rng.random() < 0.85 else "男"),
-                        int(np.clip(rng.normal(38, 11), 16, 85)),
-                    )
-                elif ctype == "兒少保護":
-                    sex, age = ("女" if rng.random() < 0.5 else "男"), int(rng.integers(0, 18))
-                elif ctype == "老人虐待":
-                    sex, age = ("女" if rng.random() < 0.6 else "男"), int(rng.integers(65, 96))
-                else:
-                    sex, age = ("女" if rng.random() < 0.6 else "男"), int(rng.integers(15, 81))
-                victim_attrs[victim] = (sex, age)
-            victim_last[victim] = inc_date
-            sex, age0 = victim_attrs[victim]
-            age = age0 + (inc_date.year - periods[0].start.year)
-            incident_id = _key(cfg.seed, "incident", str(period), i)
-            case_id = (
-                ""
-                if rng.random() < mess.case_id_blank
-                else "C" + _key(cfg.seed, "case", victim, ctype)[:10]
-            )
-            rel_vals, rel_p = RELATIONSHIPS[ctype]
-            rel = rel_vals[int(rng.choice(len(rel_vals), p=rel_p))]
-            if ctype == "親密關係暴力":
-                r_sex = "男" if sex == "女" else ("女" if rng.random() < 0.8 else "男")
-                r_age = int(np.clip(age + rng.normal(2, 6), 16, 95))
-                tipvda = str(int(np.clip(rng.normal(6, 3.2), 0, 15)))
-            else:
-                r_sex = "男" if rng.random() < 0.65 else "女"
-                r_age = int(
-                    np.clip(
-                        age
-                        + (
-                            25
-                            if ctype == "兒少保護"
-                            else -30
-                            if ctype == "老人虐待"
-                            else rng.normal(0, 15)
-                        ),
-                        18,
-                        95,
-                    )
-                )
-                tipvda = ""
-            forms = [
-                f
-                for f in FORMS
-                if rng.random() < (0.7 if f == "身體" else 0.45 if f == "精神" else 0.1)
-            ] or ["精神"]
-            nat = NATIONALITY[0][int(rng.choice(4, p=NATIONALITY[1]))]
-            opened = "是" if rng.random() < 0.68 else ("否" if rng.random() < 0.9 else "")
-            units = rng.choice(len(UNITS), size=n_notif[i], replace=False, p=UNIT_SHARES)
-            for k, unit in enumerate(units):
-                delay = int(rng.integers(0, 8)) if k else int(rng.integers(0, 4))
-                n_date = min(inc_date + timedelta(days=delay), period.end)
-                rows.append(
-                    {
-                        "notification_id": f"DV{n_date.year - 1911:03d}{int(rng.integers(0, 10**7)):07d}",
-                        "case_id": case_id,
-                        "victim_key": victim,
-                        "notified": n_date,
-                        "incident": inc_date,
-                        "unit": UNITS[int(unit)],
-                        "case_type": ctype,
-                        "victim_sex": sex,
-                        "victim_age": age,
-                        "victim_nat": nat,
-                        "resp_sex": r_sex,
-                        "resp_age": r_age,
-                        "relationship": rel,
-                        "forms": forms,
-                        "tipvda": tipvda,
-                        "opened": opened,
-                        "villcode": v,
-                        "incident_id": incident_id,
-                    }
-                )
-        canon = pd.DataFrame(rows)
+        canon = _notifications(
+            cfg, period, periods[0], codes, inc_v, inc_type, inc_day, n_notif, victims, rng
+        )
         # ids must be unique: re-draw the rare collisions deterministically
         dup = canon["notification_id"].duplicated()
         while dup.any():
@@ -585,6 +665,24 @@ def generate(settings: Settings, cfg: SynthConfig, progress: bool = True) -> dic
     return summary
 
 
+def format_dates(dates, style: np.ndarray) -> np.ndarray:
+    """:func:`format_date` for arrays of dates and styles (vectorised)."""
+    d = pd.DatetimeIndex(pd.to_datetime(pd.Series(list(dates), dtype=object)))
+    y, m, dd = d.year.to_numpy(), d.month.to_numpy(), d.day.to_numpy()
+    ys, ms, ds = pd.Series(y).astype(str), pd.Series(m).astype(str), pd.Series(dd).astype(str)
+    rs = pd.Series(y - 1911).astype(str)
+    m2, d2 = ms.str.zfill(2), ds.str.zfill(2)
+    options = [
+        rs + "/" + m2 + "/" + d2,
+        rs + "." + ms + "." + ds,
+        rs + m2 + d2,
+        ys + "-" + m2 + "-" + d2,
+        ys + "/" + ms + "/" + ds,
+    ]
+    style = np.asarray(style)
+    return np.select([style == k for k in range(5)], [o.to_numpy(object) for o in options], "")
+
+
 def _write_period(
     settings: Settings,
     cfg: SynthConfig,
@@ -595,11 +693,14 @@ def _write_period(
     prev: pd.DataFrame | None,
     rng: np.random.Generator,
 ) -> tuple[list[str], pd.DataFrame]:
-    """Turn canonical rows into messy raw files; return file names and per-row truth."""
+    """Turn canonical rows into messy raw files; return file names and per-row truth.
+
+    Vectorised over rows: every kind of mess is one random draw per row, recorded in the
+    truth with the bucket and reason cleaning should give the row.
+    """
     mess = cfg.mess
     n = len(canon)
     geo = b.set_index("villcode")
-    recs = []
     # per-row location choices
     has_code = rng.random(n) < mess.code_present
     has_names = rng.random(n) < mess.names_present
@@ -608,181 +709,159 @@ def _write_period(
     xy = np.full((n, 2), np.nan)
     for v, idx in canon.groupby("villcode").groups.items():
         idx = np.asarray(idx)
-        pts = _sample_points(geo.geometry[v], len(idx), rng)
-        xy[idx] = pts
-    for i, row in enumerate(canon.itertuples(index=False)):
-        injected = []
-        bucket, reason = BUCKET_CLEAN, ""
-        nid = row.notification_id
-        if rng.random() < mess.missing_notification_id:
-            nid, bucket, reason = "", BUCKET_QUARANTINE, "missing_notification_id"
-            injected.append("missing_id")
-        style = int(rng.integers(0, 5))
-        ndate = format_date(row.notified, style)
-        if rng.random() < mess.fullwidth_date:
-            ndate = ndate.translate(_FW)
-            injected.append("fullwidth_date")
-        if rng.random() < mess.bad_notification_date:
-            ndate = f"{row.notified.year - 1911}/13/{row.notified.day:02d}"
-            injected.append("bad_date")
-            if bucket == BUCKET_CLEAN:
-                bucket, reason = BUCKET_QUARANTINE, "bad_notification_date"
-        inc = row.incident
-        idate = format_date(inc, int(rng.integers(0, 5)))
-        if rng.random() < mess.incident_date_blank:
-            idate = ""
-        elif rng.random() < mess.incident_after_notification:
-            idate = format_date(row.notified + timedelta(days=int(rng.integers(3, 20))), 3)
-            injected.append("incident_after_notification")
-        unit = (
-            UNIT_VARIANTS.get(row.unit, row.unit) if rng.random() < mess.unit_variant else row.unit
-        )
-        ctype = CASE_VARIANTS[row.case_type] if rng.random() < mess.case_variant else row.case_type
-        vsex, rsex = row.victim_sex, row.resp_sex
-        if rng.random() < mess.sex_variant:
-            alt = {"男": ("M", "1"), "女": ("F", "2")}
-            k = int(rng.integers(0, 2))
-            vsex, rsex = alt[vsex][k], alt[rsex][k]
-        vage = str(row.victim_age)
-        if rng.random() < mess.age_suffix:
-            vage += "歲"
-        elif rng.random() < mess.age_blank:
-            vage = ""
-        sep = "、" if rng.random() < 0.3 else ";"
-        city = "臺北市"
-        g = geo.loc[row.villcode]
-        district, village, code = g["townname"], g["villname"], row.villcode
-        x, y = xy[i]
-        true_v = row.villcode
-        if out_city[i]:
-            o = other.iloc[int(rng.integers(len(other)))]
-            city, district, village, code = (
-                o["countyname"],
-                o["townname"],
-                o["villname"],
-                o["villcode"],
-            )
-            true_v = ""
-            x = y = np.nan
-            injected.append("out_of_city")
-            if bucket == BUCKET_CLEAN:
-                bucket, reason = BUCKET_QUARANTINE, "out_of_area"
-            has_names[i] = True
-        else:
-            city = g["countyname"]
-        if rng.random() < mess.city_tai_variant:
-            city = city.replace("臺", "台")
-        if rng.random() < mess.city_short:
-            city = city.rstrip("市")
-        if rng.random() < mess.district_no_suffix:
-            district = district[:-1]
-        if rng.random() < mess.village_no_suffix:
-            village = village[:-1]
-        code_txt = ""
-        if has_code[i]:
-            code_txt = f"{code[:8]}-{code[8:]}" if rng.random() < mess.code_dash else code
-        if not has_names[i]:
-            village = ""
-            if rng.random() < 0.5:
-                district = ""
-        locatable = bool(has_code[i] or has_names[i] or has_xy[i]) and not out_city[i]
-        if not out_city[i] and not locatable:
-            injected.append("unlocatable")
-            if bucket == BUCKET_CLEAN:
-                bucket, reason = BUCKET_QUARANTINE, "unlocatable"
-        recs.append(
-            {
-                "通報編號": nid,
-                "案號": row.case_id,
-                "被害人代碼": row.victim_key,
-                "通報日期": ndate,
-                "事件發生日期": idate,
-                "通報單位類別": unit,
-                "案件類型": ctype,
-                "被害人性別": vsex,
-                "被害人年齡": vage,
-                "被害人國籍": row.victim_nat,
-                "相對人性別": rsex,
-                "相對人年齡": str(row.resp_age),
-                "兩造關係": row.relationship,
-                "暴力型態": sep.join(row.forms),
-                "TIPVDA分數": row.tipvda,
-                "開案": row.opened,
-                "發生地縣市": city,
-                "發生地行政區": district,
-                "發生地村里": village,
-                "村里代碼": code_txt,
-                "_x": x if has_xy[i] else np.nan,
-                "_y": y if has_xy[i] else np.nan,
-                "_truth": {
-                    "notification_id": row.notification_id,
-                    "true_villcode": true_v,
-                    "incident_id": row.incident_id,
-                    "victim_key": row.victim_key,
-                    "case_type": row.case_type,
-                    "expected_bucket": bucket,
-                    "expected_reason": reason,
-                    "injected": ";".join(injected),
-                    "located_by": "code"
-                    if has_code[i]
-                    else "names"
-                    if has_names[i]
-                    else "xy"
-                    if has_xy[i]
-                    else "",
-                },
-            }
-        )
+        xy[idx] = _sample_points(geo.geometry[v], len(idx), rng)
+    bucket = np.full(n, BUCKET_CLEAN, dtype=object)
+    reason = np.full(n, "", dtype=object)
+    injected = [[] for _ in range(n)]
+
+    def inject(mask: np.ndarray, label: str | None, r: str | None = None) -> None:
+        for i in np.flatnonzero(mask):
+            if label:
+                injected[i].append(label)
+        if r:
+            m = mask & (bucket == BUCKET_CLEAN)
+            bucket[m], reason[m] = BUCKET_QUARANTINE, r
+
+    nid = canon["notification_id"].to_numpy(object).copy()
+    missing = rng.random(n) < mess.missing_notification_id
+    nid[missing] = ""
+    inject(missing, "missing_id", "missing_notification_id")
+    notified = canon["notified"].to_numpy(object)
+    ndate = format_dates(notified, rng.integers(0, 5, n))
+    fw = rng.random(n) < mess.fullwidth_date
+    ndate[fw] = [t.translate(_FW) for t in ndate[fw]]
+    inject(fw, "fullwidth_date")
+    bad = rng.random(n) < mess.bad_notification_date
+    ndate[bad] = [f"{d.year - 1911}/13/{d.day:02d}" for d in notified[bad]]
+    inject(bad, "bad_date", "bad_notification_date")
+    idate = format_dates(canon["incident"].to_numpy(object), rng.integers(0, 5, n))
+    blank = rng.random(n) < mess.incident_date_blank
+    after = ~blank & (rng.random(n) < mess.incident_after_notification)
+    idate[blank] = ""
+    shift = rng.integers(3, 20, n)
+    idate[after] = [(d + timedelta(days=int(k))).isoformat() for d, k in zip(notified[after], shift[after], strict=True)]  # fmt: skip
+    inject(after, "incident_after_notification")
+    unit = canon["unit"].to_numpy(object).copy()
+    uv = rng.random(n) < mess.unit_variant
+    unit[uv] = [UNIT_VARIANTS.get(u, u) for u in unit[uv]]
+    ctype = canon["case_type"].to_numpy(object).copy()
+    cv = rng.random(n) < mess.case_variant
+    ctype[cv] = [CASE_VARIANTS[c] for c in ctype[cv]]
+    vsex, rsex = (
+        canon["victim_sex"].to_numpy(object).copy(),
+        canon["resp_sex"].to_numpy(object).copy(),
+    )
+    sv = rng.random(n) < mess.sex_variant
+    k = rng.integers(0, 2, n)
+    alt = {("男", 0): "M", ("男", 1): "1", ("女", 0): "F", ("女", 1): "2"}
+    vsex[sv] = [alt[(x, int(j))] for x, j in zip(vsex[sv], k[sv], strict=True)]
+    rsex[sv] = [alt[(x, int(j))] for x, j in zip(rsex[sv], k[sv], strict=True)]
+    vage = canon["victim_age"].astype(str).to_numpy(object)
+    suffix = rng.random(n) < mess.age_suffix
+    ablank = ~suffix & (rng.random(n) < mess.age_blank)
+    vage[suffix] = vage[suffix] + "歲"
+    vage[ablank] = ""
+    sep = np.where(rng.random(n) < 0.3, "、", ";")
+    forms = [s_.join(f) for s_, f in zip(sep, canon["forms"], strict=True)]
+    codes = canon["villcode"].to_numpy(object)
+    city = geo["countyname"].reindex(codes).to_numpy(object)
+    district = geo["townname"].reindex(codes).to_numpy(object)
+    village = geo["villname"].reindex(codes).to_numpy(object)
+    code = codes.copy()
+    true_v = codes.copy()
+    x, y = xy[:, 0].copy(), xy[:, 1].copy()
+    if out_city.any():
+        pick = other.iloc[rng.integers(0, len(other), int(out_city.sum()))]
+        city[out_city] = pick["countyname"].to_numpy(object)
+        district[out_city] = pick["townname"].to_numpy(object)
+        village[out_city] = pick["villname"].to_numpy(object)
+        code[out_city] = pick["villcode"].to_numpy(object)
+        true_v[out_city] = ""
+        x[out_city] = y[out_city] = np.nan
+        inject(out_city, "out_of_city", "out_of_area")
+        has_names = has_names | out_city
+    tai = rng.random(n) < mess.city_tai_variant
+    city[tai] = [c.replace("臺", "台") for c in city[tai]]
+    short = rng.random(n) < mess.city_short
+    city[short] = [c.rstrip("市") for c in city[short]]
+    dns = rng.random(n) < mess.district_no_suffix
+    district[dns] = [d[:-1] for d in district[dns]]
+    vns = rng.random(n) < mess.village_no_suffix
+    village[vns] = [v[:-1] for v in village[vns]]
+    dash = rng.random(n) < mess.code_dash
+    code_txt = np.where(has_code, code, "").astype(object)
+    sel = has_code & dash
+    code_txt[sel] = [f"{c[:8]}-{c[8:]}" for c in code[sel]]
+    drop_district = rng.random(n) < 0.5
+    village[~has_names] = ""
+    district[~has_names & drop_district] = ""
+    locatable = (has_code | has_names | has_xy) & ~out_city
+    inject(~out_city & ~locatable, "unlocatable", "unlocatable")
+    located_by = np.select([has_code, has_names, has_xy], ["code", "names", "xy"], "")
+    rows = pd.DataFrame(
+        {
+            "通報編號": nid, "案號": canon["case_id"].to_numpy(object),
+            "被害人代碼": canon["victim_key"].to_numpy(object), "通報日期": ndate,
+            "事件發生日期": idate, "通報單位類別": unit, "案件類型": ctype, "被害人性別": vsex,
+            "被害人年齡": vage, "被害人國籍": canon["victim_nat"].to_numpy(object),
+            "相對人性別": rsex, "相對人年齡": canon["resp_age"].astype(str).to_numpy(object),
+            "兩造關係": canon["relationship"].to_numpy(object), "暴力型態": forms,
+            "TIPVDA分數": canon["tipvda"].to_numpy(object), "開案": canon["opened"].to_numpy(object),
+            "發生地縣市": city, "發生地行政區": district, "發生地村里": village, "村里代碼": code_txt,
+            "_x": np.where(has_xy, x, np.nan), "_y": np.where(has_xy, y, np.nan),
+            "_notified": notified,
+            "notification_id": canon["notification_id"].to_numpy(object), "true_villcode": true_v,
+            "incident_id": canon["incident_id"].to_numpy(object),
+            "victim_key": canon["victim_key"].to_numpy(object),
+            "case_type": canon["case_type"].to_numpy(object), "expected_bucket": bucket,
+            "expected_reason": reason, "injected": [";".join(t) for t in injected],
+            "located_by": located_by,
+        }
+    )  # fmt: skip
     # re-exported rows of the previous period (an unchanged copy of an earlier notification)
     if prev is not None and len(prev):
-        k = rng.binomial(len(prev), mess.reexport_previous)
-        for j in rng.choice(len(prev), size=k, replace=False):
-            p = prev.iloc[int(j)]
-            g = geo.loc[p.villcode]
-            recs.append(
-                {
-                    "通報編號": p.notification_id, "案號": p.case_id, "被害人代碼": p.victim_key,
-                    "通報日期": format_date(p.notified, 3), "事件發生日期": format_date(p.incident, 3),
-                    "通報單位類別": p.unit, "案件類型": p.case_type, "被害人性別": p.victim_sex,
-                    "被害人年齡": str(p.victim_age), "被害人國籍": p.victim_nat, "相對人性別": p.resp_sex,
-                    "相對人年齡": str(p.resp_age), "兩造關係": p.relationship, "暴力型態": ";".join(p.forms),
-                    "TIPVDA分數": p.tipvda, "開案": p.opened, "發生地縣市": g["countyname"],
-                    "發生地行政區": g["townname"], "發生地村里": g["villname"], "村里代碼": p.villcode,
-                    "_x": np.nan, "_y": np.nan,
-                    "_truth": {
-                        "notification_id": p.notification_id, "true_villcode": p.villcode,
-                        "incident_id": p.incident_id, "victim_key": p.victim_key, "case_type": p.case_type,
-                        "expected_bucket": BUCKET_DUPLICATE, "expected_reason": "previous_period",
-                        "injected": "reexport_previous", "located_by": "code",
-                    },
-                }
-            )  # fmt: skip
+        kk = rng.binomial(len(prev), mess.reexport_previous)
+        p = prev.iloc[np.sort(rng.choice(len(prev), size=kk, replace=False))]
+        pv = p["villcode"].to_numpy(object)
+        rows = pd.concat([rows, pd.DataFrame({
+            "通報編號": p["notification_id"].to_numpy(object), "案號": p["case_id"].to_numpy(object),
+            "被害人代碼": p["victim_key"].to_numpy(object),
+            "通報日期": format_dates(p["notified"].to_numpy(object), np.full(kk, 3)),
+            "事件發生日期": format_dates(p["incident"].to_numpy(object), np.full(kk, 3)),
+            "通報單位類別": p["unit"].to_numpy(object), "案件類型": p["case_type"].to_numpy(object),
+            "被害人性別": p["victim_sex"].to_numpy(object),
+            "被害人年齡": p["victim_age"].astype(str).to_numpy(object),
+            "被害人國籍": p["victim_nat"].to_numpy(object), "相對人性別": p["resp_sex"].to_numpy(object),
+            "相對人年齡": p["resp_age"].astype(str).to_numpy(object),
+            "兩造關係": p["relationship"].to_numpy(object),
+            "暴力型態": [";".join(f) for f in p["forms"]], "TIPVDA分數": p["tipvda"].to_numpy(object),
+            "開案": p["opened"].to_numpy(object),
+            "發生地縣市": geo["countyname"].reindex(pv).to_numpy(object),
+            "發生地行政區": geo["townname"].reindex(pv).to_numpy(object),
+            "發生地村里": geo["villname"].reindex(pv).to_numpy(object), "村里代碼": pv,
+            "_x": np.nan, "_y": np.nan, "_notified": p["notified"].to_numpy(object),
+            "notification_id": p["notification_id"].to_numpy(object), "true_villcode": pv,
+            "incident_id": p["incident_id"].to_numpy(object),
+            "victim_key": p["victim_key"].to_numpy(object), "case_type": p["case_type"].to_numpy(object),
+            "expected_bucket": BUCKET_DUPLICATE, "expected_reason": "previous_period",
+            "injected": "reexport_previous", "located_by": "code",
+        })], ignore_index=True)  # fmt: skip
     # split into files, then add exact and cross-file duplicates
     nfiles = max(1, cfg.files_per_period)
-    file_of = rng.integers(0, nfiles, len(recs))
-    files: list[list[dict]] = [[] for _ in range(nfiles)]
-    for r_, f in zip(recs, file_of, strict=True):
-        files[f].append(r_)
-    for f in range(nfiles):
-        extra = []
-        for r_ in files[f]:
-            t = r_["_truth"]
-            if t["expected_bucket"] != BUCKET_CLEAN:
-                continue
-            if rng.random() < mess.exact_duplicate:
-                extra.append((f, r_, "exact"))
-            elif nfiles > 1 and rng.random() < mess.cross_file_duplicate:
-                g2 = (f + 1 + int(rng.integers(0, nfiles - 1))) % nfiles
-                extra.append((g2, r_, "cross_file"))
-        for g2, r_, kind in extra:
-            copy = dict(r_)
-            copy["_truth"] = dict(
-                r_["_truth"],
-                expected_bucket=BUCKET_DUPLICATE,
-                expected_reason=kind,
-                injected=f"duplicate_{kind}",
-            )
-            files[g2].append(copy)
+    rows["_file"] = rng.integers(0, nfiles, len(rows))
+    clean = (rows["expected_bucket"] == BUCKET_CLEAN).to_numpy()
+    exact = clean & (rng.random(len(rows)) < mess.exact_duplicate)
+    cross = clean & ~exact & (nfiles > 1) & (rng.random(len(rows)) < mess.cross_file_duplicate)
+    offset = rng.integers(0, max(nfiles - 1, 1), len(rows))
+    copies = []
+    for mask, kind in ((exact, "exact"), (cross, "cross_file")):
+        c = rows[mask].copy()
+        if kind == "cross_file":
+            c["_file"] = (c["_file"] + 1 + offset[mask]) % nfiles
+        c["expected_bucket"], c["expected_reason"] = BUCKET_DUPLICATE, kind
+        c["injected"] = f"duplicate_{kind}"
+        copies.append(c)
+    rows = pd.concat([rows, *copies], ignore_index=True)
     # shuffle each file (duplicates come after their original only by chance)
     written, truth = [], []
     out_dir = settings.raw_dir / str(period)
@@ -790,36 +869,33 @@ def _write_period(
     for old in out_dir.glob("*"):
         if old.is_file():
             old.unlink()
-    for f, recs_f in enumerate(files):
-        if not recs_f:
+    for f in range(nfiles):
+        part = rows[rows["_file"] == f]
+        if part.empty:
             continue
-        perm = rng.permutation(len(recs_f))
-        # an original must precede its duplicate in the same file for "exact" to be well defined;
-        # stable re-order: originals first by position, copies after
-        recs_f = [recs_f[i] for i in perm]
-        recs_f.sort(key=lambda r_: r_["_truth"]["expected_reason"] == "exact")
+        part = part.iloc[rng.permutation(len(part))]
+        # an original must precede its exact duplicate in the same file: copies after
+        part = part.iloc[np.argsort((part["expected_reason"] == "exact").to_numpy(), kind="stable")]
+        part = part.reset_index(drop=True)
         # file formats rotate over files and quarters, so every format appears in any two quarters
         turn = period.ordinal() * nfiles + f
         kind = FILE_KINDS[turn % len(FILE_KINDS)]
         xlsx, enc = kind == "xlsx", kind
         lonlat = turn % 3 == 0
         extra_col = rng.random() < mess.extra_column_file_share
-        df = pd.DataFrame([{k: v for k, v in r_.items() if not k.startswith("_")} for r_ in recs_f])
-        x = np.array([r_["_x"] for r_ in recs_f], dtype=float)
-        y = np.array([r_["_y"] for r_ in recs_f], dtype=float)
+        df = part[[c for c in RAW_COLUMNS if c not in ("發生地X", "發生地Y")]].copy()
+        x = part["_x"].to_numpy(float)
+        y = part["_y"].to_numpy(float)
+        ok = np.isfinite(x)
         if lonlat:
-            lon, lat = (
-                gpd.GeoSeries(
-                    gpd.points_from_xy(np.nan_to_num(x), np.nan_to_num(y)), crs=public.CRS_METRIC
-                )
-                .to_crs(public.CRS_LONLAT)
-                .pipe(lambda s: (s.x.to_numpy(), s.y.to_numpy()))
-            )
-            xs = [f"{a:.6f}" if np.isfinite(xx) else "" for a, xx in zip(lon, x, strict=True)]
-            ys = [f"{a:.6f}" if np.isfinite(xx) else "" for a, xx in zip(lat, x, strict=True)]
+            pts = gpd.GeoSeries(
+                gpd.points_from_xy(np.nan_to_num(x), np.nan_to_num(y)), crs=public.CRS_METRIC
+            ).to_crs(public.CRS_LONLAT)
+            xs = np.where(ok, pd.Series(pts.x.to_numpy()).map("{:.6f}".format), "")
+            ys = np.where(ok, pd.Series(pts.y.to_numpy()).map("{:.6f}".format), "")
         else:
-            xs = [f"{a:.1f}" if np.isfinite(a) else "" for a in x]
-            ys = [f"{a:.1f}" if np.isfinite(a) else "" for a in y]
+            xs = np.where(ok, pd.Series(x).map("{:.1f}".format), "")
+            ys = np.where(ok, pd.Series(y).map("{:.1f}".format), "")
         df["發生地X"], df["發生地Y"] = xs, ys
         cols = list(RAW_COLUMNS)
         if extra_col:
@@ -831,17 +907,11 @@ def _write_period(
         if xlsx:
             name = stem + ".xlsx"
             # dates as Excel serial numbers in some rows, like real exports
-            for col in ("通報日期",):
-                serial = rng.random(len(df)) < 0.5
-                vals = df[col].astype(object).copy()
-                for i_ in np.flatnonzero(serial):
-                    t = recs_f[i_]["_truth"]
-                    if "bad_date" in t["injected"] or "fullwidth_date" in t["injected"]:
-                        continue
-                    d = _parse_simple(vals.iloc[i_])
-                    if d is not None:
-                        vals.iloc[i_] = excel_serial(d)
-                df[col] = vals
+            serial = rng.random(len(df)) < 0.5
+            serial &= ~part["injected"].str.contains("bad_date|fullwidth_date").to_numpy()
+            vals = df["通報日期"].astype(object).to_numpy().copy()
+            vals[serial] = [excel_serial(d) for d in part["_notified"].to_numpy(object)[serial]]
+            df["通報日期"] = vals
             df.to_excel(out_dir / name, index=False, engine="openpyxl")
             enc_used = "xlsx"
         else:
@@ -855,17 +925,14 @@ def _write_period(
             (out_dir / name).write_bytes(data)
             enc_used = enc
         written.append(name)
-        for i_, r_ in enumerate(recs_f):
-            truth.append(
-                {
-                    "file": name,
-                    "row": i_ + 1,
-                    "encoding": enc_used,
-                    "coords": "lonlat" if lonlat else "twd97",
-                    **r_["_truth"],
-                }
-            )
-    truth_df = pd.DataFrame(truth)
+        t = part[["notification_id", "true_villcode", "incident_id", "victim_key", "case_type",
+                  "expected_bucket", "expected_reason", "injected", "located_by"]].copy()  # fmt: skip
+        t.insert(0, "coords", "lonlat" if lonlat else "twd97")
+        t.insert(0, "encoding", enc_used)
+        t.insert(0, "row", np.arange(1, len(t) + 1))
+        t.insert(0, "file", name)
+        truth.append(t)
+    truth_df = pd.concat(truth, ignore_index=True) if truth else pd.DataFrame()
     return written, _relabel_cross_file(truth_df)
 
 
