@@ -942,18 +942,20 @@ def _relabel_cross_file(truth: pd.DataFrame) -> pd.DataFrame:
         return truth
     sel = truth["expected_reason"].isin(["", "cross_file"]) & truth["notification_id"].ne("")
     grp = truth[sel].sort_values(["file", "row"])
-    first = ~grp.duplicated("notification_id", keep="first")
-    multi = grp["notification_id"].duplicated(keep=False)
-    cols = ["expected_bucket", "expected_reason", "injected"]
-    for _nid, g in grp[multi].groupby("notification_id"):
-        orig = g[g["expected_reason"] == ""]
-        if orig.empty:
-            continue
-        keep_idx = g.index[first[g.index].to_numpy()][0]
-        if keep_idx != orig.index[0]:
-            truth.loc[[keep_idx, orig.index[0]], cols] = truth.loc[
-                [orig.index[0], keep_idx], cols
-            ].to_numpy()
+    multi = grp[grp["notification_id"].duplicated(keep=False)]
+    first = multi.groupby("notification_id").head(1)
+    orig = multi[multi["expected_reason"] == ""].groupby("notification_id").head(1)
+    pairs = pd.DataFrame(
+        {"keep": pd.Series(first.index, index=first["notification_id"].to_numpy())}
+    ).join(
+        pd.Series(orig.index, index=orig["notification_id"].to_numpy(), name="orig"), how="inner"
+    )
+    pairs = pairs[pairs["keep"] != pairs["orig"]]
+    if len(pairs):
+        cols = ["expected_bucket", "expected_reason", "injected"]
+        k, o = pairs["keep"].to_numpy(), pairs["orig"].to_numpy()
+        at_k, at_o = truth.loc[k, cols].to_numpy(), truth.loc[o, cols].to_numpy()
+        truth.loc[k, cols], truth.loc[o, cols] = at_o, at_k
     return truth
 
 
