@@ -172,9 +172,16 @@ def coverage_note(settings: Settings) -> str:
 
 
 def village_accessibility(
-    settings: Settings, period: str, grid_m: float = 150.0, d0: float = 3000.0
+    settings: Settings,
+    period: str,
+    grid_m: float = 150.0,
+    d0: float = 3000.0,
+    layers: dict[str, gpd.GeoDataFrame] | None = None,
 ) -> pd.DataFrame:
-    """One row per village: distances, counts within reach, 2SFCA scores and the composite index."""
+    """One row per village: distances, counts within reach, 2SFCA scores and the composite index.
+
+    ``layers`` are the facility layers (:func:`facilities`), read here when not given.
+    """
     villages = public.load_boundaries(settings)
     pop = public.load_population(settings, period)
     pop = (
@@ -184,7 +191,7 @@ def village_accessibility(
         .fillna(0)
         .to_numpy()
     )
-    fac = facilities(settings)
+    fac = facilities(settings) if layers is None else layers
     pts = village_points(villages, grid_m)
     p = pts[["x", "y"]].to_numpy()
     per_point = pd.DataFrame({"v": pts["v"]})

@@ -267,6 +267,7 @@ class RiskResult:
     comparison: pd.DataFrame
     scores: pd.DataFrame
     notes: list[str]
+    layers: dict  # the facility layers the accessibility measures used, for the maps
 
 
 def run_risk_models(
@@ -281,7 +282,8 @@ def run_risk_models(
     from . import accessibility
 
     feats = pd.read_parquet(paths.village_features)
-    acc = accessibility.village_accessibility(paths.settings, paths.period)
+    layers = accessibility.facilities(paths.settings)
+    acc = accessibility.village_accessibility(paths.settings, paths.period, layers=layers)
     acc.to_parquet(paths.accessibility, index=False)
     df = feats.merge(acc.drop(columns=["townname", "villname", "pop_total"]), on="villcode")
     df["log_density"] = np.log(df["density_per_km2"].clip(lower=1))
@@ -351,7 +353,7 @@ def run_risk_models(
     df[["villcode", "townname", "villname", "incidents_w", "expected", "expected_low90", "expected_high90", "ratio", "p_lower",
         "access_index", "blind_spot"]].to_parquet(paths.blind_spots, index=False)  # fmt: skip
     scores.to_parquet(paths.prediction_scores, index=False)
-    return RiskResult(df, models, irr_t, comp_t, scores, notes)
+    return RiskResult(df, models, irr_t, comp_t, scores, notes, layers)
 
 
 def irr_sentence(irr: pd.DataFrame, outcome: str = "全部事件") -> str:
