@@ -244,3 +244,16 @@ def test_constant_rates_give_no_hotspots():
     w = libpysal.weights.lat2W(5, 5)
     t = H.local_statistics(np.full(25, 0.3), w, np.arange(25), permutations=99, seed=1)
     assert (t["gi_bin"] == 0).all() and t["gi_z"].isna().all()
+
+
+def test_compiled_scan_maximum_equals_the_array_version():
+    rng = np.random.default_rng(3)
+    coords = rng.random((300, 2)) * 1000
+    pop = rng.integers(500, 5000, 300).astype(float)
+    cases = rng.poisson(pop / 500).astype(float)
+    expected = cases.sum() * pop / pop.sum()
+    for frac in (0.05, 0.5):
+        _, order, kmax = H._windows(coords, pop, frac)
+        a = H._max_llr(cases, expected, order, kmax)[0]
+        b = H._max_llr_value(cases, expected, order, np.minimum(kmax, order.shape[1]))
+        assert b == pytest.approx(a, rel=1e-12) and a > 0
