@@ -142,7 +142,7 @@ def suite_backfill(args, cli: str, env: dict, tmp: str) -> list[dict]:
     out = [
         stage("Taipei: synth 28 quarters (2014Q2–2021Q1)",
               [cli, "synth", "--start", start, "--end", end], env),
-        stage("Taipei: run --period 2014Q2:2021Q1 (28 quarters, every notebook)",
+        stage("Taipei: run --period 2014Q2:2021Q1 (28 quarters, every notebook, default --jobs)",
               [cli, "run", "--period", f"{start}:{end}", "--quiet"], env),
         stage("Taipei: the same range again (unchanged: every quarter skipped)",
               [cli, "run", "--period", f"{start}:{end}", "--quiet"], env),

@@ -95,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="quarter, e.g. 2020Q4, or a range 2016Q1:2020Q4 (unchanged periods are skipped)",
     )
     r.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="quarters of a range run at once after cleaning (default: the cores, at most 4)",
+    )
+    r.add_argument(
         "--force",
         action="store_true",
         help="recompute periods even when their inputs, code and parameters are unchanged",
@@ -192,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
             check(Path(args.folder))
             print(f"{args.folder}: disclosure audit passed (staff/ and public/)")
         elif args.command == "run":
-            from .runner import run_range
+            from .runner import default_jobs, run_range
 
             settings = _settings(args)
             extra = {name: _literal(value) for name, value in args.parameter}
@@ -205,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
                 force=args.force,
                 progress=not args.quiet,
                 extra_parameters=extra,
+                jobs=args.jobs or default_jobs(),
             )
     except Exception as e:  # noqa: BLE001 - the command line shows a clear message, not a traceback
         if args.verbose:

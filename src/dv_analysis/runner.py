@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -236,29 +237,14 @@ def staff_html(executed: Path, out: Path, title: str) -> Path:
     return out
 
 
-def run(
-    settings: Settings,
-    period: str | Period,
-    *,
-    seed: int = 42,
-    notebooks: tuple[str, ...] = NOTEBOOKS,
-    progress: bool = True,
-    extra_parameters: dict | None = None,
-    force: bool = True,
-) -> dict:
-    """Execute the notebooks in order for a period; return the manifest (also written to disk).
+#: Notebooks that read the previous quarter's own outputs (cleaning recognises re-exported
+#: rows by the previous quarter's notifications): a range runs them quarter by quarter
+#: first; the others only read clean tables and can run for several quarters at once.
+SEQUENTIAL_NOTEBOOKS: tuple[str, ...] = ("01_clean.ipynb",)
 
-    With ``force=False`` a period whose manifest records a finished run with the same
-    :func:`run_key` (same parameters, code and inputs) is not recomputed: its manifest is
-    returned with ``skipped`` set. Stops at the first failing notebook with
-    :class:`NotebookFailed`, after writing the manifest with the failure recorded.
-    """
-    import papermill as pm
-    from papermill.exceptions import PapermillExecutionError
 
-    settings.check_public_dir()
-    paths = settings.period(period)
-    params = {
+def _parameters(settings: Settings, paths: PeriodPaths, seed: int, extra: dict | None) -> dict:
+    return {
         "period": str(paths.period),
         "city": settings.city,
         "public_dir": str(settings.public_dir),
@@ -266,22 +252,14 @@ def run(
         "clean_dir": str(settings.clean_dir),
         "reports_dir": str(settings.reports_dir),
         "seed": int(seed),
-        **(extra_parameters or {}),
+        **(extra or {}),
     }
-    key = run_key(settings, paths.period, params, notebooks)
-    if not force and up_to_date(paths, key["key"]):
-        manifest = json.loads(paths.manifest.read_text(encoding="utf-8"))
-        manifest["skipped"] = True
-        if progress:
-            print(
-                f"{paths.period}: unchanged since its last run (same inputs, code and parameters);"
-                " skipped (use --force to recompute)",
-                flush=True,
-            )
-        return manifest
+
+
+def _new_manifest(settings: Settings, paths: PeriodPaths, params: dict, key: dict) -> dict:
     for d in (paths.internal, paths.staff, paths.public, paths.clean):
         d.mkdir(parents=True, exist_ok=True)
-    manifest: dict = {
+    return {
         "period": str(paths.period),
         "city": settings.city,
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -296,22 +274,45 @@ def run(
         "inputs": input_checksums(paths),
         "run_key": key,
         "notebooks": [],
+        "seconds": 0.0,
         "status": "running",
     }
+
+
+def _execute(
+    paths: PeriodPaths,
+    params: dict,
+    manifest: dict,
+    notebooks: tuple[str, ...],
+    *,
+    progress: bool,
+    progress_bar: bool,
+    finish: bool = True,
+    numbering: tuple[int, int] | None = None,
+) -> dict:
+    """Execute ``notebooks`` for a period, adding to ``manifest``; with ``finish``, audit and close.
+
+    The manifest is written after every call, with the failure recorded when a notebook
+    fails (:class:`NotebookFailed`) or the audit finds something.
+    """
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
     nb_dir = notebooks_dir()
     total = time.perf_counter()
+    first, count = numbering or (1, len(notebooks))
     try:
-        for i, name in enumerate(notebooks, 1):
+        for i, name in enumerate(notebooks, first):
             src = nb_dir / name
             out = paths.internal / name
             if progress:
-                print(f"[{i}/{len(notebooks)}] {name} ({paths.period})", flush=True)
+                print(f"[{i}/{count}] {name} ({paths.period})", flush=True)
             t0 = time.perf_counter()
             entry = {"notebook": name, "executed": str(out)}
             try:
                 pm.execute_notebook(
-                    str(src), str(out), parameters=params, cwd=str(nb_dir), progress_bar=progress,
-                    kernel_name="python3", log_output=False,
+                    str(src), str(out), parameters=params, cwd=str(nb_dir),
+                    progress_bar=progress_bar, kernel_name="python3", log_output=False,
                 )  # fmt: skip
             except PapermillExecutionError as e:
                 entry.update(
@@ -333,26 +334,66 @@ def run(
                 status="ok", seconds=round(time.perf_counter() - t0, 2), staff_html=str(html)
             )
             manifest["notebooks"].append(entry)
-        from . import disclosure
+        if finish:
+            from . import disclosure
 
-        if progress:
-            print("disclosure audit of staff/ and public/", flush=True)
-        findings = disclosure.audit(paths.reports)
-        manifest["audit"] = {
-            "findings": [str(f) for f in findings],
-            "policy": disclosure.DEFAULT_POLICY.as_dict(),
-        }
-        if findings:
-            manifest["status"] = "audit failed"
-            disclosure.check(paths.reports)  # raises with the file and cell of each finding
-        manifest["status"] = "ok"
+            if progress:
+                print(f"disclosure audit of staff/ and public/ ({paths.period})", flush=True)
+            findings = disclosure.audit(paths.reports)
+            manifest["audit"] = {
+                "findings": [str(f) for f in findings],
+                "policy": disclosure.DEFAULT_POLICY.as_dict(),
+            }
+            if findings:
+                manifest["status"] = "audit failed"
+                disclosure.check(paths.reports)  # raises with the file and cell of each finding
+            manifest["status"] = "ok"
     finally:
-        manifest["seconds"] = round(time.perf_counter() - total, 2)
+        manifest["seconds"] = round(manifest.get("seconds", 0.0) + time.perf_counter() - total, 2)
         manifest["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
         paths.manifest.parent.mkdir(parents=True, exist_ok=True)
         paths.manifest.write_text(
             json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8"
         )
+    return manifest
+
+
+def _skip_message(period) -> str:
+    return (
+        f"{period}: unchanged since its last run (same inputs, code and parameters);"
+        " skipped (use --force to recompute)"
+    )
+
+
+def run(
+    settings: Settings,
+    period: str | Period,
+    *,
+    seed: int = 42,
+    notebooks: tuple[str, ...] = NOTEBOOKS,
+    progress: bool = True,
+    extra_parameters: dict | None = None,
+    force: bool = True,
+) -> dict:
+    """Execute the notebooks in order for a period; return the manifest (also written to disk).
+
+    With ``force=False`` a period whose manifest records a finished run with the same
+    :func:`run_key` (same parameters, code and inputs) is not recomputed: its manifest is
+    returned with ``skipped`` set. Stops at the first failing notebook with
+    :class:`NotebookFailed`, after writing the manifest with the failure recorded.
+    """
+    settings.check_public_dir()
+    paths = settings.period(period)
+    params = _parameters(settings, paths, seed, extra_parameters)
+    key = run_key(settings, paths.period, params, notebooks)
+    if not force and up_to_date(paths, key["key"]):
+        manifest = json.loads(paths.manifest.read_text(encoding="utf-8"))
+        manifest["skipped"] = True
+        if progress:
+            print(_skip_message(paths.period), flush=True)
+        return manifest
+    manifest = _new_manifest(settings, paths, params, key)
+    _execute(paths, params, manifest, notebooks, progress=progress, progress_bar=progress)
     if progress:
         print(f"done in {manifest['seconds']:.1f} s")
         print(f"  executed notebooks (internal): {paths.internal}")
@@ -360,6 +401,23 @@ def run(
         print(f"  clean tables (internal):       {paths.clean}")
         print(f"  manifest:                      {paths.manifest}")
     return manifest
+
+
+def _finish_period(
+    settings: Settings, period: str, params: dict, manifest: dict, notebooks, progress: bool
+) -> dict:
+    """Worker of a parallel range: the notebooks after cleaning, audit and manifest."""
+    paths = settings.period(period)
+    done = len(manifest["notebooks"])
+    return _execute(
+        paths, params, manifest, tuple(notebooks), progress=progress, progress_bar=False,
+        numbering=(done + 1, done + len(notebooks)),
+    )  # fmt: skip
+
+
+def default_jobs() -> int:
+    """Parallel periods of a range: the machine's cores, at most 4 (each kernel holds ~0.6 GB)."""
+    return max(1, min(os.cpu_count() or 1, 4))
 
 
 def run_range(
@@ -372,12 +430,16 @@ def run_range(
     progress: bool = True,
     extra_parameters: dict | None = None,
     notebooks: tuple[str, ...] = NOTEBOOKS,
+    jobs: int = 1,
 ) -> list[dict]:
-    """Run every period from ``start`` to ``end`` in order, skipping unchanged ones.
+    """Run every period from ``start`` to ``end``, skipping unchanged ones; manifests in order.
 
-    Checks first that every period has a raw folder, and names the missing ones. Each
-    period's Gi* panel reuses the quarters computed before it, so the emerging-hotspot
-    panel is computed once for the range. Returns the manifests, in order.
+    Checks first that every period has a raw folder, and names the missing ones. With
+    ``jobs`` > 1 the cleaning notebook runs quarter by quarter first (it reads the previous
+    quarter's notifications), then the other notebooks of up to ``jobs`` quarters at once
+    (they read only clean tables). Results do not depend on ``jobs``: every quarter has
+    its own seeds. Each period's Gi* panel reuses the quarters computed before, so the
+    emerging-hotspot panel is computed once for the range.
     """
     periods = period_range(start, end)
     missing = [str(p) for p in periods if not (settings.raw_dir / str(p)).is_dir()]
@@ -386,20 +448,22 @@ def run_range(
             f"no raw exports for {', '.join(missing)} in {settings.raw_dir}"
             " (one folder per quarter, e.g. data_raw/2020Q4/)"
         )
-    manifests, t0 = [], time.perf_counter()
-    for i, p in enumerate(periods, 1):
-        if progress:
-            print(f"=== {p} ({i}/{len(periods)}) ===", flush=True)
-        manifests.append(
-            run(
-                settings,
-                p,
-                seed=seed,
-                notebooks=notebooks,
-                progress=progress,
-                extra_parameters=extra_parameters,
-                force=force,
-            )
+    settings.check_public_dir()
+    t0 = time.perf_counter()
+    first = tuple(n for n in notebooks if n in SEQUENTIAL_NOTEBOOKS)
+    rest = tuple(n for n in notebooks if n not in SEQUENTIAL_NOTEBOOKS)
+    if jobs <= 1 or len(periods) == 1 or not rest:
+        manifests = []
+        for i, p in enumerate(periods, 1):
+            if progress and len(periods) > 1:
+                print(f"=== {p} ({i}/{len(periods)}) ===", flush=True)
+            manifests.append(
+                run(settings, p, seed=seed, notebooks=notebooks, progress=progress,
+                    extra_parameters=extra_parameters, force=force)
+            )  # fmt: skip
+    else:
+        manifests = _run_parallel(
+            settings, periods, first, rest, seed, force, progress, extra_parameters, jobs
         )
     if progress:
         done = sum(not m.get("skipped") for m in manifests)
@@ -409,3 +473,45 @@ def run_range(
             flush=True,
         )
     return manifests
+
+
+def _run_parallel(settings, periods, first, rest, seed, force, progress, extra, jobs) -> list:
+    """Cleaning notebooks in order, then the rest of up to ``jobs`` periods at once."""
+    import multiprocessing
+    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+
+    notebooks = first + rest
+    results: dict[str, dict] = {}
+    todo: list[tuple[PeriodPaths, dict, dict]] = []
+    for p in periods:
+        paths = settings.period(p)
+        params = _parameters(settings, paths, seed, extra)
+        key = run_key(settings, paths.period, params, notebooks)
+        if not force and up_to_date(paths, key["key"]):
+            m = json.loads(paths.manifest.read_text(encoding="utf-8"))
+            results[str(p)] = {**m, "skipped": True}
+            if progress:
+                print(_skip_message(p), flush=True)
+        else:
+            todo.append((paths, params, _new_manifest(settings, paths, params, key)))
+    if progress and todo:
+        print(f"{len(todo)} period(s) to run: cleaning in order, then {jobs} at a time", flush=True)
+    for paths, params, manifest in todo:
+        _execute(paths, params, manifest, first, progress=progress, progress_bar=False,
+                 finish=False, numbering=(1, len(notebooks)))  # fmt: skip
+    ctx = multiprocessing.get_context("spawn")  # no inherited ZMQ state in the workers
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        futures = {
+            pool.submit(
+                _finish_period, settings, str(paths.period), params, manifest, rest, progress
+            ): str(paths.period)
+            for paths, params, manifest in todo
+        }
+        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        for f in pending:
+            f.cancel()
+        for f in done:
+            if f.exception() is not None:
+                raise f.exception()
+            results[futures[f]] = f.result()
+    return [results[str(p)] for p in periods]
