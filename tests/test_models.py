@@ -74,6 +74,15 @@ def test_predict_next_quarter_scores_every_model():
     assert (
         scores.loc[1, "mae"] < scores.loc[0, "mae"] and scores.loc[2, "mae"] < scores.loc[0, "mae"]
     )
+    # the runner gives kernels one thread per library: the scores must not depend on it
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        one, _ = M.predict_next_quarter(table, test_quarters=3)
+    with threadpool_limits(limits=2):
+        two, _ = M.predict_next_quarter(table, test_quarters=3)
+    pd.testing.assert_frame_equal(one, two)
+    pd.testing.assert_frame_equal(one, scores)
 
 
 def test_synthetic_accessibility_effect_and_blind_spots(year_of_data):

@@ -186,3 +186,11 @@ def test_match_villages_by_names_with_variants(s):
     assert out["in_boundaries"].tolist()[:2] == [True, True]
     assert not out["in_boundaries"].iloc[3]
     assert out.attrs["join_report"].n_unmatched >= 1
+
+
+def test_staff_page_reports_the_register_mismatch():
+    from dv_analysis import features
+
+    note = features.population_note(Settings.from_args(city="65000"), "2020Q4")
+    assert "23 個里不在 2021 年村里界圖中" in note and "42,744 人" in note
+    assert features.population_note(Settings.from_args(city="63000"), "2020Q4") == ""

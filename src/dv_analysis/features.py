@@ -294,6 +294,30 @@ def plain_summary(features: pd.DataFrame, period: str) -> str:
     )
 
 
+def population_note(settings: Settings, period: str | Period) -> str:
+    """Plain words for staff on register villages missing from the boundaries ('' if none).
+
+    States how many register villages and people the rule of
+    :func:`dv_analysis.public.reassign_unmatched_population` moved, so the mismatch is
+    reported on the page, not only in a log.
+    """
+    pop = public.load_population(settings, period)
+    rep = pop.attrs.get("join_report")
+    unmatched = pop[~pop["in_boundaries"]]
+    if unmatched.empty or rep is None:
+        return ""
+    moved = rep.methods.get("reassigned_people", 0)
+    left = rep.methods.get("people_in_districts_without_polygons", 0)
+    text = (
+        f"戶政人口資料（{rep.layer.split()[-1]}）有 {len(unmatched)} 個里不在 2021 年村里界圖中"
+        f"（村里合併或重劃），共 {int(unmatched['pop_total'].sum()):,} 人；"
+        f"依規則併入同一行政區的里：{moved:,} 人，沒有人被遺漏。"
+    )
+    if left:
+        text += f"另有 {left:,} 人所屬行政區在界圖中沒有任何里，只計入總數。"
+    return text
+
+
 def build(paths, window: int = 4) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Features of the period and the panel of every earlier quarter with clean data; written to disk."""
     from .config import period_range as _range
