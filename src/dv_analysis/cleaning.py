@@ -208,7 +208,7 @@ def read_raw_file(path: Path) -> RawFile:
             )
         except pd.errors.ParserError as e:
             raise RawInputError(f"{path.name}: not a readable CSV ({e})") from None
-        body = body.map(lambda s: s.strip() if isinstance(s, str) else _cell_text(s))
+        body = body.apply(lambda col: col.astype(str).str.strip())  # all text (dtype=str)
     body = body.reset_index(drop=True)
     mapped, extra_cols = {}, []
     for col in body.columns:
@@ -526,19 +526,27 @@ def build_incidents(notes: pd.DataFrame, window_days: int = 14) -> pd.DataFrame:
         for v, t, f in zip(d["victim_key"], d["case_type"], first_id, strict=True)
     ]
     notes["incident_id"] = d["incident_id"].reindex(notes.index)
-    inc = d.groupby("incident_id", sort=True).agg(
+    g = d.groupby("incident_id", sort=True)
+    inc = g.agg(
         victim_key=("victim_key", "first"),
         case_type=("case_type", "first"),
-        villcode=("villcode", lambda s: s.mode().iloc[0]),
         first_notified=("notified_date", "min"),
         last_notified=("notified_date", "max"),
         n_notifications=("notification_id", "size"),
         n_units=("reporter_unit", "nunique"),
         max_tipvda=("tipvda", "max"),
-        opened=(
-            "opened",
-            lambda s: "是" if (s == "是").any() else ("否" if (s == "否").any() else None),
-        ),
+    )
+    # the most frequent village of the incident's notifications (ties: the smallest code)
+    counts = d.groupby(["incident_id", "villcode"]).size().rename("n").reset_index()
+    counts = counts.sort_values(["incident_id", "n", "villcode"], ascending=[True, False, True])
+    inc.insert(
+        2, "villcode", counts.drop_duplicates("incident_id").set_index("incident_id")["villcode"]
+    )
+    # opened if any notification says so, else not opened if any says so, else unknown
+    yes = (d["opened"] == "是").groupby(d["incident_id"]).any()
+    no = (d["opened"] == "否").groupby(d["incident_id"]).any()
+    inc["opened"] = np.where(
+        yes.reindex(inc.index), "是", np.where(no.reindex(inc.index), "否", None)
     )
     inc["high_danger"] = inc["max_tipvda"] >= 8
     return inc.drop(columns="max_tipvda").reset_index()
