@@ -469,27 +469,15 @@ def _windows(coords: np.ndarray, pop: np.ndarray, max_pop_frac: float):
     return d, order[:, : max(int(kmax.max()), 1)], kmax
 
 
-def _max_llr(
-    cases: np.ndarray, expected: np.ndarray, order: np.ndarray, kmax: np.ndarray
-) -> tuple[float, int, int]:
-    total = cases.sum()
-    cc = np.cumsum(cases[order], axis=1)
-    ce = np.cumsum(expected[order], axis=1)
-    llr = _poisson_llr(cc, ce, total)
-    mask = np.arange(order.shape[1])[None, :] < kmax[:, None]
-    llr = np.where(mask, llr, 0.0)
-    i, k = np.unravel_index(np.argmax(llr), llr.shape)
-    return float(llr[i, k]), int(i), int(k)
-
-
 @njit(cache=True)
 def _max_llr_value(
     cases: np.ndarray, expected: np.ndarray, order: np.ndarray, kmax: np.ndarray
 ) -> float:
-    """The largest window LLR (the value :func:`_max_llr` finds), without its temporaries.
+    """The largest log-likelihood ratio over all windows, without n-by-k temporaries.
 
     Sums in the same order as ``np.cumsum`` and treats the same cases as zero (c <= e, no
-    case, or a non-finite value), so it returns exactly the same number; compiled once and
+    case, or a non-finite value) as the array computation with :func:`_poisson_llr` that
+    scores the observed windows, so it returns the same number; compiled once and
     cached, it makes the Monte-Carlo replicates of a national scan fast.
     """
     total = cases.sum()

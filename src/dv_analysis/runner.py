@@ -92,7 +92,7 @@ def input_checksums(paths: PeriodPaths) -> dict[str, str]:
         if base.is_dir():
             for f in sorted(base.rglob("*")):
                 if f.is_file():
-                    out[f"{label}/{f.relative_to(base).as_posix()}"] = sha256(f)
+                    out[f"{label}/{f.relative_to(base).as_posix()}"] = _cached_sha(f)
     return out
 
 
@@ -377,11 +377,17 @@ def _execute(
     return manifest
 
 
-def _skip_message(period) -> str:
-    return (
-        f"{period}: unchanged since its last run (same inputs, code and parameters);"
-        " skipped (use --force to recompute)"
-    )
+def _previous_run(paths: PeriodPaths, key: dict, force: bool, progress: bool) -> dict | None:
+    """The manifest of a finished run with this key (marked ``skipped``), or None to run."""
+    if force or not up_to_date(paths, key["key"]):
+        return None
+    if progress:
+        print(
+            f"{paths.period}: unchanged since its last run (same inputs, code and parameters);"
+            " skipped (use --force to recompute)",
+            flush=True,
+        )
+    return {**json.loads(paths.manifest.read_text(encoding="utf-8")), "skipped": True}
 
 
 def run(
@@ -405,12 +411,9 @@ def run(
     paths = settings.period(period)
     params = _parameters(settings, paths, seed, extra_parameters)
     key = run_key(settings, paths.period, params, notebooks)
-    if not force and up_to_date(paths, key["key"]):
-        manifest = json.loads(paths.manifest.read_text(encoding="utf-8"))
-        manifest["skipped"] = True
-        if progress:
-            print(_skip_message(paths.period), flush=True)
-        return manifest
+    previous = _previous_run(paths, key, force, progress)
+    if previous is not None:
+        return previous
     manifest = _new_manifest(settings, paths, params, key)
     _execute(paths, params, manifest, notebooks, progress=progress, progress_bar=progress)
     if progress:
@@ -506,11 +509,9 @@ def _run_parallel(settings, periods, first, rest, seed, force, progress, extra, 
         paths = settings.period(p)
         params = _parameters(settings, paths, seed, extra)
         key = run_key(settings, paths.period, params, notebooks)
-        if not force and up_to_date(paths, key["key"]):
-            m = json.loads(paths.manifest.read_text(encoding="utf-8"))
-            results[str(p)] = {**m, "skipped": True}
-            if progress:
-                print(_skip_message(p), flush=True)
+        previous = _previous_run(paths, key, force, progress)
+        if previous is not None:
+            results[str(p)] = previous
         else:
             todo.append((paths, params, _new_manifest(settings, paths, params, key)))
     if progress and todo:
