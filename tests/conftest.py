@@ -43,6 +43,10 @@ def year_of_data(tmp_path_factory):
     return s, summary, results
 
 
+#: Permutation settings of the end-to-end runs (fewer than the defaults, same code paths).
+FAST = {"permutations": 999, "panel_permutations": 199, "scan_simulations": 99}
+
+
 @pytest.fixture(scope="session")
 def small_data(tmp_path_factory):
     """Small synthetic Taipei exports (2020Q3–2020Q4 at a tenth of the volume) for end-to-end runs."""
@@ -50,3 +54,25 @@ def small_data(tmp_path_factory):
     s = make_settings(root)
     generate(s, SynthConfig(start="2020Q3", end="2020Q4", seed=3, scale=0.1), progress=False)
     return s
+
+
+@pytest.fixture(scope="session")
+def e2e_run(small_data):
+    """Every notebook run for 2020Q3 then 2020Q4 on the small data, once per test session.
+
+    Returns the settings, the 2020Q4 manifest and a snapshot of every table and staff page
+    taken right after the run (tests that rerun parts later do not change the snapshot).
+    """
+    from dv_analysis.runner import run
+
+    from .golden_outputs import snapshot
+
+    s = small_data
+    run(s, "2020Q3", progress=False, extra_parameters=FAST)  # the previous quarter first
+    manifest = run(s, "2020Q4", progress=False, extra_parameters=FAST)
+    root = s.raw_dir.parent
+    return {
+        "settings": s,
+        "manifest": manifest,
+        "snapshot": snapshot(s, ("2020Q3", "2020Q4"), root),
+    }

@@ -12,18 +12,12 @@ from dv_analysis.runner import NotebookFailed, run, run_key, run_range
 pytestmark = pytest.mark.e2e
 
 
-FAST = {"permutations": 999, "panel_permutations": 199, "scan_simulations": 99}
+from .conftest import FAST
 
 
 @pytest.fixture(scope="module")
-def ran(small_data):
-    s = small_data
-    fast = FAST
-    run(
-        s, "2020Q3", progress=False, extra_parameters=fast
-    )  # the previous quarter first: re-exports recognised
-    manifest = run(s, "2020Q4", progress=False, extra_parameters=fast)
-    return s, manifest
+def ran(e2e_run):
+    return e2e_run["settings"], e2e_run["manifest"]
 
 
 def test_manifest(ran):
