@@ -75,7 +75,9 @@ def write(snap: dict[str, object], folder: Path = GOLDEN_DIR) -> None:
         if isinstance(value, pd.DataFrame):
             value.to_parquet(path, index=False)
         elif name.endswith(".json"):
-            path.write_text(json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True), "utf-8")
+            path.write_text(
+                json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True), "utf-8"
+            )
         else:
             path.write_text(value, "utf-8")
 

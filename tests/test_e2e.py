@@ -9,10 +9,9 @@ import pytest
 from dv_analysis.config import NOTEBOOKS
 from dv_analysis.runner import NotebookFailed, run, run_key, run_range
 
-pytestmark = pytest.mark.e2e
-
-
 from .conftest import FAST
+
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
