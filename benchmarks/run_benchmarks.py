@@ -45,10 +45,12 @@ BIN = Path(sys.executable).parent
 HOTSPOT_BENCH = r"""
 import time, json, sys
 import numpy as np, esda
-from dv_analysis import hotspots as H, public
+from dv_analysis import public
+from dv_analysis.stats import local as H
+from dv_analysis.stats.weights import build_weights
 from dv_analysis.config import Settings
 b = public.load_boundaries(Settings.from_args(city=sys.argv[1]))
-w, _ = H.build_weights(b)
+w, _ = build_weights(b)
 y = np.random.default_rng(0).gamma(2.0, 1.0, len(b))
 t = time.perf_counter(); H.local_statistics(y, w, b["villcode"].to_numpy(), permutations=99, seed=1); first = time.perf_counter() - t
 t = time.perf_counter(); H.local_statistics(y, w, b["villcode"].to_numpy(), permutations=9999, seed=1); ours = time.perf_counter() - t
@@ -94,7 +96,7 @@ def stage(name: str, cmd: list[str], env: dict) -> dict:
 AMPLIFY = r"""
 import sys, pandas as pd
 from pathlib import Path
-from dv_analysis.cleaning import HEADERS, read_raw_file
+from dv_analysis.stages.clean import HEADERS, read_raw_file
 src, dst, target = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 dst.mkdir(parents=True, exist_ok=True)
 frames = [(f, read_raw_file(f)) for f in sorted(src.glob("*")) if f.suffix in (".csv", ".xlsx")]

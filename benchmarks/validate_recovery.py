@@ -16,8 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from dv_analysis.cleaning import clean_range
 from dv_analysis.config import Settings
+from dv_analysis.stages.clean import clean_range
 from dv_analysis.synth import SynthConfig, generate
 from dv_analysis.validation import gi_recovery, summarise
 

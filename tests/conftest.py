@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from dv_analysis.cleaning import clean_period, write_outputs
 from dv_analysis.config import Settings
+from dv_analysis.stages.clean import clean_period, write_outputs
 from dv_analysis.synth import SynthConfig, generate
 
 logging.getLogger("dv_analysis").setLevel(logging.ERROR)

@@ -96,3 +96,23 @@ def read(folder: Path = GOLDEN_DIR) -> dict[str, object]:
         else:
             out[name] = path.read_text("utf-8")
     return out
+
+
+def differences(name: str, got, expected) -> list[str]:
+    """What differs between a current and a golden entry, in a few lines ([] if equal)."""
+    import difflib
+
+    if isinstance(expected, pd.DataFrame):
+        try:
+            pd.testing.assert_frame_equal(got, expected, obj=name)
+        except AssertionError as e:
+            return [f"{name}: " + " ".join(str(e).split())[:400]]
+        return []
+    if got == expected:
+        return []
+    if isinstance(expected, str):
+        diff = difflib.unified_diff(expected.splitlines(), got.splitlines(), lineterm="", n=0)
+        return [f"{name}:"] + [f"    {line}" for line in list(diff)[2:12]]
+    return [
+        f"{name}: {json.dumps(got, ensure_ascii=False)[:200]} != {json.dumps(expected, ensure_ascii=False)[:200]}"
+    ]

@@ -157,19 +157,14 @@ def test_hotspot_outputs(ran):
 def test_permutations_identical_for_the_same_seed(ran):
     import pandas as pd
 
-    from dv_analysis.hotspots import run_village_hotspots
+    from dv_analysis.stages import hotspots
 
     s, _ = ran
     p = s.period("2020Q4")
-    fast = {
-        "permutations": 999,
-        "panel_permutations": 99,
-        "scan_simulations": 99,
-        "progress": False,
-    }
+    fast = {"permutations": 999, "panel_permutations": 99, "scan_simulations": 99}
     runs = []
     for seed in (42, 42, 43):
-        run_village_hotspots(p, seed=seed, **fast)
+        hotspots.run(p, hotspots.HotspotParams(seed=seed, **fast), progress=False)
         runs.append(
             (
                 pd.read_parquet(p.hotspots),

@@ -22,13 +22,11 @@ def test_outputs_match_the_golden_snapshot(e2e_run):
         pytest.skip("golden snapshot rewritten")
     golden = golden_outputs.read()
     assert golden, "no golden snapshot in tests/golden/: write it with DV_UPDATE_GOLDEN=1"
-    assert sorted(current) == sorted(golden), "the run wrote other tables or pages than before"
-    for name, expected in golden.items():
-        got = current[name]
-        if isinstance(expected, pd.DataFrame):
-            pd.testing.assert_frame_equal(got, expected, obj=name)
-        else:
-            assert got == expected, f"{name} differs from the golden snapshot"
+    problems = [f"{n}: missing" for n in sorted(set(golden) - set(current))]
+    problems += [f"{n}: new" for n in sorted(set(current) - set(golden))]
+    for name in sorted(set(golden) & set(current)):
+        problems += golden_outputs.differences(name, current[name], golden[name])
+    assert not problems, "outputs differ from the golden snapshot:\n" + "\n".join(problems)
 
 
 def test_golden_check_can_fail():

@@ -108,3 +108,110 @@ def test_parameter_lines_fit_on_one_line(path):
     cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
     for line in cell.source.splitlines():
         assert len(line) <= 100 and not line.rstrip().endswith("("), f"{path.name}: {line}"
+
+
+#: Each notebook's stage parameters dataclass (05_report has none beyond the run's).
+STAGE_PARAMS = {
+    "01_clean.ipynb": "dv_analysis.stages.clean:CleanParams",
+    "02_village_features.ipynb": "dv_analysis.stages.features:FeatureParams",
+    "03_hotspots.ipynb": "dv_analysis.stages.hotspots:HotspotParams",
+    "04_accessibility.ipynb": "dv_analysis.stages.access:AccessParams",
+}
+
+
+@pytest.mark.parametrize("name", sorted(STAGE_PARAMS))
+def test_notebook_parameters_are_the_stage_dataclass(name):
+    """The parameters cell declares every field of the stage's frozen dataclass, with its default."""
+    import dataclasses
+    import importlib
+
+    module, cls = STAGE_PARAMS[name].split(":")
+    params_cls = getattr(importlib.import_module(module), cls)
+    assert dataclasses.is_dataclass(params_cls) and params_cls.__dataclass_params__.frozen
+    declared = pm.inspect_notebook(str(ROOT / "notebooks" / name))
+    for field in dataclasses.fields(params_cls):
+        assert field.name in declared, f"{name} lacks parameter {field.name}"
+        default = declared[field.name]["default"]
+        assert eval(default) == field.default, (
+            f"{name}: {field.name} = {default}, not {field.default!r}"
+        )
+
+
+def test_one_weights_setting_for_every_notebook_that_builds_weights():
+    """02, 03 and 04 all take ``weights`` (a run's -p weights reaches each of them)."""
+    for name in ("02_village_features.ipynb", "03_hotspots.ipynb", "04_accessibility.ipynb"):
+        declared = pm.inspect_notebook(str(ROOT / "notebooks" / name))
+        assert declared["weights"]["default"] == '"queen"', name
+    for path in NB_FILES:
+        assert '"queen"' not in "".join(
+            c.source
+            for c in nbformat.read(path, as_version=4).cells
+            if "parameters" not in c.metadata.get("tags", [])
+        ), f"{path.name} hard-codes queen weights"
+
+
+def test_no_import_cycles_between_layers():
+    """stats imports nothing of the package but stats; pages/labels.py imports nothing at all."""
+    src = ROOT / "src" / "dv_analysis"
+    for f in (src / "stats").glob("*.py"):
+        text = f.read_text()
+        assert not re.search(r"^from \.\.(?!stats)|^from dv_analysis", text, re.M), f.name
+        assert not re.search(r"[\u4e00-\u9fff]", text), f"{f.name}: Chinese in stats"
+    labels = (src / "pages" / "labels.py").read_text()
+    assert not re.search(
+        r"^(from|import) ",
+        labels.split('"""', 2)[2].replace("from __future__ import annotations", ""),
+        re.M,
+    )
+
+
+def _package_imports() -> dict[str, set[str]]:
+    """Module → package modules it imports (anywhere in the file, functions included)."""
+    import ast
+
+    src = ROOT / "src"
+    graph: dict[str, set[str]] = {}
+    modules = {
+        ".".join(p.relative_to(src).with_suffix("").parts).removesuffix(".__init__")
+        for p in (src / "dv_analysis").rglob("*.py")
+    }
+    for p in (src / "dv_analysis").rglob("*.py"):
+        name = ".".join(p.relative_to(src).with_suffix("").parts)
+        package = (
+            name.rsplit(".", 1)[0] if not name.endswith("__init__") else name[: -len(".__init__")]
+        )
+        name = name.removesuffix(".__init__")
+        deps = set()
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                base = package
+                for _ in range(max(node.level - 1, 0)):
+                    base = base.rsplit(".", 1)[0]
+                target = (
+                    (f"{base}.{node.module}" if node.module else base)
+                    if node.level
+                    else node.module
+                )
+                for alias in node.names:
+                    full = f"{target}.{alias.name}"
+                    deps.add(full if full in modules else target)
+        graph[name] = {d for d in deps if d in modules and d != name}
+    return graph
+
+
+def test_no_import_cycles():
+    graph = _package_imports()
+    state: dict[str, int] = {}
+
+    def visit(node, trail):
+        state[node] = 1
+        for dep in graph.get(node, ()):
+            if state.get(dep) == 1:
+                raise AssertionError("import cycle: " + " → ".join([*trail, node, dep]))
+            if dep not in state:
+                visit(dep, [*trail, node])
+        state[node] = 2
+
+    for node in graph:
+        if node not in state:
+            visit(node, [])

@@ -1,124 +1,40 @@
-"""The ``dv-analysis`` command: ``synth`` (synthetic exports) and ``run`` (the notebooks of a period)."""
+"""The ``dv-analysis`` command: one handler per subcommand.
+
+``synth`` (synthetic exports), ``clean`` (a range of quarters), ``run`` (the notebooks
+of a period or a range), ``hotspots`` (any layer), ``audit`` (a report folder).
+"""
 
 from __future__ import annotations
 
 import argparse
+import ast
 import logging
 import sys
 from pathlib import Path
 
 from .config import CITIES, DEFAULT_CITY, Settings
 
+_DIR_HELP = {
+    "public": "public layers (default: $DV_PUBLIC_DIR or ../shared/data/public)",
+    "raw": "raw case exports, one folder per period (default: $DV_RAW_DIR or data_raw/)",
+    "clean": "clean tables (default: $DV_CLEAN_DIR or data_clean/)",
+    "reports": "reports (default: $DV_REPORTS_DIR or reports/)",
+    "truth": "synthetic ground truth (default: $DV_TRUTH_DIR or data_truth/)",
+}
+
 
 def _dirs(p: argparse.ArgumentParser, *which: str) -> None:
-    helps = {
-        "public": "public layers (default: $DV_PUBLIC_DIR or ../shared/data/public)",
-        "raw": "raw case exports, one folder per period (default: $DV_RAW_DIR or data_raw/)",
-        "clean": "clean tables (default: $DV_CLEAN_DIR or data_clean/)",
-        "reports": "reports (default: $DV_REPORTS_DIR or reports/)",
-        "truth": "synthetic ground truth (default: $DV_TRUTH_DIR or data_truth/)",
-    }
     for w in which:
-        p.add_argument(f"--{w}-dir", default=None, help=helps[w])
+        p.add_argument(f"--{w}-dir", default=None, help=_DIR_HELP[w])
 
 
-def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
-        prog="dv-analysis", description="Domestic-violence risk mapping per village (里)."
-    )
-    ap.add_argument(
-        "-v", "--verbose", action="store_true", help="log details (join reports, repairs)"
-    )
-    sub = ap.add_subparsers(dest="command", required=True)
-
-    s = sub.add_parser("synth", help="write synthetic case exports (raw format) with ground truth")
-    s.add_argument(
+def _city(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
         "--city",
         default=DEFAULT_CITY,
         choices=list(CITIES),
         help="city code (default 63000 臺北市)",
     )
-    s.add_argument("--start", default="2015Q1", help="first quarter, e.g. 2015Q1")
-    s.add_argument("--end", default="2020Q4", help="last quarter, e.g. 2020Q4")
-    s.add_argument("--seed", type=int, default=42, help="random seed (same seed, same files)")
-    s.add_argument(
-        "--scale",
-        type=float,
-        default=1.0,
-        help="volume relative to realistic (1.0 ≈ 13,000 notifications a year for Taipei)",
-    )
-    _dirs(s, "public", "raw", "truth")
-
-    c = sub.add_parser(
-        "clean", help="clean a range of quarters without the notebooks (for panels and backfills)"
-    )
-    c.add_argument("--start", required=True, help="first quarter, e.g. 2015Q1")
-    c.add_argument("--end", required=True, help="last quarter, e.g. 2020Q4")
-    c.add_argument(
-        "--city",
-        default=DEFAULT_CITY,
-        choices=list(CITIES),
-        help="city code (default 63000 臺北市)",
-    )
-    _dirs(c, "public", "raw", "clean")
-
-    h = sub.add_parser("hotspots", help="hotspot statistics for any polygon file or point CSV")
-    h.add_argument("input", help="GeoPackage, GeoJSON, shapefile, or CSV with x and y columns")
-    h.add_argument("--count", required=True, help="column with the counts")
-    h.add_argument(
-        "--population", default=None, help="column with the population (rates are EB-smoothed)"
-    )
-    h.add_argument("--id", default=None, help="column identifying the areas")
-    h.add_argument(
-        "--weights",
-        default=None,
-        help="queen (polygon default), rook, distance:D or knn:K (point default knn:6)",
-    )
-    h.add_argument(
-        "--permutations", type=int, default=9999, help="permutations for the local tests"
-    )
-    h.add_argument("--seed", type=int, default=42, help="random seed")
-    h.add_argument("--alpha", type=float, default=0.05, help="significance after FDR control")
-    h.add_argument("--out", required=True, help="output CSV, one row per area")
-
-    a = sub.add_parser(
-        "audit", help="check staff/ and public/ of a period's reports for disclosure problems"
-    )
-    a.add_argument("folder", help="a period's report folder, e.g. reports/2020Q4")
-
-    r = sub.add_parser(
-        "run", help="run every notebook for a period (or a range) and render the staff pages"
-    )
-    r.add_argument(
-        "--period",
-        required=True,
-        help="quarter, e.g. 2020Q4, or a range 2016Q1:2020Q4 (unchanged periods are skipped)",
-    )
-    r.add_argument(
-        "--jobs",
-        type=int,
-        default=None,
-        help="quarters of a range run at once after cleaning (default: the cores, at most 4)",
-    )
-    r.add_argument(
-        "--force",
-        action="store_true",
-        help="recompute periods even when their inputs, code and parameters are unchanged",
-    )
-    r.add_argument(
-        "--city",
-        default=DEFAULT_CITY,
-        choices=list(CITIES),
-        help="city code (default 63000 臺北市)",
-    )
-    r.add_argument("--seed", type=int, default=42, help="random seed for permutation tests")
-    r.add_argument("--quiet", action="store_true", help="no progress output")
-    r.add_argument(
-        "-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-        help="another notebook parameter, e.g. -p permutations 999 (values are Python literals or text)",
-    )  # fmt: skip
-    _dirs(r, "public", "raw", "clean", "reports")
-    return ap
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -132,12 +48,156 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _literal(text: str):
     """A parameter value: a Python literal (999, 0.1, True) when it parses, else the text."""
-    import ast
-
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
         return text
+
+
+# --- synth -------------------------------------------------------------------------------
+def _add_synth(sub) -> None:
+    s = sub.add_parser("synth", help="write synthetic case exports (raw format) with ground truth")
+    _city(s)
+    s.add_argument("--start", default="2015Q1", help="first quarter, e.g. 2015Q1")
+    s.add_argument("--end", default="2020Q4", help="last quarter, e.g. 2020Q4")
+    s.add_argument("--seed", type=int, default=42, help="random seed (same seed, same files)")
+    s.add_argument("--scale", type=float, default=1.0,
+                   help="volume relative to realistic (1.0 ≈ 13,000 notifications a year for Taipei)")  # fmt: skip
+    _dirs(s, "public", "raw", "truth")
+    s.set_defaults(func=_synth)
+
+
+def _synth(args: argparse.Namespace) -> None:
+    from .synth import SynthConfig, generate
+
+    settings = _settings(args)
+    print(
+        f"synthetic exports for {CITIES[args.city]} {args.start}…{args.end} (seed {args.seed}) → {settings.raw_dir}"
+    )
+    cfg = SynthConfig(
+        city=args.city, start=args.start, end=args.end, seed=args.seed, scale=args.scale
+    )
+    summary = generate(settings, cfg)
+    n = sum(p["notifications"] for p in summary["periods"].values())
+    print(
+        f"{n:,} notifications in {len(summary['periods'])} quarters; ground truth in {settings.truth_city_dir}"
+    )
+
+
+# --- clean -------------------------------------------------------------------------------
+def _add_clean(sub) -> None:
+    c = sub.add_parser(
+        "clean", help="clean a range of quarters without the notebooks (for panels and backfills)"
+    )
+    c.add_argument("--start", required=True, help="first quarter, e.g. 2015Q1")
+    c.add_argument("--end", required=True, help="last quarter, e.g. 2020Q4")
+    _city(c)
+    _dirs(c, "public", "raw", "clean")
+    c.set_defaults(func=_clean)
+
+
+def _clean(args: argparse.Namespace) -> None:
+    from .stages.clean import clean_range
+
+    clean_range(_settings(args), args.start, args.end)
+
+
+# --- hotspots ----------------------------------------------------------------------------
+def _add_hotspots(sub) -> None:
+    h = sub.add_parser("hotspots", help="hotspot statistics for any polygon file or point CSV")
+    h.add_argument("input", help="GeoPackage, GeoJSON, shapefile, or CSV with x and y columns")
+    h.add_argument("--count", required=True, help="column with the counts")
+    h.add_argument("--population", default=None,
+                   help="column with the population (rates are EB-smoothed)")  # fmt: skip
+    h.add_argument("--id", default=None, help="column identifying the areas")
+    h.add_argument("--weights", default=None,
+                   help="queen (polygon default), rook, distance:D or knn:K (point default knn:6)")  # fmt: skip
+    h.add_argument("--permutations", type=int, default=9999,
+                   help="permutations for the local tests")  # fmt: skip
+    h.add_argument("--seed", type=int, default=42, help="random seed")
+    h.add_argument("--alpha", type=float, default=0.05, help="significance after FDR control")
+    h.add_argument("--out", required=True, help="output CSV, one row per area")
+    h.set_defaults(func=_hotspots)
+
+
+def _hotspots(args: argparse.Namespace) -> None:
+    from .stages.layer import analyse_file
+
+    table, res = analyse_file(
+        args.input, args.count, args.population, args.id, args.weights, args.permutations,
+        args.seed, args.alpha,
+    )  # fmt: skip
+    table.to_csv(args.out, index=False, encoding="utf-8-sig")
+    m = res.moran_rate
+    print(f"global Moran's I = {m.I:.6f} (z = {m.z_norm:.2f}, pseudo p = {m.p_sim})")
+    if args.population:
+        print(f"EB-standardised Moran's I = {res.moran_eb.I:.6f} (z = {res.moran_eb.z_norm:.2f})")
+    n_hot, n_cold = int((table["gi_bin"] > 0).sum()), int((table["gi_bin"] < 0).sum())
+    print(f"{n_hot} hot and {n_cold} cold areas (Gi*, FDR {args.alpha}); {res.weights}")
+    print(f"wrote {len(table)} rows to {args.out}")
+
+
+# --- audit -------------------------------------------------------------------------------
+def _add_audit(sub) -> None:
+    a = sub.add_parser(
+        "audit", help="check staff/ and public/ of a period's reports for disclosure problems"
+    )
+    a.add_argument("folder", help="a period's report folder, e.g. reports/2020Q4")
+    a.set_defaults(func=_audit)
+
+
+def _audit(args: argparse.Namespace) -> None:
+    from .disclosure import check
+
+    check(Path(args.folder))
+    print(f"{args.folder}: disclosure audit passed (staff/ and public/)")
+
+
+# --- run ---------------------------------------------------------------------------------
+def _add_run(sub) -> None:
+    r = sub.add_parser(
+        "run", help="run every notebook for a period (or a range) and render the staff pages"
+    )
+    r.add_argument("--period", required=True,
+                   help="quarter, e.g. 2020Q4, or a range 2016Q1:2020Q4 (unchanged periods are skipped)")  # fmt: skip
+    r.add_argument("--jobs", type=int, default=None,
+                   help="quarters of a range run at once after cleaning (default: the cores, at most 4)")  # fmt: skip
+    r.add_argument("--force", action="store_true",
+                   help="recompute periods even when their inputs, code and parameters are unchanged")  # fmt: skip
+    _city(r)
+    r.add_argument("--seed", type=int, default=42, help="random seed for permutation tests")
+    r.add_argument("--quiet", action="store_true", help="no progress output")
+    r.add_argument(
+        "-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+        help="another notebook parameter, e.g. -p permutations 999 (values are Python literals or text)",
+    )  # fmt: skip
+    _dirs(r, "public", "raw", "clean", "reports")
+    r.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> None:
+    from .runner import default_jobs, run_range
+
+    extra = {name: _literal(value) for name, value in args.parameter}
+    start, _, end = args.period.partition(":")
+    run_range(
+        _settings(args), start, end or start, seed=args.seed, force=args.force,
+        progress=not args.quiet, extra_parameters=extra, jobs=args.jobs or default_jobs(),
+    )  # fmt: skip
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser: global flags and one subparser per subcommand, each with its handler."""
+    ap = argparse.ArgumentParser(
+        prog="dv-analysis", description="Domestic-violence risk mapping per village (里)."
+    )
+    ap.add_argument(
+        "-v", "--verbose", action="store_true", help="log details (join reports, repairs)"
+    )
+    sub = ap.add_subparsers(dest="command", required=True)
+    for add in (_add_synth, _add_clean, _add_hotspots, _add_audit, _add_run):
+        add(sub)
+    return ap
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,72 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
-        if args.command == "synth":
-            from .synth import SynthConfig, generate
-
-            settings = _settings(args)
-            print(
-                f"synthetic exports for {CITIES[args.city]} {args.start}…{args.end} (seed {args.seed}) → {settings.raw_dir}"
-            )
-            summary = generate(
-                settings,
-                SynthConfig(
-                    city=args.city, start=args.start, end=args.end, seed=args.seed, scale=args.scale
-                ),
-            )
-            n = sum(p["notifications"] for p in summary["periods"].values())
-            print(
-                f"{n:,} notifications in {len(summary['periods'])} quarters; ground truth in {settings.truth_city_dir}"
-            )
-        elif args.command == "clean":
-            from .cleaning import clean_range
-
-            settings = _settings(args)
-            clean_range(settings, args.start, args.end)
-        elif args.command == "hotspots":
-            from .hotspots import analyse_file
-
-            table, res = analyse_file(
-                args.input,
-                args.count,
-                args.population,
-                args.id,
-                args.weights,
-                args.permutations,
-                args.seed,
-                args.alpha,
-            )
-            table.to_csv(args.out, index=False, encoding="utf-8-sig")
-            m = res.moran_rate
-            print(f"global Moran's I = {m.I:.6f} (z = {m.z_norm:.2f}, pseudo p = {m.p_sim})")
-            if args.population:
-                print(
-                    f"EB-standardised Moran's I = {res.moran_eb.I:.6f} (z = {res.moran_eb.z_norm:.2f})"
-                )
-            n_hot, n_cold = int((table["gi_bin"] > 0).sum()), int((table["gi_bin"] < 0).sum())
-            print(f"{n_hot} hot and {n_cold} cold areas (Gi*, FDR {args.alpha}); {res.weights}")
-            print(f"wrote {len(table)} rows to {args.out}")
-        elif args.command == "audit":
-            from .disclosure import check
-
-            check(Path(args.folder))
-            print(f"{args.folder}: disclosure audit passed (staff/ and public/)")
-        elif args.command == "run":
-            from .runner import default_jobs, run_range
-
-            settings = _settings(args)
-            extra = {name: _literal(value) for name, value in args.parameter}
-            start, _, end = args.period.partition(":")
-            run_range(
-                settings,
-                start,
-                end or start,
-                seed=args.seed,
-                force=args.force,
-                progress=not args.quiet,
-                extra_parameters=extra,
-                jobs=args.jobs or default_jobs(),
-            )
+        args.func(args)
     except Exception as e:  # noqa: BLE001 - the command line shows a clear message, not a traceback
         if args.verbose:
             raise

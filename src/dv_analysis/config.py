@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -43,6 +43,25 @@ NOTEBOOKS: tuple[str, ...] = (
     "04_accessibility.ipynb",
     "05_report.ipynb",
 )
+
+
+#: Every file of the public layers the suite reads, relative to the public-data folder.
+#: Monthly layers carry ``{month}`` (``YYYY-MM``). A new public layer starts here.
+PUBLIC_FILES: dict[str, str] = {
+    "boundaries": "boundaries/taiwan_villages_moi_2021.topojson.json",
+    "population": "population/village_population_{month}.csv",
+    "vital_events": "vital_events/village_vital_events_{month}.csv",
+    "metro_stations": "transit/metro_stations_tdx_2023.csv",
+    "metro_exits": "transit/metro_exits_2021.csv",
+    "metro_lines": "transit/metro_lines_tdx_2023.geojson",
+    "bus_stops": "transit/bus_stops_tdx_2023.csv",
+    "youbike": "transit/youbike_stations_2024-12-07.csv",
+    "police": "facilities/police_stations.csv",
+    "welfare_facilities": "facilities/social_welfare_facilities.csv",
+    "medical": "facilities/medical_institutions.csv",
+    "welfare_recipients": "welfare/village_welfare_recipients_2023.csv",
+    "children_0to5": "welfare/village_children_0to5_2023.csv",
+}
 
 
 def project_root() -> Path:
@@ -191,20 +210,33 @@ class Settings:
         """The paths of one period."""
         return PeriodPaths(self, Period.parse(period))
 
-    # --- public layers -------------------------------------------------
+    # --- public layers: every file named in PUBLIC_FILES ------------------
+    def public_file(self, layer: str, **fields: str) -> Path:
+        """The file of a public layer named in :data:`PUBLIC_FILES`, e.g. ``public_file('bus_stops')``.
+
+        Monthly layers take the month: ``public_file('population', month='2020-12')``.
+        """
+        if layer not in PUBLIC_FILES:
+            raise KeyError(f"no public layer {layer!r}; known: {', '.join(PUBLIC_FILES)}")
+        return self.public_dir / PUBLIC_FILES[layer].format(**fields)
+
+    def public_folder(self, layer: str) -> Path:
+        """The folder holding a public layer's file(s) (for monthly layers: every month)."""
+        return self.public_file(layer, month="0000-00").parent
+
+    def public_months(self, layer: str) -> list[Path]:
+        """Every file of a monthly layer, oldest first."""
+        return sorted(self.public_dir.glob(PUBLIC_FILES[layer].format(month="*")))
+
     @property
     def boundaries_file(self) -> Path:
-        return self.public_dir / "boundaries" / "taiwan_villages_moi_2021.topojson.json"
+        return self.public_file("boundaries")
 
     def population_file(self, month: str) -> Path:
-        return self.public_dir / "population" / f"village_population_{month}.csv"
+        return self.public_file("population", month=month)
 
     def vital_events_file(self, month: str) -> Path:
-        return self.public_dir / "vital_events" / f"village_vital_events_{month}.csv"
-
-    def public_file(self, *parts: str) -> Path:
-        """Any other file of the public layers, e.g. ``public_file('transit', 'bus_stops_tdx_2023.csv')``."""
-        return self.public_dir.joinpath(*parts)
+        return self.public_file("vital_events", month=month)
 
     # --- synthetic ground truth ------------------------------------------
     @property
@@ -218,7 +250,6 @@ class PeriodPaths:
 
     settings: Settings
     period: Period
-    _extra: dict = field(default_factory=dict, compare=False)
 
     @property
     def raw(self) -> Path:
@@ -239,6 +270,16 @@ class PeriodPaths:
     @property
     def quarantine(self) -> Path:
         return self.clean / "quarantine.parquet"
+
+    @property
+    def duplicates(self) -> Path:
+        """Rows recognised as duplicates: file, row, reason, notification id."""
+        return self.clean / "duplicates.parquet"
+
+    @property
+    def extra_columns(self) -> Path:
+        """Columns of the exports the schema does not know, kept aside with their rows."""
+        return self.clean / "extra_columns.parquet"
 
     @property
     def cleaning_summary(self) -> Path:

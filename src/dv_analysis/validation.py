@@ -11,8 +11,10 @@ import json
 import numpy as np
 import pandas as pd
 
-from . import features, hotspots, public
+from . import public
 from .config import Period, Settings
+from .stages import features
+from .stats.areas import analyse_areas
 
 
 def planted_hot(
@@ -41,14 +43,11 @@ def gi_recovery(
     p = Period.parse(period)
     feats = features.village_features(settings, p, window)
     villages = public.load_boundaries(settings)
-    g = villages.merge(
-        feats[["villcode", "incidents_w", "pop_total", "window_quarters"]], on="villcode"
-    )
-    g["population_at_risk"] = g["pop_total"] * g["window_quarters"]
-    res = hotspots.analyse_areas(
+    g = villages.merge(feats[["villcode", "incidents_w", "person_quarters_w"]], on="villcode")
+    res = analyse_areas(
         g,
         "incidents_w",
-        "population_at_risk",
+        "person_quarters_w",
         "villcode",
         permutations=permutations,
         seed=seed,

@@ -1,0 +1,8 @@
+"""Everything staff and the public see: labels, tables, maps, charts, summaries, credits.
+
+:mod:`.labels` is the one zh-TW vocabulary; the other modules build tables
+(:mod:`.tables`), maps (:mod:`.maps`), charts (:mod:`.charts`), plain-language text
+(:mod:`.summaries`), the quarterly report's blocks (:mod:`.report`), the public page
+(:mod:`.public_page`) and the source credits (:mod:`.credits`) from aggregate tables.
+:mod:`.display` sets up fonts and styles tables in the notebooks.
+"""

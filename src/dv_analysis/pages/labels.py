@@ -1,0 +1,159 @@
+"""The one zh-TW vocabulary of every page: labels, category order and colours, as rows.
+
+Every Traditional Chinese word a page shows for a code, a category or a column comes
+from here; pages look things up, they do not spell them. This module imports nothing
+from the package, so any layer may read it.
+"""
+
+from __future__ import annotations
+
+# --- Gi* confidence bins: (bin, label, colour), hot to cold ----------------------------
+GI_BINS: tuple[tuple[int, str, str], ...] = (
+    (3, "熱點 99%", "#b2182b"),
+    (2, "熱點 95%", "#ef8a62"),
+    (1, "熱點 90%", "#fddbc7"),
+    (0, "不顯著", "#f0f0f0"),
+    (-1, "冷點 90%", "#d1e5f0"),
+    (-2, "冷點 95%", "#67a9cf"),
+    (-3, "冷點 99%", "#2166ac"),
+)
+GI_BIN_LABELS = {b: label for b, label, _ in GI_BINS}
+GI_COLORS = {b: colour for b, _, colour in GI_BINS}
+
+# --- local Moran clusters: (code, label, colour), in legend order ----------------------
+LISA: tuple[tuple[str, str, str], ...] = (
+    ("HH", "高-高（熱區）", "#d7191c"),
+    ("HL", "高-低（孤立高值）", "#fdae61"),
+    ("LH", "低-高", "#abd9e9"),
+    ("LL", "低-低（冷區）", "#2c7bb6"),
+    ("ns", "不顯著", "#f0f0f0"),
+)
+LISA_LABELS = {code: label for code, label, _ in LISA}
+LISA_COLORS = {code: colour for code, _, colour in LISA}
+
+# --- emerging hot/cold spots: (category, label, side); colours by side and rank --------
+EMERGING: tuple[tuple[str, str, str], ...] = (
+    ("new hot spot", "新熱點", "hot"),
+    ("consecutive hot spot", "連續熱點", "hot"),
+    ("intensifying hot spot", "增強熱點", "hot"),
+    ("persistent hot spot", "持續熱點", "hot"),
+    ("diminishing hot spot", "減弱熱點", "hot"),
+    ("sporadic hot spot", "零星熱點", "hot"),
+    ("oscillating hot spot", "振盪熱點", "hot"),
+    ("historical hot spot", "歷史熱點", "hot"),
+    ("new cold spot", "新冷點", "cold"),
+    ("consecutive cold spot", "連續冷點", "cold"),
+    ("intensifying cold spot", "增強冷點", "cold"),
+    ("persistent cold spot", "持續冷點", "cold"),
+    ("diminishing cold spot", "減弱冷點", "cold"),
+    ("sporadic cold spot", "零星冷點", "cold"),
+    ("oscillating cold spot", "振盪冷點", "cold"),
+    ("historical cold spot", "歷史冷點", "cold"),
+    ("no pattern", "無明顯型態", "none"),
+)
+EMERGING_LABELS = {cat: label for cat, label, _ in EMERGING}
+#: Emerging categories the quarterly highlights mention, in that order.
+EMERGING_HIGHLIGHTS = (
+    "new hot spot", "intensifying hot spot", "persistent hot spot", "diminishing hot spot",
+)  # fmt: skip
+
+# --- Kulldorff scan ---------------------------------------------------------------------
+SCAN_COLUMNS = {
+    "cluster": "群聚", "kind": "類型", "n_areas": "里數", "centre": "中心", "observed": "觀察事件",
+    "expected": "期望事件", "relative_risk": "相對風險", "llr": "對數概似比", "p_value": "p 值",
+    "significant": "顯著", "radius_m": "半徑（公尺）",
+}  # fmt: skip
+
+# --- counts shown to staff and the public ----------------------------------------------
+COUNT_LABELS = {
+    "townname": "行政區",
+    "pop_total": "人口",
+    "notifications_q": "本季通報",
+    "incidents_q": "本季事件",
+    "victims_q": "本季被害人",
+}
+#: The window's incidents as the public tables name them.
+PUBLIC_COUNT_LABELS = {**COUNT_LABELS, "incidents_w": "近四季事件"}
+DISTRICT_TABLE_LABELS = {
+    **COUNT_LABELS,
+    "villages": "里數",
+    "incidents_w": "近期事件（視窗）",
+    "rate_incidents_w": "每千人每季事件率（視窗）",
+}
+#: Village covariates summarised on the features page: column → label.
+COVARIATE_SUMMARY = {
+    "low_income_per_1000": "低收入（每千人）",
+    "disabled_per_1000": "身障（每千人）",
+    "divorces_per_1000": "離婚（每千人，視窗）",
+    "share_over_64": "65 歲以上比例",
+    "density_per_km2": "人口密度（每平方公里）",
+}
+
+# --- risk models ----------------------------------------------------------------------
+#: Model terms → label (the IRR tables).
+TERM_LABELS = {
+    "const": "常數",
+    "low_income_per_1000": "低收入人口比例",
+    "disabled_per_1000": "身障人口比例",
+    "divorces_per_1000": "離婚率",
+    "share_over_64": "65 歲以上比例",
+    "log_density": "人口密度（對數）",
+    "access_index": "交通與服務不便指數",
+}
+#: Outcome columns of the risk models → case type.
+OUTCOME_LABELS = {
+    "incidents_w": "全部事件",
+    "incidents_ipv_w": "親密關係暴力",
+    "incidents_child_w": "兒少保護",
+    "incidents_elder_w": "老人虐待",
+    "incidents_other_w": "其他家庭成員暴力",
+}
+COUNT_MODEL_LABELS = {"poisson": "Poisson", "nb2": "負二項 (NB2)"}
+DISPERSION_MEANING = {
+    "poisson": "Pearson χ²/df（>1 表示過度離散）",
+    "nb2": "NB alpha（0 即 Poisson）",
+}
+PREDICTION_MODEL_LABELS = {
+    "naive": "naive（上一季）",
+    "poisson_glm": "Poisson GLM",
+    "gbm": "梯度提升 (Poisson)",
+}
+IRR_COLUMNS = {
+    "outcome": "案件類型", "label": "因素", "irr_per_sd": "IRR（每標準差）", "ci_low": "95% 下限",
+    "ci_high": "95% 上限", "p_value": "p 值",
+}  # fmt: skip
+COMPARISON_COLUMNS = {
+    "outcome": "案件類型", "model": "模型", "aic": "AIC", "dispersion": "離散度",
+    "dispersion_meaning": "說明", "residual_moran": "殘差 Moran I",
+}  # fmt: skip
+PREDICTION_COLUMNS = {
+    "model": "模型", "mae": "平均絕對誤差", "rmse": "均方根誤差", "poisson_deviance": "Poisson 偏差",
+}  # fmt: skip
+HARD_TO_REACH_HOT_COLUMNS = {
+    "townname": "行政區", "villname": "里", "rate_eb": "EB 事件率", "access_index": "不便指數",
+    "dist_metro_station_m": "最近捷運站（公尺）",
+}  # fmt: skip
+
+# --- accessibility layers (the coverage note) -------------------------------------------
+ACCESS_LAYER_LABELS = {
+    "metro_station": "捷運站", "metro_exit": "捷運出口", "bus_stop": "公車站", "youbike": "YouBike",
+    "police": "警察機關", "welfare": "社會福利機構", "medical": "醫療院所",
+}  # fmt: skip
+
+# --- cleaning: where rows went ----------------------------------------------------------
+QUARANTINE_REASONS = {
+    "missing_notification_id": "通報編號空白",
+    "bad_notification_date": "通報日期無法解讀",
+    "unknown_case_type": "案件類型無法對應",
+    "conflicting_id": "同一通報編號內容不一致",
+    "outside_period": "通報日期不在本期",
+    "out_of_area": "發生地不在本市",
+    "retired_village_code": "村里代碼不在村里界圖中（村里已調整），且無其他定位資訊",
+    "unlocatable": "無法定位村里",
+}
+DUPLICATE_REASONS = {
+    "exact": "同檔重複列",
+    "cross_file": "跨檔重複",
+    "previous_period": "上期已匯出",
+}
+LOCATE_METHODS = {"code": "村里代碼", "names": "區名＋里名", "xy": "座標"}

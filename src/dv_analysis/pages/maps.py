@@ -1,0 +1,173 @@
+"""Maps for staff pages: choropleths with district outlines; labels and colours from :mod:`.labels`."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.colors import ListedColormap
+from matplotlib.patches import Patch
+
+from .labels import EMERGING, EMERGING_LABELS, GI_BIN_LABELS, GI_COLORS, LISA_COLORS, LISA_LABELS
+
+
+def districts(villages: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """District polygons dissolved from the villages, for outlines and labels."""
+    return villages[["townname", "geometry"]].dissolve("townname").reset_index()
+
+
+def frame(ax, villages: gpd.GeoDataFrame, title: str) -> None:
+    d = districts(villages)
+    d.boundary.plot(ax=ax, color="#333333", linewidth=0.8)
+    for row in d.itertuples():
+        pt = row.geometry.representative_point()
+        ax.annotate(row.townname, (pt.x, pt.y), ha="center", fontsize=7, color="#222222",
+                    bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.6})  # fmt: skip
+    ax.set_title(title)
+    ax.set_axis_off()
+
+
+def rate_map(villages: gpd.GeoDataFrame, values: pd.Series, title: str, legend: str, ax=None):
+    """Quantile choropleth of a rate (5 classes); villages without a value in grey."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 7.5))
+    g = villages.assign(_v=np.asarray(values, float))
+    has = g["_v"].notna()
+    if not has.any():
+        g.plot(ax=ax, color="#d9d9d9", edgecolor="white", linewidth=0.2)
+        ax.text(0.5, 0.02, "本市沒有此項資料", transform=ax.transAxes, ha="center")
+        frame(ax, villages, title)
+        return ax
+    g[~has].plot(ax=ax, color="#d9d9d9", edgecolor="white", linewidth=0.2)
+    g[has].plot(ax=ax, column="_v", scheme="quantiles", k=5, cmap="OrRd", edgecolor="white", linewidth=0.2,
+                legend=True, legend_kwds={"title": legend, "loc": "lower right", "fontsize": 7, "title_fontsize": 8, "fmt": "{:.2f}"})  # fmt: skip
+    frame(ax, villages, title)
+    return ax
+
+
+def _categorical(
+    villages: gpd.GeoDataFrame, colors: list, legend: list[tuple[str, object]], title: str, ax=None
+):
+    """Villages filled with one colour each, a legend of (label, colour), district outlines."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 7.5))
+    villages.plot(ax=ax, color=colors, edgecolor="white", linewidth=0.2)
+    ax.legend(
+        handles=[Patch(color=c, label=label) for label, c in legend], loc="lower right", fontsize=7
+    )
+    frame(ax, villages, title)
+    return ax
+
+
+def hotspot_map(villages: gpd.GeoDataFrame, gi_bin: pd.Series, title: str, ax=None):
+    """Gi* hot and cold spots by confidence (after FDR)."""
+    bins = np.nan_to_num(np.asarray(gi_bin, float), nan=0.0).astype(int)  # untested areas: 0
+    legend = [(GI_BIN_LABELS[b], GI_COLORS[b]) for b in sorted(set(bins), reverse=True)]
+    return _categorical(villages, [GI_COLORS[b] for b in bins], legend, title, ax)
+
+
+def lisa_map(villages: gpd.GeoDataFrame, clusters: pd.Series, title: str, ax=None):
+    """Local Moran clusters (significant after FDR)."""
+    c = list(clusters)
+    legend = [(LISA_LABELS[k], LISA_COLORS[k]) for k in LISA_COLORS if k in set(c)]
+    return _categorical(villages, [LISA_COLORS[x] for x in c], legend, title, ax)
+
+
+def emerging_colors() -> dict[str, tuple]:
+    """Colour of each emerging category: reds for hot patterns, blues for cold, in label order."""
+    out = {}
+    for side, cmap in (("hot", "Reds"), ("cold", "Blues")):
+        cats = [c for c, _, s in EMERGING if s == side]
+        shades = plt.get_cmap(cmap)(np.linspace(0.35, 0.9, len(cats)))
+        out.update(zip(cats, shades, strict=True))
+    out.update({c: (0.94, 0.94, 0.94, 1) for c, _, s in EMERGING if s == "none"})
+    return out
+
+
+def emerging_map(villages: gpd.GeoDataFrame, categories: pd.Series, title: str, ax=None):
+    """Emerging hot/cold spot categories."""
+    cats = list(categories)
+    colors = emerging_colors()
+    legend = [(EMERGING_LABELS[k], colors[k]) for k in EMERGING_LABELS if k in set(cats)]
+    return _categorical(villages, [colors[c] for c in cats], legend, title, ax)
+
+
+def emerging_strip(
+    gi_panel: pd.DataFrame,
+    emerging: pd.DataFrame,
+    id_col: str,
+    labels: pd.Series,
+    max_rows: int = 30,
+):
+    """Time strip: Gi* bins per quarter for the villages with a hot or cold pattern."""
+    sel = emerging[emerging["category"] != "no pattern"].copy()
+    sel["order"] = sel["category"].map({k: i for i, k in enumerate(EMERGING_LABELS)})
+    sel = sel.sort_values(["order", id_col]).head(max_rows)
+    m = gi_panel.pivot(index=id_col, columns="period", values="gi_bin").reindex(sel[id_col])
+    fig, ax = plt.subplots(figsize=(10, 0.28 * max(len(m), 4) + 1.2))
+    cmap = ListedColormap([GI_COLORS[b] for b in range(-3, 4)])
+    ax.imshow(m.to_numpy(), cmap=cmap, vmin=-3.5, vmax=3.5, aspect="auto")
+    ax.set_yticks(
+        range(len(m)),
+        [
+            f"{labels.get(i, i)}（{EMERGING_LABELS[c]}）"
+            for i, c in zip(m.index, sel["category"], strict=True)
+        ],
+        fontsize=7,
+    )
+    ax.set_xticks(range(len(m.columns)), list(m.columns), rotation=90, fontsize=7)
+    ax.set_title("各季 Gi* 熱點／冷點（依新興熱點類型排序）")
+    fig.tight_layout()
+    return fig
+
+
+def bivariate_map(
+    villages: gpd.GeoDataFrame, risk: pd.Series, access: pd.Series, title: str, ax=None
+):
+    """3 × 3 bivariate map: risk (EB rate) tertiles against access-difficulty tertiles."""
+    palette = [
+        ["#e8e8e8", "#e4acac", "#c85a5a"],
+        ["#b0d5df", "#ad9ea5", "#985356"],
+        ["#64acbe", "#627f8c", "#574249"],
+    ]  # rows: access low→high difficulty; columns: risk low→high
+    if pd.Series(np.asarray(access, float)).isna().all():
+        return rate_map(villages, access, title, "", ax)  # no access data: says so on the map
+    r = pd.qcut(pd.Series(np.asarray(risk, float)).rank(method="first"), 3, labels=False).to_numpy()
+    a = pd.qcut(
+        pd.Series(np.asarray(access, float)).rank(method="first"), 3, labels=False
+    ).to_numpy()
+    colors = [palette[ai][ri] for ai, ri in zip(a, r, strict=True)]
+    legend = [
+        ("高風險、難到達", palette[2][2]),
+        ("高風險、易到達", palette[0][2]),
+        ("低風險、難到達", palette[2][0]),
+        ("低風險、易到達", palette[0][0]),
+    ]
+    return _categorical(villages, colors, legend, title, ax)
+
+
+def overlay_map(
+    villages: gpd.GeoDataFrame,
+    gi_bin: pd.Series,
+    layers: dict,
+    lines: gpd.GeoDataFrame | None,
+    title: str,
+    ax=None,
+):
+    """Hotspots with metro lines and stations, family-service centres and police precincts."""
+    ax = hotspot_map(villages, gi_bin, title, ax)
+    if lines is not None and len(lines):
+        lines.plot(ax=ax, color="#444444", linewidth=1.0)
+    styles = {"metro_station": ("o", "#000000", 6, "捷運站"), "family_service": ("*", "#7b3294", 40, "家庭服務中心"),
+              "police_precinct": ("^", "#1a9641", 12, "派出所")}  # fmt: skip
+    handles = list(ax.get_legend().legend_handles) if ax.get_legend() else []
+    for key, (marker, color, size, label) in styles.items():
+        g = layers.get(key)
+        if g is None or not len(g):
+            continue
+        g = g[g.geometry.within(villages.union_all().buffer(500))]
+        g.plot(ax=ax, marker=marker, color=color, markersize=size, zorder=5)
+        handles.append(plt.Line2D([], [], marker=marker, color=color, linestyle="", label=label))
+    ax.legend(handles=handles, loc="lower right", fontsize=7)
+    return ax

@@ -1,0 +1,118 @@
+"""The public twin of the quarterly report: ``public/index.html`` with its rate map.
+
+It shows only the disclosure-controlled tables it is given (counts 1–9 withheld, the
+rest rounded to 5); the map's classes are written beside the image so the audit can
+check what the picture shows.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+
+import numpy as np
+import pandas as pd
+
+from ..disclosure import SUPPRESSED_LABEL
+from . import labels as L
+from .credits import sources_html
+
+
+def public_rate_map(paths, villages_public: pd.DataFrame, out_png) -> pd.DataFrame:
+    """Map of the published window rates: quintile classes, withheld villages in their own class.
+
+    Writes the PNG and, beside it, ``<png>.data.csv`` with exactly what the map shows
+    (the class of each village), so the audit can check the table behind the image.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    from .. import public
+    from . import display, maps
+
+    display.setup()
+    geo = public.load_boundaries(paths.settings)[["villcode", "townname", "villname", "geometry"]]
+    g = geo.merge(
+        villages_public[["villcode", "rate_incidents_w", "incidents_w_status"]],
+        on="villcode",
+        how="left",
+    )
+    rate = g["rate_incidents_w"].astype(float)
+    withheld = rate.isna()
+    classes = pd.Series(SUPPRESSED_LABEL, index=g.index, dtype=object)
+    if (~withheld).sum() >= 5:
+        q = pd.qcut(rate[~withheld].rank(method="first"), 5, labels=False)
+        edges = rate[~withheld].groupby(q).agg(["min", "max"])
+        labels = [f"{lo:.2f}–{hi:.2f}" for lo, hi in edges.to_numpy()]
+        classes[~withheld] = [labels[int(k)] for k in q]
+    else:
+        labels = []
+    colors = dict(
+        zip(labels, plt.get_cmap("OrRd")(np.linspace(0.2, 0.9, len(labels))), strict=True)
+    )
+    colors[SUPPRESSED_LABEL] = (0.85, 0.85, 0.85, 1)
+    fig, ax = plt.subplots(figsize=(6.5, 7.5))
+    g.plot(ax=ax, color=[colors[c] for c in classes], edgecolor="white", linewidth=0.2, hatch=None)
+    ax.legend(handles=[Patch(color=colors[k], label=k) for k in [*labels, SUPPRESSED_LABEL]], title="每千人每季事件率（近四季）",
+              loc="lower right", fontsize=7, title_fontsize=8)  # fmt: skip
+    maps.frame(ax, geo, f"{paths.period} 各里事件率（公開版）")
+    fig.tight_layout()
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, dpi=110)
+    plt.close(fig)
+    shown = pd.DataFrame(
+        {
+            "villcode": g["villcode"],
+            "townname": g["townname"],
+            "villname": g["villname"],
+            "rate_class": classes,
+        }
+    )
+    shown.to_csv(out_png.with_name(out_png.name + ".data.csv"), index=False, encoding="utf-8-sig")
+    return shown
+
+
+def public_page(paths, villages: pd.DataFrame, districts: pd.DataFrame):
+    """The disclosure-controlled twin of the quarterly report: ``public/index.html`` with its map and tables.
+
+    ``villages`` and ``districts`` are the published (disclosure-controlled) tables.
+    """
+    png = paths.public / "map_incident_rates.png"
+    public_rate_map(paths, villages, png)
+    n_hot = n_cold = None
+    if paths.hotspot_summary.exists():
+        hs = json.loads(paths.hotspot_summary.read_text(encoding="utf-8"))
+        n_hot, n_cold = hs["n_hot"], hs["n_cold"]
+    total = districts["incidents_q"].astype("Float64").sum()
+    table = districts.rename(columns=L.PUBLIC_COUNT_LABELS)
+    table = table[[c for c in table.columns if not c.endswith("_status")]]
+    rows = "".join(
+        "<tr>"
+        + "".join(f"<td>{SUPPRESSED_LABEL if pd.isna(v) else html.escape(str(v))}</td>" for v in r)
+        + "</tr>"
+        for r in table.itertuples(index=False)
+    )
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
+    points = [f"本季全市事件約 {int(total):,} 起（各區數字已四捨五入至 5 的倍數）。"]
+    if n_hot is not None:
+        points.append(
+            f"事件率的熱點里 {n_hot} 個、冷點里 {n_cold} 個（Getis-Ord Gi*，已控制偽發現率）。"
+        )
+    page = f"""<!DOCTYPE html>
+<html lang="zh-Hant"><head><meta charset="utf-8"><title>家庭暴力風險季報（公開版） {paths.period}</title>
+<style>body{{font-family:"Noto Sans CJK TC","Noto Sans TC","Microsoft JhengHei","PingFang TC",sans-serif;max-width:60em;margin:2em auto;padding:0 1em;line-height:1.6}}
+table{{border-collapse:collapse}}td,th{{padding:4px 10px;border-bottom:1px solid #ddd;text-align:right}}th{{text-align:left}}
+img{{max-width:100%}}@page{{size:A4;margin:15mm}}</style></head><body>
+<h1>家庭暴力風險季報（公開版）{paths.period}</h1>
+<p>本頁為可公開的彙總統計，已經揭露控制：1 到 9 件不公開、其餘四捨五入到 5 的倍數；若某區只有一個里不公開，會再多遮蔽一個里。</p>
+<h2>本季重點</h2><ul>{"".join(f"<li>{html.escape(p)}</li>" for p in points)}</ul>
+<h2>各里事件率</h2><img src="{png.name}" alt="各里事件率地圖（公開版）">
+<h2>各行政區</h2><table><tr>{head}</tr>{rows}</table>
+<p>資料檔：<a href="open_data/villages.csv">各里</a>、<a href="open_data/districts.csv">各行政區</a>（含欄位說明）。</p>
+<h2>說明</h2><ul><li>通報數不等於實際發生數；交通不便的地區可能較少被看見而低報，冷點不代表安全。</li>
+<li>不含任何個案資料。</li></ul>
+<h2>資料來源</h2>{sources_html()}
+</body></html>"""
+    out = paths.public / "index.html"
+    out.write_text(page, encoding="utf-8")
+    return out

@@ -1,0 +1,132 @@
+"""What each page found, in plain zh-TW sentences for staff (Markdown).
+
+Every function takes aggregates (summaries, village tables, statistics) and returns
+text; the words for codes and categories come from :mod:`.labels`.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from . import labels as L
+from .tables import district_table
+
+#: The caveat every page about counts carries.
+UNDER_REPORTING_CAVEAT = (
+    "注意：通報數不等於實際發生數；偏遠、交通不便的里可能因較少被看見而低報，冷點不代表安全。"
+)
+
+
+def cleaning_summary(summary: dict) -> str:
+    """What came in and what was kept, from the cleaning summary."""
+    t, c = summary["totals"], summary["counts"]
+    q = summary["quarantine_reasons"]
+    top = "、".join(
+        f"{L.QUARANTINE_REASONS.get(k, k)} {v:,} 列"
+        for k, v in sorted(q.items(), key=lambda kv: -kv[1])[:3]
+    )
+    text = (
+        f"**{summary['period']}** 共讀入 {len(summary['files'])} 個匯出檔、{t['rows_read']:,} 列："
+        f"有效通報 {t['clean']:,} 列，重複 {t['duplicate']:,} 列（已合併，不重複計算），"
+        f"隔離 {t['quarantined']:,} 列（待人工檢查）。每個檔案的 讀入 = 有效 + 重複 + 隔離 均已核對無誤。\n\n"
+        f"有效通報歸為 {c['incidents']:,} 起事件、{c['victims']:,} 位被害人，分布於 {c['villages_with_notifications']:,} 個里。"
+    )
+    if top:
+        text += f"\n\n隔離的主要原因：{top}。"
+    return text
+
+
+def features_summary(features: pd.DataFrame, period: str) -> str:
+    """The quarter's counts and the district with the highest window rate."""
+    q = int(features["window_quarters"].iloc[0])
+    n_zero = int((features["incidents_w"] == 0).sum())
+    top = district_table(features).iloc[0]
+    return (
+        f"**{period}** 全市 {len(features)} 個里共有通報 {int(features['notifications_q'].sum()):,} 件、"
+        f"事件 {int(features['incidents_q'].sum()):,} 起、被害人 {int(features['victims_q'].sum()):,} 位。"
+        f"以近 {q} 季合計計算，事件率最高的行政區是 **{top['行政區']}**"
+        f"（每千人每季 {top['每千人每季事件率（視窗）']:.2f} 起）；有 {n_zero} 個里近 {q} 季沒有任何事件紀錄"
+        "——沒有紀錄不等於沒有發生，偏遠地區可能較少被通報。"
+    )
+
+
+def population_note(population: pd.DataFrame) -> str:
+    """Register villages missing from the boundaries and where their people went ('' if none).
+
+    ``population`` is :func:`dv_analysis.public.load_population`'s frame with its join
+    report, so the mismatch is reported on the page, not only in a log.
+    """
+    rep = population.attrs.get("join_report")
+    unmatched = population[~population["in_boundaries"]]
+    if unmatched.empty or rep is None:
+        return ""
+    moved = rep.methods.get("reassigned_people", 0)
+    left = rep.methods.get("people_in_districts_without_polygons", 0)
+    text = (
+        f"戶政人口資料（{rep.layer.split()[-1]}）有 {len(unmatched)} 個里不在 2021 年村里界圖中"
+        f"（村里合併或重劃），共 {int(unmatched['pop_total'].sum()):,} 人；"
+        f"依規則併入同一行政區的里：{moved:,} 人，沒有人被遺漏。"
+    )
+    if left:
+        text += f"另有 {left:,} 人所屬行政區在界圖中沒有任何里，只計入總數。"
+    return text
+
+
+def moran_sentence(m) -> str:
+    """A global Moran result (:class:`dv_analysis.stats.local.GlobalMoran`) in one clause."""
+    sig = "顯著" if (m.p_sim if m.p_sim is not None else m.p_norm) < 0.05 else "不顯著"
+    kind = "EB 標準化 " if m.eb else ""
+    return f"{kind}Moran's I = {m.I:.3f}（期望值 {m.expected:.3f}，z = {m.z_norm:.2f}，{sig}）"
+
+
+def hotspot_summary(result, emerging: pd.DataFrame | None, names: pd.Series) -> str:
+    """What the hotspot analysis found (an :class:`~dv_analysis.stats.areas.AreaResult`)."""
+    t = result.table
+    hot, cold = t[t["gi_bin"] > 0], t[t["gi_bin"] < 0]
+    sig = "有" if result.moran_eb.p_norm < 0.05 else "沒有"
+    text = (
+        f"全市事件率{sig}明顯的空間聚集（{moran_sentence(result.moran_eb)}）。"
+        f"以 Getis-Ord Gi* 檢定並控制偽發現率後，共有 **{len(hot)} 個熱點里**、{len(cold)} 個冷點里。"
+    )
+    if len(hot):
+        top = hot.sort_values("gi_z", ascending=False).head(8)
+        text += "熱點包括：" + "、".join(str(names.get(i, i)) for i in top.iloc[:, 0]) + "。"
+    sig_scan = [c for c in result.scan if c.p_value < 0.05]
+    if sig_scan:
+        c = sig_scan[0]
+        text += f"\n\n空間掃描找到 {len(sig_scan)} 個顯著群聚；最可能的群聚含 {len(c.members)} 個里，事件數為期望值的 {c.relative_risk:.1f} 倍。"
+    if emerging is not None:
+        counts = emerging["category"].value_counts()
+        parts = [
+            f"{L.EMERGING_LABELS.get(k, k)} {v} 個里"
+            for k, v in counts.items()
+            if k != "no pattern"
+        ]
+        if parts:
+            text += "\n\n跨季趨勢（新興熱點分析）：" + "；".join(parts) + "。"
+    return text + "\n\n" + UNDER_REPORTING_CAVEAT
+
+
+def irr_sentence(irr: pd.DataFrame, outcome: str = "全部事件") -> str:
+    """Plain-language reading of the significant risk factors of one case type."""
+    t = irr[(irr["outcome"] == outcome) & (irr["term"] != "const") & (irr["p_value"] < 0.05)]
+    if t.empty:
+        return "在控制人口後，沒有任何背景因素與事件數有明顯關聯。"
+    parts = []
+    for r in t.itertuples():
+        pct = (r.irr_per_sd - 1) * 100
+        parts.append(
+            f"{r.label}每高一個標準差，事件數約{'多' if pct > 0 else '少'} {abs(pct):.0f}%"
+        )
+    return "；".join(parts) + "（負二項迴歸，已控制人口）。"
+
+
+def coverage_note(missing_layers) -> str:
+    """Which accessibility layers do not cover the city ('' when all do)."""
+    if not missing_layers:
+        return ""
+    return (
+        "本市沒有完整的下列公開圖層，相關指標留空、不納入不便指數："
+        + "、".join(L.ACCESS_LAYER_LABELS[k] for k in missing_layers)
+        + "（這些圖層目前只涵蓋臺北市）。"
+    )

@@ -1,0 +1,168 @@
+"""Tables for staff pages, with zh-TW headers and values from :mod:`.labels`.
+
+Every function takes aggregate tables (never case rows) and returns a frame ready for
+:func:`dv_analysis.pages.display.table`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from . import labels as L
+
+
+def accounting_table(summary: dict) -> pd.DataFrame:
+    """Row accounting per file (aggregates only): 讀入 = 有效 + 重複 + 隔離."""
+
+    def row(name, encoding, f, balanced) -> dict:
+        return {
+            "檔案": name, "編碼": encoding, "讀入列數": f["rows_read"], "有效": f["clean"],
+            "重複": f["duplicate"], "隔離": f["quarantined"], "平衡": "✓" if balanced else "✗",
+        }  # fmt: skip
+
+    rows = [row(f["file"], f["encoding"], f, f["balanced"]) for f in summary["files"]]
+    rows.append(row("合計", "", summary["totals"], summary["balanced"]))
+    return pd.DataFrame(rows)
+
+
+def reasons_table(summary: dict) -> pd.DataFrame:
+    """Counts per duplicate and quarantine reason, with their labels."""
+    rows = [
+        {"類別": "重複", "原因": L.DUPLICATE_REASONS.get(k, k), "代碼": k, "列數": v}
+        for k, v in summary["duplicate_reasons"].items()
+    ]
+    rows += [
+        {"類別": "隔離", "原因": L.QUARANTINE_REASONS.get(k, k), "代碼": k, "列數": v}
+        for k, v in summary["quarantine_reasons"].items()
+    ]
+    return pd.DataFrame(rows, columns=["類別", "原因", "代碼", "列數"])
+
+
+def district_table(features: pd.DataFrame) -> pd.DataFrame:
+    """Per-district totals of the quarter and the window, with rates per 1,000 residents per quarter."""
+    g = features.groupby("townname").agg(
+        villages=("villcode", "size"),
+        pop_total=("pop_total", "sum"),
+        notifications_q=("notifications_q", "sum"),
+        incidents_q=("incidents_q", "sum"),
+        victims_q=("victims_q", "sum"),
+        incidents_w=("incidents_w", "sum"),
+        person_quarters_w=("person_quarters_w", "sum"),
+    )
+    g["rate_incidents_w"] = 1000 * g["incidents_w"] / g["person_quarters_w"]
+    g = g.sort_values("rate_incidents_w", ascending=False).reset_index()
+    return g.drop(columns="person_quarters_w").rename(columns=L.DISTRICT_TABLE_LABELS)
+
+
+def covariate_summary(features: pd.DataFrame) -> pd.DataFrame:
+    """Distribution of the village covariates (mean, quartiles, maximum)."""
+    cov = features[list(L.COVARIATE_SUMMARY)]
+    desc = cov.describe().T[["mean", "25%", "50%", "75%", "max"]].round(3)
+    desc.index = list(L.COVARIATE_SUMMARY.values())
+    return desc.reset_index(names="指標")
+
+
+def hot_villages_table(
+    table: pd.DataFrame, villages: pd.DataFrame, emerging: pd.DataFrame
+) -> pd.DataFrame:
+    """Significant hot and cold villages with district, EB rate and emerging category."""
+    t = table.merge(villages[["villcode", "townname", "villname"]], on="villcode")
+    t = t.merge(emerging[["villcode", "category"]], on="villcode", how="left")
+    t = t[t["gi_bin"] != 0].sort_values("gi_z", ascending=False)
+    return pd.DataFrame(
+        {
+            "行政區": t["townname"],
+            "里": t["villname"],
+            "類別": t["gi_bin"].map(L.GI_BIN_LABELS),
+            "Gi* z": t["gi_z"].round(2),
+            "EB 事件率（每千人）": t["rate_eb"].round(3),
+            "局部 Moran": t["lisa_cluster"],
+            "跨季型態": t["category"].map(L.EMERGING_LABELS),
+        }
+    )
+
+
+def scan_clusters_table(scan: pd.DataFrame, names: pd.Series) -> pd.DataFrame:
+    """The scan clusters with the centre named (district and village) and zh-TW headers."""
+    return scan.assign(centre=scan["centre"].map(names)).rename(columns=L.SCAN_COLUMNS)
+
+
+def hard_to_reach_hot(
+    risk: pd.DataFrame, hot: pd.DataFrame, access_quantile: float
+) -> pd.DataFrame:
+    """Hot spots whose access index is in the hardest ``1 − access_quantile`` of villages."""
+    t = risk.merge(hot[["villcode", "gi_bin", "rate_eb"]], on="villcode")
+    sel = t[(t["gi_bin"] > 0) & (t["access_index"] >= t["access_index"].quantile(access_quantile))]
+    cols = L.HARD_TO_REACH_HOT_COLUMNS
+    return sel[list(cols)].rename(columns=cols)
+
+
+def irr_table(irr: pd.DataFrame) -> pd.DataFrame:
+    """Risk factors per case type: IRR per standard deviation, 95% interval, p."""
+    t = irr[irr["term"] != "const"]
+    return t[list(L.IRR_COLUMNS)].rename(columns=L.IRR_COLUMNS)
+
+
+def comparison_table(comparison: pd.DataFrame) -> pd.DataFrame:
+    """Poisson against negative binomial per case type (AIC, dispersion, residual Moran)."""
+    t = comparison.assign(
+        dispersion_meaning=comparison["model"].map(L.DISPERSION_MEANING),
+        model=comparison["model"].map(L.COUNT_MODEL_LABELS),
+    )
+    return t[list(L.COMPARISON_COLUMNS)].rename(columns=L.COMPARISON_COLUMNS)
+
+
+def prediction_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """Next-quarter prediction scores with zh-TW headers."""
+    return scores.rename(columns=L.PREDICTION_COLUMNS)
+
+
+def blind_spot_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Villages flagged as possibly under-reported, with their evidence."""
+    t = table[table["blind_spot"]].sort_values("p_lower")
+    return pd.DataFrame(
+        {
+            "行政區": t["townname"],
+            "里": t["villname"],
+            "近期事件": t["incidents_w"].astype(int),
+            "模型期望": t["expected"].round(1),
+            "90% 區間": [
+                f"{lo:.0f}–{hi:.0f}"
+                for lo, hi in zip(t["expected_low90"], t["expected_high90"], strict=True)
+            ],
+            "觀察/期望": t["ratio"].round(2),
+            "不便指數": t["access_index"].round(2),
+            "最近捷運站（公尺）": t["dist_metro_station_m"].round(0),
+            "500 公尺內有公車站的面積比例": t["bus_coverage_500m"].round(2),
+            "最近家庭服務中心（公尺）": t["dist_family_service_m"].round(0),
+        }
+    )
+
+
+def quarter_change(panel: pd.DataFrame, features: pd.DataFrame, period) -> pd.DataFrame:
+    """Incidents per district this quarter and last quarter (from the village panel), with the change."""
+    cur, prev = str(period), str(period.previous())
+    p = panel[panel["period"].isin([cur, prev])].merge(
+        features[["villcode", "townname"]], on="villcode"
+    )
+    t = p.pivot_table(
+        index="townname", columns="period", values="incidents", aggfunc="sum"
+    ).reindex(columns=[prev, cur])
+    t = t.fillna(0).astype(int)
+    t["change"] = t[cur] - t[prev]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t["change_pct"] = (100 * t["change"] / t[prev].replace(0, np.nan)).round(1)
+    t = t.sort_values("change", ascending=False).reset_index()
+    return t.rename(
+        columns={"townname": "行政區", prev: f"{prev} 事件", cur: f"{cur} 事件", "change": "增減",
+                 "change_pct": "增減 %"}
+    )  # fmt: skip
+
+
+def published_districts(districts: pd.DataFrame) -> pd.DataFrame:
+    """The published district table as written (zh-TW headers, status columns as 備註)."""
+    labels = L.PUBLIC_COUNT_LABELS
+    return districts.rename(
+        columns={**labels, **{f"{k}_status": f"{v}備註" for k, v in labels.items()}}
+    )

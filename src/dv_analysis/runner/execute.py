@@ -1,0 +1,350 @@
+"""Execute the notebooks of a period (or of a range of periods) with papermill.
+
+The chain follows man-group/notebooker's report execution: papermill executes each
+notebook with the period's parameters into ``reports/<period>/internal/`` (analysts
+only), :mod:`.render` turns it into a staff page, and :mod:`.provenance` records
+parameters, git revision, package versions, input checksums and timings in
+``manifest.json``. The disclosure audit of ``staff/`` and ``public/`` closes every run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ..config import NOTEBOOKS, Period, PeriodPaths, Settings, period_range
+from .provenance import (
+    git_revision,
+    input_checksums,
+    notebooks_dir,
+    package_versions,
+    run_key,
+    up_to_date,
+)
+from .render import REPORT_NOTEBOOK, staff_html
+
+#: Parameters every notebook declares (a test checks it with papermill.inspect_notebook).
+CORE_PARAMETERS: tuple[str, ...] = (
+    "period",
+    "city",
+    "public_dir",
+    "raw_dir",
+    "clean_dir",
+    "reports_dir",
+    "seed",
+)
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook raised; the message names the notebook and the error."""
+
+
+#: Notebooks that read the previous quarter's own outputs (cleaning recognises re-exported
+#: rows by the previous quarter's notifications): a range runs them quarter by quarter
+#: first; the others only read clean tables and can run for several quarters at once.
+SEQUENTIAL_NOTEBOOKS: tuple[str, ...] = ("01_clean.ipynb",)
+
+
+def _parameters(settings: Settings, paths: PeriodPaths, seed: int, extra: dict | None) -> dict:
+    return {
+        "period": str(paths.period),
+        "city": settings.city,
+        "public_dir": str(settings.public_dir),
+        "raw_dir": str(settings.raw_dir),
+        "clean_dir": str(settings.clean_dir),
+        "reports_dir": str(settings.reports_dir),
+        "seed": int(seed),
+        **(extra or {}),
+    }
+
+
+def _new_manifest(settings: Settings, paths: PeriodPaths, params: dict, key: dict) -> dict:
+    for d in (paths.internal, paths.staff, paths.public, paths.clean):
+        d.mkdir(parents=True, exist_ok=True)
+    return {
+        "period": str(paths.period),
+        "city": settings.city,
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "parameters": params,
+        "git": git_revision(),
+        "packages": package_versions(),
+        "platform": {
+            "machine": platform.machine(),
+            "system": platform.system(),
+            "python": sys.version.split()[0],
+        },
+        "inputs": input_checksums(paths),
+        "run_key": key,
+        "notebooks": [],
+        "seconds": 0.0,
+        "status": "running",
+    }
+
+
+#: Thread pools of the numerical libraries in the notebook kernels. One thread each: the
+#: models are small (OpenMP spin-waiting made gradient boosting 8× slower when two kernels
+#: ran at once on two cores), results do not depend on the machine's core count, and a
+#: range runs several kernels side by side instead. An analyst's own setting is kept.
+KERNEL_THREAD_VARIABLES: tuple[str, ...] = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMBA_NUM_THREADS",
+)
+
+
+def _single_threaded_kernels() -> None:
+    """Kernels inherit this process's environment: one thread per library unless set."""
+    for name in KERNEL_THREAD_VARIABLES:
+        os.environ.setdefault(name, "1")
+
+
+def _write_manifest(paths: PeriodPaths, manifest: dict, started: float) -> None:
+    """Add the elapsed time and write the manifest (also after a failure)."""
+    manifest["seconds"] = round(manifest.get("seconds", 0.0) + time.perf_counter() - started, 2)
+    manifest["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+    paths.manifest.parent.mkdir(parents=True, exist_ok=True)
+    paths.manifest.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def _run_notebook(paths: PeriodPaths, name: str, params: dict, manifest: dict, progress_bar: bool):
+    """Execute one notebook and render its staff page; record it in the manifest."""
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    nb_dir = notebooks_dir()
+    out = paths.internal / name
+    t0 = time.perf_counter()
+    entry = {"notebook": name, "executed": str(out)}
+    manifest["notebooks"].append(entry)
+    try:
+        pm.execute_notebook(
+            str(nb_dir / name), str(out), parameters=params, cwd=str(nb_dir),
+            progress_bar=progress_bar, kernel_name="python3", log_output=False,
+        )  # fmt: skip
+    except PapermillExecutionError as e:
+        entry.update(status="failed", seconds=round(time.perf_counter() - t0, 2),
+                     error=f"{e.ename}: {e.evalue}")  # fmt: skip
+        manifest["status"] = "failed"
+        raise NotebookFailed(
+            f"notebook {name} failed for {paths.period}: {e.ename}: {e.evalue} (executed copy: {out})"
+        ) from None
+    stem = Path(name).stem
+    html = staff_html(out, paths.staff / f"{stem}.html", f"{stem} {paths.period}")
+    if name == REPORT_NOTEBOOK:
+        staff_html(out, paths.staff / "index.html", f"家庭暴力風險季報 {paths.period}")
+    entry.update(status="ok", seconds=round(time.perf_counter() - t0, 2), staff_html=str(html))
+
+
+def _execute(
+    paths: PeriodPaths,
+    params: dict,
+    manifest: dict,
+    notebooks: tuple[str, ...],
+    *,
+    progress: bool,
+    progress_bar: bool,
+    numbering: tuple[int, int] | None = None,
+) -> dict:
+    """Execute ``notebooks`` for a period in order, adding to ``manifest``, which is written
+    after the call whatever happens (with the failure recorded, :class:`NotebookFailed`)."""
+    started = time.perf_counter()
+    first, count = numbering or (1, len(notebooks))
+    _single_threaded_kernels()
+    try:
+        for i, name in enumerate(notebooks, first):
+            if progress:
+                print(f"[{i}/{count}] {name} ({paths.period})", flush=True)
+            _run_notebook(paths, name, params, manifest, progress_bar)
+    finally:
+        _write_manifest(paths, manifest, started)
+    return manifest
+
+
+def _audit(paths: PeriodPaths, manifest: dict, progress: bool) -> dict:
+    """The disclosure audit of ``staff/`` and ``public/``; the run is ``ok`` only if it passes."""
+    from .. import disclosure
+
+    started = time.perf_counter()
+    try:
+        if progress:
+            print(f"disclosure audit of staff/ and public/ ({paths.period})", flush=True)
+        findings = disclosure.audit(paths.reports)
+        manifest["audit"] = {
+            "findings": [str(f) for f in findings],
+            "policy": disclosure.DEFAULT_POLICY.as_dict(),
+        }
+        if findings:
+            manifest["status"] = "audit failed"
+            disclosure.check(paths.reports)  # raises with the file and cell of each finding
+        manifest["status"] = "ok"
+    finally:
+        _write_manifest(paths, manifest, started)
+    return manifest
+
+
+def _previous_run(paths: PeriodPaths, key: dict, force: bool, progress: bool) -> dict | None:
+    """The manifest of a finished run with this key (marked ``skipped``), or None to run."""
+    if force or not up_to_date(paths, key["key"]):
+        return None
+    if progress:
+        print(
+            f"{paths.period}: unchanged since its last run (same inputs, code and parameters);"
+            " skipped (use --force to recompute)",
+            flush=True,
+        )
+    return {**json.loads(paths.manifest.read_text(encoding="utf-8")), "skipped": True}
+
+
+def run(
+    settings: Settings,
+    period: str | Period,
+    *,
+    seed: int = 42,
+    notebooks: tuple[str, ...] = NOTEBOOKS,
+    progress: bool = True,
+    extra_parameters: dict | None = None,
+    force: bool = True,
+) -> dict:
+    """Execute the notebooks in order for a period; return the manifest (also written to disk).
+
+    With ``force=False`` a period whose manifest records a finished run with the same
+    :func:`run_key` (same parameters, code and inputs) is not recomputed: its manifest is
+    returned with ``skipped`` set. Stops at the first failing notebook with
+    :class:`NotebookFailed`, after writing the manifest with the failure recorded.
+    """
+    settings.check_public_dir()
+    paths = settings.period(period)
+    params = _parameters(settings, paths, seed, extra_parameters)
+    key = run_key(settings, paths.period, params, notebooks)
+    previous = _previous_run(paths, key, force, progress)
+    if previous is not None:
+        return previous
+    manifest = _new_manifest(settings, paths, params, key)
+    _execute(paths, params, manifest, notebooks, progress=progress, progress_bar=progress)
+    _audit(paths, manifest, progress)
+    if progress:
+        print(f"done in {manifest['seconds']:.1f} s")
+        print(f"  executed notebooks (internal): {paths.internal}")
+        print(f"  staff pages:                   {paths.staff}")
+        print(f"  clean tables (internal):       {paths.clean}")
+        print(f"  manifest:                      {paths.manifest}")
+    return manifest
+
+
+def _finish_period(
+    settings: Settings, period: str, params: dict, manifest: dict, notebooks, progress: bool
+) -> dict:
+    """Worker of a parallel range: the notebooks after cleaning, audit and manifest."""
+    paths = settings.period(period)
+    done = len(manifest["notebooks"])
+    _execute(
+        paths, params, manifest, tuple(notebooks), progress=progress, progress_bar=False,
+        numbering=(done + 1, done + len(notebooks)),
+    )  # fmt: skip
+    return _audit(paths, manifest, progress)
+
+
+def default_jobs() -> int:
+    """Parallel periods of a range: the machine's cores, at most 4 (each kernel holds ~0.6 GB)."""
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+def run_range(
+    settings: Settings,
+    start: str | Period,
+    end: str | Period,
+    *,
+    seed: int = 42,
+    force: bool = False,
+    progress: bool = True,
+    extra_parameters: dict | None = None,
+    notebooks: tuple[str, ...] = NOTEBOOKS,
+    jobs: int = 1,
+) -> list[dict]:
+    """Run every period from ``start`` to ``end``, skipping unchanged ones; manifests in order.
+
+    Checks first that every period has a raw folder, and names the missing ones. With
+    ``jobs`` > 1 the cleaning notebook runs quarter by quarter first (it reads the previous
+    quarter's notifications), then the other notebooks of up to ``jobs`` quarters at once
+    (they read only clean tables). Results do not depend on ``jobs``: every quarter has
+    its own seeds. Each period's Gi* panel reuses the quarters computed before, so the
+    emerging-hotspot panel is computed once for the range.
+    """
+    periods = period_range(start, end)
+    missing = [str(p) for p in periods if not (settings.raw_dir / str(p)).is_dir()]
+    if missing:
+        raise FileNotFoundError(
+            f"no raw exports for {', '.join(missing)} in {settings.raw_dir}"
+            " (one folder per quarter, e.g. data_raw/2020Q4/)"
+        )
+    settings.check_public_dir()
+    t0 = time.perf_counter()
+    first = tuple(n for n in notebooks if n in SEQUENTIAL_NOTEBOOKS)
+    rest = tuple(n for n in notebooks if n not in SEQUENTIAL_NOTEBOOKS)
+    if jobs <= 1 or len(periods) == 1 or not rest:
+        manifests = []
+        for i, p in enumerate(periods, 1):
+            if progress and len(periods) > 1:
+                print(f"=== {p} ({i}/{len(periods)}) ===", flush=True)
+            manifests.append(
+                run(settings, p, seed=seed, notebooks=notebooks, progress=progress,
+                    extra_parameters=extra_parameters, force=force)
+            )  # fmt: skip
+    else:
+        manifests = _run_parallel(
+            settings, periods, first, rest, seed, force, progress, extra_parameters, jobs
+        )
+    if progress:
+        done = sum(not m.get("skipped") for m in manifests)
+        print(
+            f"{len(periods)} period(s): {done} run, {len(periods) - done} unchanged and skipped,"
+            f" in {time.perf_counter() - t0:.1f} s",
+            flush=True,
+        )
+    return manifests
+
+
+def _run_parallel(settings, periods, first, rest, seed, force, progress, extra, jobs) -> list:
+    """Cleaning notebooks in order, then the rest of up to ``jobs`` periods at once."""
+    import multiprocessing
+    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+
+    notebooks = first + rest
+    results: dict[str, dict] = {}
+    todo: list[tuple[PeriodPaths, dict, dict]] = []
+    for p in periods:
+        paths = settings.period(p)
+        params = _parameters(settings, paths, seed, extra)
+        key = run_key(settings, paths.period, params, notebooks)
+        previous = _previous_run(paths, key, force, progress)
+        if previous is not None:
+            results[str(p)] = previous
+        else:
+            todo.append((paths, params, _new_manifest(settings, paths, params, key)))
+    if progress and todo:
+        print(f"{len(todo)} period(s) to run: cleaning in order, then {jobs} at a time", flush=True)
+    for paths, params, manifest in todo:
+        _execute(paths, params, manifest, first, progress=progress, progress_bar=False,
+                 numbering=(1, len(notebooks)))  # fmt: skip
+    ctx = multiprocessing.get_context("spawn")  # no inherited ZMQ state in the workers
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        futures = {
+            pool.submit(
+                _finish_period, settings, str(paths.period), params, manifest, rest, progress
+            ): str(paths.period)
+            for paths, params, manifest in todo
+        }
+        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        for f in pending:
+            f.cancel()
+        for f in done:
+            if f.exception() is not None:
+                raise f.exception()
+            results[futures[f]] = f.result()
+    return [results[str(p)] for p in periods]

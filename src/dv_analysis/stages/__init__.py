@@ -1,0 +1,18 @@
+"""Stages: one module per notebook.
+
+A stage reads its inputs through :mod:`dv_analysis.config` (the paths of a period),
+calls :mod:`dv_analysis.stats`, and writes its outputs to ``data_clean/<period>/``.
+Each stage has one frozen parameters dataclass, shared by its notebook, the command
+line and the tests; ``tests/test_repo.py`` checks that every notebook's ``parameters``
+cell has the same defaults.
+
+=====================  ===========================  ====================
+notebook               stage                        parameters
+=====================  ===========================  ====================
+``01_clean``           :mod:`.clean`                ``CleanParams``
+``02_village_features`` :mod:`.features`            ``FeatureParams``
+``03_hotspots``        :mod:`.hotspots`             ``HotspotParams``
+``04_accessibility``   :mod:`.access`               ``AccessParams``
+``05_report``          :mod:`.report`               (none beyond the run's)
+=====================  ===========================  ====================
+"""

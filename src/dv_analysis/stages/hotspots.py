@@ -1,0 +1,187 @@
+"""Stage of ``03_hotspots``: Gi*, local Moran, the Gi* panel, emerging hotspots and the scan.
+
+Reads ``village_features.parquet`` and ``village_panel.parquet`` of the period and the
+village boundaries; writes ``hotspots.parquet``, ``gi_panel.parquet``,
+``emerging_hotspots.parquet``, ``scan_clusters.parquet`` and ``hotspot_summary.json``.
+Each quarter's Gi* is cached beside its clean tables (``gi_quarter.parquet`` with its
+content key), so a range computes every quarter once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from .. import public
+from ..config import Period, PeriodPaths
+from ..stats.areas import AreaResult, analyse_areas
+from ..stats.emerging import emerging_hotspots
+from ..stats.local import local_statistics, quarter_seed
+from ..stats.rates import eb_rate
+from ..stats.scan import scan_table
+from ..stats.weights import build_weights
+
+#: Change when the per-quarter Gi* computation changes, so cached quarters are recomputed.
+PANEL_CACHE_VERSION = "v1"
+
+
+@dataclass(frozen=True)
+class HotspotParams:
+    """Settings of the hotspot stage (the ``parameters`` cell of ``03_hotspots``)."""
+
+    count: str = "incidents_w"  # column of village_features to analyse
+    weights: str = "queen"  # queen, rook, distance:D (metres) or knn:K
+    permutations: int = 9999  # permutations of the local tests of the period
+    panel_permutations: int = 9999  # permutations of each quarter of the Gi* panel
+    seed: int = 42  # seed of every permutation and simulation
+    alpha: float = 0.05  # significance after false-discovery-rate control
+    scan_max_pop: float = 0.1  # largest scan window as a share of the population
+    scan_simulations: int = 999  # Monte-Carlo replicates of the scan
+
+
+@dataclass
+class HotspotOutputs:
+    """What the stage computed: the area result, the Gi* panel, the emerging table, the areas."""
+
+    result: AreaResult
+    gi_panel: pd.DataFrame
+    emerging: pd.DataFrame
+    scan: pd.DataFrame  # the scan clusters, one row each (``scan_clusters.parquet``)
+    villages: gpd.GeoDataFrame
+
+
+def _panel_key(order, g: pd.DataFrame, count: str, population: str, spec: str, perms, seed) -> str:
+    """Content address of one quarter's Gi*: its counts, populations, weights and test settings."""
+    h = hashlib.sha256()
+    h.update(f"gi-quarter {PANEL_CACHE_VERSION}|{spec}|{int(perms)}|{seed}|".encode())
+    h.update("|".join(map(str, order)).encode())
+    h.update(np.ascontiguousarray(g[count].fillna(0).to_numpy(float)).tobytes())
+    h.update(np.ascontiguousarray(g[population].fillna(0).to_numpy(float)).tobytes())
+    return h.hexdigest()
+
+
+def _quarter_gi(g: pd.DataFrame, w, order, period: str, count, population, perms, seed):
+    """Gi* of one quarter's EB rate: id, period, gi_z, gi_p, gi_q, gi_bin."""
+    rate = eb_rate(g[count].fillna(0).to_numpy(float), g[population].fillna(0).to_numpy(float))
+    res = local_statistics(rate, w, order, permutations=perms, seed=seed)
+    res["period"] = period
+    return res[["id", "period", "gi_z", "gi_p", "gi_q", "gi_bin"]]
+
+
+def panel_gi(
+    areas: gpd.GeoDataFrame,
+    panel: pd.DataFrame,
+    id_col: str,
+    count: str = "incidents",
+    population: str = "pop_total",
+    weights: str = "queen",
+    permutations: int = 999,
+    seed: int = 42,
+    progress: bool = False,
+    cache=None,
+) -> pd.DataFrame:
+    """Gi* of the EB rate for every period of a panel (id, period, gi_z, gi_p, gi_q, gi_bin).
+
+    Each quarter is tested with its own seed (:func:`dv_analysis.stats.local.quarter_seed`).
+    With ``cache``, a function from a period to a parquet path, a quarter whose counts,
+    populations, weights and settings are unchanged is read back instead of recomputed (the
+    key is kept beside it in ``<path>.key``), so over a range each quarter is computed once.
+    """
+    w, _ = build_weights(areas, weights, ids=id_col)
+    order = areas[id_col].to_numpy()
+    out, reused = [], 0
+    periods = sorted(panel["period"].unique())
+    for i, p in enumerate(periods, 1):
+        g = panel[panel["period"] == p].set_index(id_col).reindex(order)
+        qseed = quarter_seed(seed, Period.parse(p).ordinal())
+        path = cache(p) if cache else None
+        key = _panel_key(order, g, count, population, weights, permutations, qseed)
+        keyfile = path.with_name(path.name + ".key") if path is not None else None
+        if path is not None and path.exists() and keyfile.exists() and keyfile.read_text() == key:
+            res = pd.read_parquet(path)
+            reused += 1
+        else:
+            res = _quarter_gi(g, w, order, p, count, population, permutations, qseed)
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                res.to_parquet(path, index=False)
+                keyfile.write_text(key)
+            if progress:
+                print(f"  Gi* {p} ({i}/{len(periods)})", flush=True)
+        out.append(res)
+    if progress and reused:
+        print(f"  Gi* of {reused} earlier quarter(s) reused (inputs unchanged)", flush=True)
+    return pd.concat(out, ignore_index=True).rename(columns={"id": id_col})
+
+
+def village_areas(paths: PeriodPaths, count: str) -> gpd.GeoDataFrame:
+    """Village polygons with the count and its person-quarters at risk, in boundary order."""
+    feats = pd.read_parquet(paths.village_features)
+    villages = public.load_boundaries(paths.settings)
+    denominator = "person_quarters_w" if count.endswith("_w") else "pop_total"
+    g = villages.merge(feats[["villcode", count, denominator]], on="villcode", how="left")
+    g["person_quarters"] = g[denominator].fillna(0).astype(float)
+    return g.drop(columns=[denominator]) if denominator != "person_quarters" else g
+
+
+def _summary(paths: PeriodPaths, params: HotspotParams, res: AreaResult, periods) -> dict:
+    return {
+        "period": str(paths.period),
+        "count": params.count,
+        "weights": str(res.weights),
+        "islands": res.weights.islands,
+        "moran_rate": vars(res.moran_rate),
+        "moran_eb": vars(res.moran_eb),
+        "permutations": params.permutations,
+        "panel_permutations": params.panel_permutations,
+        "seed": params.seed,
+        "n_hot": int((res.table["gi_bin"] > 0).sum()),
+        "n_cold": int((res.table["gi_bin"] < 0).sum()),
+        "panel_periods": periods,
+    }
+
+
+def run(paths: PeriodPaths, params: HotspotParams = HotspotParams(), progress: bool = True):
+    """Hotspots of the period from the village features and the panel; written to ``data_clean/<period>/``.
+
+    Returns
+    -------
+    HotspotOutputs
+        The area result, the Gi* panel, the emerging-hotspot table, the scan clusters and
+        the village polygons in table order (with the count and ``person_quarters``).
+    """
+    p = params
+    g = village_areas(paths, p.count)
+    res = analyse_areas(
+        g, p.count, "person_quarters", "villcode", p.weights, p.permutations, p.seed, p.alpha,
+        p.scan_max_pop, p.scan_simulations,
+    )  # fmt: skip
+    panel = pd.read_parquet(paths.village_panel)
+    gp = panel_gi(
+        g, panel, "villcode", weights=p.weights, permutations=p.panel_permutations, seed=p.seed,
+        progress=progress, cache=lambda q: paths.settings.period(q).gi_quarter,
+    )  # fmt: skip
+    emerging = emerging_hotspots(gp, id_col="villcode", period_col="period")
+    res.table.to_parquet(paths.hotspots, index=False)
+    gp.to_parquet(paths.gi_panel, index=False)
+    emerging.to_parquet(paths.emerging_hotspots, index=False)
+    scan = scan_table(res.scan, g["villcode"].to_numpy(), p.alpha)
+    scan.to_parquet(paths.scan_clusters, index=False)
+    summary = _summary(paths, p, res, sorted(panel["period"].unique().tolist()))
+    paths.hotspot_summary.write_text(
+        json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8"
+    )
+    return HotspotOutputs(res, gp, emerging, scan, g)
+
+
+def load_table(paths: PeriodPaths) -> pd.DataFrame:
+    """The period's hotspot table (written by :func:`run`), in boundary order."""
+    order = public.load_boundaries(paths.settings)[["villcode"]]
+    if not paths.hotspots.exists():
+        raise FileNotFoundError(f"{paths.hotspots} not found: run 03_hotspots first")
+    return order.merge(pd.read_parquet(paths.hotspots), on="villcode", how="left")

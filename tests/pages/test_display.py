@@ -1,0 +1,40 @@
+"""Chinese labels render in a CJK font (not boxes) once the display is set up."""
+
+import warnings
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from dv_analysis.pages import display  # noqa: E402
+
+
+def test_cjk_font_installed_and_used():
+    font = display.setup()
+    assert font is not None, "no CJK font: install fonts-noto-cjk (make env does)"
+    fig, ax = plt.subplots()
+    ax.set_title("熱點與冷點：萬華區糖廍里")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig.canvas.draw()
+    plt.close(fig)
+    assert not [w for w in caught if "missing from font" in str(w.message)]
+
+
+def test_table_hides_index_and_formats():
+    import pandas as pd
+
+    html = display.table(pd.DataFrame({"里": ["青山里"], "列數": [12345]}), "標題").to_html()
+    assert "12,345" in html and "標題" in html
+
+
+def test_font_installed_after_the_matplotlib_cache_is_found(monkeypatch):
+    """A font list cached before fonts-noto-cjk was installed must not hide the font."""
+    from matplotlib import font_manager
+
+    from dv_analysis.pages import display
+
+    stale = [f for f in font_manager.fontManager.ttflist if "CJK" not in f.name]
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", stale)
+    assert display.cjk_font() in display.CJK_FONTS

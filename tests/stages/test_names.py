@@ -1,0 +1,32 @@
+from dv_analysis.public import names
+
+
+def test_city_keys():
+    assert names.city_key("台北市") == names.city_key("臺北市") == names.city_key("臺北") == "臺北"
+    assert names.city_key("桃園縣") == names.city_key("桃園市") == "桃園"
+    assert names.city_key(" 新北市 ") == "新北"
+    assert names.city_key(None) == ""
+
+
+def test_district_and_village_keys():
+    assert names.district_key("萬華區") == names.district_key("萬華") == "萬華"
+    assert names.district_key("東區") == names.district_key("東") == "東"  # Hsinchu, Tainan…
+    assert names.district_key("平鎮區") == names.district_key("平鎮") == "平鎮"
+    assert names.village_key("青山里") == names.village_key("青山") == "青山"
+    assert names.village_key("糖蔀里") == names.village_key("糖廍里")
+    assert names.village_key("臺安里") == names.village_key("台安")
+
+
+def test_villcode():
+    assert names.villcode("63000050-012") == "63000050012"
+    assert names.villcode("63000050012") == "63000050012"
+    assert names.villcode("６３０００ ０５００１２") == "63000050012"
+    assert names.villcode("63000050012.0") == "63000050012"
+    assert names.villcode("6300005001") is None
+    assert names.villcode("") is None and names.villcode(float("nan")) is None
+
+
+def test_split_county_district():
+    assert names.split_county_district("臺北市松山區") == ("臺北", "松山")
+    assert names.split_county_district("桃園縣桃園市") == ("桃園", "桃園")
+    assert names.split_county_district("新北市板橋區") == ("新北", "板橋")
