@@ -29,16 +29,15 @@ from ..stats.models import (
 )
 from ..stats.rates import person_quarters
 from ..stats.weights import build_weights
+from .features import CASE_TYPE_DENOMINATOR
 
 log = logging.getLogger(__name__)
 
-#: Outcome columns of the risk models and the population at risk of each.
+#: Outcome columns of the risk models and the population at risk of each (all incidents
+#: per resident; each case type per its own population, as its rate in the features).
 CASE_OUTCOMES: dict[str, str] = {
     "incidents_w": "pop_total",
-    "incidents_ipv_w": "pop_15plus",
-    "incidents_child_w": "pop_0_14",
-    "incidents_elder_w": "pop_65plus",
-    "incidents_other_w": "pop_total",
+    **{f"incidents_{code}_w": denom for code, denom in CASE_TYPE_DENOMINATOR.items()},
 }
 BLIND_SPOT_COLUMNS = (
     "villcode", "townname", "villname", "incidents_w", "expected", "expected_low90",

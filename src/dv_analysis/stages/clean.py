@@ -352,11 +352,85 @@ def coordinates_to_twd97(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.n
     return ox, oy, system
 
 
+class _NameIndex:
+    """Village codes by (city, district, village) keys; by (city, village) where the name is unique."""
+
+    def __init__(self, idx: pd.DataFrame) -> None:
+        self.idx = idx
+        self.pair = dict(
+            zip(
+                zip(idx["city_k"], idx["district_k"], idx["village_k"], strict=True),
+                idx["villcode"],
+                strict=True,
+            )
+        )
+        self.by_village = (
+            idx.drop_duplicates(["city_k", "village_k"], keep=False)
+            .set_index(["city_k", "village_k"])["villcode"]
+            .to_dict()
+        )
+
+    def lookup(self, c: str, d: str, cands: tuple[str, ...]) -> str | None:
+        """The code of the first candidate spelling that matches, or None."""
+        for v in cands:
+            hit = self.pair.get((c, d, v)) if d else self.by_village.get((c, v))
+            if hit:
+                return hit
+        if d and any("?" in v for v in cands):  # a character CP950 could not hold, as '?'
+            return self._wildcard(c, d, cands)
+        return None
+
+    def _wildcard(self, c: str, d: str, cands: tuple[str, ...]) -> str | None:
+        """A '?' matches any one character, within the district, if exactly one village fits."""
+        here = self.idx[(self.idx["city_k"] == c) & (self.idx["district_k"] == d)]
+        for v in cands:
+            pat = re.compile("^" + re.escape(v).replace(r"\?", ".") + "$")
+            hits = here[here["village_k"].map(lambda k, pat=pat: bool(pat.match(k)))]
+            if len(hits) == 1:
+                return hits["villcode"].iloc[0]
+        return None
+
+
+def _by_names(df: pd.DataFrame, b: pd.DataFrame, ck: pd.Series, national: bool) -> pd.Series:
+    """Village code from district and village names (with the city's name in a national run)."""
+    idx = public.village_name_index(b)
+    if not national:  # one city: its name is not part of the key
+        idx = idx.assign(city_k="")
+    dk = _map_unique(df["district_raw"], names.district_key)
+    vk = _map_unique(df["village_raw"], names.village_candidates)
+    rk = ck if national else pd.Series("", index=df.index)
+    index = _NameIndex(idx)
+    return pd.Series(
+        [index.lookup(c, d, v) for c, d, v in zip(rk, dk, vk, strict=True)],
+        index=df.index,
+        dtype=object,
+    )
+
+
+def _by_points(settings: Settings, city: str, x, y, need: np.ndarray):
+    """Point-in-polygon over all of Taiwan: rows and codes inside the area, and rows elsewhere."""
+    pts = gpd.GeoDataFrame(
+        {"row": np.flatnonzero(need)},
+        geometry=gpd.points_from_xy(x[need], y[need]),
+        crs=public.CRS_METRIC,
+    )
+    allb = public.load_boundaries(settings, "all")
+    hit = gpd.sjoin(
+        pts, allb[["villcode", "countycode", "geometry"]], how="left", predicate="within"
+    )
+    hit = hit[~hit.index.duplicated()]
+    in_city = (hit["countycode"].notna() if city == "all" else hit["countycode"] == city).to_numpy()
+    rows = hit["row"].to_numpy()
+    elsewhere = hit["countycode"].notna().to_numpy() & ~in_city
+    return rows[in_city], hit["villcode"].to_numpy()[in_city], rows[elsewhere]
+
+
 def locate(df: pd.DataFrame, settings: Settings, city: str) -> pd.DataFrame:
     """Village of each row: valid VILLCODE, then district + village names, then point-in-polygon.
 
-    Adds ``villcode``, ``locate_method`` (code/names/xy/'') and ``out_of_area`` (the
-    row names or points into another city), and ``x``, ``y`` in EPSG:3826.
+    Adds ``villcode``, ``locate_method`` (code/names/xy/''), ``retired_code``,
+    ``out_of_area`` (the row names or points into another city), and ``x``, ``y`` in
+    EPSG:3826.
     """
     b = public.load_boundaries(settings, city)
     national = city == "all"  # every city is in the area; names are matched with their city
@@ -369,55 +443,10 @@ def locate(df: pd.DataFrame, settings: Settings, city: str) -> pd.DataFrame:
     other_code = code.notna() & (code.str[:5] != city) & (not national)
     vill = pd.Series(np.where(code.isin(known), code, None), index=df.index, dtype=object)
     method = pd.Series(np.where(vill.notna(), "code", ""), index=df.index, dtype=object)
-    # names
-    idx = public.village_name_index(b)
-    if not national:  # one city: its name is not part of the key
-        idx = idx.assign(city_k="")
-    dk = _map_unique(df["district_raw"], names.district_key)
-    vk = _map_unique(df["village_raw"], names.village_candidates)
-    rk = ck if national else pd.Series("", index=df.index)
-    pair = dict(
-        zip(
-            zip(idx["city_k"], idx["district_k"], idx["village_k"], strict=True),
-            idx["villcode"],
-            strict=True,
-        )
-    )
-    by_village = (
-        idx.drop_duplicates(["city_k", "village_k"], keep=False)
-        .set_index(["city_k", "village_k"])["villcode"]
-        .to_dict()
-    )
-
-    def lookup(c: str, d: str, cands: tuple[str, ...]) -> str | None:
-        for v in cands:
-            hit = pair.get((c, d, v)) if d else by_village.get((c, v))
-            if hit:
-                return hit
-        if d and any("?" in v for v in cands):  # a character CP950 could not hold, as '?'
-            return _wildcard(c, d, cands)
-        return None
-
-    def _wildcard(c: str, d: str, cands: tuple[str, ...]) -> str | None:
-        import re
-
-        here = idx[(idx["city_k"] == c) & (idx["district_k"] == d)]
-        for v in cands:
-            pat = re.compile("^" + re.escape(v).replace(r"\?", ".") + "$")
-            hits = here[here["village_k"].map(lambda k, pat=pat: bool(pat.match(k)))]
-            if len(hits) == 1:
-                return hits["villcode"].iloc[0]
-        return None
-
-    name_hit = pd.Series(
-        [lookup(c, d, v) for c, d, v in zip(rk, dk, vk, strict=True)],
-        index=df.index,
-        dtype=object,
-    )
+    name_hit = _by_names(df, b, ck, national)
     use = vill.isna() & name_hit.notna()
     vill[use] = name_hit[use]
     method[use] = "names"
-    # coordinates
     xr = _map_unique(df["x_raw"], _to_float).to_numpy(float)
     yr = _map_unique(df["y_raw"], _to_float).to_numpy(float)
     x, y, _ = coordinates_to_twd97(xr, yr)
@@ -425,22 +454,10 @@ def locate(df: pd.DataFrame, settings: Settings, city: str) -> pd.DataFrame:
     need = vill.isna().to_numpy() & np.isfinite(x)
     xy_other = np.zeros(len(df), bool)
     if need.any():
-        pts = gpd.GeoDataFrame(
-            {"row": np.flatnonzero(need)},
-            geometry=gpd.points_from_xy(x[need], y[need]),
-            crs=public.CRS_METRIC,
-        )
-        allb = public.load_boundaries(settings, "all")
-        hit = gpd.sjoin(
-            pts, allb[["villcode", "countycode", "geometry"]], how="left", predicate="within"
-        )
-        hit = hit[~hit.index.duplicated()]
-        in_city = (hit["countycode"].notna() if national else hit["countycode"] == city).to_numpy()
-        rows = hit["row"].to_numpy()
-        vill.iloc[rows[in_city]] = hit["villcode"].to_numpy()[in_city]
-        method.iloc[rows[in_city]] = "xy"
-        elsewhere = hit["countycode"].notna().to_numpy() & ~in_city
-        xy_other[rows[elsewhere]] = True
+        rows, codes, elsewhere = _by_points(settings, city, x, y, need)
+        vill.iloc[rows] = codes
+        method.iloc[rows] = "xy"
+        xy_other[elsewhere] = True
     out["villcode"] = vill
     out["locate_method"] = method
     # a well-formed code of the area that the boundary vintage no longer has (re-divided villages)
