@@ -44,7 +44,15 @@ def year_of_data(tmp_path_factory):
 
 
 #: Permutation settings of the end-to-end runs (fewer than the defaults, same code paths).
-FAST = {"permutations": 999, "panel_permutations": 199, "scan_simulations": 99}
+FAST = {
+    "permutations": 999,
+    "panel_permutations": 199,
+    "scan_simulations": 99,
+    # the village-risk model with short chains: the same code path, diagnostics may miss
+    "chains": 2,
+    "warmup": 150,
+    "draws": 150,
+}
 
 
 @pytest.fixture(scope="session")

@@ -117,7 +117,8 @@ def test_cli_run(small_data, capsys):
     s = small_data
     code = main(["run", "--period", "2020Q4", "--raw-dir", str(s.raw_dir), "--clean-dir", str(s.clean_dir),
                  "--reports-dir", str(s.reports_dir), "--quiet", "-p", "permutations", "99",
-                 "-p", "panel_permutations", "99", "-p", "scan_simulations", "19"])  # fmt: skip
+                 "-p", "panel_permutations", "99", "-p", "scan_simulations", "19",
+                 "-p", "chains", "2", "-p", "warmup", "100", "-p", "draws", "100"])  # fmt: skip
     assert code == 0
     code = main(["run", "--period", "2018Q1", "--raw-dir", str(s.raw_dir), "--clean-dir", str(s.clean_dir),
                  "--reports-dir", str(s.reports_dir), "--quiet"])  # fmt: skip
@@ -177,6 +178,37 @@ def test_permutations_identical_for_the_same_seed(ran):
     assert not runs[0][0]["gi_p"].equals(runs[2][0]["gi_p"]), (
         "another seed gives other permutations"
     )
+
+
+def test_village_risk_outputs(e2e_run):
+    """BYM2 per village: intervals around the mean, probabilities, diagnostics in the manifest."""
+    s, manifest, snap = e2e_run["settings"], e2e_run["manifest"], e2e_run["snapshot"]
+    p = s.period("2020Q4")
+    risk = snap["2020Q4/village_risk.parquet"]
+    assert len(risk) == 456 and {
+        "villcode", "observed", "expected", "rr_mean", "rr_low", "rr_high", "p_exceed_1",
+        "p_exceed_1_5", "higher_risk",
+    } <= set(risk.columns)  # fmt: skip
+    fitted = risk.dropna(subset=["rr_mean"])
+    assert (fitted["rr_low"] <= fitted["rr_mean"]).all()
+    assert (fitted["rr_mean"] <= fitted["rr_high"]).all()
+    assert fitted["p_exceed_1"].between(0, 1).all()
+    assert (fitted["p_exceed_1_5"] <= fitted["p_exceed_1"]).all()
+    assert (
+        abs(fitted["expected"].sum() - fitted["observed"].sum()) < 1e-6 * fitted["observed"].sum()
+    )
+    summary = snap["2020Q4/risk_summary.json"]
+    assert {"rhat_max", "ess_bulk_min", "ok"} <= set(summary["diagnostics"])
+    assert {"sigma", "rho"} == set(summary["hyperparameters"]) and "intercept" in summary[
+        "fixed_effects"
+    ]
+    assert summary["sampler"]["draws"] == 150 and summary["sampler"]["seed"] == 42
+    assert manifest["risk_model"]["diagnostics"] == summary["diagnostics"]
+    html = snap["2020Q4/staff/03b_village_risk.txt"]
+    assert "高於全市平均的機率" in html and "相對風險" in html
+    assert p.village_risk.exists() and p.risk_summary.exists()
+    if not summary["diagnostics"]["ok"]:  # 150 draws: the page must say the numbers are unusable
+        assert "模型沒有收斂" in html and manifest["warnings"]
 
 
 def test_accessibility_outputs(ran):
@@ -268,7 +300,7 @@ def test_pages_in_a_real_browser(ran, tmp_path):
     s, _ = ran
     p = s.period("2020Q4")
     pages = sorted(p.staff.glob("*.html")) + [p.public / "index.html"]
-    assert len(pages) == 7
+    assert len(pages) == len(NOTEBOOKS) + 2  # every notebook, index.html, the public page
     with Browser() as b:
         for page in pages:
             r = b.check(

@@ -115,6 +115,7 @@ STAGE_PARAMS = {
     "01_clean.ipynb": "dv_analysis.stages.clean:CleanParams",
     "02_village_features.ipynb": "dv_analysis.stages.features:FeatureParams",
     "03_hotspots.ipynb": "dv_analysis.stages.hotspots:HotspotParams",
+    "03b_village_risk.ipynb": "dv_analysis.stages.risk:RiskParams",
     "04_accessibility.ipynb": "dv_analysis.stages.access:AccessParams",
 }
 
@@ -139,7 +140,12 @@ def test_notebook_parameters_are_the_stage_dataclass(name):
 
 def test_one_weights_setting_for_every_notebook_that_builds_weights():
     """02, 03 and 04 all take ``weights`` (a run's -p weights reaches each of them)."""
-    for name in ("02_village_features.ipynb", "03_hotspots.ipynb", "04_accessibility.ipynb"):
+    for name in (
+        "02_village_features.ipynb",
+        "03_hotspots.ipynb",
+        "03b_village_risk.ipynb",
+        "04_accessibility.ipynb",
+    ):
         declared = pm.inspect_notebook(str(ROOT / "notebooks" / name))
         assert declared["weights"]["default"] == '"queen"', name
     for path in NB_FILES:

@@ -40,6 +40,7 @@ NOTEBOOKS: tuple[str, ...] = (
     "01_clean.ipynb",
     "02_village_features.ipynb",
     "03_hotspots.ipynb",
+    "03b_village_risk.ipynb",
     "04_accessibility.ipynb",
     "05_report.ipynb",
 )
@@ -78,6 +79,15 @@ def project_root() -> Path:
         if (parent / "pyproject.toml").exists() and (parent / "src" / "dv_analysis").exists():
             return parent
     return Path.cwd().resolve()
+
+
+def cache_dir() -> Path:
+    """Compiled code kept between runs (JAX's sampler): ``DV_CACHE_DIR`` or ``<root>/.cache``.
+
+    Machine code only, no data; safe to delete (the next run compiles again).
+    """
+    env = os.environ.get("DV_CACHE_DIR")
+    return Path(env).expanduser().resolve() if env else project_root() / ".cache"
 
 
 _PERIOD_RE = re.compile(r"^\s*(\d{4})\s*[-_ ]?[Qq]([1-4])\s*$")
@@ -317,6 +327,16 @@ class PeriodPaths:
     @property
     def hotspot_summary(self) -> Path:
         return self.clean / "hotspot_summary.json"
+
+    @property
+    def village_risk(self) -> Path:
+        """Posterior relative risk of every village (BYM2)."""
+        return self.clean / "village_risk.parquet"
+
+    @property
+    def risk_summary(self) -> Path:
+        """Fixed effects, hyperparameters, diagnostics and sampler of the village-risk model."""
+        return self.clean / "risk_summary.json"
 
     @property
     def accessibility(self) -> Path:

@@ -157,3 +157,26 @@ DUPLICATE_REASONS = {
     "previous_period": "上期已匯出",
 }
 LOCATE_METHODS = {"code": "村里代碼", "names": "區名＋里名", "xy": "座標"}
+
+# --- village risk (BYM2) ----------------------------------------------------------------
+#: Relative-risk classes of the risk map: (upper bound, label, colour), low to high.
+RISK_CLASSES: tuple[tuple[float, str, str], ...] = (
+    (0.8, "低於平均 20% 以上", "#4393c3"),
+    (1.0, "略低於平均", "#d1e5f0"),
+    (1.25, "略高於平均", "#fddbc7"),
+    (1.5, "高 25–50%", "#f4a582"),
+    (2.0, "高 50–100%", "#d6604d"),
+    (float("inf"), "高於平均一倍以上", "#b2182b"),
+)
+#: How sure: P(RR > 1) classes, (upper bound, label, colour).
+PROBABILITY_CLASSES: tuple[tuple[float, str, str], ...] = (
+    (0.1, "很可能低於平均（< 10%）", "#2166ac"),
+    (0.5, "可能低於平均（10–50%）", "#d1e5f0"),
+    (0.9, "可能高於平均（50–90%）", "#fddbc7"),
+    (1.01, "很可能高於平均（≥ 90%）", "#b2182b"),
+)
+UNCERTAIN_LABEL = "斜線：90% 區間包含全市平均（不確定）"
+RISK_TABLE_COLUMNS = {
+    "townname": "行政區", "villname": "里", "observed": "近期事件", "expected": "依人口預期",
+    "rr": "相對風險（90% 區間）", "p_exceed_1": "高於全市平均的機率", "p_exceed_1_5": "高出 50% 以上的機率",
+}  # fmt: skip

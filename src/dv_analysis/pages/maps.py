@@ -9,7 +9,17 @@ import pandas as pd
 from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
 
-from .labels import EMERGING, EMERGING_LABELS, GI_BIN_LABELS, GI_COLORS, LISA_COLORS, LISA_LABELS
+from .labels import (
+    EMERGING,
+    EMERGING_LABELS,
+    GI_BIN_LABELS,
+    GI_COLORS,
+    LISA_COLORS,
+    LISA_LABELS,
+    PROBABILITY_CLASSES,
+    RISK_CLASSES,
+    UNCERTAIN_LABEL,
+)
 
 
 def districts(villages: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -171,3 +181,40 @@ def overlay_map(
         handles.append(plt.Line2D([], [], marker=marker, color=color, linestyle="", label=label))
     ax.legend(handles=handles, loc="lower right", fontsize=7)
     return ax
+
+
+def _classes(values: np.ndarray, bounds) -> np.ndarray:
+    """Index of the first class whose upper bound exceeds each value (NaN → -1)."""
+    v = np.asarray(values, float)
+    idx = np.searchsorted(np.asarray([b for b, _, _ in bounds]), v, side="right")
+    return np.where(np.isfinite(v), np.minimum(idx, len(bounds) - 1), -1)
+
+
+def risk_map(villages: gpd.GeoDataFrame, risk: pd.DataFrame, title: str, ax=None):
+    """Posterior relative risk in classes; hatched where the 90 % interval contains 1.
+
+    ``risk`` is in the order of ``villages`` with ``rr_mean``, ``rr_low``, ``rr_high``.
+    A value-suppressing reading: a colour is only as sure as its hatching says.
+    """
+    k = _classes(risk["rr_mean"], RISK_CLASSES)
+    colors = [RISK_CLASSES[i][2] if i >= 0 else "#d9d9d9" for i in k]
+    legend = [(label, c) for _, label, c in RISK_CLASSES if c in set(colors)]
+    ax = _categorical(villages, colors, legend, title, ax)
+    unsure = (risk["rr_low"] <= 1.0) & (risk["rr_high"] >= 1.0)
+    if unsure.any():
+        villages[unsure.to_numpy()].plot(
+            ax=ax, facecolor="none", edgecolor="#555555", hatch="////", linewidth=0.0
+        )
+    handles = list(ax.get_legend().legend_handles) + [
+        Patch(facecolor="white", edgecolor="#555555", hatch="////", label=UNCERTAIN_LABEL)
+    ]
+    ax.legend(handles=handles, loc="lower right", fontsize=7)
+    return ax
+
+
+def probability_map(villages: gpd.GeoDataFrame, p_exceed: pd.Series, title: str, ax=None):
+    """How sure we are that each village's risk is above the city average: P(RR > 1) in classes."""
+    k = _classes(p_exceed, PROBABILITY_CLASSES)
+    colors = [PROBABILITY_CLASSES[i][2] if i >= 0 else "#d9d9d9" for i in k]
+    legend = [(label, c) for _, label, c in PROBABILITY_CLASSES if c in set(colors)]
+    return _categorical(villages, colors, legend, title, ax)

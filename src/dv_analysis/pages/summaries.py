@@ -130,3 +130,39 @@ def coverage_note(missing_layers) -> str:
         + "、".join(L.ACCESS_LAYER_LABELS[k] for k in missing_layers)
         + "（這些圖層目前只涵蓋臺北市）。"
     )
+
+
+def diagnostics_warning(summary: dict) -> str:
+    """A loud warning when the model's diagnostics missed their limits ('' when they passed)."""
+    d = summary["diagnostics"]
+    if d["ok"]:
+        return ""
+    return (
+        f"**警告：模型沒有收斂，下列數字不可採用。** 收斂指標 R-hat 最大為 {d['rhat_max']:.3f}"
+        f"（上限 {d['rhat_limit']}，{d['rhat_worst']}），有效樣本數最少為 {d['ess_bulk_min']:.0f}"
+        f"（下限 {d['ess_bulk_limit']}，{d['ess_bulk_worst']}）。請增加抽樣次數（draws、warmup）後重跑。"
+    )
+
+
+def risk_summary(summary: dict, risk: pd.DataFrame, names: pd.Series, flag: float = 0.9) -> str:
+    """What the village-risk model found, with how sure we are, in plain words."""
+    fitted = risk[risk["rr_mean"].notna()]
+    high = fitted[fitted["p_exceed_1"] >= flag].sort_values("p_exceed_1", ascending=False)
+    low = fitted[fitted["p_exceed_1"] <= 1 - flag]
+    sigma, rho = summary["hyperparameters"]["sigma"], summary["hyperparameters"]["rho"]
+    text = (
+        f"在 {len(fitted)} 個里中，有 **{len(high)} 個里**的事件風險高於全市平均的機率至少 {flag:.0%}；"
+        f"{len(low)} 個里低於全市平均的機率至少 {flag:.0%}。其餘的里，資料還不足以判斷高低。"
+    )
+    if len(high):
+        top = high.head(8)
+        text += "最明確的包括：" + "、".join(
+            f"{names.get(v, v)}（風險約為平均的 {m:.1f} 倍，90% 可能落在 {lo:.1f}–{hi:.1f} 倍）"
+            for v, m, lo, hi in zip(top["villcode"], top["rr_mean"], top["rr_low"], top["rr_high"], strict=True)
+        ) + "。"  # fmt: skip
+    text += (
+        f"\n\n各里之間的風險差異（σ）約 {sigma['mean']:.2f}，其中約 {rho['mean']:.0%} 來自相鄰地區共有的空間型態"
+        f"（90% 區間 {rho['q05']:.0%}–{rho['q95']:.0%}）。"
+    )
+    warning = diagnostics_warning(summary)
+    return (warning + "\n\n" + text) if warning else text

@@ -166,3 +166,18 @@ def published_districts(districts: pd.DataFrame) -> pd.DataFrame:
     return districts.rename(
         columns={**labels, **{f"{k}_status": f"{v}備註" for k, v in labels.items()}}
     )
+
+
+def risk_table(risk: pd.DataFrame, villages: pd.DataFrame, top: int | None = 20) -> pd.DataFrame:
+    """Villages by how sure we are their risk is above the city's, then by relative risk."""
+    t = risk.merge(villages[["villcode", "townname", "villname"]], on="villcode")
+    t = t[t["rr_mean"].notna()].sort_values(["p_exceed_1", "rr_mean"], ascending=False)
+    if top:
+        t = t.head(top)
+    out = t.assign(
+        expected=t["expected"].round(1),
+        rr=[f"{m:.2f}（{lo:.2f}–{hi:.2f}）" for m, lo, hi in zip(t["rr_mean"], t["rr_low"], t["rr_high"], strict=True)],
+        p_exceed_1=[f"{p:.0%}" for p in t["p_exceed_1"]],
+        p_exceed_1_5=[f"{p:.0%}" for p in t["p_exceed_1_5"]],
+    )  # fmt: skip
+    return out[list(L.RISK_TABLE_COLUMNS)].rename(columns=L.RISK_TABLE_COLUMNS)

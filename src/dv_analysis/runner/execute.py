@@ -166,11 +166,29 @@ def _execute(
     return manifest
 
 
+def _model_checks(paths: PeriodPaths, manifest: dict) -> None:
+    """Copy the village-risk model's diagnostics into the manifest; warn when they missed."""
+    if not paths.risk_summary.exists():
+        return
+    summary = json.loads(paths.risk_summary.read_text(encoding="utf-8"))
+    d = summary.get("diagnostics", {})
+    manifest["risk_model"] = {"diagnostics": d, "sampler": summary.get("sampler", {})}
+    if not d.get("ok", True):
+        warning = (
+            f"village-risk model did not converge for {paths.period}: R-hat {d['rhat_max']:.3f}"
+            f" ({d['rhat_worst']}), bulk ESS {d['ess_bulk_min']:.0f} ({d['ess_bulk_worst']});"
+            " its numbers are marked unusable on 03b_village_risk (raise draws/warmup)"
+        )
+        manifest.setdefault("warnings", []).append(warning)
+        print(f"WARNING: {warning}", file=sys.stderr, flush=True)
+
+
 def _audit(paths: PeriodPaths, manifest: dict, progress: bool) -> dict:
     """The disclosure audit of ``staff/`` and ``public/``; the run is ``ok`` only if it passes."""
     from .. import disclosure
 
     started = time.perf_counter()
+    _model_checks(paths, manifest)
     try:
         if progress:
             print(f"disclosure audit of staff/ and public/ ({paths.period})", flush=True)

@@ -132,6 +132,40 @@ def build_weights(
     return w, report
 
 
+def contiguity(
+    gdf: gpd.GeoDataFrame, kind: str = "queen", ids: str | None = None
+) -> tuple[dict, WeightsReport]:
+    """Neighbours as the geometry gives them: islands stay without neighbours.
+
+    For models that handle a disconnected graph themselves (BYM2 gives an island the
+    unstructured effect only); :func:`build_weights` instead attaches every island to
+    its nearest area, which the permutation tests need.
+
+    Parameters
+    ----------
+    gdf : geopandas.GeoDataFrame
+        Polygons (or points for distance weights).
+    kind : str
+        As :func:`build_weights`.
+    ids : str, optional
+        Column naming the areas; positions otherwise.
+
+    Returns
+    -------
+    neighbours : dict
+        Area id → list of neighbouring ids.
+    report : WeightsReport
+        The kind and the islands (``attached`` is empty).
+    """
+    id_order = list(gdf[ids]) if ids else list(range(len(gdf)))
+    kind = kind.lower()
+    w = _raw_weights(gdf, kind, representative_xy(gdf))
+    neighbours = {id_order[i]: [id_order[j] for j in w.neighbors[i]] for i in range(len(gdf))}
+    islands = [k for k, v in neighbours.items() if not v]
+    mean = float(np.mean([len(v) for v in neighbours.values()])) if neighbours else 0.0
+    return neighbours, WeightsReport(kind=kind, n=len(gdf), islands=islands, mean_neighbours=mean)
+
+
 def transformed(w: libpysal.weights.W, transform: str) -> libpysal.weights.W:
     """A copy of ``w`` with ``transform`` set (``r``, ``b``, ``o``…); ``w`` itself is unchanged.
 

@@ -1,0 +1,85 @@
+"""BYM2 against the published fit of the Scottish lip cancer data; graphs with islands and components."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from dv_analysis.stats.bym2 import (
+    BYM2Priors,
+    adjacency_matrix,
+    fit_bym2,
+    prepare_graph,
+    scaling_factor,
+)
+
+SCOTLAND = Path(__file__).parents[1] / "data" / "scotland_lip_cancer.json"
+
+
+@pytest.fixture(scope="module")
+def scotland():
+    d = json.loads(SCOTLAND.read_text())
+    neighbours = {int(k): v for k, v in d["neighbours"].items()}
+    ids = sorted(neighbours)
+    return d, adjacency_matrix(neighbours, ids)
+
+
+def test_scaling_factor_of_the_scotland_graph(scotland):
+    """Published with the Stan case study (computed there with R-INLA's inla.qinv): 0.4853175."""
+    _, a = scotland
+    assert scaling_factor(a) == pytest.approx(0.4853175, abs=2e-6)
+
+
+def test_scaling_factor_of_a_path_matches_the_dense_computation():
+    n = 7
+    a = sp.diags([np.ones(n - 1), np.ones(n - 1)], [-1, 1], shape=(n, n))
+    q = np.diag(np.asarray(a.sum(1)).ravel()) - a.toarray()
+    sigma = np.linalg.pinv(q)  # the generalised inverse is the sum-to-zero constrained covariance
+    assert scaling_factor(a) == pytest.approx(np.exp(np.mean(np.log(np.diag(sigma)))), rel=1e-6)
+
+
+def test_components_and_islands_are_kept_apart():
+    """Two components and an island: two sum-to-zero constraints, each its own scaling."""
+    nb = {0: [1], 1: [0, 2], 2: [1], 3: [4], 4: [3], 5: []}
+    g = prepare_graph(adjacency_matrix(nb, range(6)))
+    assert len(g.components) == 2 and g.islands.tolist() == [False] * 5 + [True]
+    assert g.scale[0] == g.scale[2] != g.scale[3] and g.scale[5] == 1.0
+    assert len(set(g.component[:3])) == 1 and g.component[0] != g.component[3]
+
+
+def test_bad_input_is_named():
+    a = adjacency_matrix({0: [1], 1: [0]}, [0, 1])
+    with pytest.raises(ValueError, match="positive; not at positions \\[1\\]"):
+        fit_bym2([1, 2], [1.0, 0.0], a)
+    with pytest.raises(ValueError, match="neighbour 'z' of area 'a'"):
+        adjacency_matrix({"a": ["z"]}, ["a", "b"])
+
+
+@pytest.mark.slow
+def test_scotland_lip_cancer_reproduces_the_published_fit(scotland):
+    """Morris et al. (2019), Stan case study 'Spatial models in Stan', BYM2 with the same priors.
+
+    Published posterior means (Stan, 4 × 1000 draws): β0 −0.217, β1 0.365, σ 0.514, ρ 0.878;
+    R-INLA: β0 −0.2216, β1 0.3707. Covariate: 0.1 × AFF.
+    """
+    d, a = scotland
+    fit = fit_bym2(
+        d["y"], d["E"], a, pd.DataFrame({"aff": 0.1 * np.asarray(d["x"])}),
+        priors=BYM2Priors(intercept_sd=5.0, beta_sd=5.0, sigma_sd=5.0), seed=1,
+    )  # fmt: skip
+    assert fit.ok, fit.diagnostics
+    fe, hp = fit.fixed_effects, fit.hyperparameters
+    assert fe["intercept"]["mean"] == pytest.approx(-0.217, abs=0.02)
+    assert fe["aff"]["mean"] == pytest.approx(0.365, abs=0.02)
+    assert hp["sigma"]["mean"] == pytest.approx(0.514, abs=0.03)
+    assert hp["rho"]["mean"] == pytest.approx(0.878, abs=0.04)
+    # mu[5] = E_5 · RR_5, published 13.8
+    assert d["E"][4] * fit.areas["rr_mean"].iloc[4] == pytest.approx(13.8, abs=0.4)
+    again = fit_bym2(
+        d["y"], d["E"], a, pd.DataFrame({"aff": 0.1 * np.asarray(d["x"])}),
+        priors=BYM2Priors(intercept_sd=5.0, beta_sd=5.0, sigma_sd=5.0), seed=1,
+    )  # fmt: skip
+    pd.testing.assert_frame_equal(fit.areas, again.areas)
