@@ -65,3 +65,93 @@ def analyse_file(
         g, count, population, id_col, weights, permutations, seed, alpha, scan_simulations=199
     )
     return res.table.drop(columns=["scan_cluster"]), res
+
+
+def read_gal(path) -> dict[str, list[str]]:
+    """Neighbours by id (as text) from a GAL file, read with libpysal."""
+    import libpysal
+
+    if not Path(path).exists():
+        raise FileNotFoundError(f"{path}: no such GAL file")
+    try:
+        w = libpysal.io.open(str(path), "r").read()
+    except Exception as e:  # noqa: BLE001 - any parse error becomes one message naming the file
+        raise ValueError(f"{path}: not a readable GAL file ({type(e).__name__}: {e})") from e
+    return {str(k): [str(j) for j in v] for k, v in w.neighbors.items()}
+
+
+def smooth_file(
+    path,
+    count: str,
+    id_col: str,
+    population: str | None = None,
+    expected: str | None = None,
+    covariates: tuple[str, ...] = (),
+    weights: str = "queen",
+    draws: int = 1000,
+    warmup: int = 500,
+    chains: int = 4,
+    seed: int = 42,
+):
+    """BYM2 relative risks for any layer: the ``dv-analysis smooth`` command.
+
+    ``expected`` gives the expected counts directly; ``population`` makes them
+    population × the overall rate. ``weights`` is ``queen``, ``rook``, ``knn:K`` or a
+    ``.gal`` file of neighbours by id. Covariates are standardised. Returns the per-area
+    table (``id, rr_mean, rr_low, rr_high, p_exceed_1``) and the fit.
+    """
+    from ..stats.bym2 import adjacency_matrix, fit_bym2
+    from ..stats.weights import contiguity
+
+    if (population is None) == (expected is None):
+        raise ValueError("give either --population or --expected (one of them)")
+    g = read_layer(path)
+    for col in (count, id_col, population, expected, *covariates):
+        if col and col not in g.columns:
+            raise ValueError(
+                f"{path}: no column {col!r}; columns are {', '.join(map(str, g.columns))}"
+            )
+    g = g.reset_index(drop=True)
+    ids = g[id_col].astype(str)
+    if ids.duplicated().any():
+        raise ValueError(f"{path}: id column {id_col!r} repeats {ids[ids.duplicated()].iloc[0]!r}")
+    y = pd.to_numeric(g[count], errors="coerce")
+    if y.isna().any() or (y < 0).any() or (y % 1 != 0).any():
+        row = int(np.flatnonzero(y.isna() | (y < 0) | (y % 1 != 0))[0])
+        raise ValueError(
+            f"{path}, row {row + 2}, column {count!r}: {g[count].iloc[row]!r} is not a count"
+        )
+    if expected:
+        e = pd.to_numeric(g[expected], errors="coerce").to_numpy(float)
+    else:
+        n = pd.to_numeric(g[population], errors="coerce").to_numpy(float)
+        e = n * y.sum() / np.nansum(n)
+    bad = ~(e > 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        col = expected or population
+        raise ValueError(
+            f"{path}, row {row + 2}, column {col!r}: expected count must be positive (area {ids[row]})"
+        )
+    if str(weights).lower().endswith(".gal"):
+        neighbours = read_gal(weights)
+        missing = sorted(set(ids) - set(neighbours))
+        if missing:
+            raise ValueError(f"{weights}: ids not in the GAL file: {', '.join(missing[:5])}")
+        extra = sorted(set(neighbours) - set(ids))
+        if extra:
+            raise ValueError(f"{weights}: GAL ids not in {Path(path).name}: {', '.join(extra[:5])}")
+    else:
+        neighbours, _ = contiguity(g.assign(_id=ids), weights, ids="_id")
+    x = None
+    if covariates:
+        x = g[list(covariates)].apply(pd.to_numeric, errors="coerce")
+        x = (x - x.mean()) / x.std()
+    fit = fit_bym2(
+        y.to_numpy(int), e, adjacency_matrix(neighbours, ids), x, chains=chains,
+        warmup=warmup, draws=draws, seed=seed, ids=ids,
+    )  # fmt: skip
+    table = fit.areas.rename(columns={"id": id_col})[
+        [id_col, "rr_mean", "rr_low", "rr_high", "p_exceed_1"]
+    ]
+    return table, fit
