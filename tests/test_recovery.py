@@ -12,3 +12,17 @@ def test_gi_star_recovers_planted_hot_clusters(year_of_data):
     assert r["precision"] >= 0.6
     assert r["recall"] >= 0.15
     assert r["moran_eb"] > 0.2
+
+
+def test_village_risk_recovers_planted_villages(tmp_path):
+    """Floor of the BYM2 recovery check (docs/validation.md): strong world ×2.6, seed 1.
+
+    Flagged at P(RR > 1) ≥ 0.9: precision against the true relative risk of a reported
+    incident ≥ 0.9, recall of planted high-risk villages ≥ 0.85, at least 3 of 4 isolated.
+    """
+    from dv_analysis.validation import run_risk_world
+
+    row = run_risk_world(1, 2.6, tmp_path)
+    assert row["diagnostics_ok"]
+    assert row["precision"] >= 0.9 and row["recall"] >= 0.85, row
+    assert row["isolated_found"] >= 3, row

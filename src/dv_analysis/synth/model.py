@@ -110,6 +110,12 @@ class ModelParams:
     repeat_victim: float = 0.20
     cluster_multiplier: float = 2.5
     n_clusters: int = 6
+    #: per-cluster strengths and types (in planting order), overriding the two above
+    cluster_multipliers: tuple[float, ...] = ()
+    cluster_types: tuple[str, ...] = ()
+    #: single high-risk villages apart from every cluster (no neighbour planted)
+    isolated_villages: int = 0
+    isolated_multiplier: float = 2.6
 
 
 @dataclass
@@ -238,14 +244,23 @@ def plant_clusters(
         if ring & used:
             continue
         used |= ring
-        ctype = CLUSTER_TYPES[len(clusters) % len(CLUSTER_TYPES)]
-        m = model.cluster_multiplier
+        k_ = len(clusters)
+        ctype = (model.cluster_types or CLUSTER_TYPES)[
+            k_ % len(model.cluster_types or CLUSTER_TYPES)
+        ]
+        m = (
+            model.cluster_multipliers[k_]
+            if k_ < len(model.cluster_multipliers)
+            else model.cluster_multiplier
+        )
         t = np.arange(n) / max(n - 1, 1)
         if ctype == "persistent":
             mult = np.full(n, m)
         elif ctype == "new":
             onset = int(np.ceil(n * 2 / 3))
             mult = np.where(np.arange(n) >= onset, m, 1.0)
+        elif ctype == "late":  # switched on two quarters before the end
+            mult = np.where(np.arange(n) >= n - 2, m, 1.0)
         elif ctype == "intensifying":
             mult = 1.0 + (m + 0.5 - 1.0) * t
         elif ctype == "fading":
@@ -261,6 +276,23 @@ def plant_clusters(
                 "multiplier": {
                     str(p): round(float(x), 4) for p, x in zip(periods, mult, strict=True)
                 },
+            }
+        )
+    for k in order:
+        if sum(c["type"] == "isolated" for c in clusters) >= model.isolated_villages:
+            break
+        seed = eligible[k]
+        ring = {seed, *nb[seed]}
+        if ring & used:
+            continue
+        used |= ring | {x for m in nb[seed] for x in nb[m]}
+        clusters.append(
+            {
+                "id": f"I{sum(c['type'] == 'isolated' for c in clusters) + 1}",
+                "type": "isolated",
+                "seed_villcode": seed,
+                "villcodes": [seed],
+                "multiplier": {str(p): float(model.isolated_multiplier) for p in periods},
             }
         )
     return clusters
