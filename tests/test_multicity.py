@@ -12,6 +12,9 @@ from .conftest import make_settings
 
 pytestmark = pytest.mark.e2e
 
+#: The village-risk model with short chains (same code path; its diagnostics may miss).
+SHORT_CHAINS = {"chains": 2, "warmup": 100, "draws": 100}
+
 
 def test_new_taipei_end_to_end(tmp_path):
     s = make_settings(tmp_path, city="65000")
@@ -20,7 +23,7 @@ def test_new_taipei_end_to_end(tmp_path):
         SynthConfig(city="65000", start="2020Q3", end="2020Q4", seed=5, scale=0.05),
         progress=False,
     )
-    fast = {"permutations": 999, "panel_permutations": 99, "scan_simulations": 99}
+    fast = {"permutations": 999, "panel_permutations": 99, "scan_simulations": 99, **SHORT_CHAINS}
     run(s, "2020Q3", progress=False, notebooks=("01_clean.ipynb",))
     manifest = run(s, "2020Q4", progress=False, extra_parameters=fast)
     assert manifest["status"] == "ok" and manifest["audit"]["findings"] == []
@@ -46,7 +49,7 @@ def test_all_of_taiwan_end_to_end(tmp_path):
     generate(
         s, SynthConfig(city="all", start="2020Q3", end="2020Q4", seed=8, scale=0.1), progress=False
     )
-    fast = {"permutations": 99, "panel_permutations": 99, "scan_simulations": 19}
+    fast = {"permutations": 99, "panel_permutations": 99, "scan_simulations": 19, **SHORT_CHAINS}
     run(s, "2020Q3", progress=False, notebooks=("01_clean.ipynb",))
     manifest = run(s, "2020Q4", progress=False, extra_parameters=fast)
     assert manifest["status"] == "ok" and manifest["audit"]["findings"] == []
@@ -79,7 +82,7 @@ def test_parallel_range_gives_the_sequential_results(tmp_path):
     generate(seq, SynthConfig(start="2020Q2", end="2020Q4", seed=6, scale=0.05), progress=False)
     par = type(par)(**{**vars(par), "raw_dir": seq.raw_dir})
     nbs = ("01_clean.ipynb", "02_village_features.ipynb", "03_hotspots.ipynb")
-    fast = {"permutations": 99, "panel_permutations": 99, "scan_simulations": 19}
+    fast = {"permutations": 99, "panel_permutations": 99, "scan_simulations": 19, **SHORT_CHAINS}
     a = run_range(seq, "2020Q2", "2020Q4", notebooks=nbs, extra_parameters=fast, progress=False)
     b = run_range(
         par, "2020Q2", "2020Q4", notebooks=nbs, extra_parameters=fast, progress=False, jobs=2

@@ -149,7 +149,6 @@ def risk_summary(summary: dict, risk: pd.DataFrame, names: pd.Series, flag: floa
     fitted = risk[risk["rr_mean"].notna()]
     high = fitted[fitted["p_exceed_1"] >= flag].sort_values("p_exceed_1", ascending=False)
     low = fitted[fitted["p_exceed_1"] <= 1 - flag]
-    sigma, rho = summary["hyperparameters"]["sigma"], summary["hyperparameters"]["rho"]
     text = (
         f"在 {len(fitted)} 個里中，有 **{len(high)} 個里**的事件風險高於全市平均的機率至少 {flag:.0%}；"
         f"{len(low)} 個里低於全市平均的機率至少 {flag:.0%}。其餘的里，資料還不足以判斷高低。"
@@ -160,9 +159,13 @@ def risk_summary(summary: dict, risk: pd.DataFrame, names: pd.Series, flag: floa
             f"{names.get(v, v)}（風險約為平均的 {m:.1f} 倍，90% 可能落在 {lo:.1f}–{hi:.1f} 倍）"
             for v, m, lo, hi in zip(top["villcode"], top["rr_mean"], top["rr_low"], top["rr_high"], strict=True)
         ) + "。"  # fmt: skip
-    text += (
-        f"\n\n各里之間的風險差異（σ）約 {sigma['mean']:.2f}，其中約 {rho['mean']:.0%} 來自相鄰地區共有的空間型態"
-        f"（90% 區間 {rho['q05']:.0%}–{rho['q95']:.0%}）。"
-    )
+    if "per_county" in summary:
+        text += f"\n\n全國分 {len(summary['per_county'])} 個縣市各自估計，風險都是相對於全國平均。"
+    else:
+        sigma, rho = summary["hyperparameters"]["sigma"], summary["hyperparameters"]["rho"]
+        text += (
+            f"\n\n各里之間的風險差異（σ）約 {sigma['mean']:.2f}，其中約 {rho['mean']:.0%} 來自相鄰地區共有的空間型態"
+            f"（90% 區間 {rho['q05']:.0%}–{rho['q95']:.0%}）。"
+        )
     warning = diagnostics_warning(summary)
     return (warning + "\n\n" + text) if warning else text

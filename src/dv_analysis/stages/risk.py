@@ -57,28 +57,77 @@ class RiskOutputs:
 
     table: pd.DataFrame
     summary: dict
-    fit: BYM2Fit
+    fit: BYM2Fit | None  # None for all of Taiwan (one fit per county, in the summary)
+
+
+def _fit(gf: pd.DataFrame, expected: np.ndarray, params: RiskParams) -> BYM2Fit:
+    """BYM2 on one set of villages with their own contiguity."""
+    neighbours, _ = contiguity(gf, params.weights, ids="villcode")
+    return fit_bym2(
+        gf["observed"], expected, adjacency_matrix(neighbours, gf["villcode"]),
+        chains=params.chains, warmup=params.warmup, draws=params.draws, seed=params.seed,
+        ids=gf["villcode"],
+    )  # fmt: skip
+
+
+def _worst(diagnostics: list[dict]) -> dict:
+    """The worst R-hat and bulk ESS over several fits (all must pass)."""
+    rh = max(diagnostics, key=lambda d: d["rhat_max"])
+    es = min(diagnostics, key=lambda d: d["ess_bulk_min"])
+    return {
+        **rh, "ess_bulk_min": es["ess_bulk_min"], "ess_bulk_worst": es["ess_bulk_worst"],
+        "divergences": sum(d["divergences"] for d in diagnostics),
+        "ok": all(d["ok"] for d in diagnostics),
+    }  # fmt: skip
+
+
+def _fit_by_county(gf: pd.DataFrame, expected: np.ndarray, params: RiskParams, progress: bool):
+    """All of Taiwan: one fit per county (the documented fallback), expected at Taiwan's rate."""
+    areas, per_county = [], {}
+    counties = gf["villcode"].str[:5]
+    for i, code in enumerate(sorted(counties.unique()), 1):
+        sel = (counties == code).to_numpy()
+        if progress:
+            print(
+                f"  BYM2 county {code} ({i}/{counties.nunique()}): {sel.sum()} villages", flush=True
+            )
+        fit = _fit(gf[sel].reset_index(drop=True), expected[sel], params)
+        areas.append(fit.areas)
+        per_county[code] = fit.summary()
+    first = next(iter(per_county.values()))
+    seconds = round(sum(s["sampler"]["seconds"] for s in per_county.values()), 2)
+    summary = {
+        "per_county": per_county,
+        "diagnostics": _worst([s["diagnostics"] for s in per_county.values()]),
+        "sampler": {**first["sampler"], "seconds": seconds},
+        "priors": first["priors"],
+    }
+    return pd.concat(areas, ignore_index=True), summary
 
 
 def run(
     paths: PeriodPaths, params: RiskParams = RiskParams(), progress: bool = True
 ) -> RiskOutputs:
-    """Fit BYM2 to the period's window counts; write the village table and the summary."""
+    """Fit BYM2 to the period's window counts; write the village table and the summary.
+
+    For all of Taiwan (``city='all'``) each county is fitted on its own, with expected
+    counts at Taiwan's rate (docs/risk_model.md).
+    """
     g = _village_table(paths, params.count)
     fit_rows = g["person_quarters"] > 0
     gf = g[fit_rows].reset_index(drop=True)
-    neighbours, report = contiguity(gf, params.weights, ids="villcode")
-    adjacency = adjacency_matrix(neighbours, gf["villcode"])
     expected = expected_counts(gf["observed"].to_numpy(float), gf["person_quarters"].to_numpy())
     enable_compilation_cache(cache_dir() / "jax")
-    if progress:
-        print(f"  BYM2 on {len(gf)} villages ({report}); {params.chains} chains", flush=True)
-    fit = fit_bym2(
-        gf["observed"], expected, adjacency, chains=params.chains, warmup=params.warmup,
-        draws=params.draws, seed=params.seed, ids=gf["villcode"],
-    )  # fmt: skip
+    fit = None
+    if paths.settings.city == "all":
+        areas, fit_summary = _fit_by_county(gf, expected, params, progress)
+    else:
+        if progress:
+            print(f"  BYM2 on {len(gf)} villages; {params.chains} chains", flush=True)
+        fit = _fit(gf, expected, params)
+        areas, fit_summary = fit.areas, fit.summary()
     table = g[["villcode"]].merge(
-        fit.areas.rename(columns={"id": "villcode"}), on="villcode", how="left"
+        areas.rename(columns={"id": "villcode"}), on="villcode", how="left"
     )
     table["observed"] = g["observed"].to_numpy()
     table["higher_risk"] = table["p_exceed_1"] >= params.flag_probability
@@ -90,12 +139,12 @@ def run(
         "villages": int(len(g)),
         "villages_fitted": int(fit_rows.sum()),
         "villages_without_population": g.loc[~fit_rows, "villcode"].tolist(),
-        "weights": str(report),
-        **fit.summary(),
+        "weights": params.weights,
+        **fit_summary,
     }
     paths.risk_summary.write_text(json.dumps(summary, ensure_ascii=False, indent=1), "utf-8")
-    if not fit.ok:
-        d = fit.diagnostics
+    if not summary["diagnostics"]["ok"]:
+        d = summary["diagnostics"]
         log.error(
             "BYM2 diagnostics missed: R-hat %.3f (%s), bulk ESS %.0f (%s)",
             d["rhat_max"], d["rhat_worst"], d["ess_bulk_min"], d["ess_bulk_worst"],

@@ -199,20 +199,45 @@ def prepare_graph(adjacency: sp.spmatrix) -> Graph:
     return graph
 
 
-def _model(y, log_offset, x, islands, components, priors):
+def padded_size(n: int) -> int:
+    """The size a graph of ``n`` areas is padded to: the next power of two, at least 64.
+
+    The compiled sampler depends on the array sizes only, so graphs of similar size (the
+    quarters of a city, or the counties of a national run) share one compilation.
+    """
+    return max(64, 1 << (int(n) - 1).bit_length())
+
+
+def dense_basis(graph: Graph, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One block-diagonal eigenbasis for the whole graph, padded to ``size`` areas.
+
+    Returns the basis (``size × size``), 1/(s·μ) per column (0 for each component's
+    constant), and whether each column is an island's (or padding's) own unit vector.
+    """
+    basis = np.eye(size)
+    inv = np.zeros(size)
+    alone = np.ones(size, dtype=bool)
+    for idx, v, iv in zip(graph.components, graph.basis, graph.inverse_eigen, strict=True):
+        basis[np.ix_(idx, idx)] = v
+        inv[idx] = iv
+        alone[idx] = False
+    return basis, inv, alone
+
+
+def _model(y, log_offset, x, active, basis, inverse_eigen, alone, priors):
     """The NumPyro model (see the module docstring).
 
-    Every argument is an array (or a tuple of arrays): with ``jit_model_args`` the graph's
-    eigenvectors are inputs of the compiled sampler, not constants compiled into it.
-    ``components`` holds ``(index, eigenvectors, 1/(s·μ))`` per component; ``priors`` the
-    five numbers of :class:`BYM2Priors` in field order.
+    Every argument is an array: with ``jit_model_args`` the graph is an input of the
+    compiled sampler, not a constant compiled into it. ``basis`` holds every component's
+    eigenvectors as one block-diagonal matrix (islands and padding: unit vectors, marked in
+    ``alone``); padded areas (``active`` False) add nothing to the likelihood. ``priors``
+    holds the five numbers of :class:`BYM2Priors` in field order.
     """
     import jax.numpy as jnp
     import numpyro
     import numpyro.distributions as dist
 
     intercept_sd, beta_sd, sigma_sd, rho_a, rho_b = priors
-    n = log_offset.shape[0]
     eta = log_offset + numpyro.sample("beta0", dist.Normal(0.0, intercept_sd))
     if x is not None:
         beta = numpyro.sample("beta", dist.Normal(0.0, beta_sd).expand([x.shape[1]]))
@@ -224,32 +249,26 @@ def _model(y, log_offset, x, islands, components, priors):
     # variance σ²((1−ρ) + ρ/(s·μ)) (the constant direction: σ²(1−ρ), since φ sums to zero);
     # an island's effect has variance σ². Sampled non-centred, this is the same BYM2 model
     # without the ridge between θ and φ that slows NUTS down.
-    w = numpyro.sample("w", dist.Normal(0.0, 1.0).expand([n]))
-    b = jnp.where(islands, w, 0.0)
-    for idx, v, inv in components:
-        b = b.at[idx].set(v @ (jnp.sqrt((1.0 - rho) + rho * inv) * w[idx]))
-    numpyro.sample("y", dist.Poisson(jnp.exp(eta + sigma * b)), obs=y)
+    w = numpyro.sample("w", dist.Normal(0.0, 1.0).expand([log_offset.shape[0]]))
+    sd = jnp.where(alone, 1.0, jnp.sqrt((1.0 - rho) + rho * inverse_eigen))
+    b = basis @ (sd * w)
+    numpyro.sample("y", dist.Poisson(jnp.exp(eta + sigma * b)).mask(active), obs=y)
 
 
-def _log_rr(s: dict, x, graph: Graph) -> np.ndarray:
-    """log relative risk of every area for every draw, from the sampled parameters.
+def _log_rr(s: dict, x, basis, inverse_eigen, alone, n: int) -> np.ndarray:
+    """log relative risk of the first ``n`` areas for every draw, from the sampled parameters.
 
-    Computed once after sampling (NumPyro's deterministic sites would be re-evaluated
-    draw by draw); the same expression as in :func:`_model`.
+    Computed once after sampling, the same expression as in :func:`_model`.
     """
     shape = s["beta0"].shape  # (chains, draws)
-    beta0 = s["beta0"].reshape(-1, 1).astype(float)
-    sigma = s["sigma"].reshape(-1, 1).astype(float)
     rho = s["rho"].reshape(-1, 1).astype(float)
-    w = s["w"].reshape(-1, graph.n).astype(float)
-    b = np.where(graph.islands[None, :], w, 0.0)
-    for idx, v, inv in zip(graph.components, graph.basis, graph.inverse_eigen, strict=True):
-        sd = np.sqrt((1.0 - rho) + rho * inv[None, :])
-        b[:, idx] = (sd * w[:, idx]) @ v.T
-    out = beta0 + sigma * b
+    w = s["w"].reshape(-1, basis.shape[0]).astype(float)
+    sd = np.where(alone[None, :], 1.0, np.sqrt((1.0 - rho) + rho * inverse_eigen[None, :]))
+    b = ((sd * w) @ basis.T)[:, :n]
+    out = s["beta0"].reshape(-1, 1) + s["sigma"].reshape(-1, 1) * b
     if x is not None:
-        out = out + s["beta"].reshape(-1, x.shape[1]).astype(float) @ x.T
-    return out.reshape(*shape, graph.n)
+        out = out + s["beta"].reshape(-1, x.shape[1]).astype(float) @ x[:n].T
+    return out.reshape(*shape, n)
 
 
 @dataclass
@@ -400,17 +419,18 @@ def fit_bym2(
         num_warmup=warmup, num_samples=draws, num_chains=chains,
         chain_method="vectorized", progress_bar=False, jit_model_args=True,
     )  # fmt: skip
-    components = tuple(
-        (idx.astype(np.int32), v, inv)
-        for idx, v, inv in zip(graph.components, graph.basis, graph.inverse_eigen, strict=True)
-    )
+    size = padded_size(graph.n)
+    basis, inverse_eigen, alone = dense_basis(graph, size)
+    pad = size - graph.n
+    xp = None if x is None else np.vstack([x, np.zeros((pad, x.shape[1]))])
     mcmc.run(
-        jax.random.PRNGKey(seed), y, np.log(e), x, graph.islands, components,
-        tuple(float(v) for v in asdict(priors).values()),
+        jax.random.PRNGKey(seed), np.concatenate([y, np.zeros(pad, np.int64)]),
+        np.concatenate([np.log(e), np.zeros(pad)]), xp, np.arange(size) < graph.n, basis,
+        inverse_eigen, alone, tuple(float(v) for v in asdict(priors).values()),
         extra_fields=("diverging", "num_steps"),
     )  # fmt: skip
     s = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
-    s["log_rr"] = _log_rr(s, x, graph)
+    s["log_rr"] = _log_rr(s, xp, basis, inverse_eigen, alone, graph.n)
     extra = mcmc.get_extra_fields()
     seconds = time.perf_counter() - t0
     rr = np.exp(s["log_rr"].reshape(-1, graph.n))
