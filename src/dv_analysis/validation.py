@@ -17,14 +17,22 @@ from .stages import features
 from .stats.areas import analyse_areas
 
 
+def planted_clusters(settings: Settings) -> list[dict]:
+    """The planted clusters (and isolated villages) of the synthetic truth, as recorded."""
+    return json.loads((settings.truth_city_dir / "params.json").read_text())["clusters"]
+
+
+def _mean_multiplier(cluster: dict, periods: list[Period]) -> float:
+    return float(np.mean([cluster["multiplier"][str(p)] for p in periods]))
+
+
 def planted_hot(
     settings: Settings, periods: list[Period], threshold: float = 1.5
 ) -> tuple[set[str], set[str]]:
     """Villages of planted clusters whose mean multiplier over ``periods`` is ≥ threshold (hot) or ≤ 1/threshold (cold)."""
-    params = json.loads((settings.truth_city_dir / "params.json").read_text())
     hot, cold = set(), set()
-    for c in params["clusters"]:
-        m = np.mean([c["multiplier"][str(p)] for p in periods])
+    for c in planted_clusters(settings):
+        m = _mean_multiplier(c, periods)
         if m >= threshold:
             hot |= set(c["villcodes"])
         elif m <= 1 / threshold:
@@ -84,15 +92,10 @@ def summarise(rows: list[dict]) -> pd.DataFrame:
 
 
 def planted_high_risk(
-    settings: Settings, periods: list[Period], threshold: float = 1.25
+    clusters: list[dict], periods: list[Period], threshold: float = 1.25
 ) -> set[str]:
     """Villages whose planted multiplier, averaged over ``periods``, exceeds ``threshold``."""
-    params = json.loads((settings.truth_city_dir / "params.json").read_text())
-    out: set[str] = set()
-    for c in params["clusters"]:
-        if np.mean([c["multiplier"][str(p)] for p in periods]) > threshold:
-            out |= set(c["villcodes"])
-    return out
+    return {v for c in clusters if _mean_multiplier(c, periods) > threshold for v in c["villcodes"]}
 
 
 def true_relative_risk(settings: Settings, periods: list[Period]) -> pd.Series:
@@ -123,11 +126,11 @@ def risk_recovery(settings: Settings, period: str, flag: float = 0.9, window: in
     periods = features.window_periods(p, window)
     risk = pd.read_parquet(settings.period(p).village_risk)
     flagged = set(risk.loc[risk["p_exceed_1"] >= flag, "villcode"])
-    planted = planted_high_risk(settings, periods)
+    clusters = planted_clusters(settings)
+    planted = planted_high_risk(clusters, periods)
     truly_high = set((rr := true_relative_risk(settings, periods))[rr > 1].index)
-    params = json.loads((settings.truth_city_dir / "params.json").read_text())
-    isolated = {v for c in params["clusters"] if c["type"] == "isolated" for v in c["villcodes"]}
-    late = {v for c in params["clusters"] if c["type"] == "late" for v in c["villcodes"]}
+    isolated = {v for c in clusters if c["type"] == "isolated" for v in c["villcodes"]}
+    late = {v for c in clusters if c["type"] == "late" for v in c["villcodes"]}
     n = len(flagged) or float("nan")
     return {
         "period": str(p),

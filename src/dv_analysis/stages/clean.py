@@ -9,7 +9,7 @@ point-in-polygon) and sorts every row into one of three buckets:
 * **duplicate** — ``exact`` (the same notification again in the same file),
   ``cross_file`` (again in a later file of the period) or ``previous_period``
   (already in the previous period's clean table);
-* **quarantined** — with a reason code (see :data:`QUARANTINE_REASONS`).
+* **quarantined** — with a reason code (their words: ``pages.labels.QUARANTINE_REASONS``).
 
 For each file, rows read = clean + duplicate + quarantined; the summary says so.
 Case-level tables are internal: they are written to ``data_clean/<period>/`` and
@@ -66,14 +66,6 @@ HEADERS: dict[str, str] = {
 #: Columns a file must have; the others are filled blank (and reported) when absent.
 REQUIRED: tuple[str, ...] = ("通報編號", "通報日期", "案件類型")
 LOCATION_HEADERS: tuple[str, ...] = ("發生地行政區", "發生地村里", "村里代碼", "發生地X", "發生地Y")
-
-#: Reason codes of quarantined rows (their zh-TW words: ``pages.labels.QUARANTINE_REASONS``).
-QUARANTINE_REASONS: tuple[str, ...] = (
-    "missing_notification_id", "bad_notification_date", "unknown_case_type", "conflicting_id",
-    "outside_period", "out_of_area", "retired_village_code", "unlocatable",
-)  # fmt: skip
-#: Reason codes of duplicate rows (``pages.labels.DUPLICATE_REASONS``).
-DUPLICATE_REASONS: tuple[str, ...] = ("exact", "cross_file", "previous_period")
 
 UNIT_MAP: dict[str, str] = {
     **{k: "警政" for k in ("警政", "警察局", "警察", "警察機關", "派出所", "分局")},

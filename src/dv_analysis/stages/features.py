@@ -291,6 +291,20 @@ def build(
     return feats, panel
 
 
+def village_areas(paths: PeriodPaths, count: str):
+    """Village polygons with a count of the features and its person-quarters, in boundary order.
+
+    ``person_quarters`` is ``person_quarters_w`` for a window count (``*_w``), the quarter's
+    population otherwise; missing villages count 0.
+    """
+    feats = pd.read_parquet(paths.village_features)
+    villages = public.load_boundaries(paths.settings)
+    denominator = "person_quarters_w" if count.endswith("_w") else "pop_total"
+    g = villages.merge(feats[["villcode", count, denominator]], on="villcode", how="left")
+    g["person_quarters"] = g[denominator].fillna(0).astype(float)
+    return g.drop(columns=[denominator])
+
+
 def window_rates(
     features: pd.DataFrame, villages, weights: str = "queen", count: str = "incidents_w"
 ) -> pd.DataFrame:

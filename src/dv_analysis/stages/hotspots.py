@@ -25,6 +25,7 @@ from ..stats.local import local_statistics, quarter_seed
 from ..stats.rates import eb_rate
 from ..stats.scan import scan_table
 from ..stats.weights import build_weights
+from .features import village_areas
 
 #: Change when the per-quarter Gi* computation changes, so cached quarters are recomputed.
 PANEL_CACHE_VERSION = "v1"
@@ -117,16 +118,6 @@ def panel_gi(
     if progress and reused:
         print(f"  Gi* of {reused} earlier quarter(s) reused (inputs unchanged)", flush=True)
     return pd.concat(out, ignore_index=True).rename(columns={"id": id_col})
-
-
-def village_areas(paths: PeriodPaths, count: str) -> gpd.GeoDataFrame:
-    """Village polygons with the count and its person-quarters at risk, in boundary order."""
-    feats = pd.read_parquet(paths.village_features)
-    villages = public.load_boundaries(paths.settings)
-    denominator = "person_quarters_w" if count.endswith("_w") else "pop_total"
-    g = villages.merge(feats[["villcode", count, denominator]], on="villcode", how="left")
-    g["person_quarters"] = g[denominator].fillna(0).astype(float)
-    return g.drop(columns=[denominator]) if denominator != "person_quarters" else g
 
 
 def _summary(paths: PeriodPaths, params: HotspotParams, res: AreaResult, periods) -> dict:

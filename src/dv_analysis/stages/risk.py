@@ -16,10 +16,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from .. import public
 from ..config import PeriodPaths, cache_dir
 from ..stats.bym2 import BYM2Fit, adjacency_matrix, enable_compilation_cache, fit_bym2
 from ..stats.weights import contiguity
+from .features import village_areas
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +43,8 @@ def expected_counts(observed: np.ndarray, person_quarters: np.ndarray) -> np.nda
 
 
 def _village_table(paths: PeriodPaths, count: str) -> pd.DataFrame:
-    feats = pd.read_parquet(paths.village_features)
-    villages = public.load_boundaries(paths.settings)
-    g = villages.merge(feats[["villcode", count, "person_quarters_w"]], on="villcode", how="left")
+    g = village_areas(paths, count)
     g["observed"] = g[count].fillna(0).astype(int)
-    g["person_quarters"] = g["person_quarters_w"].fillna(0).astype(float)
     return g
 
 
