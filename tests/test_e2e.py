@@ -108,7 +108,12 @@ def test_failure_names_the_notebook(small_data):
     ):
         run(small_data, "2019Q1", progress=False)
     manifest = json.loads(small_data.period("2019Q1").manifest.read_text())
-    assert manifest["status"] == "failed" and manifest["notebooks"][0]["status"] == "failed"
+    assert (
+        manifest["status"] == "failed" and "01_clean.ipynb failed" in manifest["attempt"]["error"]
+    )
+    assert manifest["outputs"] is None, "no earlier complete run of 2019Q1"
+    attempt = json.loads(small_data.staged("2019Q1").period("2019Q1").manifest.read_text())
+    assert attempt["notebooks"][0]["status"] == "failed", "the attempt is kept for inspection"
 
 
 def test_cli_run(small_data, capsys):

@@ -117,6 +117,7 @@ STAGE_PARAMS = {
     "03_hotspots.ipynb": "dv_analysis.stages.hotspots:HotspotParams",
     "03b_village_risk.ipynb": "dv_analysis.stages.risk:RiskParams",
     "04_accessibility.ipynb": "dv_analysis.stages.access:AccessParams",
+    "04b_priority.ipynb": "dv_analysis.stages.priority:PriorityParams",
 }
 
 
@@ -145,6 +146,7 @@ def test_one_weights_setting_for_every_notebook_that_builds_weights():
         "03_hotspots.ipynb",
         "03b_village_risk.ipynb",
         "04_accessibility.ipynb",
+        "04b_priority.ipynb",
     ):
         declared = pm.inspect_notebook(str(ROOT / "notebooks" / name))
         assert declared["weights"]["default"] == '"queen"', name

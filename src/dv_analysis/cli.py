@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import ast
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -256,8 +257,14 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _terminated(signum, frame) -> None:
+    """SIGTERM ends a run as Ctrl-C does: the run records itself as interrupted."""
+    raise KeyboardInterrupt(f"stopped by {signal.Signals(signum).name}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminated)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.ERROR,
         format="%(levelname)s %(name)s: %(message)s",
@@ -269,6 +276,13 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"dv-analysis {args.command}: error: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt as e:
+        print(
+            f"dv-analysis {args.command}: interrupted ({e or 'Ctrl-C'}); finished outputs are"
+            " unchanged, the manifest records the interruption",
+            file=sys.stderr,
+        )
+        return 130
     return 0
 
 

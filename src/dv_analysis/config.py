@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -42,6 +42,7 @@ NOTEBOOKS: tuple[str, ...] = (
     "03_hotspots.ipynb",
     "03b_village_risk.ipynb",
     "04_accessibility.ipynb",
+    "04b_priority.ipynb",
     "05_report.ipynb",
 )
 
@@ -179,6 +180,10 @@ class Settings:
     reports_dir: Path
     truth_dir: Path
     city: str = DEFAULT_CITY
+    #: Quarters whose outputs this run writes to the staging folders (``.staging/<period>``
+    #: under the clean and reports folders) until every notebook and the audit have passed;
+    #: set by ``dv-analysis run``, empty when a notebook is run by hand.
+    staging: frozenset[str] = frozenset()
 
     @classmethod
     def from_args(
@@ -189,8 +194,13 @@ class Settings:
         reports_dir: str | os.PathLike | None = None,
         truth_dir: str | os.PathLike | None = None,
         city: str | int = DEFAULT_CITY,
+        staging: str = "",
     ) -> Settings:
-        """Resolve each directory from the argument, its environment variable or the default."""
+        """Resolve each directory from the argument, its environment variable or the default.
+
+        ``staging`` names the quarters (comma-separated, as the notebooks' ``staging``
+        parameter) whose outputs go to the staging folders first.
+        """
         root = project_root()
         city = str(city)
         if city not in CITIES:
@@ -206,7 +216,26 @@ class Settings:
             reports_dir=_resolve(reports_dir, "DV_REPORTS_DIR", root / "reports"),
             truth_dir=_resolve(truth_dir, "DV_TRUTH_DIR", root / "data_truth"),
             city=city,
+            staging=frozenset(str(Period.parse(q)) for q in staging.split(",") if q.strip()),
         )
+
+    def staged(self, *periods: str | Period) -> Settings:
+        """These settings with ``periods`` written to the staging folders."""
+        return replace(self, staging=frozenset(str(Period.parse(p)) for p in periods))
+
+    @property
+    def unstaged(self) -> Settings:
+        """These settings writing every period to its final folders."""
+        return replace(self, staging=frozenset())
+
+    @property
+    def staging_parameter(self) -> str:
+        """The staged quarters as the notebooks' ``staging`` parameter."""
+        return ",".join(sorted(self.staging))
+
+    def lock_file(self, period: str | Period) -> Path:
+        """The lock of a period's run (one per period and reports folder)."""
+        return self.reports_dir / ".locks" / f"{Period.parse(period)}.lock"
 
     def check_public_dir(self) -> None:
         """Fail with a clear message if the public-data directory is missing."""
@@ -266,8 +295,26 @@ class PeriodPaths:
         return self.settings.raw_dir / str(self.period)
 
     @property
+    def staged(self) -> bool:
+        """True when this run writes the period to the staging folders first."""
+        return str(self.period) in self.settings.staging
+
+    @property
+    def final(self) -> PeriodPaths:
+        """The same period in its final folders (where a staged run is moved when it passes)."""
+        return PeriodPaths(self.settings.unstaged, self.period)
+
+    def _home(self, base: Path) -> Path:
+        return base / ".staging" / str(self.period) if self.staged else base / str(self.period)
+
+    @property
     def clean(self) -> Path:
-        return self.settings.clean_dir / str(self.period)
+        return self._home(self.settings.clean_dir)
+
+    @property
+    def clean_key(self) -> Path:
+        """Checksums of the raw files the clean tables were made from (stale when they differ)."""
+        return self.clean / "clean.key"
 
     @property
     def notifications(self) -> Path:
@@ -339,6 +386,30 @@ class PeriodPaths:
         return self.clean / "risk_summary.json"
 
     @property
+    def risk_backtest(self) -> Path:
+        """BYM2 of the window ending with this quarter as the backtest fits it (a cache)."""
+        return self.clean / "risk_backtest.parquet"
+
+    @property
+    def early_warning(self) -> Path:
+        """Poisson CUSUM of every village's neighbourhood against its own baseline."""
+        return self.clean / "early_warning.parquet"
+
+    @property
+    def backtest(self) -> Path:
+        """Hit rate and PAI of every ranking at every rolling origin."""
+        return self.clean / "backtest.parquet"
+
+    @property
+    def village_priority(self) -> Path:
+        """The outreach list: rank, tier, reasons and the numbers behind them."""
+        return self.clean / "village_priority.parquet"
+
+    @property
+    def priority_summary(self) -> Path:
+        return self.clean / "priority_summary.json"
+
+    @property
     def accessibility(self) -> Path:
         return self.clean / "accessibility.parquet"
 
@@ -356,7 +427,7 @@ class PeriodPaths:
 
     @property
     def reports(self) -> Path:
-        return self.settings.reports_dir / str(self.period)
+        return self._home(self.settings.reports_dir)
 
     @property
     def internal(self) -> Path:

@@ -29,3 +29,18 @@ def cleaning_chart(summary: dict):
         ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
     return fig
+
+
+def backtest_chart(backtest, k: int, show: tuple[str, ...]):
+    """Hit rate of the top ``k`` villages per backtest quarter for the rankings ``show``."""
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    b = backtest[backtest["k"] == k]
+    for name in show:
+        s = b[b["ranking"] == name].sort_values("target")
+        ax.plot(s["target"], s["hit_rate"] * 100, marker="o", label=L.RANKING_LABELS[name])
+    ax.set_ylabel(f"前 {k} 里涵蓋下一季事件（%）")
+    ax.set_xlabel("被預測的季")
+    ax.legend(frameon=False, fontsize=8)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return fig

@@ -180,3 +180,39 @@ RISK_TABLE_COLUMNS = {
     "townname": "行政區", "villname": "里", "observed": "近期事件", "expected": "依人口預期",
     "rr": "相對風險（90% 區間）", "p_exceed_1": "高於全市平均的機率", "p_exceed_1_5": "高出 50% 以上的機率",
 }  # fmt: skip
+
+# --- the outreach list (04b_priority) -------------------------------------------------------
+TIER_LABELS = {2: "優先關注", 1: "留意", 0: "一般"}
+REASONS = {
+    "higher_risk": "風險高於全市（機率 {p:.0f}%，約 {rr:.1f} 倍）",
+    "emerging": "近期上升（自 {onset} 起，約為過去的 {strength:.1f} 倍）",
+    "hotspot": "位於熱點群聚",
+    "hard_to_reach": "交通與服務不易到達",
+    "under_reporting": "可能低報",
+}
+#: (higher risk, hard to reach) → quadrant
+QUADRANTS = {
+    (True, True): "風險高・不易到達",
+    (True, False): "風險高・容易到達",
+    (False, True): "風險一般・不易到達",
+    (False, False): "風險一般・容易到達",
+}
+RANKING_LABELS = {
+    "last_quarter": "上一季事件數",
+    "eb_rate_4q": "近四季平滑事件率",
+    "gi_z": "熱點強度（Gi* z）",
+    "bym2_rr": "模型風險倍數",
+    "bym2_p": "風險高於全市的機率",
+    "bym2_count": "模型估計每季事件數",
+    "priority": "綜合排序（高風險與近期上升優先）",
+}
+PRIORITY_TABLE_COLUMNS = {
+    "rank": "順位", "tier_label": "等級", "townname": "行政區", "villname": "里",
+    "reasons": "原因", "rr_mean": "風險倍數", "rr_interval": "90% 可能範圍",
+    "p_exceed_1": "高於全市的機率", "quadrant": "風險與可及性",
+}  # fmt: skip
+BACKTEST_COLUMNS = {
+    "ranking": "排序方式", "hit_rate": "命中率（前 {k} 里涵蓋下一季事件的比例）",
+    "hit_rate_sd": "各季標準差", "pai": "預測準確指數 PAI", "margin": "比「上一季事件數」多",
+    "wins": "勝過的季數", "origins": "回測季數",
+}  # fmt: skip

@@ -32,10 +32,26 @@ def _change_line(change: pd.DataFrame) -> list[str]:
     ]
 
 
+def window_warning(features: pd.DataFrame) -> str:
+    """A warning when the rolling window has fewer quarters with data than asked ('' if not)."""
+    if "window_length" not in features:
+        return ""
+    have, asked = int(features["window_quarters"].iloc[0]), int(features["window_length"].iloc[0])
+    if have >= asked:
+        return ""
+    return (
+        f"**注意：近 {asked} 季中只有 {have} 季有資料**（其餘季別沒有通報匯出檔），"
+        f"本報告的「近期」合計與比率只涵蓋這 {have} 季，與其他季的報告不能直接比較。"
+    )
+
+
 def highlights(paths) -> str:
     """The quarter's main points in plain zh-TW (Markdown), from the aggregate outputs."""
-    feats = pd.read_parquet(paths.village_features, columns=["villcode"])
-    lines = _change_line(change_table(paths))
+    feats = pd.read_parquet(
+        paths.village_features, columns=["villcode", "window_quarters", "window_length"]
+    )
+    warning = window_warning(feats)
+    lines = ([f"- {warning}"] if warning else []) + _change_line(change_table(paths))
     if paths.hotspot_summary.exists():
         hs = json.loads(paths.hotspot_summary.read_text(encoding="utf-8"))
         lines.append(

@@ -169,3 +169,32 @@ def risk_summary(summary: dict, risk: pd.DataFrame, names: pd.Series, flag: floa
         )
     warning = diagnostics_warning(summary)
     return (warning + "\n\n" + text) if warning else text
+
+
+def priority_summary(summary: dict, priority) -> str:
+    """The outreach list in plain words: how many, chosen how, and how well it did before."""
+    tiers = summary["tiers"]
+    n2, n1 = tiers.get(2, tiers.get("2", 0)), tiers.get(1, tiers.get("1", 0))
+    default, base = summary["default"], summary["baseline"]
+    k = summary["parameters"]["budget"]
+    lines = [
+        f"- 建議下一季**優先關注 {n2} 個里**，另有 {n1} 個里列為「留意」。"
+        f"依據：風險高於全市的機率達 {summary['parameters']['flag_probability']:.0%} 以上，或近期明顯上升。",
+        f"- 近期明顯上升（早期預警）的里：{summary['emerging']} 個；可能低報、需另行查訪的里："
+        f"{summary['under_reporting']} 個。",
+    ]
+    if default and base:
+        name = L.RANKING_LABELS[summary["default_ranking"]]
+        lines.append(
+            f"- 排序方式：**{name}**。回測過去 {default['origins']} 季，依此排序的前 {k} 個里平均涵蓋"
+            f"下一季 {default['hit_rate']:.1%} 的事件（各季差異 ±{default['hit_rate_sd']:.1%}）；"
+            f"只看上一季事件數則為 {base['hit_rate']:.1%}，"
+            f"在 {default['wins']} / {default['origins']} 季表現較好。"
+        )
+    else:
+        lines.append("- 資料季數不足，無法回測排序方式；暫以綜合排序列出。")
+    top = priority[priority["tier"] == 2].head(3)
+    if len(top):
+        names = "、".join(f"{r.townname}{r.villname}" for r in top.itertuples())
+        lines.append(f"- 名單前三名：{names}。")
+    return "\n".join(lines)

@@ -181,3 +181,41 @@ def risk_table(risk: pd.DataFrame, villages: pd.DataFrame, top: int | None = 20)
         p_exceed_1_5=[f"{p:.0%}" for p in t["p_exceed_1_5"]],
     )  # fmt: skip
     return out[list(L.RISK_TABLE_COLUMNS)].rename(columns=L.RISK_TABLE_COLUMNS)
+
+
+def priority_list(priority: pd.DataFrame, min_tier: int = 2) -> pd.DataFrame:
+    """The outreach list (tier ≥ ``min_tier``) in rank order, zh-TW headers and values."""
+    t = priority[priority["tier"] >= min_tier].sort_values(
+        ["tier", "rank"], ascending=[False, True]
+    )
+    out = t.assign(
+        rank=t["rank"].astype(int),
+        rr_mean=[f"{m:.2f}" if pd.notna(m) else "—" for m in t["rr_mean"]],
+        rr_interval=[f"{lo:.2f}–{hi:.2f}" if pd.notna(lo) else "—" for lo, hi in zip(t["rr_low"], t["rr_high"], strict=True)],
+        p_exceed_1=[f"{p:.0%}" if pd.notna(p) else "—" for p in t["p_exceed_1"]],
+    )  # fmt: skip
+    return out[list(L.PRIORITY_TABLE_COLUMNS)].rename(columns=L.PRIORITY_TABLE_COLUMNS)
+
+
+def under_reporting_list(priority: pd.DataFrame) -> pd.DataFrame:
+    """Villages that may be under-reported, with their tier and reach of services."""
+    t = priority[priority["under_reporting"]].sort_values("rank")
+    cols = {"townname": "行政區", "villname": "里", "tier_label": "等級", "quadrant": "風險與可及性",
+            "observed": "近期事件", "expected": "依人口預期"}  # fmt: skip
+    return t.assign(observed=t["observed"].fillna(0).astype(int), expected=t["expected"].round(1))[
+        list(cols)
+    ].rename(columns=cols)
+
+
+def backtest_table(comparison: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Mean hit rate, its spread, PAI and the margin over last quarter's counts per ranking."""
+    t = comparison.assign(
+        ranking=comparison["ranking"].map(L.RANKING_LABELS),
+        hit_rate=[f"{v:.1%}" for v in comparison["hit_rate"]],
+        hit_rate_sd=[f"{v:.1%}" for v in comparison["hit_rate_sd"]],
+        pai=comparison["pai"].round(1),
+        margin=[f"{m * 100:+.1f} 個百分點（±{s * 100:.1f}）" for m, s in zip(comparison["margin"], comparison["margin_sd"], strict=True)],
+        wins=[f"{w} / {n}" for w, n in zip(comparison["wins"], comparison["origins"], strict=True)],
+    )  # fmt: skip
+    cols = {c: v.format(k=k) for c, v in L.BACKTEST_COLUMNS.items() if c != "origins"}
+    return t[list(cols)].rename(columns=cols)

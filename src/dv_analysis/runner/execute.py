@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..config import NOTEBOOKS, Period, PeriodPaths, Settings, period_range
+from . import staging
+from .locks import period_lock, period_locks
 from .provenance import (
     git_revision,
     input_checksums,
@@ -36,6 +38,7 @@ CORE_PARAMETERS: tuple[str, ...] = (
     "raw_dir",
     "clean_dir",
     "reports_dir",
+    "staging",
     "seed",
 )
 
@@ -58,6 +61,7 @@ def _parameters(settings: Settings, paths: PeriodPaths, seed: int, extra: dict |
         "raw_dir": str(settings.raw_dir),
         "clean_dir": str(settings.clean_dir),
         "reports_dir": str(settings.reports_dir),
+        "staging": settings.staging_parameter,
         "seed": int(seed),
         **(extra or {}),
     }
@@ -112,6 +116,19 @@ def _write_manifest(paths: PeriodPaths, manifest: dict, started: float) -> None:
     paths.manifest.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
+def _kernel_manager():
+    """Kernels with CurveZMQ-encrypted channels where the kernel supports it (ipykernel ≥ 7.3
+    warns on every start over plain TCP; the kernel and the runner share the machine)."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class EncryptedKernelManager(AsyncKernelManager):
+        def __init__(self, **kw):
+            kw.setdefault("transport_encryption", "auto")
+            super().__init__(**kw)
+
+    return EncryptedKernelManager
+
+
 def _run_notebook(paths: PeriodPaths, name: str, params: dict, manifest: dict, progress_bar: bool):
     """Execute one notebook and render its staff page; record it in the manifest."""
     import papermill as pm
@@ -120,12 +137,13 @@ def _run_notebook(paths: PeriodPaths, name: str, params: dict, manifest: dict, p
     nb_dir = notebooks_dir()
     out = paths.internal / name
     t0 = time.perf_counter()
-    entry = {"notebook": name, "executed": str(out)}
+    entry = {"notebook": name, "executed": str(paths.final.internal / name)}
     manifest["notebooks"].append(entry)
     try:
         pm.execute_notebook(
             str(nb_dir / name), str(out), parameters=params, cwd=str(nb_dir),
             progress_bar=progress_bar, kernel_name="python3", log_output=False,
+            kernel_manager_class=_kernel_manager(),
         )  # fmt: skip
     except PapermillExecutionError as e:
         entry.update(status="failed", seconds=round(time.perf_counter() - t0, 2),
@@ -138,7 +156,8 @@ def _run_notebook(paths: PeriodPaths, name: str, params: dict, manifest: dict, p
     html = staff_html(out, paths.staff / f"{stem}.html", f"{stem} {paths.period}")
     if name == REPORT_NOTEBOOK:
         staff_html(out, paths.staff / "index.html", f"家庭暴力風險季報 {paths.period}")
-    entry.update(status="ok", seconds=round(time.perf_counter() - t0, 2), staff_html=str(html))
+    final = paths.final.staff / html.name
+    entry.update(status="ok", seconds=round(time.perf_counter() - t0, 2), staff_html=str(final))
 
 
 def _execute(
@@ -219,6 +238,48 @@ def _previous_run(paths: PeriodPaths, key: dict, force: bool, progress: bool) ->
     return {**json.loads(paths.manifest.read_text(encoding="utf-8")), "skipped": True}
 
 
+def _window_check(settings: Settings, period: Period, extra: dict | None, progress: bool) -> dict:
+    """Clean the stale quarters before ``period`` and say how much of the window has data.
+
+    Returns ``{"cleaned": [...], "window": n, "window_quarters": k, "window_missing": [...]}``
+    (recorded in the manifest); a short window is a warning on the console.
+    """
+    from ..stages.clean import ensure_cleaned
+    from ..stages.features import FIRST_REGISTER_QUARTER, FeatureParams, window_periods
+
+    cleaned = ensure_cleaned(settings, period, FIRST_REGISTER_QUARTER, progress)
+    window = int((extra or {}).get("window", FeatureParams().window))
+    quarters = window_periods(period, window)
+    missing = [str(q) for q in quarters[:-1] if not settings.period(q).notifications.exists()]
+    if missing:
+        print(
+            f"WARNING: window: {window - len(missing)} of {window} quarters for {period};"
+            f" no raw exports for {', '.join(missing)} in {settings.raw_dir}"
+            " (the window counts and rates cover the quarters that exist)",
+            file=sys.stderr,
+            flush=True,
+        )
+    return {
+        "cleaned": cleaned,
+        "window": window,
+        "window_quarters": window - len(missing),
+        "window_missing": missing,
+    }
+
+
+def _ended(paths: PeriodPaths, error: BaseException) -> None:
+    """Record a staged run that did not pass in the period's manifest (staging kept)."""
+    staged = staging.read_json(paths.manifest).get("status")
+    if not isinstance(error, Exception):
+        status = "interrupted"
+    else:
+        status = staged if staged in ("failed", "audit failed") else "failed"
+    reason = f"{type(error).__name__}: {error}".rstrip(": ")
+    staging.record_attempt(
+        paths, status, error=f"{reason} (outputs of the attempt: {paths.reports})"
+    )
+
+
 def run(
     settings: Settings,
     period: str | Period,
@@ -231,27 +292,48 @@ def run(
 ) -> dict:
     """Execute the notebooks in order for a period; return the manifest (also written to disk).
 
+    The period is locked for the run (:mod:`.locks`); the earlier quarters its window
+    and panel read are cleaned first where stale. Outputs are written to the staging
+    folders and moved into place only when every notebook and the audit passed
+    (:mod:`.staging`); a failed or interrupted run leaves the previous outputs as they
+    were and its state in the manifest.
+
     With ``force=False`` a period whose manifest records a finished run with the same
     :func:`run_key` (same parameters, code and inputs) is not recomputed: its manifest is
     returned with ``skipped`` set. Stops at the first failing notebook with
     :class:`NotebookFailed`, after writing the manifest with the failure recorded.
     """
     settings.check_public_dir()
-    paths = settings.period(period)
-    params = _parameters(settings, paths, seed, extra_parameters)
-    key = run_key(settings, paths.period, params, notebooks)
-    previous = _previous_run(paths, key, force, progress)
-    if previous is not None:
-        return previous
-    manifest = _new_manifest(settings, paths, params, key)
-    _execute(paths, params, manifest, notebooks, progress=progress, progress_bar=progress)
-    _audit(paths, manifest, progress)
+    settings = settings.unstaged
+    final = settings.period(period)
+    with period_lock(settings, final.period):
+        window = _window_check(settings, final.period, extra_parameters, progress)
+        params = _parameters(settings, final, seed, extra_parameters)
+        key = run_key(settings, final.period, params, notebooks)
+        previous = _previous_run(final, key, force, progress)
+        if previous is not None:
+            return previous
+        paths = settings.staged(final.period).period(final.period)
+        staging.prepare(paths)
+        staging.record_attempt(paths, "running")
+        try:
+            manifest = _new_manifest(settings, paths, params, key)
+            manifest["window"] = window
+            _execute(
+                paths, {**params, "staging": paths.settings.staging_parameter}, manifest,
+                notebooks, progress=progress, progress_bar=progress,
+            )  # fmt: skip
+            _audit(paths, manifest, progress)
+            staging.promote(paths)
+        except BaseException as e:
+            _ended(paths, e)
+            raise
     if progress:
         print(f"done in {manifest['seconds']:.1f} s")
-        print(f"  executed notebooks (internal): {paths.internal}")
-        print(f"  staff pages:                   {paths.staff}")
-        print(f"  clean tables (internal):       {paths.clean}")
-        print(f"  manifest:                      {paths.manifest}")
+        print(f"  executed notebooks (internal): {final.internal}")
+        print(f"  staff pages:                   {final.staff}")
+        print(f"  clean tables (internal):       {final.clean}")
+        print(f"  manifest:                      {final.manifest}")
     return manifest
 
 
@@ -304,6 +386,8 @@ def run_range(
     settings.check_public_dir()
     t0 = time.perf_counter()
     first = tuple(n for n in notebooks if n in SEQUENTIAL_NOTEBOOKS)
+    if jobs > 1 and len(periods) > 1:
+        _window_check(settings.unstaged, periods[0], extra_parameters, progress)
     rest = tuple(n for n in notebooks if n not in SEQUENTIAL_NOTEBOOKS)
     if jobs <= 1 or len(periods) == 1 or not rest:
         manifests = []
@@ -329,40 +413,91 @@ def run_range(
 
 
 def _run_parallel(settings, periods, first, rest, seed, force, progress, extra, jobs) -> list:
-    """Cleaning notebooks in order, then the rest of up to ``jobs`` periods at once."""
-    import multiprocessing
-    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+    """Cleaning notebooks in order, then the rest of up to ``jobs`` periods at once.
 
+    Every period to run is locked and staged; the staged periods read each other (the
+    cleaning of a quarter reads the previous one's notifications). When all have ended,
+    periods are moved into place in order up to the first that failed; that one and the
+    later ones keep their previous outputs and are marked in their manifests.
+    """
     notebooks = first + rest
+    settings = settings.unstaged
     results: dict[str, dict] = {}
-    todo: list[tuple[PeriodPaths, dict, dict]] = []
+    todo: list[tuple[Period, dict, dict]] = []
     for p in periods:
-        paths = settings.period(p)
-        params = _parameters(settings, paths, seed, extra)
-        key = run_key(settings, paths.period, params, notebooks)
-        previous = _previous_run(paths, key, force, progress)
+        final = settings.period(p)
+        params = _parameters(settings, final, seed, extra)
+        key = run_key(settings, final.period, params, notebooks)
+        previous = _previous_run(final, key, force, progress)
         if previous is not None:
             results[str(p)] = previous
         else:
-            todo.append((paths, params, _new_manifest(settings, paths, params, key)))
-    if progress and todo:
-        print(f"{len(todo)} period(s) to run: cleaning in order, then {jobs} at a time", flush=True)
-    for paths, params, manifest in todo:
-        _execute(paths, params, manifest, first, progress=progress, progress_bar=False,
-                 numbering=(1, len(notebooks)))  # fmt: skip
+            todo.append((final.period, params, key))
+    if not todo:
+        return [results[str(p)] for p in periods]
+    staged = settings.staged(*(p for p, _, _ in todo))
+    with period_locks(settings, [p for p, _, _ in todo]):
+        if progress:
+            print(
+                f"{len(todo)} period(s) to run: cleaning in order, then {jobs} at a time",
+                flush=True,
+            )
+        runs = []
+        for p, params, key in todo:
+            paths = staged.period(p)
+            staging.prepare(paths)
+            staging.record_attempt(paths, "running")
+            params = {**params, "staging": staged.staging_parameter}
+            runs.append((paths, params, _new_manifest(settings, paths, params, key)))
+        error = None
+        try:
+            for paths, params, manifest in runs:
+                _execute(paths, params, manifest, first, progress=progress, progress_bar=False,
+                         numbering=(1, len(notebooks)))  # fmt: skip
+            results.update(_finish_parallel(staged, runs, rest, progress, jobs))
+        except BaseException as e:
+            error = e
+        _promote_in_order(runs, results, error)
+    return [results[str(p)] for p in periods]
+
+
+def _finish_parallel(staged: Settings, runs, rest, progress: bool, jobs: int) -> dict[str, dict]:
+    """The notebooks after cleaning, ``jobs`` periods at once; the manifests by period."""
+    import multiprocessing
+    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+
+    out = {}
     ctx = multiprocessing.get_context("spawn")  # no inherited ZMQ state in the workers
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
         futures = {
             pool.submit(
-                _finish_period, settings, str(paths.period), params, manifest, rest, progress
+                _finish_period, staged, str(paths.period), params, manifest, rest, progress
             ): str(paths.period)
-            for paths, params, manifest in todo
+            for paths, params, manifest in runs
         }
         done, pending = wait(futures, return_when=FIRST_EXCEPTION)
         for f in pending:
             f.cancel()
         for f in done:
+            if f.exception() is None:
+                out[futures[f]] = f.result()
+        for f in done:
             if f.exception() is not None:
                 raise f.exception()
-            results[futures[f]] = f.result()
-    return [results[str(p)] for p in periods]
+    return out
+
+
+def _promote_in_order(runs, results: dict, error: BaseException | None) -> None:
+    """Move the passed periods into place in order, up to the first that did not pass;
+    mark that one and the later ones in their manifests (their staging is kept)."""
+    blocked: BaseException | None = None
+    for paths, _, _ in runs:
+        name = str(paths.period)
+        if blocked is None and results.get(name, {}).get("status") == "ok":
+            staging.promote(paths)
+            continue
+        _ended(paths, blocked or error or RuntimeError(f"{name} did not pass"))
+        blocked = blocked or RuntimeError(f"an earlier quarter of the range ({name}) did not pass")
+        results.pop(name, None)
+    if error is not None:
+        raise error

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 import unicodedata
 from collections.abc import Callable
@@ -476,6 +477,7 @@ class CleaningResult:
     summary: dict
     duplicates: pd.DataFrame = field(default_factory=pd.DataFrame)  # file, row, reason, id
     extra: pd.DataFrame = field(default_factory=pd.DataFrame)  # unknown columns, kept aside
+    key: str = ""  # what the tables were made from (:func:`clean_key`), written to clean.key
 
 
 def _content_key(df: pd.DataFrame) -> pd.Series:
@@ -567,11 +569,7 @@ def _raw_files(paths: PeriodPaths, progress: bool) -> list[RawFile]:
         raise FileNotFoundError(
             f"no raw folder for {paths.period}: {paths.raw} (run `dv-analysis synth` for synthetic data)"
         )
-    files = sorted(
-        p
-        for p in paths.raw.iterdir()
-        if p.suffix.lower() in (".csv", ".xlsx") and not p.name.startswith((".", "~$"))
-    )
+    files = _raw_exports(paths)
     if not files:
         raise FileNotFoundError(f"{paths.raw}: no *.csv or *.xlsx export in the folder")
     raws = []
@@ -740,7 +738,31 @@ def clean_period(
     df = pd.concat([r.frame for r in raws], ignore_index=True)
     n_read = len(df)
     df = _buckets(_normalise(df), paths)
-    return _tables(df, raws, paths, n_read, params.incident_window_days)
+    result = _tables(df, raws, paths, n_read, params.incident_window_days)
+    result.key = clean_key(paths, params)
+    return result
+
+
+def _raw_exports(paths: PeriodPaths) -> list[Path]:
+    return sorted(
+        p
+        for p in paths.raw.iterdir()
+        if p.suffix.lower() in (".csv", ".xlsx") and not p.name.startswith((".", "~$"))
+    )
+
+
+def clean_key(paths: PeriodPaths, params: CleanParams = CleanParams()) -> str:
+    """What a quarter's clean tables depend on: its raw exports, the cleaning settings and
+    the previous quarter's key (its notifications decide which rows are re-exports).
+
+    Tables whose ``clean.key`` differs are stale (:func:`stale_quarters`).
+    """
+    h = hashlib.sha256(f"clean|{json.dumps(vars(params), sort_keys=True)}|".encode())
+    for f in _raw_exports(paths):
+        h.update(f.name.encode() + b"\0" + hashlib.sha256(f.read_bytes()).digest())
+    prev = paths.previous()
+    h.update(b"|previous=" + (prev.clean_key.read_bytes() if prev.clean_key.exists() else b""))
+    return h.hexdigest()
 
 
 def _summary(paths, raws, df, notes, incidents, n_read, window) -> dict:
@@ -797,37 +819,88 @@ def _summary(paths, raws, df, notes, incidents, n_read, window) -> dict:
 
 
 def write_outputs(paths: PeriodPaths, result: CleaningResult) -> list[Path]:
-    """Write the clean tables and the summary to ``data_clean/<period>/``."""
+    """Write the clean tables and the summary to ``data_clean/<period>/``.
+
+    Each file is written beside its place and moved in with ``os.replace``; ``clean.key``
+    comes last, so tables cut short by an interruption are seen as stale and cleaned again.
+    """
     paths.clean.mkdir(parents=True, exist_ok=True)
-    result.notifications.to_parquet(paths.notifications, index=False)
-    result.incidents.to_parquet(paths.incidents, index=False)
-    result.quarantine.to_parquet(paths.quarantine, index=False)
-    result.duplicates.to_parquet(paths.duplicates, index=False)
-    result.extra.to_parquet(paths.extra_columns, index=False)
-    paths.cleaning_summary.write_text(
-        json.dumps(result.summary, ensure_ascii=False, indent=1), encoding="utf-8"
-    )
-    return [
-        paths.notifications,
-        paths.incidents,
-        paths.quarantine,
-        paths.duplicates,
-        paths.extra_columns,
-        paths.cleaning_summary,
-    ]
+    paths.clean_key.unlink(missing_ok=True)
+    tables = {
+        paths.notifications: result.notifications,
+        paths.incidents: result.incidents,
+        paths.quarantine: result.quarantine,
+        paths.duplicates: result.duplicates,
+        paths.extra_columns: result.extra,
+    }
+    for path, table in tables.items():
+        tmp = path.with_name(f".{path.name}.tmp")
+        table.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    summary = json.dumps(result.summary, ensure_ascii=False, indent=1)
+    for path, text in ((paths.cleaning_summary, summary), (paths.clean_key, result.key)):
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    return [*tables, paths.cleaning_summary]
+
+
+def stale_quarters(settings: Settings, period: str | Period, first: Period) -> list[Period]:
+    """Quarters from ``first`` to the one before ``period`` with raw exports whose clean
+    tables are missing or were made from other inputs (:func:`clean_key`), oldest first.
+
+    Keys chain through the previous quarter, so the check runs in order, as if every
+    stale quarter before were cleaned again.
+    """
+    from ..config import period_range
+
+    out = []
+    p = Period.parse(period)
+    if p <= first:
+        return out
+    for q in period_range(first, p.previous()):
+        paths = settings.unstaged.period(q)
+        if not (paths.raw.is_dir() and _raw_exports(paths)):
+            continue
+        if out or not paths.clean_key.exists() or paths.clean_key.read_text() != clean_key(paths):
+            out.append(q)
+    return out
+
+
+def ensure_cleaned(
+    settings: Settings, period: str | Period, first: Period, progress: bool = True
+) -> list[str]:
+    """Clean every stale quarter before ``period`` (:func:`stale_quarters`), in order.
+
+    ``dv-analysis run --period P`` calls it, so P's rolling window and panel read every
+    quarter whose raw exports exist. Returns the quarters cleaned.
+    """
+    todo = stale_quarters(settings, period, first)
+    if todo and progress:
+        print(
+            f"{len(todo)} earlier quarter(s) with raw exports but no up-to-date clean tables;"
+            " cleaning them first (the window and panel read them):",
+            flush=True,
+        )
+    if todo:
+        clean_range(settings.unstaged, todo[0], todo[-1], progress=progress, only=todo)
+    return [str(q) for q in todo]
 
 
 def clean_range(
-    settings: Settings, start: str | Period, end: str | Period, progress: bool = True
+    settings: Settings,
+    start: str | Period,
+    end: str | Period,
+    progress: bool = True,
+    only: list[Period] | None = None,
 ) -> dict[str, dict]:
-    """Clean every quarter from ``start`` to ``end`` in order (so re-exports are recognised).
-
-    Returns the totals per period.
+    """Clean every quarter from ``start`` to ``end`` (or the quarters ``only``) in order, so
+    re-exports are recognised. Returns the totals per period.
     """
     from ..config import period_range
 
     out = {}
-    periods = period_range(start, end)
+    periods = only if only is not None else period_range(start, end)
     for i, p in enumerate(periods, 1):
         paths = settings.period(p)
         result = clean_period(paths, progress=False)

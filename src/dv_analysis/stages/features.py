@@ -134,6 +134,7 @@ def village_features(settings: Settings, period: str | Period, window: int = 4) 
     nq = len(periods) - len(missing)
     f = _rates(_denominators(f, settings, p, codes), nq)
     f["window_quarters"] = nq
+    f["window_length"] = window
     f["person_quarters_w"] = person_quarters(f["pop_total"], nq)
     f = f.join(covariates(settings, p, window))
     f.insert(0, "villname", b.set_index("villcode")["villname"].reindex(codes))
