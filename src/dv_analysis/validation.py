@@ -178,3 +178,89 @@ def run_risk_world(seed: int, strength: float, root) -> dict:
     features.build(s.period("2020Q4"))
     out = risk.run(s.period("2020Q4"), progress=False)
     return {**risk_recovery(s, "2020Q4"), "diagnostics_ok": out.summary["diagnostics"]["ok"]}
+
+
+def no_change_world():
+    """Model of a world where nothing switches on: three persistent clusters and a cold one."""
+    from .synth import ModelParams
+
+    return ModelParams(
+        cluster_types=("persistent", "persistent", "persistent", "cold"),
+        cluster_multipliers=(2.0,) * 4,
+        n_clusters=4,
+        isolated_villages=0,
+    )
+
+
+def priority_recovery(settings: Settings, period: str, window: int = 4) -> dict:
+    """How well the outreach list matches the synthetic truth (reads ``village_priority``).
+
+    ``precision``: share of villages in tier ≥ 1 whose true relative risk of a reported
+    incident exceeds 1; ``recall``: share of planted high-risk villages in tier ≥ 1;
+    isolated and late-cluster villages counted on their own (``late_emerging``: late
+    villages flagged by the early warning); ``false_alarm_clusters``: connected groups of
+    ``emerging`` villages outside every planted cluster that rose.
+    """
+    from scipy.sparse.csgraph import connected_components
+
+    from .stats.early_warning import neighbourhood_matrix
+    from .stats.weights import contiguity
+
+    p = Period.parse(period)
+    periods = features.window_periods(p, window)
+    t = pd.read_parquet(settings.period(p).village_priority)
+    flagged = set(t.loc[t["tier"] >= 1, "villcode"])
+    emerging = set(t.loc[t["emerging"], "villcode"])
+    clusters = planted_clusters(settings)
+    planted = planted_high_risk(clusters, periods)
+    truly_high = set((rr := true_relative_risk(settings, periods))[rr > 1].index)
+    isolated = {v for c in clusters if c["type"] == "isolated" for v in c["villcodes"]}
+    late = {v for c in clusters if c["type"] == "late" for v in c["villcodes"]}
+    rising = late | {
+        v for c in clusters if c["type"] in ("new", "intensifying") for v in c["villcodes"]
+    }
+    villages = public.load_boundaries(settings)
+    neighbours, _ = contiguity(villages, "queen", ids="villcode")
+    false = sorted(emerging - rising)
+    m = neighbourhood_matrix(neighbours, false)
+    n = len(flagged) or float("nan")
+    return {
+        "period": str(p),
+        "planted": len(planted),
+        "tier_1_or_2": len(flagged),
+        "precision": len(flagged & truly_high) / n,
+        "recall": len(flagged & planted) / len(planted) if planted else float("nan"),
+        "isolated_found": len(flagged & isolated),
+        "isolated": len(isolated),
+        "late_emerging": len(emerging & late),
+        "late": len(late),
+        "emerging": len(emerging),
+        "false_alarm_clusters": int(connected_components(m)[0]) if false else 0,
+    }
+
+
+def run_priority_world(seed: int, strength: float | None, root, backtest_quarters: int = 0) -> dict:
+    """Generate a planted Taipei (2018Q1–2020Q4) under ``root`` unless it is there, clean it,
+    run the features, risk and priority stages for 2020Q4 with their defaults and score the
+    list (:func:`priority_recovery`). ``strength`` None is the world with no change."""
+    from pathlib import Path
+
+    from .stages import clean, priority, risk
+    from .synth import SynthConfig, generate
+
+    root = Path(root)
+    s = Settings.from_args(raw_dir=root / "raw", clean_dir=root / "clean",
+                           reports_dir=root / "reports", truth_dir=root / "truth")  # fmt: skip
+    model = no_change_world() if strength is None else risk_world(strength)
+    if not (s.truth_city_dir / "params.json").exists():
+        generate(
+            s, SynthConfig(start="2018Q1", end="2020Q4", seed=seed, model=model), progress=False
+        )
+        clean.clean_range(s, "2018Q1", "2020Q4", progress=False)
+    paths = s.period("2020Q4")
+    features.build(paths)
+    risk.run(paths, progress=False)
+    priority.run(
+        paths, priority.PriorityParams(backtest_quarters=backtest_quarters), progress=False
+    )
+    return priority_recovery(s, "2020Q4")

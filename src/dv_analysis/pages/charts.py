@@ -32,7 +32,10 @@ def cleaning_chart(summary: dict):
 
 
 def backtest_chart(backtest, k: int, show: tuple[str, ...]):
-    """Hit rate of the top ``k`` villages per backtest quarter for the rankings ``show``."""
+    """Hit rate of the top ``k`` villages per backtest quarter for the rankings ``show``
+    (None when there is no backtest)."""
+    if backtest.empty:
+        return None
     fig, ax = plt.subplots(figsize=(9, 3.8))
     b = backtest[backtest["k"] == k]
     for name in show:

@@ -52,6 +52,13 @@ def highlights(paths) -> str:
     )
     warning = window_warning(feats)
     lines = ([f"- {warning}"] if warning else []) + _change_line(change_table(paths))
+    if paths.priority_summary.exists():
+        ps = json.loads(paths.priority_summary.read_text(encoding="utf-8"))
+        tiers = {int(k): v for k, v in ps["tiers"].items()}
+        lines.append(
+            f"- 下一季建議**優先關注 {tiers.get(2, 0)} 個里**、留意 {tiers.get(1, 0)} 個里；"
+            f"近期明顯上升 {ps['emerging']} 個里（名單與原因見「外展優先名單」頁）。"
+        )
     if paths.hotspot_summary.exists():
         hs = json.loads(paths.hotspot_summary.read_text(encoding="utf-8"))
         lines.append(

@@ -208,7 +208,11 @@ def under_reporting_list(priority: pd.DataFrame) -> pd.DataFrame:
 
 
 def backtest_table(comparison: pd.DataFrame, k: int) -> pd.DataFrame:
-    """Mean hit rate, its spread, PAI and the margin over last quarter's counts per ranking."""
+    """Mean hit rate, its spread, PAI and the margin over last quarter's counts per ranking
+    (no rows when the panel was too short to backtest)."""
+    cols = {c: v.format(k=k) for c, v in L.BACKTEST_COLUMNS.items() if c != "origins"}
+    if comparison.empty:
+        return pd.DataFrame(columns=list(cols.values()))
     t = comparison.assign(
         ranking=comparison["ranking"].map(L.RANKING_LABELS),
         hit_rate=[f"{v:.1%}" for v in comparison["hit_rate"]],
@@ -217,5 +221,4 @@ def backtest_table(comparison: pd.DataFrame, k: int) -> pd.DataFrame:
         margin=[f"{m * 100:+.1f} 個百分點（±{s * 100:.1f}）" for m, s in zip(comparison["margin"], comparison["margin_sd"], strict=True)],
         wins=[f"{w} / {n}" for w, n in zip(comparison["wins"], comparison["origins"], strict=True)],
     )  # fmt: skip
-    cols = {c: v.format(k=k) for c, v in L.BACKTEST_COLUMNS.items() if c != "origins"}
     return t[list(cols)].rename(columns=cols)

@@ -184,7 +184,7 @@ def backtest(paths: PeriodPaths, panel, villages, neighbourhoods, w, params, pro
     area = villages.geometry.area.to_numpy()
     periods = sorted(p for p in panel["period"].unique() if p <= str(paths.period))
     first = max(params.window, 4)
-    targets = periods[first:][-params.backtest_quarters :]
+    targets = periods[first:][-params.backtest_quarters :] if params.backtest_quarters > 0 else []
     rows = []
     for i, t in enumerate(targets, 1):
         origin = periods[periods.index(t) - 1]
