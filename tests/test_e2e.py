@@ -267,35 +267,96 @@ def test_report_index_and_open_data(ran):
     import pandas as pd
 
     from dv_analysis import disclosure
+    from dv_analysis.stages import report
 
-    s, _ = ran
+    s, manifest = ran
     p = s.period("2020Q4")
     html = (p.staff / "index.html").read_text(encoding="utf-8")
-    assert "家庭暴力風險季報" in html and "本季重點" in html and "資料來源" in html
-    for name in (
-        "villages.csv",
-        "districts.csv",
-        "villages_dictionary.csv",
-        "districts_dictionary.csv",
+    for part in (
+        "家庭暴力風險季報",
+        "本季摘要",
+        "下一季外展優先名單",
+        "各里地圖",
+        "趨勢",
+        "受影響的人",
+        "資料來源",
     ):
+        assert part in html, part
+    assert manifest["public_level"] == "district"
+    for name in ("districts.csv", "districts_dictionary.csv", "district_trends.csv"):
         assert (p.open_data / name).read_bytes().startswith(b"\xef\xbb\xbf"), (
             f"{name}: UTF-8 with BOM for Excel"
         )
-    v = pd.read_csv(p.open_data / "villages.csv", encoding="utf-8-sig")
-    assert len(v) == 456
-    for c in ("incidents_q", "notifications_q", "victims_q", "incidents_w"):
-        shown = v[c].dropna()
-        assert ((shown == 0) | ((shown >= 10) & (shown % 5 == 0))).all()
-        assert (v.loc[v[c].isna(), f"{c}_status"] == disclosure.SUPPRESSED_LABEL).all()
+    public_files = [f for f in p.public.rglob("*") if f.is_file()]
+    assert not [f for f in public_files if "village" in f.name], "no village file by default"
+    for f in public_files:
+        if f.suffix == ".csv":
+            cols = pd.read_csv(f, encoding="utf-8-sig", nrows=0).columns
+            assert not set(cols) & disclosure.VILLAGE_COLUMNS, f"{f.name} has village rows"
+    d = pd.read_csv(p.open_data / "district_trends.csv", encoding="utf-8-sig")
+    counts = d.drop(columns="townname").stack()
+    assert ((counts == 0) | ((counts >= 10) & (counts % 5 == 0))).all()
     assert disclosure.audit(p.reports) == []
     page = (p.public / "index.html").read_text(encoding="utf-8")
-    assert "公開版" in page and 'src="map_incident_rates.png"' in page
+    assert "公開版" in page and 'src="map_incident_rates.png"' in page and "各行政區趨勢" in page
     shown = pd.read_csv(p.public / "map_incident_rates.png.data.csv", encoding="utf-8-sig")
-    withheld = v.loc[v["incidents_w"].isna(), "villcode"].astype(str)
-    assert (
-        shown.set_index(shown["villcode"].astype(str)).loc[withheld, "rate_class"]
-        == disclosure.SUPPRESSED_LABEL
-    ).all()
+    assert list(shown.columns) == ["townname", "rate_class"] and len(shown) == 12
+    # publishing villages is a deliberate choice: without it the audit fails on them
+    try:
+        report.run(p, report.ReportParams(public_level="village"))
+        v = pd.read_csv(p.open_data / "villages.csv", encoding="utf-8-sig")
+        assert len(v) == 456
+        for c in ("incidents_q", "notifications_q", "victims_q", "incidents_w"):
+            shown = v[c].dropna()
+            assert ((shown == 0) | ((shown >= 10) & (shown % 5 == 0))).all()
+            assert (v.loc[v[c].isna(), f"{c}_status"] == disclosure.SUPPRESSED_LABEL).all()
+        findings = disclosure.audit(p.reports)
+        assert any("villages.csv" in str(f) and "village-level" in str(f) for f in findings)
+        assert disclosure.audit(p.reports, public_level="village") == []
+        shown = pd.read_csv(p.public / "map_incident_rates.png.data.csv", encoding="utf-8-sig")
+        withheld = v.loc[v["incidents_w"].isna(), "villcode"].astype(str)
+        assert (
+            shown.set_index(shown["villcode"].astype(str)).loc[withheld, "rate_class"]
+            == disclosure.SUPPRESSED_LABEL
+        ).all()
+    finally:
+        for f in p.open_data.glob("villages*"):
+            f.unlink()
+        report.run(p)
+    assert disclosure.audit(p.reports) == []
+
+
+def test_staff_tables_hold_no_english_category_values(ran):
+    """Table cells of every staff page are zh-TW: no True/False, scan ranks or nan."""
+    from io import StringIO
+
+    import pandas as pd
+
+    s, _ = ran
+    bad = {"True", "False", "most likely", "secondary", "nan", "NaN", "None"}
+    for page in sorted(s.period("2020Q4").staff.glob("*.html")):
+        try:
+            tables = pd.read_html(StringIO(page.read_text(encoding="utf-8")))
+        except ValueError:
+            continue
+        for k, t in enumerate(tables, 1):
+            cells = set(t.astype(str).stack()) | {str(c) for c in t.columns}
+            assert not cells & bad, f"{page.name} table {k}: {sorted(cells & bad)}"
+
+
+def test_who_is_affected_sums_to_the_clean_tables(ran):
+    import pandas as pd
+
+    s, _ = ran
+    p = s.period("2020Q4")
+    a = pd.read_parquet(p.affected)
+    n = len(pd.read_parquet(p.notifications, columns=["villcode"]))
+    assert set(a["table"]) == {"sex", "age", "relationship", "channel", "sex_district"}
+    for name, t in a.groupby("table"):
+        assert t["count"].sum() == n, name
+    trends = pd.read_parquet(p.trends)
+    inc = len(pd.read_parquet(p.incidents, columns=["villcode"]))
+    assert trends.loc[trends["period"] == "2020Q4", "incidents"].sum() == inc
 
 
 def test_pages_in_a_real_browser(ran, tmp_path):

@@ -118,6 +118,7 @@ STAGE_PARAMS = {
     "03b_village_risk.ipynb": "dv_analysis.stages.risk:RiskParams",
     "04_accessibility.ipynb": "dv_analysis.stages.access:AccessParams",
     "04b_priority.ipynb": "dv_analysis.stages.priority:PriorityParams",
+    "05_report.ipynb": "dv_analysis.stages.report:ReportParams",
 }
 
 

@@ -166,6 +166,37 @@ class Browser:
             screenshot.write_bytes(base64.b64decode(shot["data"]))
         return result
 
+    def evaluate(self, expression: str):
+        """The value of a JavaScript expression in the page."""
+        r = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        return r.get("result", {}).get("value")
+
+    def set_width(self, width: int, mobile: bool = False, height: int = 900) -> None:
+        """Emulate a window ``width`` CSS pixels wide (a phone with ``mobile``); reload after."""
+        self.call("Emulation.setDeviceMetricsOverride", width=width, height=height,
+                  deviceScaleFactor=1, mobile=mobile)  # fmt: skip
+
+    def hover(self, selector: str, index: int = 0) -> str:
+        """Move the mouse over the ``index``-th element matching ``selector`` (scrolled into
+        view); return the text of the map tooltip shown (``''`` if none)."""
+        box = self.evaluate(
+            f"(() => {{ const e = document.querySelectorAll({json.dumps(selector)})[{index}];"
+            " if (!e) return null; e.scrollIntoView({block: 'center'});"
+            " const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()"
+        )
+        if box is None:
+            raise LookupError(f"no element {selector!r} #{index}")
+        for dx in (0.0, 1.0):
+            self.call("Input.dispatchMouseEvent", type="mouseMoved", x=box[0] + dx, y=box[1])
+        self._drain(0.3)
+        return (
+            self.evaluate(
+                "(() => { const t = document.querySelector('.ivmap .tip');"
+                " return t && t.style.display !== 'none' ? t.textContent : ''; })()"
+            )
+            or ""
+        )
+
     def close(self) -> None:
         try:
             self.ws.close()

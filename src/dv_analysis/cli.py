@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import json
 import logging
 import signal
 import sys
@@ -206,7 +207,11 @@ def _add_audit(sub) -> None:
 def _audit(args: argparse.Namespace) -> None:
     from .disclosure import check
 
-    check(Path(args.folder))
+    manifest = Path(args.folder) / "manifest.json"
+    level = "district"
+    if manifest.exists():
+        level = json.loads(manifest.read_text(encoding="utf-8")).get("public_level", level)
+    check(Path(args.folder), public_level=level)
     print(f"{args.folder}: disclosure audit passed (staff/ and public/)")
 
 
@@ -224,6 +229,9 @@ def _add_run(sub) -> None:
     _city(r)
     r.add_argument("--seed", type=int, default=42, help="random seed for permutation tests")
     r.add_argument("--quiet", action="store_true", help="no progress output")
+    r.add_argument("--public-level", choices=("district", "village"), default=None,
+                   help="what the public tier publishes: district (default) or village"
+                        " (a deliberate choice, recorded in the manifest; docs/reports.md)")  # fmt: skip
     r.add_argument(
         "-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
         help="another notebook parameter, e.g. -p permutations 999 (values are Python literals or text)",
@@ -236,6 +244,8 @@ def _run(args: argparse.Namespace) -> None:
     from .runner import default_jobs, run_range
 
     extra = {name: _literal(value) for name, value in args.parameter}
+    if args.public_level:
+        extra["public_level"] = args.public_level
     start, _, end = args.period.partition(":")
     run_range(
         _settings(args), start, end or start, seed=args.seed, force=args.force,

@@ -410,6 +410,16 @@ class PeriodPaths:
         return self.clean / "priority_summary.json"
 
     @property
+    def trends(self) -> Path:
+        """Incidents per quarter, district and case type over every quarter with clean data."""
+        return self.clean / "trends.parquet"
+
+    @property
+    def affected(self) -> Path:
+        """This quarter's notifications by victim sex, age group, relationship, channel and district."""
+        return self.clean / "affected.parquet"
+
+    @property
     def accessibility(self) -> Path:
         return self.clean / "accessibility.parquet"
 

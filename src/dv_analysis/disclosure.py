@@ -272,8 +272,26 @@ def _html_tables(text: str) -> list[pd.DataFrame]:
         return []
 
 
-def audit(period_reports: Path, policy: Policy = DEFAULT_POLICY) -> list[Finding]:
+#: Columns that make a public table village-level (allowed only with ``--public-level village``).
+VILLAGE_COLUMNS = frozenset({"villcode", "villname", "村里代碼", "里", "村里"})
+
+
+def _village_rows(name: str, df: pd.DataFrame, findings: list[Finding]) -> None:
+    cols = [c for c in df.columns if str(c) in VILLAGE_COLUMNS]
+    if cols and len(df):
+        findings.append(
+            Finding(name, f"column {cols[0]!r}", "village-level rows in public/ although the "
+                    "run's public level is district (publish villages only with --public-level village)")
+        )  # fmt: skip
+
+
+def audit(
+    period_reports: Path, policy: Policy = DEFAULT_POLICY, public_level: str = "district"
+) -> list[Finding]:
     """Scan ``staff/`` and ``public/`` of a period's reports; return every finding.
+
+    With ``public_level`` "district" (the default) a public table with village rows is a
+    finding: publishing village figures is a deliberate choice (``--public-level village``).
 
     CSV files are read as tables; HTML pages are scanned as text (patterns) and their
     tables read (columns and, in ``public/``, counts); images are checked through the
@@ -293,6 +311,8 @@ def audit(period_reports: Path, policy: Policy = DEFAULT_POLICY) -> list[Finding
             if suffix == ".csv":
                 df = pd.read_csv(f, dtype=str, keep_default_na=False, encoding="utf-8-sig")
                 _scan_table(name, df, public, policy, findings)
+                if public and public_level != "village":
+                    _village_rows(name, df, findings)
             elif suffix in (".html", ".htm"):
                 text = f.read_text(encoding="utf-8", errors="replace")
                 visible = html_lib.unescape(
@@ -303,6 +323,8 @@ def audit(period_reports: Path, policy: Policy = DEFAULT_POLICY) -> list[Finding
                 _scan_text(name, re.sub(r"<[^>]+>", " ", visible), findings)
                 for k, t in enumerate(_html_tables(visible), 1):
                     _scan_table(f"{name} table {k}", t, public, policy, findings)
+                    if public and public_level != "village":
+                        _village_rows(f"{name} table {k}", t, findings)
             elif suffix in (".png", ".svg", ".jpg", ".jpeg") and public:
                 if not f.with_name(f.name + ".data.csv").exists():
                     findings.append(
@@ -319,9 +341,11 @@ def audit(period_reports: Path, policy: Policy = DEFAULT_POLICY) -> list[Finding
     return findings
 
 
-def check(period_reports: Path, policy: Policy = DEFAULT_POLICY) -> None:
+def check(
+    period_reports: Path, policy: Policy = DEFAULT_POLICY, public_level: str = "district"
+) -> None:
     """Raise :class:`AuditFailed` listing the findings, if any."""
-    findings = audit(period_reports, policy)
+    findings = audit(period_reports, policy, public_level)
     if findings:
         shown = "\n".join(f"  {f}" for f in findings[:50])
         more = f"\n  … and {len(findings) - 50} more" if len(findings) > 50 else ""

@@ -47,3 +47,40 @@ def backtest_chart(backtest, k: int, show: tuple[str, ...]):
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
     return fig
+
+
+def trend_chart(wide, current: str, year_ago: str):
+    """City incidents per quarter by case type (and in total), the current quarter marked and
+    the same quarter a year ago circled. ``wide``: quarters × case types (see
+    :func:`dv_analysis.pages.report.trend_frame`)."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [1, 1.4]})
+    x = list(wide.index)
+    total = wide[L.TOTAL_LABEL]
+    axes[0].plot(x, total, marker="o", ms=3, color="#333")
+    axes[0].set_title("全市事件數（每季）")
+    for col in [c for c in wide.columns if c != L.TOTAL_LABEL]:
+        axes[1].plot(x, wide[col], marker="o", ms=3, label=col)
+    axes[1].set_title("依案件類型")
+    axes[1].legend(frameon=False, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    for ax, series in (
+        (axes[0], [total]),
+        (axes[1], [wide[c] for c in wide.columns if c != L.TOTAL_LABEL]),
+    ):
+        if current in x:
+            ax.axvline(x.index(current), color="#b2182b", lw=1, ls="--")
+        for s in series:
+            if year_ago in x:
+                ax.scatter(
+                    [x.index(year_ago)],
+                    [s[year_ago]],
+                    s=60,
+                    facecolors="none",
+                    edgecolors="#b2182b",
+                )
+        ticks = list(range(0, len(x), max(1, len(x) // 8)))
+        ax.set_xticks(ticks, [x[i] for i in ticks], rotation=45, fontsize=8)
+        ax.spines[["top", "right"]].set_visible(False)
+        ax.set_ylim(bottom=0)
+    fig.text(0.01, 0.01, "虛線：本季；空心圓：去年同季", fontsize=8, color="#555")
+    fig.tight_layout()
+    return fig

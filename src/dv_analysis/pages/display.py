@@ -12,6 +12,8 @@ import matplotlib
 import pandas as pd
 from matplotlib import font_manager
 
+from . import labels as L
+
 log = logging.getLogger(__name__)
 
 #: Fonts with Traditional Chinese glyphs, in order of preference (Debian: fonts-noto-cjk).
@@ -70,8 +72,20 @@ def setup() -> str | None:
 
 
 def table(df: pd.DataFrame, caption: str | None = None):
-    """A styled table without the index, thousands separated, for staff pages."""
+    """A styled table without the index, thousands separated, for staff pages.
+
+    Text columns are left-aligned; the columns named in ``labels.WRAP_COLUMNS`` (long
+    plain-language reasons) may wrap, every other cell stays on one line.
+    """
+    df = df.reset_index(drop=True)
+    classes = pd.DataFrame("", index=df.index, columns=df.columns)
+    for c in df.columns:
+        if not pd.api.types.is_numeric_dtype(df[c]):
+            classes[c] = "text"
+        if c in L.WRAP_COLUMNS:
+            classes[c] = "text wrap"
     sty = df.style.hide(axis="index").format(thousands=",", precision=2, na_rep="—")
+    sty = sty.set_td_classes(classes)
     if caption:
         sty = sty.set_caption(caption)
     return sty.set_table_styles(
@@ -82,5 +96,7 @@ def table(df: pd.DataFrame, caption: str | None = None):
             },
             {"selector": "th", "props": "text-align: left; padding: 4px 10px;"},
             {"selector": "td", "props": "padding: 4px 10px;"},
+            {"selector": "td.text", "props": "text-align: left;"},
+            {"selector": "td.wrap", "props": "white-space: normal !important; min-width: 14em;"},
         ]
     )

@@ -185,6 +185,7 @@ RISK_TABLE_COLUMNS = {
 TIER_LABELS = {2: "優先關注", 1: "留意", 0: "一般"}
 REASONS = {
     "higher_risk": "風險高於全市（機率 {p:.0f}%，約 {rr:.1f} 倍）",
+    "watch": "風險可能高於全市（機率 {p:.0f}%，約 {rr:.1f} 倍）",
     "emerging": "近期上升（自 {onset} 起，約為過去的 {strength:.1f} 倍）",
     "hotspot": "位於熱點群聚",
     "hard_to_reach": "交通與服務不易到達",
@@ -216,3 +217,31 @@ BACKTEST_COLUMNS = {
     "hit_rate_sd": "各季標準差", "pai": "預測準確指數 PAI", "margin": "比「上一季事件數」多",
     "wins": "勝過的季數", "origins": "回測季數",
 }  # fmt: skip
+
+# --- the quarterly report's front page (05_report → staff/index.html) ------------------------
+AGE_GROUP_LABELS = {
+    "0-11": "0–11 歲", "12-17": "12–17 歲", "18-29": "18–29 歲", "30-44": "30–44 歲",
+    "45-64": "45–64 歲", "65+": "65 歲以上", "unknown": "不詳",
+}  # fmt: skip
+UNKNOWN_LABEL = "不詳"
+AFFECTED_TABLES = {
+    "sex": ("被害人性別與案件類型", "性別"),
+    "age": ("被害人年齡與案件類型", "年齡"),
+    "relationship": ("兩造關係與案件類型", "關係"),
+    "channel": ("通報來源與行政區", "通報單位"),
+    "sex_district": ("被害人性別與行政區", "性別"),
+}
+TOTAL_LABEL = "合計"
+TIER_COLOURS = {2: "#b2182b", 1: "#f4a582", 0: "#f0f0f0"}
+ACCESS_LABELS = ["最容易到達", "較容易", "中等", "較不易", "最不易到達"]
+ACCESS_COLOURS = ["#1a9850", "#91cf60", "#ffffbf", "#fc8d59", "#d73027"]
+BLIND_SPOT_COLOURS = {True: "#762a83", False: "#f0f0f0"}
+MAP_LAYERS = {
+    "risk": "風險倍數",
+    "probability": "高於全市的機率",
+    "tier": "外展等級",
+    "access": "交通與服務可及性",
+    "blind": "可能低報",
+}
+#: Columns of staff tables whose cells may wrap (long plain-language text).
+WRAP_COLUMNS = ("原因",)

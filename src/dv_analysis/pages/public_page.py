@@ -72,27 +72,89 @@ def public_rate_map(paths, villages_public: pd.DataFrame, out_png) -> pd.DataFra
     return shown
 
 
-def public_page(paths, villages: pd.DataFrame, districts: pd.DataFrame):
-    """The disclosure-controlled twin of the quarterly report: ``public/index.html`` with its map and tables.
+def public_district_map(paths, districts_public: pd.DataFrame, out_png) -> pd.DataFrame:
+    """Map of the published district window rates (four classes), with ``<png>.data.csv``."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
 
-    ``villages`` and ``districts`` are the published (disclosure-controlled) tables.
-    """
-    png = paths.public / "map_incident_rates.png"
-    public_rate_map(paths, villages, png)
-    n_hot = n_cold = None
-    if paths.hotspot_summary.exists():
-        hs = json.loads(paths.hotspot_summary.read_text(encoding="utf-8"))
-        n_hot, n_cold = hs["n_hot"], hs["n_cold"]
-    total = districts["incidents_q"].astype("Float64").sum()
-    table = districts.rename(columns=L.PUBLIC_COUNT_LABELS)
-    table = table[[c for c in table.columns if not c.endswith("_status")]]
+    from .. import public
+    from . import display, maps
+
+    display.setup()
+    geo = public.load_boundaries(paths.settings)[["villcode", "townname", "geometry"]]
+    towns = geo.dissolve("townname").reset_index()[["townname", "geometry"]]
+    g = towns.merge(districts_public[["townname", "rate_incidents_w"]], on="townname", how="left")
+    rate = g["rate_incidents_w"].astype(float)
+    classes = pd.Series(SUPPRESSED_LABEL, index=g.index, dtype=object)
+    ok = rate.notna()
+    labels: list[str] = []
+    if ok.sum() >= 4:
+        q = pd.qcut(rate[ok].rank(method="first"), 4, labels=False)
+        edges = rate[ok].groupby(q).agg(["min", "max"])
+        labels = [f"{lo:.2f}–{hi:.2f}" for lo, hi in edges.to_numpy()]
+        classes[ok] = [labels[int(k)] for k in q]
+    colors = dict(
+        zip(labels, plt.get_cmap("OrRd")(np.linspace(0.25, 0.85, len(labels))), strict=True)
+    )
+    colors[SUPPRESSED_LABEL] = (0.85, 0.85, 0.85, 1)
+    fig, ax = plt.subplots(figsize=(6.5, 7.5))
+    g.plot(ax=ax, color=[colors[c] for c in classes], edgecolor="white", linewidth=0.8)
+    for r in g.itertuples():
+        pt = r.geometry.representative_point()
+        ax.annotate(r.townname, (pt.x, pt.y), ha="center", fontsize=8)
+    ax.legend(handles=[Patch(color=colors[k], label=k) for k in [*labels, SUPPRESSED_LABEL] if k in set(classes)],
+              title="每千人每季事件率（近四季）", loc="lower right", fontsize=7, title_fontsize=8)  # fmt: skip
+    maps.frame(ax, geo, f"{paths.period} 各行政區事件率（公開版）")
+    fig.tight_layout()
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, dpi=110)
+    plt.close(fig)
+    shown = pd.DataFrame({"townname": g["townname"], "rate_class": classes})
+    shown.to_csv(out_png.with_name(out_png.name + ".data.csv"), index=False, encoding="utf-8-sig")
+    return shown
+
+
+def _html_table(table: pd.DataFrame) -> str:
     rows = "".join(
         "<tr>"
         + "".join(f"<td>{SUPPRESSED_LABEL if pd.isna(v) else html.escape(str(v))}</td>" for v in r)
         + "</tr>"
         for r in table.itertuples(index=False)
     )
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.columns)
+    return f"<table><tr>{head}</tr>{rows}</table>"
+
+
+def public_page(
+    paths, villages: pd.DataFrame | None, districts: pd.DataFrame, trends: pd.DataFrame
+):
+    """The disclosure-controlled twin of the quarterly report: ``public/index.html`` with its map and tables.
+
+    ``villages`` (None at the default district level), ``districts`` and ``trends``
+    (incidents per district and quarter) are the published, disclosure-controlled tables.
+    """
+    png = paths.public / "map_incident_rates.png"
+    if villages is not None:
+        public_rate_map(paths, villages, png)
+    else:
+        public_district_map(paths, districts, png)
+    n_hot = n_cold = None
+    if paths.hotspot_summary.exists():
+        hs = json.loads(paths.hotspot_summary.read_text(encoding="utf-8"))
+        n_hot, n_cold = hs["n_hot"], hs["n_cold"]
+    total = districts["incidents_q"].astype("Float64").sum()
+    table = districts.rename(columns=L.PUBLIC_COUNT_LABELS)
+    table = table[
+        [c for c in table.columns if not c.endswith("_status") and c != "rate_incidents_w"]
+    ]
+    trend_table = trends.rename(
+        columns={"townname": "行政區", **{c: c.removeprefix("incidents_") for c in trends.columns}}
+    )
+    level = "各里" if villages is not None else "各行政區"
+    files = (
+        ('<a href="open_data/villages.csv">各里</a>、' if villages is not None else "")
+        + '<a href="open_data/districts.csv">各行政區</a>、<a href="open_data/district_trends.csv">各行政區歷季</a>'
+    )
     points = [f"本季全市事件約 {int(total):,} 起（各區數字已四捨五入至 5 的倍數）。"]
     if n_hot is not None:
         points.append(
@@ -106,9 +168,10 @@ img{{max-width:100%}}@page{{size:A4;margin:15mm}}</style></head><body>
 <h1>家庭暴力風險季報（公開版）{paths.period}</h1>
 <p>本頁為可公開的彙總統計，已經揭露控制：1 到 9 件不公開、其餘四捨五入到 5 的倍數；若某區只有一個里不公開，會再多遮蔽一個里。</p>
 <h2>本季重點</h2><ul>{"".join(f"<li>{html.escape(p)}</li>" for p in points)}</ul>
-<h2>各里事件率</h2><img src="{png.name}" alt="各里事件率地圖（公開版）">
-<h2>各行政區</h2><table><tr>{head}</tr>{rows}</table>
-<p>資料檔：<a href="open_data/villages.csv">各里</a>、<a href="open_data/districts.csv">各行政區</a>（含欄位說明）。</p>
+<h2>{level}事件率</h2><img src="{png.name}" alt="{level}事件率地圖（公開版）">
+<h2>各行政區</h2>{_html_table(table)}
+<h2>各行政區趨勢（每季事件數）</h2>{_html_table(trend_table)}
+<p>資料檔：{files}（含欄位說明）。</p>
 <h2>說明</h2><ul><li>通報數不等於實際發生數；交通不便的地區可能較少被看見而低報，冷點不代表安全。</li>
 <li>不含任何個案資料。</li></ul>
 <h2>資料來源</h2>{sources_html()}

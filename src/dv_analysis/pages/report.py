@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 
+from ..config import Period
 from . import labels as L
 from .tables import published_districts, quarter_change
 
@@ -84,3 +86,141 @@ def open_data_preview(paths) -> pd.DataFrame:
         paths.open_data / "districts.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False
     )
     return published_districts(t)
+
+
+def quarter_sentences(paths) -> str:
+    """The quarter in three sentences: volume, change, what is new (Markdown)."""
+    t = pd.read_parquet(paths.trends)
+    by_q = t.groupby("period")["incidents"].sum()
+    cur = str(paths.period)
+    n = int(by_q.get(cur, 0))
+    year_ago = str(Period.parse(cur).previous().previous().previous().previous())
+    prev = str(Period.parse(cur).previous())
+    first = f"本季全市共 **{n:,} 起**家庭暴力事件"
+    if year_ago in by_q.index and by_q[year_ago]:
+        first += (
+            f"，去年同季 {int(by_q[year_ago]):,} 起（{(n - by_q[year_ago]) / by_q[year_ago]:+.0%}）"
+        )
+    second = (
+        f"與上季（{int(by_q[prev]):,} 起）相比{'增加' if n > by_q[prev] else '減少' if n < by_q[prev] else '持平'}"
+        f" {abs(n - int(by_q[prev])):,} 起。"
+        if prev in by_q.index
+        else "沒有上季資料可比較。"
+    )
+    third = "本季沒有新出現的上升群聚。"
+    if paths.priority_summary.exists():
+        ps = json.loads(paths.priority_summary.read_text(encoding="utf-8"))
+        tiers = {int(k): v for k, v in ps["tiers"].items()}
+        third = (
+            f"早期預警發現 **{ps['emerging']} 個里**近期明顯上升；建議下一季優先關注 "
+            f"**{tiers.get(2, 0)} 個里**（名單見下）。"
+            if ps["emerging"]
+            else f"沒有里出現明顯的新上升；建議下一季優先關注 **{tiers.get(2, 0)} 個里**（名單見下）。"
+        )
+    return f"{first}。{second}{third}"
+
+
+def outreach_preview(paths, top: int = 10) -> pd.DataFrame:
+    """The first ``top`` villages of the outreach list (tier 2), as on 04b_priority."""
+    from .tables import priority_list
+
+    return priority_list(pd.read_parquet(paths.village_priority), (2,)).head(top)
+
+
+def index_map(paths, villages) -> str:
+    """The interactive village map of the front page (HTML): risk, P(RR > 1), tier,
+    reach of services and possible under-reporting, with a tooltip per village."""
+    from .interactive import class_colours, legend, quantile_classes, village_map
+
+    v = villages[["villcode", "townname", "villname", "geometry"]].reset_index(drop=True)
+    pr = v[["villcode"]].merge(pd.read_parquet(paths.village_priority), on="villcode", how="left")
+    feats = v[["villcode"]].merge(
+        pd.read_parquet(paths.village_features, columns=["villcode", "incidents_w", "rate_incidents_w"]),
+        on="villcode", how="left",
+    )  # fmt: skip
+    access = quantile_classes(pr["access_index"], L.ACCESS_LABELS, L.ACCESS_COLOURS)
+    layers = {
+        "risk": (L.MAP_LAYERS["risk"], class_colours(pr["rr_mean"], L.RISK_CLASSES), legend(L.RISK_CLASSES)),
+        "probability": (L.MAP_LAYERS["probability"], class_colours(pr["p_exceed_1"], L.PROBABILITY_CLASSES),
+                        legend(L.PROBABILITY_CLASSES)),
+        "tier": (L.MAP_LAYERS["tier"], [L.TIER_COLOURS[int(t)] if pd.notna(t) else "#e0e0e0" for t in pr["tier"]],
+                 [(L.TIER_COLOURS[k], L.TIER_LABELS[k]) for k in (2, 1, 0)]),
+        "access": (L.MAP_LAYERS["access"], class_colours(pr["access_index"], access), legend(access)),
+        "blind": (L.MAP_LAYERS["blind"], [L.BLIND_SPOT_COLOURS[bool(b)] for b in pr["under_reporting"].fillna(False)],
+                  [(L.BLIND_SPOT_COLOURS[True], "可能低報"), (L.BLIND_SPOT_COLOURS[False], "其他")]),
+    }  # fmt: skip
+    tips = []
+    for r, f in zip(pr.itertuples(), feats.itertuples(), strict=True):
+        lines = [f"{v.loc[len(tips), 'townname']} {v.loc[len(tips), 'villname']}"]
+        if pd.notna(f.incidents_w):
+            lines.append(
+                f"近四季事件 {int(f.incidents_w):,} 起，每千人每季 {f.rate_incidents_w:.2f} 起"
+            )
+        if pd.notna(r.rr_mean):
+            lines.append(f"風險 {r.rr_mean:.2f} 倍（90% 範圍 {r.rr_low:.2f}–{r.rr_high:.2f}）")
+            lines.append(f"高於全市的機率 {r.p_exceed_1:.0%}")
+        if pd.notna(r.tier):
+            lines.append(
+                f"等級：{r.tier_label}" + (f"（第 {int(r.rank)} 順位）" if r.tier == 2 else "")
+            )
+        if isinstance(r.reasons, str) and r.reasons:
+            lines.append(f"原因：{r.reasons}")
+        tips.append("\n".join(lines))
+    return village_map(v, layers, tips, f"各里地圖 {paths.period}")
+
+
+def trend_frame(paths) -> pd.DataFrame:
+    """City incidents per quarter and case type (rows: quarters; columns: case types and 合計)."""
+    t = pd.read_parquet(paths.trends)
+    wide = t.pivot_table(
+        index="period", columns="case_type", values="incidents", aggfunc="sum"
+    ).fillna(0)
+    wide[L.TOTAL_LABEL] = wide.sum(axis=1)
+    return wide.astype(int)
+
+
+def district_trends(paths, quarters: int = 8) -> pd.DataFrame:
+    """Incidents per district over the last ``quarters`` quarters and the same quarter a year ago."""
+    t = pd.read_parquet(paths.trends)
+    wide = t.pivot_table(
+        index="townname", columns="period", values="incidents", aggfunc="sum"
+    ).fillna(0)
+    cur = str(paths.period)
+    year_ago = str(Period.parse(cur).previous().previous().previous().previous())
+    cols = [c for c in wide.columns if c <= cur][-quarters:]
+    out = wide[cols].astype(int)
+    if year_ago in wide.columns:
+        base = wide[year_ago].replace(0, np.nan)
+        out["與去年同季相比"] = [
+            f"{d:+.0%}" if np.isfinite(d) else "—" for d in (wide[cur] - wide[year_ago]) / base
+        ]
+    total = (
+        out[cols]
+        .sum()
+        .to_frame()
+        .T.assign(**({"與去年同季相比": "—"} if year_ago in wide.columns else {}))
+    )
+    total.index = [L.TOTAL_LABEL]
+    return pd.concat([out, total]).rename_axis("行政區").reset_index()
+
+
+def affected_tables(paths) -> dict[str, pd.DataFrame]:
+    """Who is affected this quarter: one cross-table per :data:`labels.AFFECTED_TABLES` entry,
+    with totals; zh-TW labels."""
+    a = pd.read_parquet(paths.affected)
+    out = {}
+    for name, (title, row_label) in L.AFFECTED_TABLES.items():
+        t = a[a["table"] == name]
+        wide = (
+            t.pivot_table(index="row", columns="column", values="count", aggfunc="sum")
+            .fillna(0)
+            .astype(int)
+        )
+        if name == "age":
+            order = [k for k in L.AGE_GROUP_LABELS if k in wide.index]
+            wide = wide.loc[order].rename(index=L.AGE_GROUP_LABELS)
+        wide = wide.rename(index={"unknown": L.UNKNOWN_LABEL})
+        wide[L.TOTAL_LABEL] = wide.sum(axis=1)
+        wide.loc[L.TOTAL_LABEL] = wide.sum()
+        out[title] = wide.rename_axis(row_label).reset_index()
+    return out

@@ -211,14 +211,16 @@ def _audit(paths: PeriodPaths, manifest: dict, progress: bool) -> dict:
     try:
         if progress:
             print(f"disclosure audit of staff/ and public/ ({paths.period})", flush=True)
-        findings = disclosure.audit(paths.reports)
+        level = manifest["parameters"].get("public_level", "district")
+        manifest["public_level"] = level
+        findings = disclosure.audit(paths.reports, public_level=level)
         manifest["audit"] = {
             "findings": [str(f) for f in findings],
             "policy": disclosure.DEFAULT_POLICY.as_dict(),
         }
         if findings:
             manifest["status"] = "audit failed"
-            disclosure.check(paths.reports)  # raises with the file and cell of each finding
+            disclosure.check(paths.reports, public_level=level)  # names file and cell
         manifest["status"] = "ok"
     finally:
         _write_manifest(paths, manifest, started)

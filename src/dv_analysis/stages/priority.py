@@ -10,7 +10,8 @@ Tiers (docs/priority.md):
 
 * **2 優先關注**: higher risk (P(RR > 1) ≥ ``flag_probability``) or a new rise (early
   warning), and among the first ``budget`` such villages in the list's order;
-* **1 留意**: the other villages with higher risk or a new rise;
+* **1 留意**: the other villages with higher risk or a new rise, and those with
+  P(RR > 1) ≥ ``watch_probability`` (a wider net: docs/priority.md has the trade-off);
 * **0 一般**: the rest. Villages that may be under-reported keep their tier and carry the
   reason 可能低報: they need a visit to find cases, which the numbers cannot show.
 
@@ -56,6 +57,7 @@ class PriorityParams:
 
     budget: int = 20  # villages outreach can visit in a quarter (tier 2 holds at most this many)
     flag_probability: float = 0.9  # P(RR > 1) from which a village counts as higher risk
+    watch_probability: float = 0.8  # P(RR > 1) from which a village is watched (tier 1)
     window: int = 4  # quarters of the risk window (as 02 and 03b)
     baseline: int = 8  # quarters of each village's own baseline for the early warning
     monitor: int = 4  # latest quarters the early warning watches
@@ -213,6 +215,8 @@ def _reasons(row, params: PriorityParams) -> str:
     p = row["p_exceed_1"]
     if np.isfinite(p) and p >= params.flag_probability:
         out.append(L.REASONS["higher_risk"].format(p=p * 100, rr=row["rr_mean"]))
+    elif np.isfinite(p) and p >= params.watch_probability:
+        out.append(L.REASONS["watch"].format(p=p * 100, rr=row["rr_mean"]))
     if row["emerging"]:
         out.append(L.REASONS["emerging"].format(onset=row["onset"], strength=row["strength"]))
     if row["hotspot"]:
@@ -252,12 +256,13 @@ def priority_table(paths, villages, risk, early, scores, default: str, params) -
     t["emerging"] = t["emerging"].fillna(False).astype(bool)
     higher = t["p_exceed_1"].fillna(0) >= params.flag_probability
     flagged = higher | t["emerging"]
+    watched = flagged | (t["p_exceed_1"].fillna(0) >= params.watch_probability)
     t["score"] = scores[default]
     order = np.argsort(-np.where(np.isfinite(t["score"]), t["score"], -np.inf), kind="stable")
     t["rank"] = 0
     t.loc[t.index[order], "rank"] = np.arange(1, len(t) + 1)
     first = t[flagged].sort_values("rank").index[: params.budget]
-    t["tier"] = np.where(flagged, 1, 0)
+    t["tier"] = np.where(watched, 1, 0)
     t.loc[first, "tier"] = 2
     t["tier_label"] = t["tier"].map(L.TIER_LABELS)
     t["quadrant"] = [

@@ -6,6 +6,8 @@ Everything written under ``reports/<period>/public/`` goes through
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -32,7 +34,12 @@ DISTRICT_DICTIONARY = {
     "notifications_q": "本季通報件數（由各里四捨五入值加總）",
     "victims_q": "本季被害人數（由各里四捨五入值加總）",
     "incidents_w": "近四季事件數（由各里四捨五入值加總）",
+    "rate_incidents_w": "近四季每千人每季事件率（以公布的四捨五入值計算）",
     "*_status": "空白表示已公開；「數量過少不公開」表示不公開",
+}
+TREND_DICTIONARY = {
+    "townname": "行政區",
+    "incidents_*": "該季事件數（1–9 件不公開，其餘四捨五入至 5 的倍數）",
 }
 
 
@@ -65,16 +72,157 @@ def open_data(
     return villages, districts, prot.log
 
 
-def run(paths: PeriodPaths, policy: disclosure.Policy = disclosure.DEFAULT_POLICY) -> list:
-    """Write ``public/open_data/`` (villages and districts with their dictionaries) and ``public/index.html``."""
+#: Age groups of victims (lower bound inclusive, upper exclusive) and their codes.
+AGE_GROUPS: tuple[tuple[float, float, str], ...] = (
+    (0, 12, "0-11"), (12, 18, "12-17"), (18, 30, "18-29"), (30, 45, "30-44"),
+    (45, 65, "45-64"), (65, 200, "65+"),
+)  # fmt: skip
+UNKNOWN = "unknown"
+
+
+def age_group(age: pd.Series) -> pd.Series:
+    """The :data:`AGE_GROUPS` code of each age (``unknown`` when missing)."""
+    out = pd.Series(UNKNOWN, index=age.index, dtype=object)
+    for lo, hi, code in AGE_GROUPS:
+        out[(age >= lo) & (age < hi)] = code
+    return out
+
+
+def affected_table(notifications: pd.DataFrame) -> pd.DataFrame:
+    """Notifications of a quarter counted by who is affected and who reported (long form).
+
+    Tables (``table``): ``sex`` (victim sex × case type), ``age`` (age group × case
+    type), ``relationship`` (× case type), ``channel`` (reporting unit × district) and
+    ``sex_district`` (victim sex × district). Columns ``table``, ``row``, ``column``,
+    ``count``; every table sums to the number of notifications.
+    """
+    n = notifications.assign(
+        victim_sex=notifications["victim_sex"].replace("", UNKNOWN).fillna(UNKNOWN),
+        relationship=notifications["relationship"].replace("", UNKNOWN).fillna(UNKNOWN),
+        reporter_unit=notifications["reporter_unit"].replace("", UNKNOWN).fillna(UNKNOWN),
+        age_group=age_group(notifications["victim_age"]),
+    )
+    specs = {
+        "sex": ("victim_sex", "case_type"),
+        "age": ("age_group", "case_type"),
+        "relationship": ("relationship", "case_type"),
+        "channel": ("reporter_unit", "townname"),
+        "sex_district": ("victim_sex", "townname"),
+    }
+    frames = []
+    for name, (row, col) in specs.items():
+        c = n.groupby([row, col]).size().rename("count").reset_index()
+        frames.append(c.rename(columns={row: "row", col: "column"}).assign(table=name))
+    out = pd.concat(frames, ignore_index=True)[["table", "row", "column", "count"]]
+    return out.astype({"row": str, "column": str, "count": int})
+
+
+def trend_table(settings, period) -> pd.DataFrame:
+    """Incidents per quarter, district and case type, for every quarter up to ``period``
+    with clean tables (columns ``period``, ``townname``, ``case_type``, ``incidents``)."""
+    from .. import public
+    from ..config import Period, period_range
+    from .features import FIRST_REGISTER_QUARTER
+
+    towns = public.load_boundaries(settings).set_index("villcode")["townname"]
+    rows = []
+    for q in period_range(FIRST_REGISTER_QUARTER, Period.parse(period)):
+        f = settings.period(q).incidents
+        if not f.exists():
+            continue
+        inc = pd.read_parquet(f, columns=["villcode", "case_type"])
+        c = (
+            inc.assign(townname=inc["villcode"].map(towns))
+            .groupby(["townname", "case_type"])
+            .size()
+        )
+        rows.append(c.rename("incidents").reset_index().assign(period=str(q)))
+    if not rows:
+        return pd.DataFrame(columns=["period", "townname", "case_type", "incidents"])
+    return pd.concat(rows, ignore_index=True)[["period", "townname", "case_type", "incidents"]]
+
+
+def write_aggregates(paths: PeriodPaths) -> list:
+    """The report's own aggregates of the clean tables: ``trends.parquet``, ``affected.parquet``."""
+    trend_table(paths.settings, paths.period).to_parquet(paths.trends, index=False)
+    notes = pd.read_parquet(
+        paths.notifications,
+        columns=[
+            "victim_sex",
+            "victim_age",
+            "relationship",
+            "reporter_unit",
+            "case_type",
+            "townname",
+        ],
+    )
+    affected_table(notes).to_parquet(paths.affected, index=False)
+    return [paths.trends, paths.affected]
+
+
+@dataclass(frozen=True)
+class ReportParams:
+    """Settings of the report stage (the ``parameters`` cell of ``05_report``)."""
+
+    public_level: str = (
+        "district"  # public tier: district (default) or village (deliberate; docs/reports.md)
+    )
+    trend_quarters: int = 8  # quarters of the district trends (staff and public pages)
+
+
+PUBLIC_LEVELS = ("district", "village")
+
+
+def district_trends_public(
+    trends: pd.DataFrame, period, quarters: int, policy: disclosure.Policy
+) -> pd.DataFrame:
+    """Incidents per district over the last ``quarters`` quarters, disclosure-controlled
+    (counts 1–9 withheld, the rest rounded): ``townname`` and one column per quarter."""
+    wide = trends.pivot_table(index="townname", columns="period", values="incidents", aggfunc="sum")
+    cols = [c for c in sorted(wide.columns) if c <= str(period)][-quarters:]
+    prot = disclosure.protect(wide[cols].fillna(0), None, policy)
+    out = prot.values.astype("Int64").reset_index()
+    return out.rename(columns={c: f"incidents_{c}" for c in cols})
+
+
+def run(
+    paths: PeriodPaths,
+    params: ReportParams = ReportParams(),
+    policy: disclosure.Policy = disclosure.DEFAULT_POLICY,
+) -> list:
+    """Write the report's aggregates, ``public/open_data/`` and ``public/index.html``.
+
+    The public tier is district-level unless ``params.public_level`` is ``village``:
+    then the village table and map are published too (a deliberate choice, recorded in
+    the manifest; the audit fails on village rows in ``public/`` otherwise).
+    """
     from ..pages.public_page import public_page
 
+    if params.public_level not in PUBLIC_LEVELS:
+        raise ValueError(
+            f"public_level {params.public_level!r} is not one of {', '.join(PUBLIC_LEVELS)}"
+        )
+    written = write_aggregates(paths)
     feats = pd.read_parquet(paths.village_features)
     hot = pd.read_parquet(paths.hotspots) if paths.hotspots.exists() else None
     villages, districts, _ = open_data(feats, hot, policy)
+    pq = feats.groupby("townname")["person_quarters_w"].sum()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        districts["rate_incidents_w"] = (
+            1000 * districts["incidents_w"].astype(float) / districts["townname"].map(pq)
+        ).round(3)
+    trends = district_trends_public(
+        pd.read_parquet(paths.trends), paths.period, params.trend_quarters, policy
+    )
     out = paths.open_data
-    return [
-        disclosure.write_public_csv(villages, out / "villages.csv", VILLAGE_DICTIONARY),
+    written += [
         disclosure.write_public_csv(districts, out / "districts.csv", DISTRICT_DICTIONARY),
-        public_page(paths, villages, districts),
+        disclosure.write_public_csv(trends, out / "district_trends.csv", TREND_DICTIONARY),
     ]
+    village_level = params.public_level == "village"
+    if village_level:
+        written.append(
+            disclosure.write_public_csv(villages, out / "villages.csv", VILLAGE_DICTIONARY)
+        )
+    written.append(public_page(paths, villages if village_level else None, districts, trends))
+    return written
