@@ -259,6 +259,7 @@ def test_run_fails_when_the_audit_fails(ran):
         with pytest.raises(AuditFailed, match=r"public/leak\.csv"):
             run(s, "2020Q4", progress=False, notebooks=("01_clean.ipynb",))
         assert json.loads(p.manifest.read_text())["status"] == "audit failed"
+        assert (p.staff / "index.html").exists(), "the previous complete outputs stay in place"
     finally:
         leak.unlink()
 
@@ -294,7 +295,7 @@ def test_report_index_and_open_data(ran):
             cols = pd.read_csv(f, encoding="utf-8-sig", nrows=0).columns
             assert not set(cols) & disclosure.VILLAGE_COLUMNS, f"{f.name} has village rows"
     d = pd.read_csv(p.open_data / "district_trends.csv", encoding="utf-8-sig")
-    counts = d.drop(columns="townname").stack()
+    counts = d.drop(columns="townname").stack().dropna()
     assert ((counts == 0) | ((counts >= 10) & (counts % 5 == 0))).all()
     assert disclosure.audit(p.reports) == []
     page = (p.public / "index.html").read_text(encoding="utf-8")
@@ -376,6 +377,19 @@ def test_pages_in_a_real_browser(ran, tmp_path):
             assert not r.console_errors, f"{page.name}: {r.console_errors}"
             assert r.cjk_font, f"{page.name}: heading drawn with {r.heading_fonts}"
         assert (tmp_path / "index.png").read_bytes().startswith(b"\x89PNG")
+        # the index map: hovering a village shows its name; it works at phone width too
+        from dv_analysis import public
+
+        names = set(public.load_boundaries(s).pipe(lambda v: v["townname"] + " " + v["villname"]))
+        for width, mobile in ((1280, False), (390, True)):
+            b.set_width(width, mobile)
+            r = b.check(p.staff / "index.html")
+            assert r.ok, (width, r.requests, r.console_errors)
+            assert b.evaluate("document.querySelectorAll('.ivmap path.v').length") == 456
+            tip = b.hover(".ivmap path.v", 200)
+            assert tip.splitlines()[0] in names, tip
+            assert tip == b.evaluate("document.querySelectorAll('.ivmap path.v')[200].dataset.t")
+        b.set_width(1280)
         # the check itself can fail: a page that calls a network host and logs an error
         bad = tmp_path / "bad.html"
         bad.write_text(

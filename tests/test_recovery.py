@@ -26,3 +26,19 @@ def test_village_risk_recovers_planted_villages(tmp_path):
     assert row["diagnostics_ok"]
     assert row["precision"] >= 0.9 and row["recall"] >= 0.85, row
     assert row["isolated_found"] >= 3, row
+
+
+def test_outreach_list_recovers_planted_villages_and_the_late_cluster(tmp_path):
+    """Floor of the priority check (docs/validation.md): strong world ×2.6, seed 2, three
+    years; about 90 s (generation, cleaning of 12 quarters, BYM2, early warning).
+
+    Tier ≥ 1: precision ≥ 0.9 and recall ≥ 0.9; at least 3 of 4 isolated villages; every
+    village of the late cluster flagged emerging; at most two false-alarm clusters.
+    """
+    from dv_analysis.validation import run_priority_world
+
+    row = run_priority_world(2, 2.6, tmp_path)
+    assert row["precision"] >= 0.9 and row["recall"] >= 0.9, row
+    assert row["isolated_found"] >= 3, row
+    assert row["late_emerging"] == row["late"] > 0, row
+    assert row["false_alarm_clusters"] <= 2, row

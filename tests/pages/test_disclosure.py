@@ -94,7 +94,21 @@ def test_audit_passes_clean_files(tmp_path):
     (p / "staff" / "page.html").write_text(
         "<html><body><table><tr><th>里</th><th>事件</th></tr><tr><td>青山里</td><td>3</td></tr></table></body></html>"
     )
-    assert D.audit(p) == []
+    assert D.audit(p, public_level="village") == []
+
+
+def test_audit_finds_village_rows_in_public_unless_chosen(tmp_path):
+    p = _period(tmp_path)
+    t = pd.DataFrame({"townname": ["大安區"], "villname": ["青山里"], "incidents": [15]})
+    t.to_csv(p / "staff" / "v.csv", index=False)
+    t.to_csv(p / "public" / "v.csv", index=False)
+    (p / "public" / "index.html").write_text(
+        "<table><tr><th>行政區</th><th>事件</th></tr><tr><td>大安區</td><td>15</td></tr></table>"
+    )
+    findings = [str(f) for f in D.audit(p)]
+    assert len(findings) == 1 and findings[0].startswith("public/v.csv: column 'villname'")
+    assert "--public-level village" in findings[0]
+    assert D.audit(p, public_level="village") == []
 
 
 @pytest.mark.parametrize(
@@ -125,7 +139,7 @@ def test_audit_finds_small_counts_in_public_only(tmp_path):
     t = pd.DataFrame({"villcode": ["a", "b"], "incidents": [3, 15]})
     t.to_csv(p / "staff" / "v.csv", index=False)
     t.to_csv(p / "public" / "v.csv", index=False)
-    findings = D.audit(p)
+    findings = D.audit(p, public_level="village")
     assert [str(f) for f in findings] == [
         "public/v.csv: row 2, column 'incidents': count 3 below the threshold 10"
     ]

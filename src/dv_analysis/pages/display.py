@@ -71,6 +71,13 @@ def setup() -> str | None:
     return font
 
 
+def format_p(p: float) -> str:
+    """A p-value for staff: ``< 0.001`` below 0.001, else three decimals."""
+    if p is None or pd.isna(p):
+        return "—"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
 def table(df: pd.DataFrame, caption: str | None = None):
     """A styled table without the index, thousands separated, for staff pages.
 
@@ -85,6 +92,10 @@ def table(df: pd.DataFrame, caption: str | None = None):
         if c in L.WRAP_COLUMNS:
             classes[c] = "text wrap"
     sty = df.style.hide(axis="index").format(thousands=",", precision=2, na_rep="—")
+    p_cols = [c for c in df.columns if any(m in str(c) for m in L.P_VALUE_MARKERS)]
+    p_cols = [c for c in p_cols if pd.api.types.is_numeric_dtype(df[c])]
+    if p_cols:
+        sty = sty.format(format_p, subset=p_cols, na_rep="—")
     sty = sty.set_td_classes(classes)
     if caption:
         sty = sty.set_caption(caption)

@@ -64,6 +64,9 @@ SCAN_COLUMNS = {
     "significant": "顯著", "radius_m": "半徑（公尺）",
 }  # fmt: skip
 
+SCAN_KINDS = {"most likely": "最可能的群聚", "secondary": "次要群聚"}
+YES_NO = {True: "是", False: "否"}
+
 # --- counts shown to staff and the public ----------------------------------------------
 COUNT_LABELS = {
     "townname": "行政區",
@@ -243,5 +246,7 @@ MAP_LAYERS = {
     "access": "交通與服務可及性",
     "blind": "可能低報",
 }
+#: Columns of staff tables holding p- or q-values (shown as "< 0.001" below 0.001).
+P_VALUE_MARKERS = ("p 值", "q 值", "p-value", "p值")
 #: Columns of staff tables whose cells may wrap (long plain-language text).
 WRAP_COLUMNS = ("原因",)

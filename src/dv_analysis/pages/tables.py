@@ -85,7 +85,12 @@ def hot_villages_table(
 
 def scan_clusters_table(scan: pd.DataFrame, names: pd.Series) -> pd.DataFrame:
     """The scan clusters with the centre named (district and village) and zh-TW headers."""
-    return scan.assign(centre=scan["centre"].map(names)).rename(columns=L.SCAN_COLUMNS)
+    return scan.assign(
+        centre=scan["centre"].map(names),
+        kind=scan["kind"].map(L.SCAN_KINDS).fillna(scan["kind"]),
+        significant=scan["significant"].map(L.YES_NO),
+        observed=scan["observed"].round().astype(int),
+    ).rename(columns=L.SCAN_COLUMNS)
 
 
 def hard_to_reach_hot(

@@ -70,14 +70,23 @@ def recover(paths: PeriodPaths) -> list[str]:
 
 
 def prepare(paths: PeriodPaths) -> None:
-    """Empty staging folders for a staged period (a dead run's leftovers are removed)."""
+    """Staging folders for a staged period, starting as copies of its final folders.
+
+    A dead run's leftovers are removed first. Starting from a copy keeps what this run
+    does not rewrite (a run of some notebooks only, the period's own caches); the run's
+    notebooks overwrite the rest.
+    """
     if not paths.staged:
         raise ValueError(f"{paths.period} is not staged")
     recover(paths)
-    for src, _ in _pairs(paths):
+    for src, dst in _pairs(paths):
         if src.exists():
             shutil.rmtree(src)
-        src.mkdir(parents=True)
+        src.parent.mkdir(parents=True, exist_ok=True)
+        if dst.is_dir():
+            shutil.copytree(dst, src)
+        else:
+            src.mkdir()
 
 
 def promote(paths: PeriodPaths) -> None:

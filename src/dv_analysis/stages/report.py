@@ -164,9 +164,7 @@ def write_aggregates(paths: PeriodPaths) -> list:
 class ReportParams:
     """Settings of the report stage (the ``parameters`` cell of ``05_report``)."""
 
-    public_level: str = (
-        "district"  # public tier: district (default) or village (deliberate; docs/reports.md)
-    )
+    public_level: str = "district"  # public tier: district or village (docs/reports.md)
     trend_quarters: int = 8  # quarters of the district trends (staff and public pages)
 
 
