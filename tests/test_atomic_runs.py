@@ -106,6 +106,9 @@ def test_promote_replaces_the_period_and_recover_undoes_a_half_move(settings):
     staged = settings.staged("2020Q4").period("2020Q4")
     assert staged.clean != final.clean and staged.final.clean == final.clean
     staging.prepare(staged)
+    assert not (staged.clean / "table.txt").exists(), "a full run starts empty"
+    staging.prepare(staged, copy=True)
+    assert (staged.clean / "table.txt").read_text() == "old", "a partial run starts from a copy"
     staging.record_attempt(staged, "running")
     m = json.loads(final.manifest.read_text())
     assert m["status"] == "running" and m["outputs"]["finished"] == "then"

@@ -114,11 +114,18 @@ def public_district_map(paths, districts_public: pd.DataFrame, out_png) -> pd.Da
     return shown
 
 
+def _cell(v) -> str:
+    """A published value: withheld, an integer with thousands separators, or text."""
+    if pd.isna(v):
+        return SUPPRESSED_LABEL
+    if isinstance(v, (int, float, np.integer, np.floating)) and float(v).is_integer():
+        return f"{int(v):,}"
+    return html.escape(str(v))
+
+
 def _html_table(table: pd.DataFrame) -> str:
     rows = "".join(
-        "<tr>"
-        + "".join(f"<td>{SUPPRESSED_LABEL if pd.isna(v) else html.escape(str(v))}</td>" for v in r)
-        + "</tr>"
+        "<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in r) + "</tr>"
         for r in table.itertuples(index=False)
     )
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.columns)

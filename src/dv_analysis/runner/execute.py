@@ -316,7 +316,7 @@ def run(
         if previous is not None:
             return previous
         paths = settings.staged(final.period).period(final.period)
-        staging.prepare(paths)
+        staging.prepare(paths, copy=set(notebooks) != set(NOTEBOOKS))
         staging.record_attempt(paths, "running")
         try:
             manifest = _new_manifest(settings, paths, params, key)
@@ -447,7 +447,7 @@ def _run_parallel(settings, periods, first, rest, seed, force, progress, extra, 
         runs = []
         for p, params, key in todo:
             paths = staged.period(p)
-            staging.prepare(paths)
+            staging.prepare(paths, copy=set(notebooks) != set(NOTEBOOKS))
             staging.record_attempt(paths, "running")
             params = {**params, "staging": staged.staging_parameter}
             runs.append((paths, params, _new_manifest(settings, paths, params, key)))

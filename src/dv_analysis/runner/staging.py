@@ -69,12 +69,12 @@ def recover(paths: PeriodPaths) -> list[str]:
     return done
 
 
-def prepare(paths: PeriodPaths) -> None:
-    """Staging folders for a staged period, starting as copies of its final folders.
+def prepare(paths: PeriodPaths, copy: bool = False) -> None:
+    """Empty staging folders for a staged period, or with ``copy`` copies of its final ones.
 
-    A dead run's leftovers are removed first. Starting from a copy keeps what this run
-    does not rewrite (a run of some notebooks only, the period's own caches); the run's
-    notebooks overwrite the rest.
+    A dead run's leftovers are removed first. A run of every notebook starts empty, so no
+    file an earlier run wrote survives it (an old ``public/villages.csv``, say); a run of
+    some notebooks only starts from a copy, keeping the other notebooks' outputs.
     """
     if not paths.staged:
         raise ValueError(f"{paths.period} is not staged")
@@ -83,7 +83,7 @@ def prepare(paths: PeriodPaths) -> None:
         if src.exists():
             shutil.rmtree(src)
         src.parent.mkdir(parents=True, exist_ok=True)
-        if dst.is_dir():
+        if copy and dst.is_dir():
             shutil.copytree(dst, src)
         else:
             src.mkdir()

@@ -9,12 +9,16 @@ person-quarters times the city's rate over the window.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import shapely
 
 from ..config import PeriodPaths, cache_dir
 from ..stats.bym2 import BYM2Fit, adjacency_matrix, enable_compilation_cache, fit_bym2
@@ -54,7 +58,7 @@ class RiskOutputs:
 
     table: pd.DataFrame
     summary: dict
-    fit: BYM2Fit | None  # None for all of Taiwan (one fit per county, in the summary)
+    fit: BYM2Fit | None  # None for all of Taiwan (per county, in the summary) or a cached fit
 
 
 def _fit(gf: pd.DataFrame, expected: np.ndarray, params: RiskParams) -> BYM2Fit:
@@ -65,6 +69,47 @@ def _fit(gf: pd.DataFrame, expected: np.ndarray, params: RiskParams) -> BYM2Fit:
         chains=params.chains, warmup=params.warmup, draws=params.draws, seed=params.seed,
         ids=gf["villcode"],
     )  # fmt: skip
+
+
+def _model_source() -> bytes:
+    """The model's code: a change to it invalidates every cached fit."""
+    return (Path(__file__).resolve().parents[1] / "stats" / "bym2.py").read_bytes()
+
+
+def fit_key(gf: pd.DataFrame, expected: np.ndarray, params: RiskParams) -> str:
+    """Content address of a fit: villages, counts, expected counts, the adjacency of their
+    polygons, sampler settings and the model's code."""
+    h = hashlib.sha256(b"bym2-fit 1|" + hashlib.sha256(_model_source()).digest())
+    h.update(
+        json.dumps(
+            [params.weights, params.chains, params.warmup, params.draws, params.seed]
+        ).encode()
+    )
+    h.update("|".join(gf["villcode"].astype(str)).encode())
+    h.update(np.ascontiguousarray(gf["observed"], float).tobytes())
+    h.update(np.ascontiguousarray(expected, float).tobytes())
+    h.update(b"".join(shapely.to_wkb(gf.geometry.to_numpy(), output_dimension=2)))
+    return h.hexdigest()
+
+
+def cached_fit(paths: PeriodPaths, gf: pd.DataFrame, expected: np.ndarray, params: RiskParams):
+    """The fit's village table and summary, read back when a fit with the same content was
+    made before (``data_clean/.cache/bym2/<key>.*``: internal, like every clean table),
+    otherwise fitted and kept. Returns (areas, summary, fit or None when read back)."""
+    key = fit_key(gf, expected, params)
+    folder = paths.settings.clean_dir / ".cache" / "bym2"
+    table, meta = folder / f"{key}.parquet", folder / f"{key}.json"
+    if table.exists() and meta.exists():
+        summary = json.loads(meta.read_text(encoding="utf-8"))
+        summary["sampler"] = {**summary["sampler"], "cached": True}
+        return pd.read_parquet(table), summary, None
+    fit = _fit(gf, expected, params)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = table.with_name(f".{table.name}.{os.getpid()}")
+    fit.areas.to_parquet(tmp, index=False)
+    os.replace(tmp, table)
+    meta.write_text(json.dumps(fit.summary(), ensure_ascii=False), encoding="utf-8")
+    return fit.areas, fit.summary(), fit
 
 
 def _worst(diagnostics: list[dict]) -> dict:
@@ -121,8 +166,7 @@ def run(
     else:
         if progress:
             print(f"  BYM2 on {len(gf)} villages; {params.chains} chains", flush=True)
-        fit = _fit(gf, expected, params)
-        areas, fit_summary = fit.areas, fit.summary()
+        areas, fit_summary, fit = cached_fit(paths, gf, expected, params)
     table = g[["villcode"]].merge(
         areas.rename(columns={"id": "villcode"}), on="villcode", how="left"
     )
