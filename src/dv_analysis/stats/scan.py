@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from numba import njit
+from scipy.spatial import cKDTree
 
 
 @dataclass
@@ -39,14 +40,50 @@ def _poisson_llr(c: np.ndarray, e: np.ndarray, total: float) -> np.ndarray:
     return np.nan_to_num(llr, nan=0.0, posinf=0.0)
 
 
-def _windows(coords: np.ndarray, pop: np.ndarray, max_pop_frac: float):
-    """For each centre, neighbours by distance and how many fit under the population cap."""
-    d = np.sqrt(((coords[:, None, :] - coords[None, :, :]) ** 2).sum(-1))
-    order = np.argsort(d, axis=1, kind="mergesort")
-    cum_pop = np.cumsum(pop[order], axis=1)
-    kmax = (cum_pop <= max_pop_frac * pop.sum()).sum(axis=1)
-    # windows never grow past the cap: drop the columns no window reaches
-    return d, order[:, : max(int(kmax.max()), 1)], kmax
+def _nearest(tree, coords, pop, cap, k0: int):
+    """Nearest areas of some centres by distance (ties by position), ``k`` doubled until
+    every window reached the population cap; and each window's size."""
+    n = tree.n
+    k = min(n, k0)
+    while True:
+        dist, order = tree.query(coords, k=k)
+        dist, order = dist.reshape(len(coords), -1), order.reshape(len(coords), -1)
+        rank = np.lexsort((order, dist), axis=1)  # as a stable sort by distance would
+        dist, order = np.take_along_axis(dist, rank, 1), np.take_along_axis(order, rank, 1)
+        kmax = (np.cumsum(pop[order], axis=1) <= cap).sum(axis=1)
+        if k == n or (kmax < k).all():
+            return dist, order, kmax
+        k = min(n, 2 * k)
+
+
+def _windows(coords: np.ndarray, pop: np.ndarray, max_pop_frac: float, chunk: int = 512):
+    """For each centre, its nearest areas in order of distance and how many fit under the
+    population cap.
+
+    Neighbour lists come from a KD-tree, centres ``chunk`` at a time, so no ``n × n``
+    distance matrix is built: a national scan (7,701 villages, cap 10 %) keeps at most
+    1,396 neighbours per centre. Returns distances and neighbours (``n × K``, columns past
+    a window's size are padding and never read) and the window sizes.
+    """
+    n = len(coords)
+    cap = max_pop_frac * pop.sum()
+    tree = cKDTree(coords)
+    parts, k0 = [], 64
+    for start in range(0, n, chunk):
+        d, o, km = _nearest(tree, coords[start : start + chunk], pop, cap, k0)
+        width = max(int(km.max()), 1)  # windows never grow past the cap
+        parts.append((d[:, :width], o[:, :width].astype(np.int64), km))
+        k0 = max(k0, width + 1)
+    width = max(p[0].shape[1] for p in parts)
+    dist = np.zeros((n, width))
+    order = np.zeros((n, width), dtype=np.int64)
+    row = 0
+    for d, o, _ in parts:
+        dist[row : row + len(d), : d.shape[1]] = d
+        order[row : row + len(o), : o.shape[1]] = o
+        row += len(d)
+    kmax = np.concatenate([p[2] for p in parts])
+    return dist, order, kmax
 
 
 @njit(cache=True)
@@ -117,7 +154,7 @@ def _non_overlapping(llr, order, cc, ce, d, pop, sims, n_secondary: int) -> list
                 expected=float(ce[i, k]),
                 llr=float(value),
                 p_value=float((1 + (sims >= value).sum()) / (len(sims) + 1)),
-                radius=float(d[i, members[-1]]),
+                radius=float(d[i, k]),
                 population=float(pop[members].sum()),
             )
         )
@@ -168,8 +205,11 @@ def kulldorff_scan(
     d, order, kmax = _windows(coords, pop, max_pop_frac)
     cc = np.cumsum(cases[order], axis=1)
     ce = np.cumsum(expected[order], axis=1)
-    llr = _poisson_llr(cc, ce, total)
-    llr = np.where(np.arange(order.shape[1])[None, :] < kmax[:, None], llr, 0.0)
+    llr = np.zeros_like(cc)
+    for a in range(0, len(cc), 512):  # in blocks of rows: no n × K temporaries
+        block = _poisson_llr(cc[a : a + 512], ce[a : a + 512], total)
+        inside = np.arange(order.shape[1])[None, :] < kmax[a : a + 512, None]
+        llr[a : a + 512] = np.where(inside, block, 0.0)
     sims = _simulated_maxima(pop, expected, total, order, kmax, n_sim, seed)
     return _non_overlapping(llr, order, cc, ce, d, pop, sims, n_secondary)
 
