@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from .labels import NO_DATA
+
 
 def _path(geom, x0: float, y1: float, scale: float) -> str:
     """SVG path data of a (multi)polygon in the map's pixel space (y flipped)."""
@@ -122,7 +124,9 @@ def legend(classes) -> list[tuple[str, str]]:
 def quantile_classes(values, labels: list[str], colours: list[str]) -> list[tuple[float, str, str]]:
     """Upper bounds at the quantiles of ``values`` splitting them into ``len(labels)`` groups."""
     v = pd.Series(values, dtype=float).dropna()
-    qs = np.quantile(v, np.linspace(0, 1, len(labels) + 1)[1:-1]) if len(v) else []
+    if not len(v):  # e.g. a layer that does not cover the city
+        return [(float("inf"), NO_DATA, "#e0e0e0")]
+    qs = np.quantile(v, np.linspace(0, 1, len(labels) + 1)[1:-1])
     bounds = [*qs, float("inf")]
     return list(zip(bounds, labels, colours, strict=True))
 

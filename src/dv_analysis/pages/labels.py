@@ -250,3 +250,4 @@ MAP_LAYERS = {
 P_VALUE_MARKERS = ("p 值", "q 值", "p-value", "p值")
 #: Columns of staff tables whose cells may wrap (long plain-language text).
 WRAP_COLUMNS = ("原因",)
+NO_DATA = "無資料"

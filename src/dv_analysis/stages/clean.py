@@ -217,7 +217,7 @@ def read_raw_file(path: Path) -> RawFile:
     missing_opt = [h for h in HEADERS if h not in found]
     for h in missing_opt:
         frame[HEADERS[h]] = ""
-    frame = frame[list(HEADERS.values())].astype(object)
+    frame = frame[list(HEADERS.values())]
     frame["source_file"] = path.name
     frame["source_row"] = np.arange(1, len(frame) + 1)
     extra = body[extra_cols].copy()
@@ -229,8 +229,12 @@ def read_raw_file(path: Path) -> RawFile:
 # Field normalisation (applied to unique values, so large files stay fast)
 # ---------------------------------------------------------------------------
 def _map_unique(s: pd.Series, func: Callable[[str], object]) -> pd.Series:
-    uniq = pd.unique(s.to_numpy(dtype=object))
-    return s.map(dict(zip(uniq, map(func, uniq), strict=True)))
+    """``func`` of every value, computed once per distinct value (the result array points at
+    the shared results: no Python object per row)."""
+    codes, uniq = pd.factorize(s, use_na_sentinel=False)
+    results = np.empty(len(uniq), dtype=object)
+    results[:] = [func(u) for u in uniq]
+    return pd.Series(results[codes], index=s.index, dtype=object)
 
 
 _DATE_SPLIT = re.compile(r"[/.\-年月日]+")
@@ -481,13 +485,10 @@ class CleaningResult:
 
 
 def _content_key(df: pd.DataFrame) -> pd.Series:
-    parts = [
-        df["notification_id"],
-        df["notified_date"].astype(str),
-        df["victim_key"],
-        df["case_type"].astype(str),
-    ]
-    return pd.Series(["|".join(t) for t in zip(*parts, strict=True)], index=df.index)
+    """One integer per distinct (id, notified date, victim, case type): equal rows, equal keys."""
+    parts = [df["notification_id"], df["notified_date"], df["victim_key"], df["case_type"]]
+    codes = pd.MultiIndex.from_arrays([pd.factorize(p, use_na_sentinel=False)[0] for p in parts])
+    return pd.Series(pd.factorize(codes)[0], index=df.index)
 
 
 def build_incidents(notes: pd.DataFrame, window_days: int = 14) -> pd.DataFrame:
@@ -514,7 +515,9 @@ def build_incidents(notes: pd.DataFrame, window_days: int = 14) -> pd.DataFrame:
                 "opened",
             ]
         )
-    d = notes.sort_values(["victim_key", "case_type", "notified_date", "notification_id"]).copy()
+    used = ["victim_key", "case_type", "notified_date", "notification_id", "villcode",
+            "reporter_unit", "tipvda", "opened"]  # fmt: skip
+    d = notes[used].sort_values(["victim_key", "case_type", "notified_date", "notification_id"])
     nd = pd.to_datetime(d["notified_date"])
     same = (
         (d["victim_key"] == d["victim_key"].shift())
@@ -647,7 +650,10 @@ def _buckets(df: pd.DataFrame, paths: PeriodPaths) -> pd.DataFrame:
     mark(df["case_type"].isna(), "quarantine", "unknown_case_type", "案件類型")
     # duplicates among the rows still in play: same id and content
     live = bucket == "clean"
-    sub = pd.DataFrame({"key": _content_key(df[live]), "file": df.loc[live, "source_file"]})
+    key_cols = ["notification_id", "notified_date", "victim_key", "case_type"]
+    sub = pd.DataFrame(
+        {"key": _content_key(df.loc[live, key_cols]), "file": df.loc[live, "source_file"]}
+    )
     again = sub["key"].duplicated()
     first_file = sub.groupby("key")["file"].transform("first")
     mark(
@@ -663,7 +669,7 @@ def _buckets(df: pd.DataFrame, paths: PeriodPaths) -> pd.DataFrame:
     # one id with different content
     live = bucket == "clean"
     conflict = (
-        df[live].duplicated("notification_id", keep=False).reindex(df.index, fill_value=False)
+        df.loc[live, "notification_id"].duplicated(keep=False).reindex(df.index, fill_value=False)
     )
     mark(conflict, "quarantine", "conflicting_id", "通報編號")
     # period
@@ -684,15 +690,34 @@ def _buckets(df: pd.DataFrame, paths: PeriodPaths) -> pd.DataFrame:
     return df
 
 
-def _tables(df: pd.DataFrame, raws: list[RawFile], paths: PeriodPaths, n_read: int, window: int):
+#: Columns of the clean notifications table, in order.
+CLEAN_COLUMNS: tuple[str, ...] = (
+    "notification_id", "case_id", "victim_key", "notified_date", "incident_date", "reporter_unit",
+    "case_type", "victim_sex", "victim_age", "victim_nationality", "respondent_sex", "respondent_age",
+    "relationship", "violence_forms", "tipvda", "opened", "villcode", "locate_method", "x", "y", "flags",
+    "source_file", "source_row",
+)  # fmt: skip
+
+
+def _split(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The bucketed rows as four small tables: the clean notifications (their columns only),
+    the quarantine (with the raw text of its rows), the duplicates, and per row the file,
+    bucket and reason (for the accounting). The caller may then drop the big frame."""
+    is_clean = df["bucket"] == "clean"
+    notes = df.loc[is_clean, list(CLEAN_COLUMNS)].reset_index(drop=True)
+    quarantine = df.loc[
+        df["bucket"] == "quarantine",
+        ["source_file", "source_row", "reason", "reason_column", *HEADERS.values()],
+    ].reset_index(drop=True)
+    duplicates = df.loc[
+        df["bucket"] == "duplicate", ["source_file", "source_row", "reason", "notification_id"]
+    ].reset_index(drop=True)
+    return notes, quarantine, duplicates, df[["source_file", "bucket", "reason"]].copy()
+
+
+def _tables(parts, raws: list[RawFile], paths: PeriodPaths, n_read: int, window: int):
     """The clean, incident, quarantine, duplicate and extra-column tables and the summary."""
-    clean_cols = [
-        "notification_id", "case_id", "victim_key", "notified_date", "incident_date", "reporter_unit",
-        "case_type", "victim_sex", "victim_age", "victim_nationality", "respondent_sex", "respondent_age",
-        "relationship", "violence_forms", "tipvda", "opened", "villcode", "locate_method", "x", "y", "flags",
-        "source_file", "source_row",
-    ]  # fmt: skip
-    notes = df.loc[df["bucket"] == "clean", clean_cols].reset_index(drop=True)
+    notes, quarantine, duplicates, small = parts
     for c in ("notified_date", "incident_date"):
         notes[c] = pd.to_datetime(notes[c])
     b = public.load_boundaries(paths.settings, paths.settings.city).set_index("villcode")
@@ -703,16 +728,7 @@ def _tables(df: pd.DataFrame, raws: list[RawFile], paths: PeriodPaths, n_read: i
         notes.columns.get_loc("villcode") + 2, "villname", notes["villcode"].map(b["villname"])
     )
     incidents = build_incidents(notes, window)
-    raw_cols = [c for c in HEADERS.values()]
-    quarantine = df.loc[
-        df["bucket"] == "quarantine",
-        ["source_file", "source_row", "reason", "reason_column", *raw_cols],
-    ]
-    quarantine = quarantine.reset_index(drop=True)
-    duplicates = df.loc[
-        df["bucket"] == "duplicate", ["source_file", "source_row", "reason", "notification_id"]
-    ]
-    summary = _summary(paths, raws, df, notes, incidents, n_read, window)
+    summary = _summary(paths, raws, small, notes, incidents, n_read, window)
     extra = (
         pd.concat(
             [r.extra.assign(source_file=r.path.name) for r in raws if r.extra.shape[1] > 1],
@@ -721,9 +737,7 @@ def _tables(df: pd.DataFrame, raws: list[RawFile], paths: PeriodPaths, n_read: i
         if any(r.extra.shape[1] > 1 for r in raws)
         else pd.DataFrame(columns=["source_file", "source_row"])
     )
-    return CleaningResult(
-        notes, incidents, quarantine, summary, duplicates.reset_index(drop=True), extra
-    )
+    return CleaningResult(notes, incidents, quarantine, summary, duplicates, extra)
 
 
 def clean_period(
@@ -736,9 +750,12 @@ def clean_period(
     """
     raws = _raw_files(paths, progress)
     df = pd.concat([r.frame for r in raws], ignore_index=True)
+    for r in raws:  # the rows live on in ``df`` only (memory: docs/benchmarks.md)
+        r.frame = r.frame.iloc[:0]
     n_read = len(df)
-    df = _buckets(_normalise(df), paths)
-    result = _tables(df, raws, paths, n_read, params.incident_window_days)
+    parts = _split(_buckets(_normalise(df), paths))
+    del df  # the raw text of clean rows is not kept (memory: docs/benchmarks.md)
+    result = _tables(parts, raws, paths, n_read, params.incident_window_days)
     result.key = clean_key(paths, params)
     return result
 
@@ -765,10 +782,10 @@ def clean_key(paths: PeriodPaths, params: CleanParams = CleanParams()) -> str:
     return h.hexdigest()
 
 
-def _summary(paths, raws, df, notes, incidents, n_read, window) -> dict:
+def _summary(paths, raws, small, notes, incidents, n_read, window) -> dict:
     files = []
     for r in raws:
-        sub = df[df["source_file"] == r.path.name]
+        sub = small[small["source_file"] == r.path.name]
         counts = sub["bucket"].value_counts()
         dup = sub[sub["bucket"] == "duplicate"]["reason"].value_counts()
         q = sub[sub["bucket"] == "quarantine"]["reason"].value_counts()
@@ -793,8 +810,8 @@ def _summary(paths, raws, df, notes, incidents, n_read, window) -> dict:
     }
     if totals["rows_read"] != n_read or not all(f["balanced"] for f in files):
         raise AssertionError("row accounting does not balance; this is a bug in cleaning")
-    q_all = df[df["bucket"] == "quarantine"]["reason"].value_counts()
-    d_all = df[df["bucket"] == "duplicate"]["reason"].value_counts()
+    q_all = small[small["bucket"] == "quarantine"]["reason"].value_counts()
+    d_all = small[small["bucket"] == "duplicate"]["reason"].value_counts()
     return {
         "period": str(paths.period),
         "city": paths.settings.city,

@@ -37,6 +37,7 @@ from ..stats.early_warning import early_warning, neighbourhood_matrix
 from ..stats.local import local_statistics
 from ..stats.rates import eb_rate
 from ..stats.weights import build_weights, contiguity
+from .risk import RiskParams, _fit_by_county
 
 #: Rankings compared by the backtest (scores computed from data up to the origin only).
 RANKINGS: tuple[str, ...] = (
@@ -139,15 +140,20 @@ def risk_at(paths: PeriodPaths, villages, observed, person_quarters, params: Pri
     path, keyfile = paths.risk_backtest, paths.risk_backtest.with_name("risk_backtest.key")
     if path.exists() and keyfile.exists() and keyfile.read_text() == key:
         return pd.read_parquet(path)
-    neighbours, _ = contiguity(villages[fit], params.weights, ids="villcode")
     enable_compilation_cache(cache_dir() / "jax")
-    f = fit_bym2(
-        observed[fit], expected[fit], adjacency_matrix(neighbours, ids[fit]),
-        chains=params.backtest_chains, warmup=params.backtest_draws, draws=params.backtest_draws,
-        seed=params.seed, ids=ids[fit],
-    )  # fmt: skip
+    rp = RiskParams(weights=params.weights, chains=params.backtest_chains,
+                    warmup=params.backtest_draws, draws=params.backtest_draws, seed=params.seed)  # fmt: skip
+    gf = villages[fit].assign(observed=observed[fit]).reset_index(drop=True)
+    if paths.settings.city == "all":  # county by county, as the risk stage
+        areas, _ = _fit_by_county(gf, expected[fit], rp, progress=False)
+    else:
+        neighbours, _ = contiguity(gf, params.weights, ids="villcode")
+        areas = fit_bym2(
+            gf["observed"], expected[fit], adjacency_matrix(neighbours, gf["villcode"]),
+            chains=rp.chains, warmup=rp.warmup, draws=rp.draws, seed=rp.seed, ids=gf["villcode"],
+        ).areas  # fmt: skip
     table = pd.DataFrame({"villcode": ids}).merge(
-        f.areas.rename(columns={"id": "villcode"})[["villcode", "expected", "rr_mean", "p_exceed_1"]],
+        areas.rename(columns={"id": "villcode"})[["villcode", "expected", "rr_mean", "p_exceed_1"]],
         on="villcode", how="left",
     )  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)
