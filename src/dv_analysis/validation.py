@@ -126,23 +126,45 @@ def risk_recovery(settings: Settings, period: str, flag: float = 0.9, window: in
     periods = features.window_periods(p, window)
     risk = pd.read_parquet(settings.period(p).village_risk)
     flagged = set(risk.loc[risk["p_exceed_1"] >= flag, "villcode"])
-    clusters = planted_clusters(settings)
-    planted = planted_high_risk(clusters, periods)
-    truly_high = set((rr := true_relative_risk(settings, periods))[rr > 1].index)
-    isolated = {v for c in clusters if c["type"] == "isolated" for v in c["villcodes"]}
-    late = {v for c in clusters if c["type"] == "late" for v in c["villcodes"]}
-    n = len(flagged) or float("nan")
+    truth = _truth(settings, periods)
     return {
         "period": str(p),
-        "planted": len(planted),
+        **_scores(flagged, truth),
         "flagged": len(flagged),
-        "precision": len(flagged & truly_high) / n,
-        "precision_planted": len(flagged & planted) / n,
+        "precision_planted": len(flagged & truth["planted"]) / (len(flagged) or float("nan")),
+        "late_found": len(flagged & truth["late"]),
+        "late": len(truth["late"]),
+    }
+
+
+def _truth(settings: Settings, periods: list[Period]) -> dict[str, set]:
+    """The planted truth as sets of villcodes: planted high-risk, truly higher risk of a
+    reported incident, isolated, late, and every cluster that rose (late, new, intensifying)."""
+    clusters = planted_clusters(settings)
+    rr = true_relative_risk(settings, periods)
+
+    def of(*types):
+        return {v for c in clusters if c["type"] in types for v in c["villcodes"]}
+
+    return {
+        "planted": planted_high_risk(clusters, periods),
+        "truly_high": set(rr[rr > 1].index),
+        "isolated": of("isolated"),
+        "late": of("late"),
+        "rising": of("late", "new", "intensifying"),
+    }
+
+
+def _scores(flagged: set, truth: dict[str, set]) -> dict:
+    """Precision (against the true relative risk), recall of planted villages, isolated found."""
+    n = len(flagged) or float("nan")
+    planted = truth["planted"]
+    return {
+        "planted": len(planted),
+        "precision": len(flagged & truth["truly_high"]) / n,
         "recall": len(flagged & planted) / len(planted) if planted else float("nan"),
-        "isolated_found": len(flagged & isolated),
-        "isolated": len(isolated),
-        "late_found": len(flagged & late),
-        "late": len(late),
+        "isolated_found": len(flagged & truth["isolated"]),
+        "isolated": len(truth["isolated"]),
     }
 
 
@@ -211,29 +233,17 @@ def priority_recovery(settings: Settings, period: str, window: int = 4) -> dict:
     t = pd.read_parquet(settings.period(p).village_priority)
     flagged = set(t.loc[t["tier"] >= 1, "villcode"])
     emerging = set(t.loc[t["emerging"], "villcode"])
-    clusters = planted_clusters(settings)
-    planted = planted_high_risk(clusters, periods)
-    truly_high = set((rr := true_relative_risk(settings, periods))[rr > 1].index)
-    isolated = {v for c in clusters if c["type"] == "isolated" for v in c["villcodes"]}
-    late = {v for c in clusters if c["type"] == "late" for v in c["villcodes"]}
-    rising = late | {
-        v for c in clusters if c["type"] in ("new", "intensifying") for v in c["villcodes"]
-    }
+    truth = _truth(settings, periods)
     villages = public.load_boundaries(settings)
     neighbours, _ = contiguity(villages, "queen", ids="villcode")
-    false = sorted(emerging - rising)
+    false = sorted(emerging - truth["rising"])
     m = neighbourhood_matrix(neighbours, false)
-    n = len(flagged) or float("nan")
     return {
         "period": str(p),
-        "planted": len(planted),
+        **_scores(flagged, truth),
         "tier_1_or_2": len(flagged),
-        "precision": len(flagged & truly_high) / n,
-        "recall": len(flagged & planted) / len(planted) if planted else float("nan"),
-        "isolated_found": len(flagged & isolated),
-        "isolated": len(isolated),
-        "late_emerging": len(emerging & late),
-        "late": len(late),
+        "late_emerging": len(emerging & truth["late"]),
+        "late": len(truth["late"]),
         "emerging": len(emerging),
         "false_alarm_clusters": int(connected_components(m)[0]) if false else 0,
     }
