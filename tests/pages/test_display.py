@@ -38,3 +38,15 @@ def test_font_installed_after_the_matplotlib_cache_is_found(monkeypatch):
     stale = [f for f in font_manager.fontManager.ttflist if "CJK" not in f.name]
     monkeypatch.setattr(font_manager.fontManager, "ttflist", stale)
     assert display.cjk_font() in display.CJK_FONTS
+
+
+def test_staff_tables_show_whole_numbers_as_integers_and_small_p_values_as_below():
+    import pandas as pd
+
+    from dv_analysis.pages.display import format_p, table
+
+    df = pd.DataFrame({"距離（公尺）": [1425.0, 932.0], "比率": [0.5, 1.25], "p 值": [0.0004, 0.2]})
+    cells = table(df).to_html()
+    assert ">1,425<" in cells and ">932<" in cells and "1,425.00" not in cells
+    assert ">0.50<" in cells and ">&lt; 0.001<" in cells and ">0.200<" in cells
+    assert format_p(0.00099) == "< 0.001" and format_p(0.001) == "0.001" and format_p(None) == "—"

@@ -6,6 +6,7 @@ case-level table.
 
 from __future__ import annotations
 
+import html
 import logging
 
 import matplotlib
@@ -92,10 +93,17 @@ def table(df: pd.DataFrame, caption: str | None = None):
         if c in L.WRAP_COLUMNS:
             classes[c] = "text wrap"
     sty = df.style.hide(axis="index").format(thousands=",", precision=2, na_rep="—")
+    whole = [
+        c for c in df.columns
+        if pd.api.types.is_float_dtype(df[c]) and df[c].notna().any()
+        and (df[c].dropna() % 1 == 0).all()
+    ]  # fmt: skip
+    if whole:  # counts and distances held as floats: shown as integers
+        sty = sty.format("{:,.0f}", subset=whole, na_rep="—")
     p_cols = [c for c in df.columns if any(m in str(c) for m in L.P_VALUE_MARKERS)]
     p_cols = [c for c in p_cols if pd.api.types.is_numeric_dtype(df[c])]
     if p_cols:
-        sty = sty.format(format_p, subset=p_cols, na_rep="—")
+        sty = sty.format(lambda v: html.escape(format_p(v)), subset=p_cols, na_rep="—")
     sty = sty.set_td_classes(classes)
     if caption:
         sty = sty.set_caption(caption)
