@@ -112,6 +112,40 @@ def emerging_at(panel, ids, neighbourhoods, upto: str, params: PriorityParams) -
     return pd.concat([out, ew], axis=1).assign(available=True)
 
 
+def emerging_cached(paths: PeriodPaths, panel, ids, neighbourhoods, params: PriorityParams):
+    """:func:`emerging_at` for the quarter of ``paths``, read back from that quarter's clean
+    folder (``early_warning_backtest.parquet`` and its key) while its inputs are unchanged:
+    the panel up to the quarter, the neighbourhoods and the early-warning settings."""
+    upto = str(paths.period)
+    rows = panel[panel["period"] <= upto]
+    h = hashlib.sha256(
+        f"early-warning 1|{upto}|{params.baseline}|{params.monitor}|{params.rise}|"
+        f"{params.alarm_alpha}|{params.alarm_simulations}|{params.seed}|".encode()
+    )
+    h.update("|".join(map(str, ids)).encode())
+    h.update(
+        pd.util.hash_pandas_object(
+            rows[["villcode", "period", "incidents", "pop_total"]], index=False
+        )
+        .to_numpy()
+        .tobytes()
+    )
+    h.update(
+        np.ascontiguousarray(neighbourhoods.indices).tobytes()
+        + np.ascontiguousarray(neighbourhoods.indptr).tobytes()
+    )
+    key = h.hexdigest()
+    path = paths.clean / "early_warning_backtest.parquet"
+    keyfile = path.with_name(path.name + ".key")
+    if path.exists() and keyfile.exists() and keyfile.read_text() == key:
+        return pd.read_parquet(path)
+    early = emerging_at(panel, ids, neighbourhoods, upto, params)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    early.to_parquet(path, index=False)
+    keyfile.write_text(key)
+    return early
+
+
 def _window(panel, ids, upto: str, window: int):
     periods = [p for p in sorted(panel["period"].unique()) if p <= upto][-window:]
     counts, pop = panel_arrays(panel, ids, periods)
@@ -202,7 +236,7 @@ def backtest(paths: PeriodPaths, panel, villages, neighbourhoods, w, params, pro
             )
         wc, wpq, last_q = _window(panel, ids, origin, params.window)
         risk = risk_at(paths.settings.period(origin), villages, wc, wpq, params)
-        early = emerging_at(panel, ids, neighbourhoods, origin, params)
+        early = emerging_cached(paths.settings.period(origin), panel, ids, neighbourhoods, params)
         scores = rankings(last_q, wc, wpq, risk, early, w, params)
         outcome, _ = panel_arrays(panel, ids, [t])
         ks = sorted({10, 20, 50, params.budget})
