@@ -186,10 +186,10 @@ def priority_summary(summary: dict, priority) -> str:
     if default and base:
         name = L.RANKING_LABELS[summary["default_ranking"]]
         lines.append(
-            f"- 排序方式：**{name}**。回測過去 {default['origins']} 季，依此排序的前 {k} 個里平均涵蓋"
+            f"- 排序方式：**{name}**。回測過去 {int(default['origins'])} 季，依此排序的前 {k} 個里平均涵蓋"
             f"下一季 {default['hit_rate']:.1%} 的事件（各季差異 ±{default['hit_rate_sd']:.1%}）；"
             f"只看上一季事件數則為 {base['hit_rate']:.1%}，"
-            f"在 {default['wins']} / {default['origins']} 季表現較好。"
+            f"在 {int(default['wins'])} / {int(default['origins'])} 季表現較好。"
         )
     else:
         lines.append("- 資料季數不足，無法回測排序方式；暫以綜合排序列出。")

@@ -346,8 +346,8 @@ def _summary(paths, params, table, early, comparison, default) -> dict:
     def stats(name):
         if row is None or name not in row.index:
             return None
-        return {k: (float(v) if isinstance(v, (float, np.floating)) else int(v))
-                for k, v in row.loc[name].items()}  # fmt: skip
+        whole = ("wins", "origins")
+        return {k: int(v) if k in whole else float(v) for k, v in row.loc[name].items()}
 
     return {
         "period": str(paths.period),
