@@ -15,6 +15,8 @@ def test_period_parse_and_calendar():
     assert p.months() == ["2020-10", "2020-11", "2020-12"]
     assert p.next() == Period(2021, 1) and p.previous() == Period(2020, 3)
     assert Period(2020, 1).previous() == Period(2019, 4)
+    assert Period(2020, 1).back(4) == Period(2019, 1) and Period(2020, 4).back(1) == Period(2020, 3)
+    assert Period(2020, 2).back(5) == Period(2019, 1) and Period(2020, 2).back(0) == Period(2020, 2)
     assert Period.parse("2016-q1") == Period(2016, 1)
     assert Period(2016, 1).end == date(2016, 3, 31)
     assert Period.of_date(date(2016, 5, 2)) == Period(2016, 2)

@@ -145,6 +145,11 @@ class Period:
     def previous(self) -> Period:
         return Period(self.year - (self.quarter == 1), (self.quarter - 2) % 4 + 1)
 
+    def back(self, quarters: int) -> Period:
+        """The quarter ``quarters`` before this one (``back(4)``: the same quarter a year ago)."""
+        o = self.ordinal() - quarters
+        return Period(o // 4, o % 4 + 1)
+
     def ordinal(self) -> int:
         """Quarters since year 0, for arithmetic."""
         return self.year * 4 + self.quarter - 1
@@ -232,6 +237,11 @@ class Settings:
     def staging_parameter(self) -> str:
         """The staged quarters as the notebooks' ``staging`` parameter."""
         return ",".join(sorted(self.staging))
+
+    @property
+    def fit_cache(self) -> Path:
+        """Village-risk fits kept by content (internal, like every clean table)."""
+        return self.clean_dir / ".cache" / "bym2"
 
     def lock_file(self, period: str | Period) -> Path:
         """The lock of a period's run (one per period and reports folder)."""
@@ -389,6 +399,11 @@ class PeriodPaths:
     def risk_backtest(self) -> Path:
         """BYM2 of the window ending with this quarter as the backtest fits it (a cache)."""
         return self.clean / "risk_backtest.parquet"
+
+    @property
+    def early_warning_backtest(self) -> Path:
+        """The early warning with data up to this quarter as the backtest computes it (a cache)."""
+        return self.clean / "early_warning_backtest.parquet"
 
     @property
     def early_warning(self) -> Path:

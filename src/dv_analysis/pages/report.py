@@ -10,7 +10,6 @@ import json
 import numpy as np
 import pandas as pd
 
-from ..config import Period
 from . import labels as L
 from .tables import published_districts, quarter_change
 
@@ -94,8 +93,8 @@ def quarter_sentences(paths) -> str:
     by_q = t.groupby("period")["incidents"].sum()
     cur = str(paths.period)
     n = int(by_q.get(cur, 0))
-    year_ago = str(Period.parse(cur).previous().previous().previous().previous())
-    prev = str(Period.parse(cur).previous())
+    year_ago = str(paths.period.back(4))
+    prev = str(paths.period.previous())
     first = f"本季全市共 **{n:,} 起**家庭暴力事件"
     if year_ago in by_q.index and by_q[year_ago]:
         first += (
@@ -150,8 +149,8 @@ def index_map(paths, villages) -> str:
                   [(L.BLIND_SPOT_COLOURS[True], "可能低報"), (L.BLIND_SPOT_COLOURS[False], "其他")]),
     }  # fmt: skip
     tips = []
-    for r, f in zip(pr.itertuples(), feats.itertuples(), strict=True):
-        lines = [f"{v.loc[len(tips), 'townname']} {v.loc[len(tips), 'villname']}"]
+    for name, r, f in zip(v.itertuples(), pr.itertuples(), feats.itertuples(), strict=True):
+        lines = [f"{name.townname} {name.villname}"]
         if pd.notna(f.incidents_w):
             lines.append(
                 f"近四季事件 {int(f.incidents_w):,} 起，每千人每季 {f.rate_incidents_w:.2f} 起"
@@ -186,7 +185,7 @@ def district_trends(paths, quarters: int = 8) -> pd.DataFrame:
         index="townname", columns="period", values="incidents", aggfunc="sum"
     ).fillna(0)
     cur = str(paths.period)
-    year_ago = str(Period.parse(cur).previous().previous().previous().previous())
+    year_ago = str(paths.period.back(4))
     cols = [c for c in wide.columns if c <= cur][-quarters:]
     out = wide[cols].astype(int)
     if year_ago in wide.columns:

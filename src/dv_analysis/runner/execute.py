@@ -269,6 +269,11 @@ def _window_check(settings: Settings, period: Period, extra: dict | None, progre
     }
 
 
+def _partial(notebooks: tuple[str, ...]) -> bool:
+    """A run of some notebooks only: it starts from a copy of the period's outputs."""
+    return set(notebooks) != set(NOTEBOOKS)
+
+
 def _ended(paths: PeriodPaths, error: BaseException) -> None:
     """Record a staged run that did not pass in the period's manifest (staging kept)."""
     staged = staging.read_json(paths.manifest).get("status")
@@ -316,7 +321,7 @@ def run(
         if previous is not None:
             return previous
         paths = settings.staged(final.period).period(final.period)
-        staging.prepare(paths, copy=set(notebooks) != set(NOTEBOOKS))
+        staging.prepare(paths, copy=_partial(notebooks))
         staging.record_attempt(paths, "running")
         try:
             manifest = _new_manifest(settings, paths, params, key)
@@ -388,8 +393,6 @@ def run_range(
     settings.check_public_dir()
     t0 = time.perf_counter()
     first = tuple(n for n in notebooks if n in SEQUENTIAL_NOTEBOOKS)
-    if jobs > 1 and len(periods) > 1:
-        _window_check(settings.unstaged, periods[0], extra_parameters, progress)
     rest = tuple(n for n in notebooks if n not in SEQUENTIAL_NOTEBOOKS)
     if jobs <= 1 or len(periods) == 1 or not rest:
         manifests = []
@@ -424,6 +427,7 @@ def _run_parallel(settings, periods, first, rest, seed, force, progress, extra, 
     """
     notebooks = first + rest
     settings = settings.unstaged
+    _window_check(settings, periods[0], extra, progress)  # the quarters before the range
     results: dict[str, dict] = {}
     todo: list[tuple[Period, dict, dict]] = []
     for p in periods:
@@ -447,7 +451,7 @@ def _run_parallel(settings, periods, first, rest, seed, force, progress, extra, 
         runs = []
         for p, params, key in todo:
             paths = staged.period(p)
-            staging.prepare(paths, copy=set(notebooks) != set(NOTEBOOKS))
+            staging.prepare(paths, copy=_partial(notebooks))
             staging.record_attempt(paths, "running")
             params = {**params, "staging": staged.staging_parameter}
             runs.append((paths, params, _new_manifest(settings, paths, params, key)))

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..config import Period, Settings
+from .staging import read_json
 
 
 class PeriodLocked(RuntimeError):
@@ -58,13 +59,6 @@ def _describe(info: dict) -> str:
     )
 
 
-def _read(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return {}
-
-
 def _create(path: Path, info: dict) -> bool:
     """Create the lock file; False if it exists."""
     try:
@@ -97,7 +91,7 @@ def period_lock(settings: Settings, period: str | Period) -> Iterator[dict]:
     for _ in range(2):
         if _create(path, info):
             break
-        other = _read(path)
+        other = read_json(path)
         if other and _alive(other):
             raise PeriodLocked(
                 f"{info['period']} is already being run by {_describe(other)};"
@@ -115,7 +109,7 @@ def period_lock(settings: Settings, period: str | Period) -> Iterator[dict]:
     try:
         yield info
     finally:
-        if _read(path).get("pid") == pid:
+        if read_json(path).get("pid") == pid:
             path.unlink(missing_ok=True)
 
 

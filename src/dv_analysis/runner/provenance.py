@@ -14,6 +14,7 @@ from importlib import metadata
 from pathlib import Path
 
 from ..config import Period, PeriodPaths, Settings, project_root
+from .staging import read_json
 
 #: Packages whose versions every manifest records.
 PACKAGES: tuple[str, ...] = (
@@ -124,12 +125,7 @@ def _cached_sha(path: Path) -> str:
 
 def up_to_date(paths: PeriodPaths, key: str) -> bool:
     """True when the period's manifest says a finished run with this key and its outputs exist."""
-    if not paths.manifest.exists():
-        return False
-    try:
-        m = json.loads(paths.manifest.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return False
+    m = read_json(paths.manifest)
     if m.get("status") != "ok" or m.get("run_key", {}).get("key") != key:
         return False
     files = [Path(n["executed"]) for n in m.get("notebooks", [])]

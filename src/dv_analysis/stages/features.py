@@ -68,10 +68,7 @@ class FeatureParams:
 def window_periods(period: str | Period, window: int) -> list[Period]:
     """The ``window`` quarters ending with ``period``."""
     p = Period.parse(period)
-    start = p
-    for _ in range(window - 1):
-        start = start.previous()
-    return period_range(start, p)
+    return period_range(p.back(window - 1), p)
 
 
 def load_clean(

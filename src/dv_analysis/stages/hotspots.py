@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import partial
 
 import geopandas as gpd
 import numpy as np
@@ -25,6 +26,7 @@ from ..stats.local import local_statistics, quarter_seed
 from ..stats.rates import eb_rate
 from ..stats.scan import scan_table
 from ..stats.weights import build_weights
+from .cache import keyed_table
 from .features import village_areas
 
 #: Change when the per-quarter Gi* computation changes, so cached quarters are recomputed.
@@ -100,20 +102,14 @@ def panel_gi(
     for i, p in enumerate(periods, 1):
         g = panel[panel["period"] == p].set_index(id_col).reindex(order)
         qseed = quarter_seed(seed, Period.parse(p).ordinal())
-        path = cache(p) if cache else None
         key = _panel_key(order, g, count, population, weights, permutations, qseed)
-        keyfile = path.with_name(path.name + ".key") if path is not None else None
-        if path is not None and path.exists() and keyfile.exists() and keyfile.read_text() == key:
-            res = pd.read_parquet(path)
-            reused += 1
-        else:
-            res = _quarter_gi(g, w, order, p, count, population, permutations, qseed)
-            if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                res.to_parquet(path, index=False)
-                keyfile.write_text(key)
-            if progress:
-                print(f"  Gi* {p} ({i}/{len(periods)})", flush=True)
+        res, was_kept = keyed_table(
+            cache(p) if cache else None, key,
+            partial(_quarter_gi, g, w, order, p, count, population, permutations, qseed),
+        )  # fmt: skip
+        reused += was_kept
+        if progress and not was_kept:
+            print(f"  Gi* {p} ({i}/{len(periods)})", flush=True)
         out.append(res)
     if progress and reused:
         print(f"  Gi* of {reused} earlier quarter(s) reused (inputs unchanged)", flush=True)

@@ -37,6 +37,7 @@ from ..stats.early_warning import early_warning, neighbourhood_matrix
 from ..stats.local import local_statistics
 from ..stats.rates import eb_rate
 from ..stats.weights import build_weights, contiguity
+from .cache import keyed_table
 from .risk import RiskParams, _fit_by_county
 
 #: Rankings compared by the backtest (scores computed from data up to the origin only).
@@ -114,7 +115,7 @@ def emerging_at(panel, ids, neighbourhoods, upto: str, params: PriorityParams) -
 
 def emerging_cached(paths: PeriodPaths, panel, ids, neighbourhoods, params: PriorityParams):
     """:func:`emerging_at` for the quarter of ``paths``, read back from that quarter's clean
-    folder (``early_warning_backtest.parquet`` and its key) while its inputs are unchanged:
+    folder (:func:`.cache.keyed_table`) while its inputs are unchanged:
     the panel up to the quarter, the neighbourhoods and the early-warning settings."""
     upto = str(paths.period)
     rows = panel[panel["period"] <= upto]
@@ -134,16 +135,10 @@ def emerging_cached(paths: PeriodPaths, panel, ids, neighbourhoods, params: Prio
         np.ascontiguousarray(neighbourhoods.indices).tobytes()
         + np.ascontiguousarray(neighbourhoods.indptr).tobytes()
     )
-    key = h.hexdigest()
-    path = paths.clean / "early_warning_backtest.parquet"
-    keyfile = path.with_name(path.name + ".key")
-    if path.exists() and keyfile.exists() and keyfile.read_text() == key:
-        return pd.read_parquet(path)
-    early = emerging_at(panel, ids, neighbourhoods, upto, params)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    early.to_parquet(path, index=False)
-    keyfile.write_text(key)
-    return early
+    return keyed_table(
+        paths.early_warning_backtest, h.hexdigest(),
+        lambda: emerging_at(panel, ids, neighbourhoods, upto, params),
+    )[0]  # fmt: skip
 
 
 def _window(panel, ids, upto: str, window: int):
@@ -166,14 +161,19 @@ def _fit_key(observed, expected, ids, params: PriorityParams) -> str:
 
 def risk_at(paths: PeriodPaths, villages, observed, person_quarters, params: PriorityParams):
     """BYM2 rr_mean and p_exceed_1 of a window (shorter chains: rankings only), cached in the
-    origin quarter's clean folder by content (``risk_backtest.parquet`` and its key)."""
+    origin quarter's clean folder by content (:func:`.cache.keyed_table`)."""
     ids = villages["villcode"].to_numpy()
     fit = person_quarters > 0
     expected = np.where(fit, person_quarters * observed.sum() / person_quarters.sum(), 0)
-    key = _fit_key(observed, expected, ids, params)
-    path, keyfile = paths.risk_backtest, paths.risk_backtest.with_name("risk_backtest.key")
-    if path.exists() and keyfile.exists() and keyfile.read_text() == key:
-        return pd.read_parquet(path)
+    return keyed_table(
+        paths.risk_backtest, _fit_key(observed, expected, ids, params),
+        lambda: _fit_window(paths, villages, observed, expected, fit, params),
+    )[0]  # fmt: skip
+
+
+def _fit_window(paths, villages, observed, expected, fit, params: PriorityParams):
+    """BYM2 of one window with the backtest's shorter chains (county by county for Taiwan)."""
+    ids = villages["villcode"].to_numpy()
     enable_compilation_cache(cache_dir() / "jax")
     rp = RiskParams(weights=params.weights, chains=params.backtest_chains,
                     warmup=params.backtest_draws, draws=params.backtest_draws, seed=params.seed)  # fmt: skip
@@ -186,14 +186,10 @@ def risk_at(paths: PeriodPaths, villages, observed, person_quarters, params: Pri
             gf["observed"], expected[fit], adjacency_matrix(neighbours, gf["villcode"]),
             chains=rp.chains, warmup=rp.warmup, draws=rp.draws, seed=rp.seed, ids=gf["villcode"],
         ).areas  # fmt: skip
-    table = pd.DataFrame({"villcode": ids}).merge(
+    return pd.DataFrame({"villcode": ids}).merge(
         areas.rename(columns={"id": "villcode"})[["villcode", "expected", "rr_mean", "p_exceed_1"]],
         on="villcode", how="left",
     )  # fmt: skip
-    path.parent.mkdir(parents=True, exist_ok=True)
-    table.to_parquet(path, index=False)
-    keyfile.write_text(key)
-    return table
 
 
 # --- rankings ----------------------------------------------------------------------------

@@ -97,7 +97,7 @@ def cached_fit(paths: PeriodPaths, gf: pd.DataFrame, expected: np.ndarray, param
     made before (``data_clean/.cache/bym2/<key>.*``: internal, like every clean table),
     otherwise fitted and kept. Returns (areas, summary, fit or None when read back)."""
     key = fit_key(gf, expected, params)
-    folder = paths.settings.clean_dir / ".cache" / "bym2"
+    folder = paths.settings.fit_cache
     table, meta = folder / f"{key}.parquet", folder / f"{key}.json"
     if table.exists() and meta.exists():
         summary = json.loads(meta.read_text(encoding="utf-8"))

@@ -162,10 +162,7 @@ def village_base(settings: Settings, start: Period) -> gpd.GeoDataFrame:
     except (FileNotFoundError, ValueError):
         b["low_income_share"] = 0.0
     # divorces per 1,000 over the year before the start
-    months = [
-        p.months()
-        for p in period_range(start.previous().previous().previous().previous(), start.previous())
-    ]
+    months = [p.months() for p in period_range(start.back(4), start.previous())]
     flat = [m for ms in months for m in ms]
     try:
         if not public.covers(settings, "vital_events"):

@@ -1,0 +1,34 @@
+"""A table computed once per content: a parquet file with its key beside it.
+
+The Gi* of each quarter of the panel, the BYM2 window of each backtest origin and the
+early warning at each origin are all kept this way: ``<file>.parquet`` and
+``<file>.parquet.key`` (the SHA-256 of every input). A file whose key differs is computed
+again and overwritten; the key is written last, so an interrupted write is never read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+
+def keyed_table(
+    path: Path | None, key: str, compute: Callable[[], pd.DataFrame]
+) -> tuple[pd.DataFrame, bool]:
+    """The table at ``path`` when its key is ``key``, otherwise ``compute()`` written there.
+
+    Returns the table and whether it was read back. With ``path`` None nothing is kept.
+    """
+    if path is None:
+        return compute(), False
+    keyfile = path.with_name(path.name + ".key")
+    if path.exists() and keyfile.exists() and keyfile.read_text() == key:
+        return pd.read_parquet(path), True
+    table = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    keyfile.unlink(missing_ok=True)
+    table.to_parquet(path, index=False)
+    keyfile.write_text(key)
+    return table, False
