@@ -25,24 +25,23 @@ WORLDS = {"strong ×2.6": 2.6, "weak ×1.8": 1.8}
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
+    ap.add_argument("--flags", type=float, nargs="*", default=[0.8, 0.85, 0.9],
+                    help="P(RR > 1) levels scored from the same fits")  # fmt: skip
     args = ap.parse_args()
     rows = []
     for name, strength in WORLDS.items():
         for seed in args.seeds:
             t = time.perf_counter()
             with tempfile.TemporaryDirectory() as tmp:
-                row = run_risk_world(seed, strength, Path(tmp))
+                row = run_risk_world(seed, strength, Path(tmp), tuple(args.flags))
             rows.append(
                 {"world": name, "seed": seed, **row, "seconds": round(time.perf_counter() - t, 1)}
             )
             print(rows[-1], flush=True)
     df = pd.DataFrame(rows)
     print(df.to_string(index=False, float_format="%.3f"))
-    print(
-        df.groupby("world")[["precision", "recall", "isolated_found", "late_found"]].agg(
-            ["mean", "min"]
-        )
-    )
+    scored = [c for c in df.columns if c.split("@")[0] in ("precision", "recall", "isolated_found")]
+    print(df.groupby("world")[scored].agg(["mean", "min"]).T.to_string(float_format="%.3f"))
 
 
 if __name__ == "__main__":

@@ -182,9 +182,10 @@ def risk_world(strength: float):
     )
 
 
-def run_risk_world(seed: int, strength: float, root) -> dict:
+def run_risk_world(seed: int, strength: float, root, flags: tuple = ()) -> dict:
     """Generate a planted Taipei year (2020Q1–2020Q4) under ``root``, clean it, fit the risk
-    stage with its defaults, and score it (:func:`risk_recovery`)."""
+    stage with its defaults, and score it (:func:`risk_recovery`) at the stage's flag and,
+    from the same fit, at each of ``flags`` (keys ``precision@0.8`` and so on)."""
     from pathlib import Path
 
     from .stages import clean, risk
@@ -199,7 +200,12 @@ def run_risk_world(seed: int, strength: float, root) -> dict:
         clean.write_outputs(s.period(q), clean.clean_period(s.period(q), progress=False))
     features.build(s.period("2020Q4"))
     out = risk.run(s.period("2020Q4"), progress=False)
-    return {**risk_recovery(s, "2020Q4"), "diagnostics_ok": out.summary["diagnostics"]["ok"]}
+    row = {**risk_recovery(s, "2020Q4"), "diagnostics_ok": out.summary["diagnostics"]["ok"]}
+    for flag in flags:  # other flag levels from the same fit
+        r = risk_recovery(s, "2020Q4", flag=flag)
+        for k in ("precision", "recall", "isolated_found", "late_found", "flagged"):
+            row[f"{k}@{flag:g}"] = r[k]
+    return row
 
 
 def no_change_world():
