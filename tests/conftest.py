@@ -52,6 +52,7 @@ FAST = {
     "chains": 2,
     "warmup": 150,
     "draws": 150,
+    "extend": False,  # no second, longer fit when the short chains miss (tested on its own)
 }
 
 

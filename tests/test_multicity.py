@@ -13,7 +13,7 @@ from .conftest import make_settings
 pytestmark = pytest.mark.e2e
 
 #: The village-risk model with short chains (same code path; its diagnostics may miss).
-SHORT_CHAINS = {"chains": 2, "warmup": 100, "draws": 100}
+SHORT_CHAINS = {"chains": 2, "warmup": 100, "draws": 100, "extend": False}
 
 
 def test_new_taipei_end_to_end(tmp_path):

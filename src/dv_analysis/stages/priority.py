@@ -176,7 +176,8 @@ def _fit_window(paths, villages, observed, expected, fit, params: PriorityParams
     ids = villages["villcode"].to_numpy()
     enable_compilation_cache(cache_dir() / "jax")
     rp = RiskParams(weights=params.weights, chains=params.backtest_chains,
-                    warmup=params.backtest_draws, draws=params.backtest_draws, seed=params.seed)  # fmt: skip
+                    warmup=params.backtest_draws, draws=params.backtest_draws, seed=params.seed,
+                    extend=False)  # a ranking to score, not numbers staff read  # fmt: skip
     gf = villages[fit].assign(observed=observed[fit]).reset_index(drop=True)
     if paths.settings.city == "all":  # county by county, as the risk stage
         areas, _ = _fit_by_county(gf, expected[fit], rp, progress=False)
