@@ -23,7 +23,8 @@ def test_a_second_run_reads_the_fit_back_and_a_change_refits(year_of_data):
         == first.summary["fixed_effects"]
     )
     other = risk.run(
-        paths, risk.RiskParams(chains=2, warmup=100, draws=100, seed=7, extend=False),
+        paths,
+        risk.RiskParams(chains=2, warmup=100, draws=100, seed=7, extend=False),
         progress=False,
     )
     assert other.fit is not None, "another seed is another fit"
@@ -38,5 +39,8 @@ def test_a_fit_that_misses_its_diagnostics_is_refitted_longer_once(year_of_data)
     out = risk.run(paths, risk.RiskParams(chains=2, warmup=15, draws=15, seed=3), progress=False)
     sampler = out.summary["sampler"]
     assert sampler["warmup"] == 30 and sampler["draws"] == 30
-    assert sampler["extended_after"]["rhat_max"] > 1.01 or sampler["extended_after"]["ess_bulk_min"] < 400
+    assert (
+        sampler["extended_after"]["rhat_max"] > 1.01
+        or sampler["extended_after"]["ess_bulk_min"] < 400
+    )
     assert out.summary["diagnostics"]["ok"] is False, "a second miss stays a failure"
