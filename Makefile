@@ -16,6 +16,9 @@ DEMO_CITY   ?= 63000
 DEMO_START  ?= 2015Q1
 DEMO_END    ?= 2020Q4
 DEMO_SEED   ?= 42
+# pytest-xdist workers of `make test`: one per core, at most 4 (tests sharing built data stay
+# on one worker: tests/conftest.py)
+TEST_JOBS   ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
 
 .PHONY: help env system venv demo synth backfill run test lint unit e2e bench clean-outputs
 
@@ -78,7 +81,7 @@ e2e: env
 	$(BIN)/python -m pytest -m e2e -q
 
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadgroup
 
 bench: env
 	$(BIN)/python benchmarks/run_benchmarks.py

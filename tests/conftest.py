@@ -12,6 +12,18 @@ from dv_analysis.synth import SynthConfig, generate
 
 logging.getLogger("dv_analysis").setLevel(logging.ERROR)
 
+#: Session fixtures that build data once: under ``pytest -n`` (pytest-xdist, ``make test``)
+#: every test that uses one runs on the same worker, so the data is built once, not once
+#: per worker (``--dist loadgroup``).
+SHARED = ("small_data", "year_of_data")  # e2e_run is built on small_data
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        shared = [f for f in SHARED if f in getattr(item, "fixturenames", ())]
+        if shared:
+            item.add_marker(pytest.mark.xdist_group(shared[0]))
+
 
 def make_settings(root, city="63000") -> Settings:
     return Settings.from_args(
@@ -67,18 +79,25 @@ def small_data(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def e2e_run(small_data):
-    """Every notebook run for 2020Q3 then 2020Q4 on the small data, once per test session.
+    """Every notebook run for 2020Q3 then 2020Q4 on the small data, once per test session,
+    through the command line a user types (``dv-analysis run --period P``, fast settings).
 
     Returns the settings, the 2020Q4 manifest and a snapshot of every table and staff page
     taken right after the run (tests that rerun parts later do not change the snapshot).
     """
-    from dv_analysis.runner import run
+    import json
+
+    from dv_analysis.cli import main
 
     from .golden_outputs import snapshot
 
     s = small_data
-    run(s, "2020Q3", progress=False, extra_parameters=FAST)  # the previous quarter first
-    manifest = run(s, "2020Q4", progress=False, extra_parameters=FAST)
+    dirs = ["--raw-dir", str(s.raw_dir), "--clean-dir", str(s.clean_dir),
+            "--reports-dir", str(s.reports_dir), "--quiet"]  # fmt: skip
+    fast = [x for k, v in FAST.items() for x in ("-p", k, str(v))]
+    for period in ("2020Q3", "2020Q4"):  # the previous quarter first
+        assert main(["run", "--period", period, *dirs, *fast]) == 0, period
+    manifest = json.loads(s.period("2020Q4").manifest.read_text(encoding="utf-8"))
     root = s.raw_dir.parent
     return {
         "settings": s,
