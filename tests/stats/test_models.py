@@ -113,3 +113,22 @@ def test_synthetic_accessibility_effect_and_blind_spots(year_of_data):
     n_flag = int(hits["blind_spot"].sum())
     print({"flagged": n_flag, "true_positive": tp, "planted": int(m["under_reported"].sum())})
     assert n_flag >= 5 and tp / n_flag >= 0.5
+
+
+def test_gbm_next_counts_learns_from_the_history_and_is_seeded():
+    """Villages with a persistently higher rate are predicted higher; the same seed gives the
+    same numbers; too short a history gives None rather than a guess."""
+    from dv_analysis.stats.models import gbm_next_counts
+
+    rng = np.random.default_rng(0)
+    n, t = 300, 10
+    rate = np.where(np.arange(n) < 30, 12.0, 3.0)  # the first 30 areas four times as high
+    counts = rng.poisson(rate, size=(t, n)).astype(float)
+    log_pop = np.full((t, n), np.log(5000.0))
+    pred = gbm_next_counts(counts, log_pop, seed=1)
+    assert pred.shape == (n,) and (pred > 0).all()
+    assert pred[:30].mean() > 2.5 * pred[30:].mean()
+    assert abs(pred[30:].mean() - 3.0) < 0.6 and abs(pred[:30].mean() - 12.0) < 2.5
+    np.testing.assert_array_equal(pred, gbm_next_counts(counts, log_pop, seed=1))
+    assert gbm_next_counts(counts[:2], log_pop[:2]) is None
+    assert gbm_next_counts(counts[:3], log_pop[:3]).shape == (n,), "one lag from three quarters"

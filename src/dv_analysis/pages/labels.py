@@ -209,6 +209,7 @@ RANKING_LABELS = {
     "bym2_p": "風險高於全市的機率",
     "bym2_count": "模型估計每季事件數",
     "priority": "綜合排序（高風險與近期上升優先）",
+    "gbm": "機器學習預測下一季事件數",
 }
 PRIORITY_TABLE_COLUMNS = {
     "rank": "順位", "tier_label": "等級", "townname": "行政區", "villname": "里",

@@ -35,6 +35,7 @@ from ..stats.backtest import compare, score_rankings
 from ..stats.bym2 import adjacency_matrix, enable_compilation_cache, fit_bym2
 from ..stats.early_warning import early_warning, neighbourhood_matrix
 from ..stats.local import local_statistics
+from ..stats.models import gbm_next_counts
 from ..stats.rates import eb_rate
 from ..stats.weights import build_weights, contiguity
 from .cache import keyed_table
@@ -49,6 +50,7 @@ RANKINGS: tuple[str, ...] = (
     "bym2_p",  # BYM2 P(RR > 1)
     "bym2_count",  # BYM2 posterior mean incidents per quarter (rr × expected)
     "priority",  # flagged villages first (higher risk or rising), then bym2_count × rise
+    "gbm",  # gradient-boosting prediction of next quarter's incidents (lags, population)
 )
 BASELINE_RANKING = "last_quarter"
 
@@ -194,8 +196,19 @@ def _fit_window(paths, villages, observed, expected, fit, params: PriorityParams
 
 
 # --- rankings ----------------------------------------------------------------------------
-def rankings(last_q, window_counts, window_pq, risk, early, w, params) -> dict[str, np.ndarray]:
-    """The scores of every ranking in :data:`RANKINGS` (higher = visit first)."""
+def gbm_at(panel, ids, upto: str, params: PriorityParams) -> np.ndarray | None:
+    """Gradient-boosting prediction of each village's incidents in the quarter after ``upto``,
+    trained on the panel's quarters up to ``upto`` only (None with too short a history)."""
+    periods = [p for p in sorted(panel["period"].unique()) if p <= upto]
+    counts, pop = panel_arrays(panel, ids, periods)
+    return gbm_next_counts(counts, np.log(np.clip(pop, 1, None)), seed=params.seed)
+
+
+def rankings(
+    last_q, window_counts, window_pq, risk, early, w, params, gbm=None
+) -> dict[str, np.ndarray]:
+    """The scores of every ranking in :data:`RANKINGS` (higher = visit first); ``gbm`` is
+    left out when its prediction is None (too short a history)."""
     rate = eb_rate(window_counts, window_pq)
     gi = local_statistics(rate, w, np.arange(len(rate)), permutations=0)["gi_z"].to_numpy()
     per_quarter = risk["expected"].fillna(0).to_numpy() / params.window
@@ -205,7 +218,7 @@ def rankings(last_q, window_counts, window_pq, risk, early, w, params) -> dict[s
         "emerging"
     ].to_numpy(bool)
     boosted = count * rise
-    return {
+    out = {
         "last_quarter": last_q,
         "eb_rate_4q": rate,
         "gi_z": gi,
@@ -214,6 +227,9 @@ def rankings(last_q, window_counts, window_pq, risk, early, w, params) -> dict[s
         "bym2_count": count,
         "priority": boosted + np.where(flagged, boosted.max() + 1, 0),
     }
+    if gbm is not None:
+        out["gbm"] = np.asarray(gbm, float)
+    return out
 
 
 def backtest(paths: PeriodPaths, panel, villages, neighbourhoods, w, params, progress=True):
@@ -234,7 +250,9 @@ def backtest(paths: PeriodPaths, panel, villages, neighbourhoods, w, params, pro
         wc, wpq, last_q = _window(panel, ids, origin, params.window)
         risk = risk_at(paths.settings.period(origin), villages, wc, wpq, params)
         early = emerging_cached(paths.settings.period(origin), panel, ids, neighbourhoods, params)
-        scores = rankings(last_q, wc, wpq, risk, early, w, params)
+        scores = rankings(
+            last_q, wc, wpq, risk, early, w, params, gbm_at(panel, ids, origin, params)
+        )
         outcome, _ = panel_arrays(panel, ids, [t])
         ks = sorted({10, 20, 50, params.budget})
         rows.append(score_rankings(scores, outcome[0], area, ks).assign(origin=origin, target=t))
@@ -287,10 +305,10 @@ def priority_table(paths, villages, risk, early, scores, default: str, params) -
     blind = _optional(paths.blind_spots, ["blind_spot"], ids)
     hot = _optional(paths.hotspots, ["gi_bin"], ids)
     t["access_index"] = acc["access_index"].to_numpy()
-    t["hard_to_reach"] = acc["hard_to_reach"].fillna(False).astype(bool).to_numpy()
-    t["under_reporting"] = blind["blind_spot"].fillna(False).astype(bool).to_numpy()
+    t["hard_to_reach"] = acc["hard_to_reach"].fillna(0).astype(bool).to_numpy()
+    t["under_reporting"] = blind["blind_spot"].fillna(0).astype(bool).to_numpy()
     t["hotspot"] = (hot["gi_bin"].fillna(0) > 0).to_numpy()
-    t["emerging"] = t["emerging"].fillna(False).astype(bool)
+    t["emerging"] = t["emerging"].fillna(0).astype(bool)
     higher = t["p_exceed_1"].fillna(0) >= params.flag_probability
     flagged = higher | t["emerging"]
     watched = flagged | (t["p_exceed_1"].fillna(0) >= params.watch_probability)
@@ -327,7 +345,9 @@ def run(
         pd.read_parquet(paths.village_risk), on="villcode", how="left"
     )
     wc, wpq, last_q = _window(panel, ids, str(paths.period), params.window)
-    scores = rankings(last_q, wc, wpq, risk, early, w, params)
+    scores = rankings(
+        last_q, wc, wpq, risk, early, w, params, gbm_at(panel, ids, str(paths.period), params)
+    )
     table = priority_table(paths, villages, risk, early, scores, default, params)
     early.to_parquet(paths.early_warning, index=False)
     bt.to_parquet(paths.backtest, index=False)

@@ -235,6 +235,54 @@ def predict_next_quarter(
     return scores, notes + notes2
 
 
+def gbm_next_counts(
+    counts: np.ndarray, log_pop: np.ndarray, lags: int = 4, seed: int = 42
+) -> np.ndarray | None:
+    """Gradient-boosting prediction of every area's count in the quarter after the last.
+
+    A ``HistGradientBoostingRegressor`` with Poisson loss (scikit-learn) is trained on every
+    quarter that has ``lags`` earlier quarters: features are the area's counts in those
+    quarters and its log population; the target is the quarter's count. The prediction for
+    the next quarter uses the last ``lags`` quarters. With a short history the number of
+    lags shrinks so that at least two quarters train the model.
+
+    Parameters
+    ----------
+    counts : numpy.ndarray
+        ``(T, n)`` counts of consecutive quarters (oldest first) and ``n`` areas.
+    log_pop : numpy.ndarray
+        ``(T, n)`` log population of the same quarters and areas.
+    lags : int
+        Earlier quarters used as features (at most).
+    seed : int
+        Seed of the model (no early stopping, so the fit is deterministic).
+
+    Returns
+    -------
+    numpy.ndarray or None
+        Predicted counts of the next quarter per area; None with fewer than three quarters.
+    """
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    counts = np.asarray(counts, float)
+    log_pop = np.asarray(log_pop, float)
+    t_len = counts.shape[0]
+    lags = min(lags, t_len - 2)
+    if lags < 1:
+        return None
+
+    def features(t: int) -> np.ndarray:  # quarter t's features: quarters t-1 … t-lags
+        return np.column_stack([*(counts[t - k] for k in range(1, lags + 1)), log_pop[t - 1]])
+
+    x = np.vstack([features(t) for t in range(lags, t_len)])
+    y = np.concatenate([counts[t] for t in range(lags, t_len)])
+    model = HistGradientBoostingRegressor(
+        loss="poisson", max_iter=200, learning_rate=0.05, early_stopping=False, random_state=seed
+    )
+    model.fit(x, y)
+    return model.predict(features(t_len))
+
+
 def _std(x: pd.DataFrame, ref: pd.DataFrame) -> pd.DataFrame:
     sd = ref.std().replace(0, 1)
     return (x.astype(float) - ref.mean()) / sd
