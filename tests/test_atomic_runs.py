@@ -164,12 +164,14 @@ def test_interrupted_run_leaves_the_previous_outputs_and_the_next_run_recomputes
     before = _digest_tree(final.clean, final.reports)
     manifest_before = json.loads(final.manifest.read_text())
     flags = ["--period", "2020Q4", "--force", "--quiet", *_fast_flags()]
-    # Ctrl-C's default action in the child, even when this test runs in a process that
-    # ignores SIGINT (pytest-xdist workers do, and a child inherits that)
-    proc = subprocess.Popen(
-        _cli(s, "run", *flags), stderr=subprocess.PIPE, text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )  # fmt: skip
+    # The child must get Ctrl-C's default action even when this test runs in a process that
+    # ignores SIGINT (pytest-xdist workers do, and an ignored signal stays ignored across
+    # exec): catch it here while the child starts (a caught signal is reset at exec).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen(_cli(s, "run", *flags), stderr=subprocess.PIPE, text=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     staged = s.staged("2020Q4").period("2020Q4")
     deadline = time.time() + 120
     while not (staged.internal / "02_village_features.ipynb").exists():
