@@ -116,6 +116,18 @@ def test_failure_names_the_notebook(small_data):
     assert attempt["notebooks"][0]["status"] == "failed", "the attempt is kept for inspection"
 
 
+def test_failure_with_notebooks_at_once_names_the_notebook_and_starts_nothing_after(small_data):
+    """``jobs=2``: the notebooks run in worker processes; the first failure is raised with
+    the notebook's name and nothing that reads it is started."""
+    with pytest.raises(NotebookFailed, match=r"01_clean\.ipynb failed for 2019Q1"):
+        run(small_data, "2019Q1", progress=False, jobs=2)
+    manifest = json.loads(small_data.period("2019Q1").manifest.read_text())
+    attempt = json.loads(small_data.staged("2019Q1").period("2019Q1").manifest.read_text())
+    assert manifest["status"] == "failed"
+    assert [n["notebook"] for n in attempt["notebooks"]] == ["01_clean.ipynb"]
+    assert attempt["notebooks"][0]["status"] == "failed"
+
+
 def test_cli_run(ran, capsys):
     """The full runs of the session's data went through the command line (``e2e_run``); here
     a period without raw exports: exit code 1 and the reason."""

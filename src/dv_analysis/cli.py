@@ -223,7 +223,7 @@ def _add_run(sub) -> None:
     r.add_argument("--period", required=True,
                    help="quarter, e.g. 2020Q4, or a range 2016Q1:2020Q4 (unchanged periods are skipped)")  # fmt: skip
     r.add_argument("--jobs", type=int, default=None,
-                   help="quarters of a range run at once after cleaning (default: the cores, at most 4)")  # fmt: skip
+                   help="notebooks or quarters run at once: of one quarter, those that do not read each other; of a range, quarters after cleaning (default: the cores, at most 4)")  # fmt: skip
     r.add_argument("--force", action="store_true",
                    help="recompute periods even when their inputs, code and parameters are unchanged")  # fmt: skip
     _city(r)

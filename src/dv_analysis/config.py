@@ -46,6 +46,19 @@ NOTEBOOKS: tuple[str, ...] = (
     "05_report.ipynb",
 )
 
+#: What each notebook reads of the others of its period (a notebook starts when these have
+#: finished; ``dv-analysis run`` with ``--jobs`` > 1 runs independent ones at once).
+NOTEBOOK_NEEDS: dict[str, tuple[str, ...]] = {
+    "01_clean.ipynb": (),
+    "02_village_features.ipynb": ("01_clean.ipynb",),
+    "03_hotspots.ipynb": ("02_village_features.ipynb",),
+    "03b_village_risk.ipynb": ("02_village_features.ipynb",),
+    "04_accessibility.ipynb": ("02_village_features.ipynb", "03_hotspots.ipynb"),
+    "04b_priority.ipynb": ("03_hotspots.ipynb", "03b_village_risk.ipynb", "04_accessibility.ipynb"),
+    "05_report.ipynb": ("03_hotspots.ipynb", "03b_village_risk.ipynb", "04_accessibility.ipynb",
+                        "04b_priority.ipynb"),
+}  # fmt: skip
+
 
 #: Every file of the public layers the suite reads, relative to the public-data folder.
 #: Monthly layers carry ``{month}`` (``YYYY-MM``). A new public layer starts here.

@@ -17,7 +17,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..config import NOTEBOOKS, Period, PeriodPaths, Settings, period_range
+from ..config import NOTEBOOK_NEEDS, NOTEBOOKS, Period, PeriodPaths, Settings, period_range
 from . import staging
 from .locks import period_lock, period_locks
 from .provenance import (
@@ -169,20 +169,86 @@ def _execute(
     progress: bool,
     progress_bar: bool,
     numbering: tuple[int, int] | None = None,
+    jobs: int = 1,
 ) -> dict:
-    """Execute ``notebooks`` for a period in order, adding to ``manifest``, which is written
-    after the call whatever happens (with the failure recorded, :class:`NotebookFailed`)."""
+    """Execute ``notebooks`` for a period, adding to ``manifest``, which is written after the
+    call whatever happens (with the failure recorded, :class:`NotebookFailed`).
+
+    With ``jobs`` > 1 a notebook starts as soon as the notebooks it reads
+    (:data:`~dv_analysis.config.NOTEBOOK_NEEDS`) have finished, up to ``jobs`` at once
+    (:func:`_execute_graph`); otherwise one after the other in order.
+    """
     started = time.perf_counter()
     first, count = numbering or (1, len(notebooks))
     _single_threaded_kernels()
     try:
-        for i, name in enumerate(notebooks, first):
-            if progress:
-                print(f"[{i}/{count}] {name} ({paths.period})", flush=True)
-            _run_notebook(paths, name, params, manifest, progress_bar)
+        if jobs > 1 and len(notebooks) > 1:
+            _execute_graph(paths, params, manifest, notebooks, progress, (first, count), jobs)
+        else:
+            for i, name in enumerate(notebooks, first):
+                if progress:
+                    print(f"[{i}/{count}] {name} ({paths.period})", flush=True)
+                _run_notebook(paths, name, params, manifest, progress_bar)
     finally:
         _write_manifest(paths, manifest, started)
     return manifest
+
+
+def _notebook_job(paths: PeriodPaths, name: str, params: dict) -> tuple[dict, str | None]:
+    """Worker of :func:`_execute_graph`: one notebook; its manifest entry and error, if any."""
+    record: dict = {"notebooks": []}
+    try:
+        _run_notebook(paths, name, params, record, progress_bar=False)
+    except NotebookFailed as e:
+        return record["notebooks"][0], str(e)
+    return record["notebooks"][0], None
+
+
+def _execute_graph(paths, params, manifest, notebooks, progress, numbering, jobs) -> None:
+    """Notebooks whose needs among ``notebooks`` have finished run at once, each in a process
+    of its own (``jobs`` at most). After a failure nothing new starts; the running ones end
+    and the first failure in the notebooks' order is raised. The manifest lists the
+    notebooks in their order. Interrupted, the workers (and with them their kernels) stop.
+    """
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    first, count = numbering
+    number = {n: i for i, n in enumerate(notebooks, first)}
+    needs = {n: [m for m in NOTEBOOK_NEEDS.get(n, ()) if m in notebooks] for n in notebooks}
+    waiting, running, entries, errors = list(notebooks), {}, {}, {}
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        while waiting or running:
+            ready = [] if errors else [
+                n for n in waiting if all(entries.get(m, {}).get("status") == "ok" for m in needs[n])
+            ]  # fmt: skip
+            for name in ready[: jobs - len(running)]:
+                waiting.remove(name)
+                if progress:
+                    print(f"[{number[name]}/{count}] {name} ({paths.period})", flush=True)
+                running[pool.submit(_notebook_job, paths, name, params)] = name
+            if not running:
+                break  # after a failure: what waits for it never starts
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                name = running.pop(future)
+                entries[name], error = future.result()
+                if error:
+                    errors[name] = error
+                elif progress:
+                    print(f"      {name} done ({entries[name]['seconds']:.1f} s)", flush=True)
+    except BaseException:
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:
+        manifest["notebooks"].extend(entries[n] for n in notebooks if n in entries)
+    pool.shutdown()
+    if errors:
+        manifest["status"] = "failed"
+        raise NotebookFailed(errors[min(errors, key=notebooks.index)])
 
 
 def _model_checks(paths: PeriodPaths, manifest: dict) -> None:
@@ -296,8 +362,13 @@ def run(
     progress: bool = True,
     extra_parameters: dict | None = None,
     force: bool = True,
+    jobs: int = 1,
 ) -> dict:
-    """Execute the notebooks in order for a period; return the manifest (also written to disk).
+    """Execute the notebooks for a period; return the manifest (also written to disk).
+
+    With ``jobs`` > 1 notebooks that do not read each other run at once (``03_hotspots``
+    and ``03b_village_risk``, then ``04_accessibility`` beside the risk model); the results
+    do not depend on it (every notebook has its own seeds).
 
     The period is locked for the run (:mod:`.locks`); the earlier quarters its window
     and panel read are cleaned first where stale. Outputs are written to the staging
@@ -328,7 +399,7 @@ def run(
             manifest["window"] = window
             _execute(
                 paths, {**params, "staging": paths.settings.staging_parameter}, manifest,
-                notebooks, progress=progress, progress_bar=progress,
+                notebooks, progress=progress, progress_bar=progress and jobs <= 1, jobs=jobs,
             )  # fmt: skip
             _audit(paths, manifest, progress)
             staging.promote(paths)
@@ -401,7 +472,7 @@ def run_range(
                 print(f"=== {p} ({i}/{len(periods)}) ===", flush=True)
             manifests.append(
                 run(settings, p, seed=seed, notebooks=notebooks, progress=progress,
-                    extra_parameters=extra_parameters, force=force)
+                    extra_parameters=extra_parameters, force=force, jobs=jobs)
             )  # fmt: skip
     else:
         manifests = _run_parallel(
