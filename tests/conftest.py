@@ -68,6 +68,11 @@ FAST = {
 }
 
 
+def fast_flags() -> list[str]:
+    """:data:`FAST` as ``dv-analysis run`` flags (``-p NAME VALUE`` each)."""
+    return [x for k, v in FAST.items() for x in ("-p", k, str(v))]
+
+
 @pytest.fixture(scope="session")
 def small_data(tmp_path_factory):
     """Small synthetic Taipei exports (2020Q3–2020Q4 at a tenth of the volume) for end-to-end runs."""
@@ -94,9 +99,8 @@ def e2e_run(small_data):
     s = small_data
     dirs = ["--raw-dir", str(s.raw_dir), "--clean-dir", str(s.clean_dir),
             "--reports-dir", str(s.reports_dir), "--quiet"]  # fmt: skip
-    fast = [x for k, v in FAST.items() for x in ("-p", k, str(v))]
     for period in ("2020Q3", "2020Q4"):  # the previous quarter first
-        assert main(["run", "--period", period, *dirs, *fast]) == 0, period
+        assert main(["run", "--period", period, *dirs, *fast_flags()]) == 0, period
     manifest = json.loads(s.period("2020Q4").manifest.read_text(encoding="utf-8"))
     root = s.raw_dir.parent
     return {

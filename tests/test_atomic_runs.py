@@ -20,7 +20,7 @@ from dv_analysis.config import Period
 from dv_analysis.runner import locks, staging, up_to_date
 from dv_analysis.stages.clean import clean_key, ensure_cleaned, stale_quarters
 
-from .conftest import FAST, make_settings
+from .conftest import fast_flags, make_settings
 
 FIRST = Period(2020, 1)
 
@@ -41,10 +41,6 @@ def _cli(s, *args: str) -> list[str]:
         "--raw-dir", str(s.raw_dir), "--clean-dir", str(s.clean_dir),
         "--reports-dir", str(s.reports_dir),
     ]  # fmt: skip
-
-
-def _fast_flags() -> list[str]:
-    return [x for k, v in FAST.items() for x in ("-p", k, str(v))]
 
 
 # --- locks ---------------------------------------------------------------------------
@@ -163,7 +159,7 @@ def test_interrupted_run_leaves_the_previous_outputs_and_the_next_run_recomputes
     final = s.period("2020Q4")
     before = _digest_tree(final.clean, final.reports)
     manifest_before = json.loads(final.manifest.read_text())
-    flags = ["--period", "2020Q4", "--force", "--quiet", *_fast_flags()]
+    flags = ["--period", "2020Q4", "--force", "--quiet", *fast_flags()]
     # The child must get Ctrl-C's default action even when this test runs in a process that
     # ignores SIGINT (pytest-xdist workers do, and an ignored signal stays ignored across
     # exec): catch it here while the child starts (a caught signal is reset at exec).
@@ -187,7 +183,7 @@ def test_interrupted_run_leaves_the_previous_outputs_and_the_next_run_recomputes
     assert m["outputs"]["finished"] == manifest_before["finished"]
     assert not s.lock_file("2020Q4").exists()
     # the next run without --force recomputes (the attempt did not finish) and ends ok
-    r = subprocess.run(_cli(s, "run", *flags[:2], "--quiet", *_fast_flags()), capture_output=True, text=True)  # fmt: skip
+    r = subprocess.run(_cli(s, "run", *flags[:2], "--quiet", *fast_flags()), capture_output=True, text=True)  # fmt: skip
     assert r.returncode == 0, r.stderr
     m = json.loads(final.manifest.read_text())
     assert m["status"] == "ok" and "attempt" not in m and not m.get("skipped")

@@ -176,7 +176,8 @@ def _execute(
 
     With ``jobs`` > 1 a notebook starts as soon as the notebooks it reads
     (:data:`~dv_analysis.config.NOTEBOOK_NEEDS`) have finished, up to ``jobs`` at once
-    (:func:`_execute_graph`); otherwise one after the other in order.
+    (:func:`_execute_graph`, without per-cell progress bars: their lines would interleave);
+    otherwise one after the other in order.
     """
     started = time.perf_counter()
     first, count = numbering or (1, len(notebooks))
@@ -399,7 +400,7 @@ def run(
             manifest["window"] = window
             _execute(
                 paths, {**params, "staging": paths.settings.staging_parameter}, manifest,
-                notebooks, progress=progress, progress_bar=progress and jobs <= 1, jobs=jobs,
+                notebooks, progress=progress, progress_bar=progress, jobs=jobs,
             )  # fmt: skip
             _audit(paths, manifest, progress)
             staging.promote(paths)

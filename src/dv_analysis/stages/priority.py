@@ -32,14 +32,14 @@ from .. import public
 from ..config import Period, PeriodPaths, cache_dir
 from ..pages import labels as L
 from ..stats.backtest import compare, score_rankings
-from ..stats.bym2 import adjacency_matrix, enable_compilation_cache, fit_bym2
+from ..stats.bym2 import enable_compilation_cache
 from ..stats.early_warning import early_warning, neighbourhood_matrix
 from ..stats.local import local_statistics
 from ..stats.models import gbm_next_counts
 from ..stats.rates import eb_rate
 from ..stats.weights import build_weights, contiguity
 from .cache import keyed_table
-from .risk import RiskParams, _fit_by_county
+from .risk import RiskParams, _fit, _fit_by_county
 
 #: Rankings compared by the backtest (scores computed from data up to the origin only).
 RANKINGS: tuple[str, ...] = (
@@ -184,11 +184,7 @@ def _fit_window(paths, villages, observed, expected, fit, params: PriorityParams
     if paths.settings.city == "all":  # county by county, as the risk stage
         areas, _ = _fit_by_county(gf, expected[fit], rp, progress=False)
     else:
-        neighbours, _ = contiguity(gf, params.weights, ids="villcode")
-        areas = fit_bym2(
-            gf["observed"], expected[fit], adjacency_matrix(neighbours, gf["villcode"]),
-            chains=rp.chains, warmup=rp.warmup, draws=rp.draws, seed=rp.seed, ids=gf["villcode"],
-        ).areas  # fmt: skip
+        areas = _fit(gf, expected[fit], rp).areas
     return pd.DataFrame({"villcode": ids}).merge(
         areas.rename(columns={"id": "villcode"})[["villcode", "expected", "rr_mean", "p_exceed_1"]],
         on="villcode", how="left",
