@@ -237,3 +237,44 @@ def test_incidents_match_truth(year_of_data):
     n_true = clean["incident_id"].nunique()
     assert abs(len(r.incidents) - n_true) / n_true < 0.02
     assert r.summary["counts"]["victims"] == r.notifications["victim_key"].nunique()
+
+
+def test_build_incidents_by_hand():
+    """One victim and case type within 14 days of the previous notification is one incident;
+    the village is the most frequent (ties: the smallest code); opened and danger as any."""
+    rows = [
+        # id, victim, type, date, village, unit, tipvda, opened
+        ("N1", "V1", "親密關係暴力", "2020-10-01", "B", "警政", 9.0, "否"),
+        ("N2", "V1", "親密關係暴力", "2020-10-10", "A", "醫院", float("nan"), "是"),
+        ("N3", "V1", "親密關係暴力", "2020-10-20", "A", "警政", 3.0, None),  # 10 days later: same
+        ("N4", "V1", "親密關係暴力", "2020-11-20", "B", None, float("nan"), "否"),  # 31 days: new
+        ("N5", "V1", "兒少保護", "2020-10-02", "C", "教育", float("nan"), None),  # other type
+        ("N6", "", "兒少保護", "2020-10-02", "C", "教育", float("nan"), None),  # no victim key
+        ("N7", "", "兒少保護", "2020-10-02", "C", "教育", float("nan"), None),
+    ]
+    notes = pd.DataFrame(
+        rows,
+        columns=["notification_id", "victim_key", "case_type", "notified_date", "villcode",
+                 "reporter_unit", "tipvda", "opened"],
+    )  # fmt: skip
+    notes["notified_date"] = pd.to_datetime(notes["notified_date"])
+    notes = notes.iloc[::-1].reset_index(drop=True)  # order of the rows does not matter
+    inc = cleaning.build_incidents(notes, 14)
+    assert len(inc) == 5
+    assert inc["incident_id"].is_monotonic_increasing and inc["incident_id"].is_unique
+    by_id = notes.set_index("notification_id")["incident_id"]
+    assert by_id["N1"] == by_id["N2"] == by_id["N3"] != by_id["N4"]
+    assert len({by_id["N5"], by_id["N6"], by_id["N7"], by_id["N1"]}) == 4
+    first = inc.set_index("incident_id").loc[by_id["N1"]]
+    assert first["villcode"] == "A"  # A twice, B once
+    assert first["n_notifications"] == 3 and first["n_units"] == 2
+    assert first["opened"] == "是" and bool(first["high_danger"])
+    assert first["first_notified"] == pd.Timestamp("2020-10-01")
+    assert first["last_notified"] == pd.Timestamp("2020-10-20")
+    later = inc.set_index("incident_id").loc[by_id["N4"]]
+    assert later["n_units"] == 0 and later["opened"] == "否" and not later["high_danger"]
+    tied = notes.copy()
+    tied["villcode"] = tied["notification_id"].map({"N1": "C", "N2": "B", "N3": "A"}).fillna("D")
+    tie = cleaning.build_incidents(tied, 14)
+    assert tie.set_index("incident_id").loc[by_id["N1"], "villcode"] == "A"  # 1 each: smallest
+    assert pd.isna(inc.set_index("incident_id").loc[by_id["N5"], "opened"])

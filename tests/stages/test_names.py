@@ -30,3 +30,20 @@ def test_split_county_district():
     assert names.split_county_district("臺北市松山區") == ("臺北", "松山")
     assert names.split_county_district("桃園縣桃園市") == ("桃園", "桃園")
     assert names.split_county_district("新北市板橋區") == ("新北", "板橋")
+
+
+def test_nfkc_values_equals_nfkc_of_each_value():
+    import numpy as np
+    import pandas as pd
+
+    values = pd.Series(
+        ["DV 105 0001", "ＤＶ１０５０００１", None, np.nan, "", "a\x1cb\tc\r\n", "x\u3000y",
+         "é é ", "ab\x85c", "a\u2028b", "dv\u00a0001", "abc"] * 3,
+        dtype=object,
+    )  # fmt: skip
+    got = names.nfkc_values(values)
+    assert got.tolist() == [names.nfkc(v) for v in values]
+    assert got.index.equals(values.index)
+    upper = names.nfkc_values(values, upper=True)
+    assert upper.tolist() == [names.nfkc(v).upper() for v in values]
+    assert names.nfkc_values(pd.Series(["a b", "c"], dtype="str")).tolist() == ["ab", "c"]

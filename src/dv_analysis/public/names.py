@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+import numpy as np
 import pandas as pd
 
 #: Character or word variants mapped to the MOI boundary spelling (applied to keys only).
@@ -33,6 +34,46 @@ def nfkc(text: object) -> str:
     if text is None or (isinstance(text, float) and text != text) or text is pd.NA:
         return ""
     return _SPACE_RE.sub("", unicodedata.normalize("NFKC", str(text)))
+
+
+#: What ``\\s`` matches in an ASCII string (Python's definition, written out for RE2).
+_ASCII_SPACE_RE2 = r"[\t\n\x0b\x0c\r\x1c-\x1f ]+"
+
+
+def nfkc_values(values: pd.Series, *, upper: bool = False) -> pd.Series:
+    """:func:`nfkc` of every value (upper-cased with ``upper=True``), vectorised.
+
+    NFKC leaves ASCII text as it is, so ASCII values only lose their whitespace, in Arrow;
+    the rest go through :func:`nfkc` once per distinct value. Equal to mapping
+    :func:`nfkc` over the values, in a fraction of the time on a million distinct ids.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Text; missing values give ''.
+
+    Returns
+    -------
+    pandas.Series
+        Arrow-backed text (no Python object per value), same index.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(values.astype("str"), type=pa.large_string())
+    arr = pc.fill_null(arr, "")
+    is_ascii = pc.string_is_ascii(arr).to_numpy(zero_copy_only=False)
+    out = pc.replace_substring_regex(arr, _ASCII_SPACE_RE2, "")
+    if upper:
+        out = pc.ascii_upper(out)
+    if not is_ascii.all():
+        result = out.to_numpy(zero_copy_only=False).astype(object)
+        rest = pd.Series(arr.filter(pa.array(~is_ascii)).to_numpy(zero_copy_only=False))
+        codes, uniq = pd.factorize(rest)
+        done = [nfkc(u).upper() if upper else nfkc(u) for u in uniq]
+        result[~is_ascii] = np.asarray(done, dtype=object)[codes]
+        out = pa.array(result, type=pa.large_string())
+    return pd.Series(pd.arrays.ArrowStringArray(out).astype("str"), index=values.index)
 
 
 def _variants(text: str) -> str:

@@ -353,7 +353,6 @@ class _NameIndex:
     """Village codes by (city, district, village) keys; by (city, village) where the name is unique."""
 
     def __init__(self, idx: pd.DataFrame) -> None:
-        self.idx = idx
         self.pair = dict(
             zip(
                 zip(idx["city_k"], idx["district_k"], idx["village_k"], strict=True),
@@ -366,6 +365,11 @@ class _NameIndex:
             .set_index(["city_k", "village_k"])["villcode"]
             .to_dict()
         )
+        self.district: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        for c, d, v, code in zip(
+            idx["city_k"], idx["district_k"], idx["village_k"], idx["villcode"], strict=True
+        ):
+            self.district.setdefault((c, d), []).append((v, code))
 
     def lookup(self, c: str, d: str, cands: tuple[str, ...]) -> str | None:
         """The code of the first candidate spelling that matches, or None."""
@@ -379,29 +383,46 @@ class _NameIndex:
 
     def _wildcard(self, c: str, d: str, cands: tuple[str, ...]) -> str | None:
         """A '?' matches any one character, within the district, if exactly one village fits."""
-        here = self.idx[(self.idx["city_k"] == c) & (self.idx["district_k"] == d)]
+        here = self.district.get((c, d), [])
         for v in cands:
             pat = re.compile("^" + re.escape(v).replace(r"\?", ".") + "$")
-            hits = here[here["village_k"].map(lambda k, pat=pat: bool(pat.match(k)))]
+            hits = [code for k, code in here if pat.match(k)]
             if len(hits) == 1:
-                return hits["villcode"].iloc[0]
+                return hits[0]
         return None
 
 
+def _group_codes(*columns: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """One integer per distinct combination of the columns' values (in order of first
+    appearance), and the position of each combination's first row."""
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    for col in columns:
+        codes, uniq = pd.factorize(col, use_na_sentinel=False)
+        key, _ = pd.factorize(key * len(uniq) + codes)  # stays below rows × distinct values
+    _, first = np.unique(key, return_index=True)
+    return key, first
+
+
 def _by_names(df: pd.DataFrame, b: pd.DataFrame, ck: pd.Series, national: bool) -> pd.Series:
-    """Village code from district and village names (with the city's name in a national run)."""
+    """Village code from district and village names (with the city's name in a national run),
+    looked up once per distinct spelling of (city, district, village)."""
     idx = public.village_name_index(b)
     if not national:  # one city: its name is not part of the key
         idx = idx.assign(city_k="")
-    dk = _map_unique(df["district_raw"], names.district_key)
-    vk = _map_unique(df["village_raw"], names.village_candidates)
     rk = ck if national else pd.Series("", index=df.index)
+    key, first = _group_codes(rk, df["district_raw"], df["village_raw"])
     index = _NameIndex(idx)
-    return pd.Series(
-        [index.lookup(c, d, v) for c, d, v in zip(rk, dk, vk, strict=True)],
-        index=df.index,
-        dtype=object,
-    )
+    found = np.empty(len(first), dtype=object)
+    found[:] = [
+        index.lookup(c, names.district_key(d), names.village_candidates(v))
+        for c, d, v in zip(
+            rk.iloc[first],
+            df["district_raw"].iloc[first],
+            df["village_raw"].iloc[first],
+            strict=True,
+        )
+    ]
+    return pd.Series(found[key], index=df.index, dtype=object)
 
 
 def _by_points(settings: Settings, city: str, x, y, need: np.ndarray):
@@ -486,9 +507,10 @@ class CleaningResult:
 
 def _content_key(df: pd.DataFrame) -> pd.Series:
     """One integer per distinct (id, notified date, victim, case type): equal rows, equal keys."""
-    parts = [df["notification_id"], df["notified_date"], df["victim_key"], df["case_type"]]
-    codes = pd.MultiIndex.from_arrays([pd.factorize(p, use_na_sentinel=False)[0] for p in parts])
-    return pd.Series(pd.factorize(codes)[0], index=df.index)
+    key, _ = _group_codes(
+        df["notification_id"], df["notified_date"], df["victim_key"], df["case_type"]
+    )
+    return pd.Series(key, index=df.index)
 
 
 def build_incidents(notes: pd.DataFrame, window_days: int = 14) -> pd.DataFrame:
@@ -515,48 +537,78 @@ def build_incidents(notes: pd.DataFrame, window_days: int = 14) -> pd.DataFrame:
                 "opened",
             ]
         )
-    used = ["victim_key", "case_type", "notified_date", "notification_id", "villcode",
-            "reporter_unit", "tipvda", "opened"]  # fmt: skip
-    d = notes[used].sort_values(["victim_key", "case_type", "notified_date", "notification_id"])
-    nd = pd.to_datetime(d["notified_date"])
-    same = (
-        (d["victim_key"] == d["victim_key"].shift())
-        & (d["case_type"] == d["case_type"].shift())
-        & (d["victim_key"] != "")
+    n = len(notes)
+    vk_codes, vk_uniq = pd.factorize(notes["victim_key"], sort=True, use_na_sentinel=False)
+    ct_codes, ct_uniq = pd.factorize(notes["case_type"], sort=True, use_na_sentinel=False)
+    id_codes, id_uniq = pd.factorize(notes["notification_id"], sort=True, use_na_sentinel=False)
+    days = pd.to_datetime(notes["notified_date"]).to_numpy("datetime64[D]").astype(np.int64)
+    # by victim, case type, date and id (integer codes in the strings' order: no string sort)
+    order = np.lexsort((id_codes, days, ct_codes, vk_codes))
+    vk, ct, dd = vk_codes[order], ct_codes[order], days[order]
+    blank = np.asarray(vk_uniq == "", dtype=bool)[vk]
+    new = np.ones(n, dtype=bool)
+    new[1:] = ~(
+        (vk[1:] == vk[:-1]) & (ct[1:] == ct[:-1]) & ~blank[1:] & (dd[1:] - dd[:-1] <= window_days)
     )
-    gap = (nd - nd.shift()).dt.days
-    new = ~(same & (gap <= window_days))
-    grp = new.cumsum()
-    first_id = d.groupby(grp)["notification_id"].transform("first")
-    d["incident_id"] = [
-        "I" + hashlib.sha256(f"{v}|{t}|{f}".encode()).hexdigest()[:15].upper()
-        for v, t, f in zip(d["victim_key"], d["case_type"], first_id, strict=True)
-    ]
-    notes["incident_id"] = d["incident_id"].reindex(notes.index)
-    g = d.groupby("incident_id", sort=True)
-    inc = g.agg(
-        victim_key=("victim_key", "first"),
-        case_type=("case_type", "first"),
-        first_notified=("notified_date", "min"),
-        last_notified=("notified_date", "max"),
-        n_notifications=("notification_id", "size"),
-        n_units=("reporter_unit", "nunique"),
-        max_tipvda=("tipvda", "max"),
+    starts = np.flatnonzero(new)  # each incident's first notification, in sorted order
+    grp = np.empty(n, dtype=np.int64)
+    grp[order] = np.cumsum(new) - 1  # each notification's incident, in the notes' order
+    first = order[starts]  # the notes' row of each incident's first notification
+    ends = order[np.r_[starts[1:], n] - 1]  # and of its last (the latest date)
+    victim, ctype = vk_uniq.take(vk_codes[first]), ct_uniq.take(ct_codes[first])
+    ids = np.array(
+        [
+            "I" + hashlib.sha256(f"{v}|{t}|{f}".encode()).hexdigest()[:15].upper()
+            for v, t, f in zip(
+                victim.tolist(), ctype.tolist(), id_uniq.take(id_codes[first]).tolist(), strict=True
+            )
+        ],
+        dtype=object,
     )
+    notes["incident_id"] = ids[grp]
+    n_groups = len(starts)
+    # reporting units: distinct known units per incident
+    unit, unit_uniq = pd.factorize(notes["reporter_unit"])
+    known = unit >= 0
+    pairs = _distinct(grp[known] * len(unit_uniq) + unit[known])
+    n_units = np.bincount(pairs // max(len(unit_uniq), 1), minlength=n_groups)
     # the most frequent village of the incident's notifications (ties: the smallest code)
-    counts = d.groupby(["incident_id", "villcode"]).size().rename("n").reset_index()
-    counts = counts.sort_values(["incident_id", "n", "villcode"], ascending=[True, False, True])
-    inc.insert(
-        2, "villcode", counts.drop_duplicates("incident_id").set_index("incident_id")["villcode"]
-    )
+    vc_codes, vc_uniq = pd.factorize(notes["villcode"], sort=True)
+    pair, count = _distinct(grp * len(vc_uniq) + vc_codes, counts=True)
+    pg, pv = pair // len(vc_uniq), pair % len(vc_uniq)
+    best = np.lexsort((pv, -count, pg))
+    best = best[np.r_[True, pg[best][1:] != pg[best][:-1]]]
+    village = np.empty(n_groups, dtype=np.int64)
+    village[pg[best]] = pv[best]
     # opened if any notification says so, else not opened if any says so, else unknown
-    yes = (d["opened"] == "是").groupby(d["incident_id"]).any()
-    no = (d["opened"] == "否").groupby(d["incident_id"]).any()
-    inc["opened"] = np.where(
-        yes.reindex(inc.index), "是", np.where(no.reindex(inc.index), "否", None)
+    opened = notes["opened"]
+    yes = np.bincount(grp, weights=(opened == "是").to_numpy(bool), minlength=n_groups) > 0
+    no = np.bincount(grp, weights=(opened == "否").to_numpy(bool), minlength=n_groups) > 0
+    danger = np.bincount(grp, weights=notes["tipvda"].to_numpy(float) >= 8, minlength=n_groups) > 0
+    inc = pd.DataFrame(
+        {
+            "incident_id": ids,
+            "victim_key": victim,
+            "case_type": ctype,
+            "villcode": vc_uniq.take(village),
+            "first_notified": notes["notified_date"].to_numpy()[first],
+            "last_notified": notes["notified_date"].to_numpy()[ends],
+            "n_notifications": np.diff(np.r_[starts, n]).astype(np.int64),
+            "n_units": n_units.astype(np.int64),
+            "opened": np.where(yes, "是", np.where(no, "否", None)),
+            "high_danger": danger,
+        }
     )
-    inc["high_danger"] = inc["max_tipvda"] >= 8
-    return inc.drop(columns="max_tipvda").reset_index()
+    return inc.iloc[np.argsort(ids.astype("U16"), kind="stable")].reset_index(drop=True)
+
+
+def _distinct(values: np.ndarray, counts: bool = False):
+    """Sorted distinct integers (and how often each occurs), by one sort."""
+    v = np.sort(values)
+    first = np.r_[True, v[1:] != v[:-1]] if len(v) else np.zeros(0, dtype=bool)
+    if not counts:
+        return v[first]
+    return v[first], np.diff(np.r_[np.flatnonzero(first), len(v)])
 
 
 @dataclass(frozen=True)
@@ -589,9 +641,9 @@ def _raw_files(paths: PeriodPaths, progress: bool) -> list[RawFile]:
 
 def _normalise(df: pd.DataFrame) -> pd.DataFrame:
     """Every field of the raw schema normalised in place (dates, codes, sexes, ages, …)."""
-    df["notification_id"] = _map_unique(df["notification_id"], lambda s: names.nfkc(s).upper())
-    df["victim_key"] = _map_unique(df["victim_key"], names.nfkc)
-    df["case_id"] = _map_unique(df["case_id"], names.nfkc)
+    df["notification_id"] = names.nfkc_values(df["notification_id"], upper=True)
+    df["victim_key"] = names.nfkc_values(df["victim_key"])  # ids: mostly distinct, vectorised
+    df["case_id"] = names.nfkc_values(df["case_id"])
     df["notified_date"] = _map_unique(df["notified_raw"], parse_date)
     df["incident_date"] = _map_unique(df["incident_raw"], parse_date)
     df["case_type"] = _map_unique(df["case_type_raw"], norm_case_type)
@@ -750,8 +802,8 @@ def clean_period(
     """
     raws = _raw_files(paths, progress)
     df = pd.concat([r.frame for r in raws], ignore_index=True)
-    for r in raws:  # the rows live on in ``df`` only (memory: docs/benchmarks.md)
-        r.frame = r.frame.iloc[:0]
+    for r in raws:  # the rows live on in ``df`` only (memory: docs/benchmarks.md); an empty
+        r.frame = pd.DataFrame(columns=r.frame.columns)  # slice would keep the Arrow buffers
     n_read = len(df)
     parts = _split(_buckets(_normalise(df), paths))
     del df  # the raw text of clean rows is not kept (memory: docs/benchmarks.md)
