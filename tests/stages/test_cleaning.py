@@ -278,3 +278,35 @@ def test_build_incidents_by_hand():
     tie = cleaning.build_incidents(tied, 14)
     assert tie.set_index("incident_id").loc[by_id["N1"], "villcode"] == "A"  # 1 each: smallest
     assert pd.isna(inc.set_index("incident_id").loc[by_id["N5"], "opened"])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a,b,c\n1,2,3\n4,,6\n",
+        "a,b,c\r\n1,2,3\r\n\r\n4,5,6\r\n",  # a blank line
+        'a,b,c\n"x, y","line\nbreak",3\n',  # quoted comma and newline
+        'a,b,c\n"say ""hi""", 2 ,\n',  # doubled quotes, spaces, empty last
+        "a,b,c\n1,2\n",  # a short row
+        "a,b,a\n1,2,3\n",  # a repeated header name
+        "a,,c\n1,2,3\n",  # a blank header name
+        "a,b,c\nNA,null,NaN\n",  # words other readers take as missing
+        "a,b,c\n   \n1,2,3\n",  # a line of spaces
+    ],
+)
+def test_csv_reader_matches_pandas_parser(text):
+    """Arrow's reader (or its fallback) gives what pandas' C parser gives, cell for cell."""
+    import io
+
+    ref = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=True)
+    got = cleaning._read_csv_text(text)
+    pd.testing.assert_frame_equal(got.astype(str), ref.astype(str))
+
+
+def test_csv_reader_ragged_row_names_the_line(tmp_path):
+    f = tmp_path / "bad.csv"
+    head = ",".join(RAW_COLUMNS)
+    good, long = ",".join(["x"] * len(RAW_COLUMNS)), ",".join(["x"] * (len(RAW_COLUMNS) + 2))
+    f.write_text(f"{head}\n{good}\n{long}\n", encoding="utf-8")
+    with pytest.raises(RawInputError, match=r"bad\.csv: not a readable CSV .*line 3"):
+        read_raw_file(f)
