@@ -130,7 +130,7 @@ def suite_quarter(args, cli: str, env: dict, tmp: str) -> list[dict]:
               [cli, "synth", "--start", str(start), "--end", str(end)], env),
         stage(f"Taipei: clean {args.quarters} quarters",
               [cli, "clean", "--start", str(start), "--end", str(end)], env),
-        stage(f"Taipei: run {end} end to end (5 notebooks, HTML, audit)",
+        stage(f"Taipei: run {end} end to end (7 notebooks, HTML, audit)",
               [cli, "run", "--period", str(end), "--quiet", "--force"], env),
     ]  # fmt: skip
     manifest = json.loads(Path(env["DV_REPORTS_DIR"], str(end), "manifest.json").read_text())

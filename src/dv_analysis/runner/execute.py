@@ -10,6 +10,7 @@ parameters, git revision, package versions, input checksums and timings in
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import sys
@@ -18,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..config import NOTEBOOK_NEEDS, NOTEBOOKS, Period, PeriodPaths, Settings, period_range
-from . import staging
+from . import kernels, staging
 from .locks import period_lock, period_locks
 from .provenance import (
     git_revision,
@@ -129,8 +130,20 @@ def _kernel_manager():
     return EncryptedKernelManager
 
 
-def _run_notebook(paths: PeriodPaths, name: str, params: dict, manifest: dict, progress_bar: bool):
-    """Execute one notebook and render its staff page; record it in the manifest."""
+def _run_notebook(
+    paths: PeriodPaths,
+    name: str,
+    params: dict,
+    manifest: dict,
+    progress_bar: bool,
+    prepare_next: bool = False,
+):
+    """Execute one notebook and render its staff page; record it in the manifest.
+
+    The notebook gets this process's spare kernel, started and warmed ahead
+    (:mod:`~dv_analysis.runner.kernels`); with ``prepare_next`` the next spare starts warming
+    while this notebook runs.
+    """
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
@@ -140,10 +153,11 @@ def _run_notebook(paths: PeriodPaths, name: str, params: dict, manifest: dict, p
     entry = {"notebook": name, "executed": str(paths.final.internal / name)}
     manifest["notebooks"].append(entry)
     try:
+        manager = kernels.take(_kernel_manager(), nb_dir, prepare_next=prepare_next)
         pm.execute_notebook(
             str(nb_dir / name), str(out), parameters=params, cwd=str(nb_dir),
             progress_bar=progress_bar, kernel_name="python3", log_output=False,
-            kernel_manager_class=_kernel_manager(),
+            kernel_manager_class=manager,
         )  # fmt: skip
     except PapermillExecutionError as e:
         entry.update(status="failed", seconds=round(time.perf_counter() - t0, 2),
@@ -189,20 +203,37 @@ def _execute(
             for i, name in enumerate(notebooks, first):
                 if progress:
                     print(f"[{i}/{count}] {name} ({paths.period})", flush=True)
-                _run_notebook(paths, name, params, manifest, progress_bar)
+                more = name != notebooks[-1]
+                _run_notebook(paths, name, params, manifest, progress_bar, prepare_next=more)
     finally:
+        kernels.close()
         _write_manifest(paths, manifest, started)
     return manifest
 
 
-def _notebook_job(paths: PeriodPaths, name: str, params: dict) -> tuple[dict, str | None]:
+def _notebook_job(
+    paths: PeriodPaths, name: str, params: dict, prepare_next: bool
+) -> tuple[dict, str | None]:
     """Worker of :func:`_execute_graph`: one notebook; its manifest entry and error, if any."""
     record: dict = {"notebooks": []}
     try:
-        _run_notebook(paths, name, params, record, progress_bar=False)
+        _run_notebook(paths, name, params, record, progress_bar=False, prepare_next=prepare_next)
     except NotebookFailed as e:
         return record["notebooks"][0], str(e)
     return record["notebooks"][0], None
+
+
+def _worker_start() -> None:
+    """Initializer of :func:`_execute_graph`'s workers: a spare kernel warms at once."""
+    kernels.close_at_exit()
+    try:
+        kernels.prepare(_kernel_manager(), notebooks_dir())
+    except Exception:  # noqa: BLE001 - the first notebook then starts its own kernel
+        logging.getLogger(__name__).warning("could not start a spare kernel", exc_info=True)
+
+
+def _no_op() -> None:
+    """A task that makes the pool start a worker (workers start on demand)."""
 
 
 def _execute_graph(paths, params, manifest, notebooks, progress, numbering, jobs) -> None:
@@ -218,7 +249,11 @@ def _execute_graph(paths, params, manifest, notebooks, progress, numbering, jobs
     number = {n: i for i, n in enumerate(notebooks, first)}
     needs = {n: [m for m in NOTEBOOK_NEEDS.get(n, ()) if m in notebooks] for n in notebooks}
     waiting, running, entries, errors = list(notebooks), {}, {}, {}
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(
+        max_workers=jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_start
+    )
+    for _ in range(min(jobs, len(notebooks))):  # every worker, and its spare kernel, from the start
+        pool.submit(_no_op)
     try:
         while waiting or running:
             ready = [] if errors else [
@@ -228,7 +263,8 @@ def _execute_graph(paths, params, manifest, notebooks, progress, numbering, jobs
                 waiting.remove(name)
                 if progress:
                     print(f"[{number[name]}/{count}] {name} ({paths.period})", flush=True)
-                running[pool.submit(_notebook_job, paths, name, params)] = name
+                more = bool(waiting)  # a notebook still to come: a spare kernel pays
+                running[pool.submit(_notebook_job, paths, name, params, more)] = name
             if not running:
                 break  # after a failure: what waits for it never starts
             done, _ = wait(running, return_when=FIRST_COMPLETED)
