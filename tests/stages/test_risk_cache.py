@@ -44,3 +44,31 @@ def test_a_fit_that_misses_its_diagnostics_is_refitted_longer_once(year_of_data)
         or sampler["extended_after"]["ess_bulk_min"] < 400
     )
     assert out.summary["diagnostics"]["ok"] is False, "a second miss stays a failure"
+
+
+def test_county_fits_are_cached_and_do_not_depend_on_the_workers(year_of_data, monkeypatch):
+    """All of Taiwan fits county by county in worker processes: the same numbers on one
+    worker or two, and a second pass reads every county back."""
+    s, _, _ = year_of_data
+    paths = s.period("2020Q4")
+    features.build(paths)
+    g = risk._village_table(paths, "incidents_w")
+    two = g[g["villcode"].str[5:8].isin(["010", "020"])].reset_index(drop=True)
+    two["villcode"] = "9" + two["villcode"].str[5:8] + "0" + two["villcode"]  # two "counties"
+    expected = risk.expected_counts(
+        two["observed"].to_numpy(float), two["person_quarters"].to_numpy()
+    )
+    params = risk.RiskParams(chains=2, warmup=100, draws=100, extend=False)
+    monkeypatch.setattr(risk, "county_workers", lambda: 1)
+    one, s1 = risk._fit_by_county(paths, two, expected, params, progress=False)
+    assert set(s1["per_county"]) == {"90100", "90200"} and s1["sampler"]["workers"] == 1
+    assert not any(c["sampler"].get("cached") for c in s1["per_county"].values())
+    for f in paths.settings.fit_cache.glob("*"):
+        f.unlink()  # fit again, on two workers
+    monkeypatch.setattr(risk, "county_workers", lambda: 2)
+    both, s2 = risk._fit_by_county(paths, two, expected, params, progress=False)
+    pd.testing.assert_frame_equal(one, both)
+    assert s2["sampler"]["workers"] == 2
+    again, s3 = risk._fit_by_county(paths, two, expected, params, progress=False)
+    assert all(c["sampler"]["cached"] for c in s3["per_county"].values())
+    pd.testing.assert_frame_equal(again, one)

@@ -148,28 +148,74 @@ def _worst(diagnostics: list[dict]) -> dict:
     }  # fmt: skip
 
 
-def _fit_by_county(gf: pd.DataFrame, expected: np.ndarray, params: RiskParams, progress: bool):
-    """All of Taiwan: one fit per county (the documented fallback), expected at Taiwan's rate."""
-    areas, per_county = [], {}
+def _county_job(paths: PeriodPaths, gf, expected: np.ndarray, params: RiskParams):
+    """Worker of :func:`_fit_by_county`: one county's fit, read back or made and kept."""
+    enable_compilation_cache(cache_dir() / "jax")
+    areas, summary, _ = cached_fit(paths, gf, expected, params)
+    return areas, summary
+
+
+def county_workers() -> int:
+    """Processes for the county fits: the cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def _fit_by_county(
+    paths: PeriodPaths, gf: pd.DataFrame, expected: np.ndarray, params: RiskParams, progress: bool
+):
+    """All of Taiwan: one fit per county (the documented fallback), expected at Taiwan's rate.
+
+    Each county's fit is cached by content like a city's (:func:`cached_fit`), and the
+    counties are fitted in worker processes, the largest first, on every core
+    (:func:`county_workers`). Every county has the same seed, so the numbers do not
+    depend on the order or the number of workers.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
     counties = gf["villcode"].str[:5]
-    for i, code in enumerate(sorted(counties.unique()), 1):
-        sel = (counties == code).to_numpy()
-        if progress:
-            print(
-                f"  BYM2 county {code} ({i}/{counties.nunique()}): {sel.sum()} villages", flush=True
+    codes = sorted(counties.unique())
+    size = counties.value_counts()
+    results: dict[str, tuple[pd.DataFrame, dict]] = {}
+    workers = min(county_workers(), len(codes))
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        futures = {}
+        for code in sorted(codes, key=lambda c: (-size[c], c)):
+            sel = (counties == code).to_numpy()
+            job = pool.submit(
+                _county_job, paths, gf[sel].reset_index(drop=True), expected[sel], params
             )
-        fit = _fit(gf[sel].reset_index(drop=True), expected[sel], params)
-        areas.append(fit.areas)
-        per_county[code] = fit.summary()
-    first = next(iter(per_county.values()))
+            futures[job] = code
+        try:
+            for done, job in enumerate(as_completed(futures), 1):
+                code = futures[job]
+                results[code] = job.result()
+                if progress:
+                    sampler = results[code][1]["sampler"]
+                    how = "read back" if sampler.get("cached") else f"{sampler['seconds']:.0f} s"
+                    print(
+                        f"  BYM2 county {code} ({done}/{len(codes)}): {size[code]} villages, {how}",
+                        flush=True,
+                    )
+        except BaseException:
+            for process in list((getattr(pool, "_processes", None) or {}).values()):
+                process.terminate()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+    per_county = {code: results[code][1] for code in codes}
+    first = per_county[codes[0]]
     seconds = round(sum(s["sampler"]["seconds"] for s in per_county.values()), 2)
     summary = {
         "per_county": per_county,
         "diagnostics": _worst([s["diagnostics"] for s in per_county.values()]),
-        "sampler": {**first["sampler"], "seconds": seconds},
+        "sampler": {**first["sampler"], "seconds": seconds, "workers": workers},
         "priors": first["priors"],
     }
-    return pd.concat(areas, ignore_index=True), summary
+    return pd.concat([results[c][0] for c in codes], ignore_index=True), summary
 
 
 def run(
@@ -187,7 +233,7 @@ def run(
     enable_compilation_cache(cache_dir() / "jax")
     fit = None
     if paths.settings.city == "all":
-        areas, fit_summary = _fit_by_county(gf, expected, params, progress)
+        areas, fit_summary = _fit_by_county(paths, gf, expected, params, progress)
     else:
         if progress:
             print(f"  BYM2 on {len(gf)} villages; {params.chains} chains", flush=True)
