@@ -59,13 +59,13 @@ def test_county_fits_are_cached_and_do_not_depend_on_the_workers(year_of_data, m
         two["observed"].to_numpy(float), two["person_quarters"].to_numpy()
     )
     params = risk.RiskParams(chains=2, warmup=100, draws=100, extend=False)
-    monkeypatch.setattr(risk, "county_workers", lambda: 1)
+    monkeypatch.setattr(risk, "cores", lambda: 1)
     one, s1 = risk._fit_by_county(paths, two, expected, params, progress=False)
     assert set(s1["per_county"]) == {"90100", "90200"} and s1["sampler"]["workers"] == 1
     assert not any(c["sampler"].get("cached") for c in s1["per_county"].values())
     for f in paths.settings.fit_cache.glob("*"):
         f.unlink()  # fit again, on two workers
-    monkeypatch.setattr(risk, "county_workers", lambda: 2)
+    monkeypatch.setattr(risk, "cores", lambda: 2)
     both, s2 = risk._fit_by_county(paths, two, expected, params, progress=False)
     pd.testing.assert_frame_equal(one, both)
     assert s2["sampler"]["workers"] == 2

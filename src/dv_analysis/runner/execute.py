@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..config import NOTEBOOK_NEEDS, NOTEBOOKS, Period, PeriodPaths, Settings, period_range
+from ..workers import cores, process_pool
 from . import kernels, staging
 from .locks import period_lock, period_locks
 from .provenance import (
@@ -242,47 +243,39 @@ def _execute_graph(paths, params, manifest, notebooks, progress, numbering, jobs
     and the first failure in the notebooks' order is raised. The manifest lists the
     notebooks in their order. Interrupted, the workers (and with them their kernels) stop.
     """
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures import FIRST_COMPLETED, wait
 
     first, count = numbering
     number = {n: i for i, n in enumerate(notebooks, first)}
     needs = {n: [m for m in NOTEBOOK_NEEDS.get(n, ()) if m in notebooks] for n in notebooks}
     waiting, running, entries, errors = list(notebooks), {}, {}, {}
-    pool = ProcessPoolExecutor(
-        max_workers=jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_start
-    )
-    for _ in range(min(jobs, len(notebooks))):  # every worker, and its spare kernel, from the start
-        pool.submit(_no_op)
     try:
-        while waiting or running:
-            ready = [] if errors else [
-                n for n in waiting if all(entries.get(m, {}).get("status") == "ok" for m in needs[n])
-            ]  # fmt: skip
-            for name in ready[: jobs - len(running)]:
-                waiting.remove(name)
-                if progress:
-                    print(f"[{number[name]}/{count}] {name} ({paths.period})", flush=True)
-                more = bool(waiting)  # a notebook still to come: a spare kernel pays
-                running[pool.submit(_notebook_job, paths, name, params, more)] = name
-            if not running:
-                break  # after a failure: what waits for it never starts
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                name = running.pop(future)
-                entries[name], error = future.result()
-                if error:
-                    errors[name] = error
-                elif progress:
-                    print(f"      {name} done ({entries[name]['seconds']:.1f} s)", flush=True)
-    except BaseException:
-        for process in list((getattr(pool, "_processes", None) or {}).values()):
-            process.terminate()
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
+        with process_pool(jobs, initializer=_worker_start) as pool:
+            for _ in range(min(jobs, len(notebooks))):  # every worker and its spare from the start
+                pool.submit(_no_op)
+            while waiting or running:
+                ready = [] if errors else [
+                    n for n in waiting
+                    if all(entries.get(m, {}).get("status") == "ok" for m in needs[n])
+                ]  # fmt: skip
+                for name in ready[: jobs - len(running)]:
+                    waiting.remove(name)
+                    if progress:
+                        print(f"[{number[name]}/{count}] {name} ({paths.period})", flush=True)
+                    more = bool(waiting)  # a notebook still to come: a spare kernel pays
+                    running[pool.submit(_notebook_job, paths, name, params, more)] = name
+                if not running:
+                    break  # after a failure: what waits for it never starts
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    name = running.pop(future)
+                    entries[name], error = future.result()
+                    if error:
+                        errors[name] = error
+                    elif progress:
+                        print(f"      {name} done ({entries[name]['seconds']:.1f} s)", flush=True)
     finally:
         manifest["notebooks"].extend(entries[n] for n in notebooks if n in entries)
-    pool.shutdown()
     if errors:
         manifest["status"] = "failed"
         raise NotebookFailed(errors[min(errors, key=notebooks.index)])
@@ -467,7 +460,7 @@ def _finish_period(
 
 def default_jobs() -> int:
     """Parallel periods of a range: the machine's cores, at most 4 (each kernel holds ~0.6 GB)."""
-    return max(1, min(os.cpu_count() or 1, 4))
+    return max(1, min(cores(), 4))
 
 
 def run_range(

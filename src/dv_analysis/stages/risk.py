@@ -23,6 +23,7 @@ import shapely
 from ..config import PeriodPaths, cache_dir
 from ..stats.bym2 import BYM2Fit, adjacency_matrix, enable_compilation_cache, fit_bym2
 from ..stats.weights import contiguity
+from ..workers import cores, process_pool
 from .features import village_areas
 
 log = logging.getLogger(__name__)
@@ -155,14 +156,6 @@ def _county_job(paths: PeriodPaths, gf, expected: np.ndarray, params: RiskParams
     return areas, summary
 
 
-def county_workers() -> int:
-    """Processes for the county fits: the cores this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # macOS, Windows
-        return max(1, os.cpu_count() or 1)
-
-
 def _fit_by_county(
     paths: PeriodPaths, gf: pd.DataFrame, expected: np.ndarray, params: RiskParams, progress: bool
 ):
@@ -170,19 +163,17 @@ def _fit_by_county(
 
     Each county's fit is cached by content like a city's (:func:`cached_fit`), and the
     counties are fitted in worker processes, the largest first, on every core
-    (:func:`county_workers`). Every county has the same seed, so the numbers do not
+    (:func:`dv_analysis.workers.cores`). Every county has the same seed, so the numbers do not
     depend on the order or the number of workers.
     """
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import as_completed
 
     counties = gf["villcode"].str[:5]
     codes = sorted(counties.unique())
     size = counties.value_counts()
     results: dict[str, tuple[pd.DataFrame, dict]] = {}
-    workers = min(county_workers(), len(codes))
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    workers = min(cores(), len(codes))
+    with process_pool(workers) as pool:
         futures = {}
         for code in sorted(codes, key=lambda c: (-size[c], c)):
             sel = (counties == code).to_numpy()
@@ -190,22 +181,16 @@ def _fit_by_county(
                 _county_job, paths, gf[sel].reset_index(drop=True), expected[sel], params
             )
             futures[job] = code
-        try:
-            for done, job in enumerate(as_completed(futures), 1):
-                code = futures[job]
-                results[code] = job.result()
-                if progress:
-                    sampler = results[code][1]["sampler"]
-                    how = "read back" if sampler.get("cached") else f"{sampler['seconds']:.0f} s"
-                    print(
-                        f"  BYM2 county {code} ({done}/{len(codes)}): {size[code]} villages, {how}",
-                        flush=True,
-                    )
-        except BaseException:
-            for process in list((getattr(pool, "_processes", None) or {}).values()):
-                process.terminate()
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
+        for done, job in enumerate(as_completed(futures), 1):
+            code = futures[job]
+            results[code] = job.result()
+            if progress:
+                sampler = results[code][1]["sampler"]
+                how = "read back" if sampler.get("cached") else f"{sampler['seconds']:.0f} s"
+                print(
+                    f"  BYM2 county {code} ({done}/{len(codes)}): {size[code]} villages, {how}",
+                    flush=True,
+                )
     per_county = {code: results[code][1] for code in codes}
     first = per_county[codes[0]]
     seconds = round(sum(s["sampler"]["seconds"] for s in per_county.values()), 2)
