@@ -262,7 +262,8 @@ def _execute_graph(paths, params, manifest, notebooks, progress, numbering, jobs
                     waiting.remove(name)
                     if progress:
                         print(f"[{number[name]}/{count}] {name} ({paths.period})", flush=True)
-                    more = bool(waiting)  # a notebook still to come: a spare kernel pays
+                    # a spare for every notebook still to come, counting the workers' first
+                    more = len(waiting) >= jobs  # spares (their initializer): none left unused
                     running[pool.submit(_notebook_job, paths, name, params, more)] = name
                 if not running:
                     break  # after a failure: what waits for it never starts
