@@ -292,6 +292,8 @@ def test_build_incidents_by_hand():
         "a,,c\n1,2,3\n",  # a blank header name
         "a,b,c\nNA,null,NaN\n",  # words other readers take as missing
         "a,b,c\n   \n1,2,3\n",  # a line of spaces
+        "a,b,c\r1,2,3\r4,5,6\r",  # lines ended by a bare CR
+        'a,b,c\n1,ab"c,\n',  # a quote inside an unquoted field
     ],
 )
 def test_csv_reader_matches_pandas_parser(text):

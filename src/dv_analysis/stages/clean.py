@@ -168,7 +168,10 @@ def _read_csv_text(text: str) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    header = next(csv.reader(io.StringIO(text[:65536])), [])
+    try:
+        header = next(csv.reader(io.StringIO(text[:65536])), [])
+    except csv.Error:  # e.g. lines ended by a bare CR (old Mac exports): pandas reads those
+        header = []
     if header and all(header) and len(set(header)) == len(header):
         try:
             table = pacsv.read_csv(
