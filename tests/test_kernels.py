@@ -48,3 +48,21 @@ def test_without_a_spare_a_kernel_is_started(tmp_path):
         assert nb.cells[0].outputs[0]["text"].strip() == "True"
     finally:
         kernels.close()
+
+
+def test_a_spare_that_died_is_replaced(tmp_path):
+    from jupyter_core.utils import run_sync
+
+    manager = _kernel_manager()
+    try:
+        kernels.prepare(manager, tmp_path)
+        dead = kernels._spares[str(tmp_path)][0]
+        run_sync(dead.shutdown_kernel)(now=True)
+        adopted = kernels.take(manager, tmp_path, prepare_next=False)
+        km = adopted()
+        assert km is not dead and run_sync(km.is_alive)()
+        nb = _notebook("print(6 * 7)")
+        NotebookClient(nb, kernel_manager_class=adopted, kernel_name="python3").execute()
+        assert nb.cells[0].outputs[0]["text"].strip() == "42"
+    finally:
+        kernels.close()

@@ -48,14 +48,37 @@ def _start(manager_class: type, cwd: str):
     return km, kc
 
 
-def _ready(km, kc, timeout: float = 120.0):
-    """Wait for the warm-up to end; its client is closed. A kernel that died is replaced."""
+def _ready(km, kc, timeout: float = 120.0) -> bool:
+    """Wait for the warm-up to end and close its client; False if the kernel died meanwhile."""
+    import queue
+
+    from jupyter_core.utils import run_sync
+
+    alive = run_sync(km.is_alive)
     try:
-        kc.get_shell_msg(timeout=timeout)
-    except Exception:  # noqa: BLE001 - queue.Empty or a closed channel: the notebook will say
-        log.debug("warm-up of a spare kernel did not answer", exc_info=True)
+        for _ in range(int(timeout)):
+            try:
+                kc.get_shell_msg(timeout=1.0)
+                return alive()
+            except queue.Empty:
+                if not alive():
+                    return False
+        return alive()  # still importing after the timeout: the notebook will wait for it
     finally:
         kc.stop_channels()
+
+
+def _warm(manager_class: type, cwd: str, spare=None):
+    """A warm kernel: the spare if it is alive after its warm-up, else one started now."""
+    from jupyter_core.utils import run_sync
+
+    if spare is not None:
+        if _ready(*spare):
+            return spare[0]
+        log.warning("the spare kernel died while warming up; starting another")
+        run_sync(spare[0].cleanup_resources)()
+    km, kc = _start(manager_class, cwd)
+    _ready(km, kc)
     return km
 
 
@@ -74,8 +97,7 @@ def take(manager_class: type, cwd: Path, *, prepare_next: bool = True) -> type:
     returned class, finds the kernel running, and owns it from then on.
     """
     key = str(cwd)
-    spare = _spares.pop(key, None)
-    km = _ready(*spare) if spare else _ready(*_start(manager_class, key))
+    km = _warm(manager_class, key, _spares.pop(key, None))
     if prepare_next:
         try:
             prepare(manager_class, cwd)
