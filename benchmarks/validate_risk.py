@@ -40,7 +40,8 @@ def main() -> None:
             print(rows[-1], flush=True)
     df = pd.DataFrame(rows)
     print(df.to_string(index=False, float_format="%.3f"))
-    scored = [c for c in df.columns if c.split("@")[0] in ("precision", "recall", "isolated_found")]
+    scored = [c for c in df.columns
+              if c.split("@")[0] in ("precision", "recall", "recall_rr1.5", "isolated_found")]  # fmt: skip
     print(df.groupby("world")[scored].agg(["mean", "min"]).T.to_string(float_format="%.3f"))
 
 

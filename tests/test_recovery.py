@@ -42,3 +42,20 @@ def test_outreach_list_recovers_planted_villages_and_the_late_cluster(tmp_path):
     assert row["isolated_found"] >= 3, row
     assert row["late_emerging"] == row["late"] > 0, row
     assert row["false_alarm_clusters"] <= 2, row
+
+
+def test_scores_by_hand():
+    """Precision against the true risk, recall of planted villages, recall of the villages
+    whose true reported risk is at least 1.5× the city's, and the faint planted ones."""
+    from dv_analysis.validation import _scores
+
+    truth = {
+        "planted": {"a", "b", "c", "d"},
+        "truly_high": {"a", "b", "x"},
+        "clearly_high": {"a", "x"},
+        "planted_faint": {"d"},
+        "isolated": {"c"},
+    }
+    s = _scores({"a", "x", "y", "c"}, truth)
+    assert s["precision"] == 2 / 4 and s["recall"] == 2 / 4
+    assert s["recall_rr1.5"] == 1.0 and s["planted_faint"] == 1 and s["isolated_found"] == 1
