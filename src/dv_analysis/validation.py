@@ -146,11 +146,12 @@ def _truth(settings: Settings, periods: list[Period]) -> dict[str, set]:
     def of(*types):
         return {v for c in clusters if c["type"] in types for v in c["villcodes"]}
 
+    planted = planted_high_risk(clusters, periods)
     return {
-        "planted": planted_high_risk(clusters, periods),
+        "planted": planted,
         "truly_high": set(rr[rr > 1].index),
         "clearly_high": set(rr[rr >= 1.5].index),
-        "planted_faint": {v for v in planted_high_risk(clusters, periods) if rr.get(v, 0) < 1.25},
+        "planted_faint": {v for v in planted if rr.get(v, 0) < 1.25},
         "isolated": of("isolated"),
         "late": of("late"),
         "rising": of("late", "new", "intensifying"),

@@ -63,12 +63,13 @@ def test_county_fits_are_cached_and_do_not_depend_on_the_workers(year_of_data, m
     one, s1 = risk._fit_by_county(paths, two, expected, params, progress=False)
     assert set(s1["per_county"]) == {"90100", "90200"} and s1["sampler"]["workers"] == 1
     assert not any(c["sampler"].get("cached") for c in s1["per_county"].values())
-    for f in paths.settings.fit_cache.glob("*"):
-        f.unlink()  # fit again, on two workers
-    monkeypatch.setattr(risk, "cores", lambda: 2)
-    both, s2 = risk._fit_by_county(paths, two, expected, params, progress=False)
+    kept = sorted(paths.settings.fit_cache.glob("*"))
+    monkeypatch.setattr(risk, "cores", lambda: 2)  # fit again (cache off), on two workers
+    both, s2 = risk._fit_by_county(paths, two, expected, params, progress=False, cache=False)
     pd.testing.assert_frame_equal(one, both)
     assert s2["sampler"]["workers"] == 2
+    assert not any(c["sampler"].get("cached") for c in s2["per_county"].values())
+    assert sorted(paths.settings.fit_cache.glob("*")) == kept  # nothing read, nothing written
     again, s3 = risk._fit_by_county(paths, two, expected, params, progress=False)
     assert all(c["sampler"]["cached"] for c in s3["per_county"].values())
     pd.testing.assert_frame_equal(again, one)

@@ -10,7 +10,6 @@ parameters, git revision, package versions, input checksums and timings in
 from __future__ import annotations
 
 import json
-import logging
 import os
 import platform
 import sys
@@ -227,10 +226,7 @@ def _notebook_job(
 def _worker_start() -> None:
     """Initializer of :func:`_execute_graph`'s workers: a spare kernel warms at once."""
     kernels.close_at_exit()
-    try:
-        kernels.prepare(_kernel_manager(), notebooks_dir())
-    except Exception:  # noqa: BLE001 - the first notebook then starts its own kernel
-        logging.getLogger(__name__).warning("could not start a spare kernel", exc_info=True)
+    kernels.prepare(_kernel_manager(), notebooks_dir())
 
 
 def _no_op() -> None:

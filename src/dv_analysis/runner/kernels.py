@@ -83,10 +83,14 @@ def _warm(manager_class: type, cwd: str, spare=None):
 
 
 def prepare(manager_class: type, cwd: Path) -> None:
-    """Start this process's spare kernel for notebooks in ``cwd``, if it has none."""
+    """Start this process's spare kernel for notebooks in ``cwd``, if it has none. A spare
+    that cannot start is logged, not raised: the next notebook then starts its own kernel."""
     key = str(cwd)
     if key not in _spares:
-        _spares[key] = _start(manager_class, key)
+        try:
+            _spares[key] = _start(manager_class, key)
+        except Exception:  # noqa: BLE001 - any failure to start is the same to the caller
+            log.warning("could not start a spare kernel", exc_info=True)
 
 
 def take(manager_class: type, cwd: Path, *, prepare_next: bool = True) -> type:
@@ -99,10 +103,7 @@ def take(manager_class: type, cwd: Path, *, prepare_next: bool = True) -> type:
     key = str(cwd)
     km = _warm(manager_class, key, _spares.pop(key, None))
     if prepare_next:
-        try:
-            prepare(manager_class, cwd)
-        except Exception:  # noqa: BLE001 - no spare: the next notebook starts its own kernel
-            log.warning("could not start a spare kernel", exc_info=True)
+        prepare(manager_class, cwd)
 
     class Adopted(type(km)):
         """nbclient's kernel manager: the kernel started ahead (see the module)."""

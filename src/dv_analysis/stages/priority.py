@@ -182,7 +182,8 @@ def _fit_window(paths, villages, observed, expected, fit, params: PriorityParams
                     extend=False)  # a ranking to score, not numbers staff read  # fmt: skip
     gf = villages[fit].assign(observed=observed[fit]).reset_index(drop=True)
     if paths.settings.city == "all":  # county by county, as the risk stage
-        areas, _ = _fit_by_county(paths, gf, expected[fit], rp, progress=False)
+        # the window is kept whole by keyed_table: no county-by-county copy in the fit cache
+        areas, _ = _fit_by_county(paths, gf, expected[fit], rp, progress=False, cache=False)
     else:
         areas = _fit(gf, expected[fit], rp).areas
     return pd.DataFrame({"villcode": ids}).merge(

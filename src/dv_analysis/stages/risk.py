@@ -149,19 +149,29 @@ def _worst(diagnostics: list[dict]) -> dict:
     }  # fmt: skip
 
 
-def _county_job(paths: PeriodPaths, gf, expected: np.ndarray, params: RiskParams):
-    """Worker of :func:`_fit_by_county`: one county's fit, read back or made and kept."""
+def _county_job(paths: PeriodPaths, gf, expected: np.ndarray, params: RiskParams, cache: bool):
+    """Worker of :func:`_fit_by_county`: one county's fit, read back or made and kept
+    (``cache``), or made."""
     enable_compilation_cache(cache_dir() / "jax")
-    areas, summary, _ = cached_fit(paths, gf, expected, params)
-    return areas, summary
+    if cache:
+        areas, summary, _ = cached_fit(paths, gf, expected, params)
+        return areas, summary
+    fit = _fit(gf, expected, params)
+    return fit.areas, fit.summary()
 
 
 def _fit_by_county(
-    paths: PeriodPaths, gf: pd.DataFrame, expected: np.ndarray, params: RiskParams, progress: bool
+    paths: PeriodPaths,
+    gf: pd.DataFrame,
+    expected: np.ndarray,
+    params: RiskParams,
+    progress: bool,
+    cache: bool = True,
 ):
     """All of Taiwan: one fit per county (the documented fallback), expected at Taiwan's rate.
 
-    Each county's fit is cached by content like a city's (:func:`cached_fit`), and the
+    Each county's fit is cached by content like a city's (:func:`cached_fit`; ``cache=False``
+    for a caller that keeps the whole result itself), and the
     counties are fitted in worker processes, the largest first, on every core
     (:func:`dv_analysis.workers.cores`). Every county has the same seed, so the numbers do not
     depend on the order or the number of workers.
@@ -178,7 +188,7 @@ def _fit_by_county(
         for code in sorted(codes, key=lambda c: (-size[c], c)):
             sel = (counties == code).to_numpy()
             job = pool.submit(
-                _county_job, paths, gf[sel].reset_index(drop=True), expected[sel], params
+                _county_job, paths, gf[sel].reset_index(drop=True), expected[sel], params, cache
             )
             futures[job] = code
         for done, job in enumerate(as_completed(futures), 1):
