@@ -160,6 +160,17 @@ def _county_job(paths: PeriodPaths, gf, expected: np.ndarray, params: RiskParams
     return fit.areas, fit.summary()
 
 
+#: Sampler fields of one fit that the national summary does not copy from the first county.
+_PER_FIT = (
+    "parameterisation",
+    "data_strength",
+    "extended_after",
+    "cached",
+    "components",
+    "islands",
+)
+
+
 def _fit_by_county(
     paths: PeriodPaths,
     gf: pd.DataFrame,
@@ -196,7 +207,11 @@ def _fit_by_county(
             results[code] = job.result()
             if progress:
                 sampler = results[code][1]["sampler"]
-                how = "read back" if sampler.get("cached") else f"{sampler['seconds']:.0f} s"
+                how = (
+                    "read back"
+                    if sampler.get("cached")
+                    else f"{sampler['seconds']:.0f} s, {sampler.get('parameterisation')}"
+                )
                 print(
                     f"  BYM2 county {code} ({done}/{len(codes)}): {size[code]} villages, {how}",
                     flush=True,
@@ -204,10 +219,17 @@ def _fit_by_county(
     per_county = {code: results[code][1] for code in codes}
     first = per_county[codes[0]]
     seconds = round(sum(s["sampler"]["seconds"] for s in per_county.values()), 2)
+    sampler = {k: v for k, v in first["sampler"].items() if k not in _PER_FIT}
+    forms = pd.Series([s["sampler"].get("parameterisation") for s in per_county.values()])
     summary = {
         "per_county": per_county,
         "diagnostics": _worst([s["diagnostics"] for s in per_county.values()]),
-        "sampler": {**first["sampler"], "seconds": seconds, "workers": workers},
+        "sampler": {
+            **sampler,
+            "seconds": seconds,
+            "workers": workers,
+            "parameterisations": {str(k): int(v) for k, v in forms.value_counts().items()},
+        },  # fmt: skip
         "priors": first["priors"],
     }
     return pd.concat([results[c][0] for c in codes], ignore_index=True), summary
