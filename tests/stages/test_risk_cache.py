@@ -62,6 +62,15 @@ def test_county_fits_are_cached_and_do_not_depend_on_the_workers(year_of_data, m
     monkeypatch.setattr(risk, "cores", lambda: 1)
     one, s1 = risk._fit_by_county(paths, two, expected, params, progress=False)
     assert set(s1["per_county"]) == {"90100", "90200"} and s1["sampler"]["workers"] == 1
+    # the national sampler line: the parameters' chain lengths, the forms and refits counted
+    assert (s1["sampler"]["warmup"], s1["sampler"]["draws"], s1["sampler"]["extended"]) == (
+        100,
+        100,
+        [],
+    )
+    forms = [c["sampler"]["parameterisation"] for c in s1["per_county"].values()]
+    assert s1["sampler"]["parameterisations"] == {f: forms.count(f) for f in set(forms)}
+    assert "data_strength" not in s1["sampler"]
     assert not any(c["sampler"].get("cached") for c in s1["per_county"].values())
     kept = sorted(paths.settings.fit_cache.glob("*"))
     monkeypatch.setattr(risk, "cores", lambda: 2)  # fit again (cache off), on two workers

@@ -226,10 +226,13 @@ def _fit_by_county(
         "diagnostics": _worst([s["diagnostics"] for s in per_county.values()]),
         "sampler": {
             **sampler,
+            "warmup": params.warmup,
+            "draws": params.draws,
             "seconds": seconds,
             "workers": workers,
             "parameterisations": {str(k): int(v) for k, v in forms.value_counts().items()},
-        },  # fmt: skip
+            "extended": [c for c in codes if "extended_after" in per_county[c]["sampler"]],
+        },
         "priors": first["priors"],
     }
     return pd.concat([results[c][0] for c in codes], ignore_index=True), summary
