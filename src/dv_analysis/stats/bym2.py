@@ -464,6 +464,7 @@ def fit_bym2(
     ids=None,
     target_accept: float = 0.9,
     parameterisation: str = "auto",
+    warmup_tree_depth: int = 7,
 ) -> BYM2Fit:
     """Fit BYM2 to counts with expected counts; the posterior relative risk of every area.
 
@@ -491,6 +492,11 @@ def fit_bym2(
     parameterisation : {"auto", "noncentred", "centred"}
         How the area effects are sampled (the posterior is the same): "auto" samples
         centred when :func:`data_strength` is at least ``CENTRED_STRENGTH``.
+    warmup_tree_depth : int
+        NUTS's largest tree depth during warm-up (127 leapfrog steps at 7); the kept draws
+        use NumPyro's default of 10. Early warm-up, before the step size and mass matrix
+        are adapted, otherwise spends most of its time in trees of 1,023 steps: capping it
+        halved a Taipei fit (21.5 → 11.5 s) with the same diagnostics.
 
     Returns
     -------
@@ -527,7 +533,11 @@ def fit_bym2(
     graph = prepare_graph(adjacency)
     t0 = time.perf_counter()
     mcmc = MCMC(
-        NUTS(_model_centred if centred else _model, target_accept_prob=target_accept),
+        NUTS(
+            _model_centred if centred else _model,
+            target_accept_prob=target_accept,
+            max_tree_depth=(warmup_tree_depth, 10),
+        ),
         num_warmup=warmup, num_samples=draws, num_chains=chains,
         chain_method="vectorized", progress_bar=False, jit_model_args=True,
     )  # fmt: skip
@@ -577,6 +587,7 @@ def fit_bym2(
             "warmup": warmup,
             "draws": draws,
             "seed": seed,
+            "max_tree_depth": [warmup_tree_depth, 10],
             "parameterisation": parameterisation,
             "data_strength": round(strength, 3),
             "seconds": round(seconds, 2),
