@@ -97,9 +97,16 @@ def test_data_strength_by_hand():
     y = np.array([0, 10, 100])
     e = np.array([2.0, 10.0, 50.0])
     log_ratio = np.log([0.5 / 2.0, 10.5 / 10.0, 100.5 / 50.0])
-    m = log_ratio.mean()
-    variance = ((log_ratio - m) ** 2).mean() - (1 / 0.5 + 1 / 10.5 + 1 / 100.5) / 3
+    noise = 1 / np.array([0.5, 10.5, 100.5])
+    variance = ((log_ratio - log_ratio.mean()) ** 2).mean() - noise.mean()
     assert data_strength(y, e) == pytest.approx(10.0 * variance)
+    # a path 0 - 1 - 2: across its two borders
+    a = adjacency_matrix({0: [1], 1: [0, 2], 2: [1]}, [0, 1, 2])
+    borders = [
+        (log_ratio[0] - log_ratio[1]) ** 2 / 2 - (noise[0] + noise[1]) / 2,
+        (log_ratio[1] - log_ratio[2]) ** 2 / 2 - (noise[1] + noise[2]) / 2,
+    ]
+    assert data_strength(y, e, a) == pytest.approx(10.0 * np.mean(borders))
     # all the spread is Poisson noise: no strength
     assert data_strength([3, 4, 5], [4.0, 4.0, 4.0]) == 0.0
 
@@ -142,12 +149,7 @@ def test_scotland_lip_cancer_reproduces_the_published_fit(scotland):
     pd.testing.assert_frame_equal(fit.areas, again.areas)
 
 
-@pytest.mark.slow
-def test_both_forms_give_the_same_posterior_on_strong_data():
-    """Counts of about 200 an area on an 8 × 8 grid: "auto" samples centred, and the
-    non-centred form of the same model gives the same relative risks within Monte-Carlo
-    error."""
-    side = 8
+def _grid(side: int = 8):
     ids = [(i, j) for i in range(side) for j in range(side)]
     neighbours = {
         (i, j): [
@@ -155,15 +157,39 @@ def test_both_forms_give_the_same_posterior_on_strong_data():
         ]
         for i, j in ids
     }
-    a = adjacency_matrix(neighbours, ids)
-    rng = np.random.default_rng(3)
-    effect = np.array([0.4 * np.sin(i / 2.0) + 0.3 * np.cos(j / 3.0) for i, j in ids])
+    return ids, adjacency_matrix(neighbours, ids)
+
+
+def _strong_counts(ids, rough: float, seed: int = 3):
+    """About 200 a cell: a smooth field plus independent noise of sd ``rough``."""
+    rng = np.random.default_rng(seed)
+    smooth = np.array([0.4 * np.sin(i / 2.0) + 0.3 * np.cos(j / 3.0) for i, j in ids])
     e = rng.uniform(100.0, 300.0, len(ids))
-    y = rng.poisson(e * np.exp(effect + rng.normal(0.0, 0.1, len(ids))))
-    e = e * y.sum() / e.sum()
-    assert data_strength(y, e) >= 8.0
+    y = rng.poisson(e * np.exp(smooth + rng.normal(0.0, rough, len(ids))))
+    return y, e * y.sum() / e.sum()
+
+
+def test_a_smooth_field_stays_non_centred_however_large_the_counts():
+    """ρ near 1: neighbours differ little, the prior decides across borders. Sampled centred,
+    this grid diverged 200–380 times per fit (seeds 2 and 5, any warm-up tree depth)."""
+    ids, a = _grid()
+    y, e = _strong_counts(ids, rough=0.1)
+    assert np.median(y) > 200
+    assert choose_parameterisation(data_strength(y, e, a)) == "noncentred"
+
+
+@pytest.mark.slow
+def test_both_forms_give_the_same_posterior_on_strong_data():
+    """Counts of about 200 a cell and a rough field (ρ well below 1) on an 8 × 8 grid:
+    "auto" samples centred, and the non-centred form of the same model gives the same
+    relative risks within Monte-Carlo error."""
+    ids, a = _grid()
+    y, e = _strong_counts(ids, rough=0.35)
+    assert data_strength(y, e, a) >= 8.0
     auto = fit_bym2(y, e, a, seed=2)
-    other = fit_bym2(y, e, a, seed=2, parameterisation="noncentred")
+    # non-centred, the same 4 × 1,000 draws leave ρ's bulk ESS at 370 (centred: 2,707);
+    # twice the draws bring it over 400 for the comparison
+    other = fit_bym2(y, e, a, seed=2, parameterisation="noncentred", draws=2000)
     assert auto.sampler["parameterisation"] == "centred"
     assert auto.ok and other.ok, (auto.diagnostics, other.diagnostics)
     np.testing.assert_allclose(auto.areas["rr_mean"], other.areas["rr_mean"], atol=0.01)

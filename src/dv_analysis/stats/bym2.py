@@ -292,13 +292,17 @@ def _model_centred(y, log_offset, x, active, basis, inverse_eigen, alone, priors
     numpyro.sample("y", dist.Poisson(jnp.exp(log_offset + u)).mask(active), obs=y)
 
 
-def data_strength(y, expected) -> float:
-    """How much the counts say about each area beside the prior: the median count × σ̂².
+def data_strength(y, expected, adjacency: sp.spmatrix | None = None) -> float:
+    """How much the counts say about each area beside the prior: the median count × τ̂².
 
-    A count ``y`` carries information ≈ ``y`` about its area's log relative risk; the
-    prior's is 1/σ². ``σ̂²`` is the moment estimate of the areas' variance on the log
-    scale, ``var(log((y + ½)/E)) − mean(1/(y + ½))`` (the Poisson noise taken off; 0 if
-    negative). A large product means the data dominate and the centred form samples better.
+    A count ``y`` carries information ≈ ``y`` about its area's log relative risk. The prior
+    is tightest across borders: with a smooth spatial field (ρ near 1) neighbours may differ
+    little, and there the prior, not the count, decides. ``τ̂²`` estimates that local
+    variance from the raw log ratios ``l = log((y + ½)/E)``: half the mean squared
+    difference ``(l_i − l_j)²`` over neighbouring pairs, less its Poisson part
+    ``(1/(y_i + ½) + 1/(y_j + ½))/2`` (0 if negative). Without neighbours it is the plain
+    variance of ``l`` less ``mean(1/(y + ½))``. A large product means the data dominate
+    even across borders, and the centred form samples better.
 
     Parameters
     ----------
@@ -306,16 +310,26 @@ def data_strength(y, expected) -> float:
         Observed counts.
     expected : array-like
         Expected counts (positive).
+    adjacency : scipy.sparse matrix, optional
+        Binary symmetric adjacency of the areas.
 
     Returns
     -------
     float
-        ``median(y) × σ̂²``.
+        ``median(y) × τ̂²``.
     """
     y = np.asarray(y, dtype=float)
     log_ratio = np.log((y + 0.5) / np.asarray(expected, dtype=float))
-    variance = max(float(log_ratio.var() - np.mean(1.0 / (y + 0.5))), 0.0)
-    return float(np.median(y) * variance)
+    noise = 1.0 / (y + 0.5)
+    rows, cols = (
+        sp.triu(sp.csr_matrix(adjacency), 1).nonzero() if adjacency is not None else ([], [])
+    )
+    if len(rows):
+        half_square = (log_ratio[rows] - log_ratio[cols]) ** 2 / 2.0
+        variance = float(np.mean(half_square - (noise[rows] + noise[cols]) / 2.0))
+    else:
+        variance = float(log_ratio.var() - noise.mean())
+    return float(np.median(y) * max(variance, 0.0))
 
 
 def choose_parameterisation(strength: float, requested: str = "auto") -> str:
@@ -527,7 +541,7 @@ def fit_bym2(
             )
         x = covariates.to_numpy(float)
         names = [str(c) for c in covariates.columns]
-    strength = data_strength(y, e)
+    strength = data_strength(y, e, adjacency)
     parameterisation = choose_parameterisation(strength, parameterisation)
     centred = parameterisation == "centred"
     graph = prepare_graph(adjacency)
