@@ -179,6 +179,18 @@ def period_range(start: str | Period, end: str | Period) -> list[Period]:
     return out
 
 
+#: The first quarter with a population register (the panel starts there).
+FIRST_REGISTER_QUARTER = Period(2014, 2)
+#: Quarters of the rolling window of counts and rates (02's ``window``, also 03b and 04b).
+WINDOW_QUARTERS = 4
+
+
+def window_periods(period: str | Period, window: int) -> list[Period]:
+    """The ``window`` quarters ending with ``period``."""
+    p = Period.parse(period)
+    return period_range(p.back(window - 1), p)
+
+
 def _resolve(value: str | os.PathLike | None, env: str, default: Path) -> Path:
     """An explicit value wins, then the environment variable, then the default."""
     if value not in (None, ""):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..config import NOTEBOOK_NEEDS, NOTEBOOKS, Period, PeriodPaths, Settings, period_range
 from ..workers import cores, process_pool
-from . import kernels, staging
+from . import kernels, render, staging
 from .locks import period_lock, period_locks
 from .provenance import (
     git_revision,
@@ -227,6 +227,9 @@ def _worker_start() -> None:
     """Initializer of :func:`_execute_graph`'s workers: a spare kernel warms at once."""
     kernels.close_at_exit()
     kernels.prepare(_kernel_manager(), notebooks_dir())
+    import papermill  # noqa: F401  (imported while the spare kernel starts, not after)
+
+    render.warm()
 
 
 def _no_op() -> None:
@@ -339,11 +342,11 @@ def _window_check(settings: Settings, period: Period, extra: dict | None, progre
     Returns ``{"cleaned": [...], "window": n, "window_quarters": k, "window_missing": [...]}``
     (recorded in the manifest); a short window is a warning on the console.
     """
+    from ..config import FIRST_REGISTER_QUARTER, WINDOW_QUARTERS, window_periods
     from ..stages.clean import ensure_cleaned
-    from ..stages.features import FIRST_REGISTER_QUARTER, FeatureParams, window_periods
 
     cleaned = ensure_cleaned(settings, period, FIRST_REGISTER_QUARTER, progress)
-    window = int((extra or {}).get("window", FeatureParams().window))
+    window = int((extra or {}).get("window", WINDOW_QUARTERS))
     quarters = window_periods(period, window)
     missing = [str(q) for q in quarters[:-1] if not settings.period(q).notifications.exists()]
     if missing:

@@ -15,7 +15,15 @@ import numpy as np
 import pandas as pd
 
 from .. import public
-from ..config import Period, PeriodPaths, Settings, period_range
+from ..config import (
+    FIRST_REGISTER_QUARTER,
+    WINDOW_QUARTERS,
+    Period,
+    PeriodPaths,
+    Settings,
+    period_range,
+    window_periods,
+)
 from ..stats.rates import person_quarters, rates_table
 from ..stats.weights import build_weights
 
@@ -53,22 +61,12 @@ AGE_BANDS = [
 ]
 
 
-#: The first quarter with a population register (the panel starts there).
-FIRST_REGISTER_QUARTER = Period(2014, 2)
-
-
 @dataclass(frozen=True)
 class FeatureParams:
     """Settings of the features stage (the ``parameters`` cell of ``02_village_features``)."""
 
-    window: int = 4  # rolling window in quarters for the window counts and rates
+    window: int = WINDOW_QUARTERS  # rolling window in quarters for the window counts and rates
     weights: str = "queen"  # spatial weights of the spatial-EB rates (as 03 and 04)
-
-
-def window_periods(period: str | Period, window: int) -> list[Period]:
-    """The ``window`` quarters ending with ``period``."""
-    p = Period.parse(period)
-    return period_range(p.back(window - 1), p)
 
 
 def load_clean(

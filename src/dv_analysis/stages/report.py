@@ -122,7 +122,7 @@ def trend_table(settings, period) -> pd.DataFrame:
     with clean tables (columns ``period``, ``townname``, ``case_type``, ``incidents``)."""
     from .. import public
     from ..config import Period, period_range
-    from .features import FIRST_REGISTER_QUARTER
+    from ..config import FIRST_REGISTER_QUARTER
 
     towns = public.load_boundaries(settings).set_index("villcode")["townname"]
     rows = []

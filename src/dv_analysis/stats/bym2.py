@@ -440,22 +440,32 @@ def _describe(draws: np.ndarray) -> dict:
     }
 
 
+def _worst(labels: list[str], values: np.ndarray, largest: bool) -> tuple[str, float]:
+    """The worst value and its label; a value that is not finite counts as worst (the last)."""
+    bad = np.flatnonzero(~np.isfinite(values))
+    k = bad[-1] if len(bad) else int(np.argmax(values) if largest else np.argmin(values))
+    return labels[k], float(values[k])
+
+
 def _diagnostics(samples: dict) -> dict:
-    """Split rank-normalised R-hat and bulk ESS of every reported quantity (ArviZ)."""
+    """Split rank-normalised R-hat and bulk ESS of every reported quantity (ArviZ).
+
+    ``samples`` maps names to draws shaped (chains, draws, ...); ArviZ computes all of
+    them at once on one dataset.
+    """
     import arviz as az
 
-    worst_rhat, worst_ess = ("", 0.0), ("", np.inf)
-    for name, draws in samples.items():
-        d = np.asarray(draws)
-        d = d.reshape(d.shape[0], d.shape[1], -1)
-        for k in range(d.shape[2]):
-            label = name if d.shape[2] == 1 else f"{name}[{k}]"
-            rhat = float(az.rhat(d[:, :, k], method="rank"))
-            ess = float(az.ess(d[:, :, k], method="bulk"))
-            if not np.isfinite(rhat) or rhat > worst_rhat[1]:
-                worst_rhat = (label, rhat)
-            if not np.isfinite(ess) or ess < worst_ess[1]:
-                worst_ess = (label, ess)
+    draws = {name: np.asarray(d) for name, d in samples.items()}
+    data = az.convert_to_dataset(draws)
+    rhat, ess = az.rhat(data, method="rank"), az.ess(data, method="bulk")
+    labels: list[str] = []
+    for name, d in draws.items():
+        size = int(np.prod(d.shape[2:], dtype=int))
+        labels += [name] if d.ndim == 2 else [f"{name}[{k}]" for k in range(size)]
+    flat = [np.asarray(rhat[name], float).ravel() for name in draws]
+    worst_rhat = _worst(labels, np.concatenate(flat), largest=True)
+    flat = [np.asarray(ess[name], float).ravel() for name in draws]
+    worst_ess = _worst(labels, np.concatenate(flat), largest=False)
     ok = worst_rhat[1] <= RHAT_MAX and worst_ess[1] >= ESS_BULK_MIN
     return {
         "rhat_max": worst_rhat[1], "rhat_worst": worst_rhat[0],
