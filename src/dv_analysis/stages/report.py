@@ -121,8 +121,7 @@ def trend_table(settings, period) -> pd.DataFrame:
     """Incidents per quarter, district and case type, for every quarter up to ``period``
     with clean tables (columns ``period``, ``townname``, ``case_type``, ``incidents``)."""
     from .. import public
-    from ..config import Period, period_range
-    from ..config import FIRST_REGISTER_QUARTER
+    from ..config import FIRST_REGISTER_QUARTER, Period, period_range
 
     towns = public.load_boundaries(settings).set_index("villcode")["townname"]
     rows = []
