@@ -224,3 +224,19 @@ def test_no_import_cycles():
     for node in graph:
         if node not in state:
             visit(node, [])
+
+
+def test_the_runner_process_stays_light_until_the_notebooks_start():
+    """`dv-analysis run` imports the runner and checks the window before the first notebook;
+    nbconvert (2.9 s) and the statistics stages (2.4 s) kept that notebook waiting."""
+    import sys
+
+    code = (
+        "import sys, dv_analysis.cli, dv_analysis.runner;"
+        "from dv_analysis.config import FIRST_REGISTER_QUARTER, WINDOW_QUARTERS, window_periods;"
+        "import dv_analysis.stages.clean;"
+        "print(sorted(m for m in ('nbconvert', 'esda', 'libpysal', 'jax', 'papermill',"
+        " 'dv_analysis.stages.features') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
