@@ -98,3 +98,27 @@ def test_parallel_range_gives_the_sequential_results(tmp_path):
         par, "2020Q3", "2020Q4", notebooks=nbs, extra_parameters=fast, progress=False, jobs=2
     )
     assert all(m.get("skipped") for m in again)
+
+
+def test_a_failure_in_a_parallel_range_stops_it_and_promotes_nothing(tmp_path):
+    """`--jobs 2` over two quarters whose 02 fails (a weights setting that does not exist):
+    the error names the notebook, neither quarter is promoted, both manifests say why, and
+    no worker process is left running."""
+    import multiprocessing
+
+    from dv_analysis.runner import NotebookFailed, run_range
+
+    s = make_settings(tmp_path)
+    generate(s, SynthConfig(start="2020Q3", end="2020Q4", seed=6, scale=0.05), progress=False)
+    nbs = ("01_clean.ipynb", "02_village_features.ipynb")
+    with pytest.raises(NotebookFailed, match="02_village_features"):
+        run_range(
+            s, "2020Q3", "2020Q4", notebooks=nbs, extra_parameters={"weights": "nowhere"},
+            progress=False, jobs=2,
+        )  # fmt: skip
+    for q in ("2020Q3", "2020Q4"):
+        p = s.period(q)
+        assert not p.village_features.exists()
+        m = json.loads(p.manifest.read_text())
+        assert m["status"] != "ok" and m["attempt"]["status"] == "failed", m
+    assert not multiprocessing.active_children()

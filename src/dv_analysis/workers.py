@@ -25,10 +25,14 @@ def cores() -> int:
 
 
 def stop(pool: ProcessPoolExecutor) -> None:
-    """Terminate the pool's workers now (what they run is abandoned) and shut it down."""
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
+    """Terminate the pool's workers now (what they run is abandoned) and shut it down;
+    returns once they have ended (5 s at most each)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
         process.terminate()
     pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.join(timeout=5)
 
 
 @contextmanager

@@ -569,13 +569,16 @@ def _run_parallel(settings, periods, first, rest, seed, force, progress, extra, 
 
 
 def _finish_parallel(staged: Settings, runs, rest, progress: bool, jobs: int) -> dict[str, dict]:
-    """The notebooks after cleaning, ``jobs`` periods at once; the manifests by period."""
-    import multiprocessing
-    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+    """The notebooks after cleaning, ``jobs`` periods at once; the manifests by period.
+
+    Spawned workers (no inherited ZMQ state) from :func:`dv_analysis.workers.process_pool`:
+    after the first failure, or on Ctrl-C, the periods still running are stopped at once
+    (their results would not be used; their staging is marked by the caller).
+    """
+    from concurrent.futures import FIRST_EXCEPTION, wait
 
     out = {}
-    ctx = multiprocessing.get_context("spawn")  # no inherited ZMQ state in the workers
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+    with process_pool(jobs) as pool:
         futures = {
             pool.submit(
                 _finish_period, staged, str(paths.period), params, manifest, rest, progress
