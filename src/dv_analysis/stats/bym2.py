@@ -53,6 +53,8 @@ ESS_BULK_MIN = 400
 #: :func:`data_strength` at or above which the centred form is sampled ("auto").
 CENTRED_STRENGTH = 8.0
 PARAMETERISATIONS = ("auto", "noncentred", "centred")
+#: NUTS's largest tree depth for the kept draws (NumPyro's default).
+SAMPLING_TREE_DEPTH = 10
 
 
 @dataclass(frozen=True)
@@ -292,6 +294,11 @@ def _model_centred(y, log_offset, x, active, basis, inverse_eigen, alone, priors
     numpyro.sample("y", dist.Poisson(jnp.exp(log_offset + u)).mask(active), obs=y)
 
 
+def _raw_log_ratio(y, expected) -> np.ndarray:
+    """Each area's raw log relative risk, ``log((y + ½)/E)`` (finite for a zero count)."""
+    return np.log((np.asarray(y, dtype=float) + 0.5) / np.asarray(expected, dtype=float))
+
+
 def data_strength(y, expected, adjacency: sp.spmatrix | None = None) -> float:
     """How much the counts say about each area beside the prior: the median count × τ̂².
 
@@ -319,7 +326,7 @@ def data_strength(y, expected, adjacency: sp.spmatrix | None = None) -> float:
         ``median(y) × τ̂²``.
     """
     y = np.asarray(y, dtype=float)
-    log_ratio = np.log((y + 0.5) / np.asarray(expected, dtype=float))
+    log_ratio = _raw_log_ratio(y, expected)
     noise = 1.0 / (y + 0.5)
     rows, cols = (
         sp.triu(sp.csr_matrix(adjacency), 1).nonzero() if adjacency is not None else ([], [])
@@ -362,7 +369,7 @@ def _centred_start(y, e, size: int, chains: int, seed: int, covariates: int) -> 
     """
     rng = np.random.default_rng(seed)
     u = np.zeros(size)
-    u[: len(y)] = np.log((y + 0.5) / e)
+    u[: len(y)] = _raw_log_ratio(y, e)
     start = {} if not covariates else {"beta": rng.normal(0.0, 0.1, (chains, covariates))}
     return start | {
         "beta0": rng.normal(0.0, 0.1, chains),
@@ -556,14 +563,14 @@ def fit_bym2(
     parameterisation = choose_parameterisation(strength, parameterisation)
     centred = parameterisation == "centred"
     if warmup_tree_depth is None:
-        warmup_tree_depth = 10 if centred else 7
+        warmup_tree_depth = SAMPLING_TREE_DEPTH if centred else 7
     graph = prepare_graph(adjacency)
     t0 = time.perf_counter()
     mcmc = MCMC(
         NUTS(
             _model_centred if centred else _model,
             target_accept_prob=target_accept,
-            max_tree_depth=(warmup_tree_depth, 10),
+            max_tree_depth=(warmup_tree_depth, SAMPLING_TREE_DEPTH),
         ),
         num_warmup=warmup, num_samples=draws, num_chains=chains,
         chain_method="vectorized", progress_bar=False, jit_model_args=True,
@@ -614,7 +621,7 @@ def fit_bym2(
             "warmup": warmup,
             "draws": draws,
             "seed": seed,
-            "max_tree_depth": [warmup_tree_depth, 10],
+            "max_tree_depth": [warmup_tree_depth, SAMPLING_TREE_DEPTH],
             "parameterisation": parameterisation,
             "data_strength": round(strength, 3),
             "seconds": round(seconds, 2),
