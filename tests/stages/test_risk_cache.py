@@ -70,7 +70,7 @@ def test_county_fits_are_cached_and_do_not_depend_on_the_workers(year_of_data, m
     )
     forms = [c["sampler"]["parameterisation"] for c in s1["per_county"].values()]
     assert s1["sampler"]["parameterisations"] == {f: forms.count(f) for f in set(forms)}
-    assert "data_strength" not in s1["sampler"]
+    assert "data_strength" not in s1["sampler"] and "max_tree_depth" not in s1["sampler"]
     assert not any(c["sampler"].get("cached") for c in s1["per_county"].values())
     kept = sorted(paths.settings.fit_cache.glob("*"))
     monkeypatch.setattr(risk, "cores", lambda: 2)  # fit again (cache off), on two workers

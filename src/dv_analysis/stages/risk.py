@@ -164,6 +164,7 @@ def _county_job(paths: PeriodPaths, gf, expected: np.ndarray, params: RiskParams
 _PER_FIT = (
     "parameterisation",
     "data_strength",
+    "max_tree_depth",
     "extended_after",
     "cached",
     "components",
