@@ -25,6 +25,21 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.xdist_group(shared[0]))
 
 
+def pytest_collection_finish(session):
+    """Refuse to run when ``--dist loadgroup`` does not group: every worker would then build
+    the shared data (the end-to-end run twice, two minutes each) and nothing would say so.
+    pytest 9.2 made xdist 3.8's grouping a silent no-op (pytest-dev/pytest-xdist#1386), hence
+    ``pytest<9.2`` in ``pyproject.toml`` until xdist mends it."""
+    if not session.config.getoption("loadgroup", default=False):
+        return
+    for item in session.items:
+        if item.get_closest_marker("xdist_group") and "@" not in item.nodeid:
+            raise pytest.UsageError(
+                f"pytest-xdist --dist loadgroup ignored the group of {item.nodeid} "
+                "(pytest-dev/pytest-xdist#1386): install pytest<9.2 (pip install -e '.[dev]')"
+            )
+
+
 def make_settings(root, city="63000") -> Settings:
     return Settings.from_args(
         raw_dir=root / "data_raw",

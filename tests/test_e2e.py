@@ -61,6 +61,9 @@ def test_staff_page_has_no_code_and_no_case_fields(ran):
     )
     assert not re.search(r"(src|href)=\"https?://", html), "staff pages make no network request"
     assert "data:image/png;base64" in html, "images are embedded"
+    for page in p.staff.glob("*.html"):  # notes for analysts stay in the internal notebook
+        assert "For analysts" not in page.read_text(encoding="utf-8"), page.name
+    assert "For analysts" in (p.internal / "01_clean.ipynb").read_text(encoding="utf-8")
     notes = __import__("pandas").read_parquet(p.notifications)
     for nid in notes["notification_id"].head(50):
         assert nid not in html
