@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import pytest
 
@@ -18,6 +19,7 @@ logging.getLogger("dv_analysis").setLevel(logging.ERROR)
 SHARED = ("small_data", "year_of_data")  # e2e_run is built on small_data
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups
 def pytest_collection_modifyitems(items):
     for item in items:
         shared = [f for f in SHARED if f in getattr(item, "fixturenames", ())]
@@ -34,10 +36,12 @@ def pytest_collection_finish(session):
         return
     for item in session.items:
         if item.get_closest_marker("xdist_group") and "@" not in item.nodeid:
-            raise pytest.UsageError(
+            message = (
                 f"pytest-xdist --dist loadgroup ignored the group of {item.nodeid} "
                 "(pytest-dev/pytest-xdist#1386): install pytest<9.2 (pip install -e '.[dev]')"
             )
+            print(message, file=sys.stderr)  # a worker's UsageError alone is not shown
+            raise pytest.UsageError(message)
 
 
 def make_settings(root, city="63000") -> Settings:

@@ -21,15 +21,62 @@ from .labels import (
     UNCERTAIN_LABEL,
 )
 
+#: Above this many districts (all of Taiwan has 357) maps outline and label counties instead:
+#: hundreds of outlines and labels cover the villages and cost seconds to lay out.
+MAX_DISTRICT_LABELS = 60
 
-def districts(villages: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """District polygons dissolved from the villages, for outlines and labels."""
-    return villages[["townname", "geometry"]].dissolve("townname").reset_index()
+
+def _no_draw(*args, **kwargs) -> None:
+    return None
+
+
+def plot_layer(layer, ax, **kwargs):
+    """``layer.plot(ax=ax, **kwargs)`` without the full redraw geopandas asks for after it.
+
+    GeoPandas ends every ``plot`` with ``canvas.draw_idle()``, which on the Agg canvases of
+    notebooks and pages draws the whole figure at once; a map of four layers was drawn four
+    times before it was saved (all of Taiwan: 7 s of a 9 s map). The figure is drawn once,
+    when it is shown or saved. Interactive canvases get their ``draw_idle`` back afterwards.
+    """
+    canvas = ax.figure.canvas
+    canvas.draw_idle = _no_draw  # shadows the method on this canvas only
+    try:
+        return layer.plot(ax=ax, **kwargs)
+    finally:
+        del canvas.draw_idle
+
+
+def hatch(ax, polygons: gpd.GeoSeries, pattern: str = "////", color: str = "#555555") -> None:
+    """Hatch the polygons as one compound path: Agg hatches every path on its own, so one
+    path per village cost 1.6 s on a national map and one path for all of them 0.01 s."""
+    import shapely
+    from matplotlib.patches import PathPatch
+    from matplotlib.path import Path
+
+    parts = shapely.get_parts(shapely.orient_polygons(np.asarray(polygons.values)))
+    rings = [
+        Path(np.asarray(r.coords)[:, :2], closed=True)
+        for p in parts
+        if not p.is_empty
+        for r in (p.exterior, *p.interiors)
+    ]
+    if rings:
+        ax.add_patch(PathPatch(Path.make_compound_path(*rings), facecolor="none",
+                               edgecolor=color, hatch=pattern, linewidth=0.0))  # fmt: skip
+
+
+def districts(villages: gpd.GeoDataFrame, by: str = "townname") -> gpd.GeoDataFrame:
+    """District (or, with ``by="countyname"``, county) polygons dissolved from the villages."""
+    return villages[[by, "geometry"]].dissolve(by).reset_index().rename(columns={by: "townname"})
 
 
 def frame(ax, villages: gpd.GeoDataFrame, title: str) -> None:
-    d = districts(villages)
-    d.boundary.plot(ax=ax, color="#333333", linewidth=0.8)
+    """District outlines with their names (counties above :data:`MAX_DISTRICT_LABELS`)."""
+    by = "townname"
+    if villages["townname"].nunique() > MAX_DISTRICT_LABELS and "countyname" in villages:
+        by = "countyname"
+    d = districts(villages, by)
+    plot_layer(d.boundary, ax, color="#333333", linewidth=0.8)
     for row in d.itertuples():
         pt = row.geometry.representative_point()
         ax.annotate(row.townname, (pt.x, pt.y), ha="center", fontsize=7, color="#222222",
@@ -45,12 +92,12 @@ def rate_map(villages: gpd.GeoDataFrame, values: pd.Series, title: str, legend: 
     g = villages.assign(_v=np.asarray(values, float))
     has = g["_v"].notna()
     if not has.any():
-        g.plot(ax=ax, color="#d9d9d9", edgecolor="white", linewidth=0.2)
+        plot_layer(g, ax, color="#d9d9d9", edgecolor="white", linewidth=0.2)
         ax.text(0.5, 0.02, "本市沒有此項資料", transform=ax.transAxes, ha="center")
         frame(ax, villages, title)
         return ax
-    g[~has].plot(ax=ax, color="#d9d9d9", edgecolor="white", linewidth=0.2)
-    g[has].plot(ax=ax, column="_v", scheme="quantiles", k=5, cmap="OrRd", edgecolor="white", linewidth=0.2,
+    plot_layer(g[~has], ax, color="#d9d9d9", edgecolor="white", linewidth=0.2)
+    plot_layer(g[has], ax, column="_v", scheme="quantiles", k=5, cmap="OrRd", edgecolor="white", linewidth=0.2,
                 legend=True, legend_kwds={"title": legend, "loc": "lower right", "fontsize": 7, "title_fontsize": 8, "fmt": "{:.2f}"})  # fmt: skip
     frame(ax, villages, title)
     return ax
@@ -62,7 +109,7 @@ def _categorical(
     """Villages filled with one colour each, a legend of (label, colour), district outlines."""
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 7.5))
-    villages.plot(ax=ax, color=colors, edgecolor="white", linewidth=0.2)
+    plot_layer(villages, ax, color=colors, edgecolor="white", linewidth=0.2)
     ax.legend(
         handles=[Patch(color=c, label=label) for label, c in legend], loc="lower right", fontsize=7
     )
@@ -168,16 +215,18 @@ def overlay_map(
     """Hotspots with metro lines and stations, family-service centres and police precincts."""
     ax = hotspot_map(villages, gi_bin, title, ax)
     if lines is not None and len(lines):
-        lines.plot(ax=ax, color="#444444", linewidth=1.0)
+        plot_layer(lines, ax, color="#444444", linewidth=1.0)
     styles = {"metro_station": ("o", "#000000", 6, "捷運站"), "family_service": ("*", "#7b3294", 40, "家庭服務中心"),
               "police_precinct": ("^", "#1a9641", 12, "派出所")}  # fmt: skip
     handles = list(ax.get_legend().legend_handles) if ax.get_legend() else []
+    area = None
     for key, (marker, color, size, label) in styles.items():
         g = layers.get(key)
         if g is None or not len(g):
             continue
-        g = g[g.geometry.within(villages.union_all().buffer(500))]
-        g.plot(ax=ax, marker=marker, color=color, markersize=size, zorder=5)
+        area = villages.union_all().buffer(500) if area is None else area
+        g = g[g.geometry.within(area)]
+        plot_layer(g, ax, marker=marker, color=color, markersize=size, zorder=5)
         handles.append(plt.Line2D([], [], marker=marker, color=color, linestyle="", label=label))
     ax.legend(handles=handles, loc="lower right", fontsize=7)
     return ax
@@ -202,9 +251,7 @@ def risk_map(villages: gpd.GeoDataFrame, risk: pd.DataFrame, title: str, ax=None
     ax = _categorical(villages, colors, legend, title, ax)
     unsure = (risk["rr_low"] <= 1.0) & (risk["rr_high"] >= 1.0)
     if unsure.any():
-        villages[unsure.to_numpy()].plot(
-            ax=ax, facecolor="none", edgecolor="#555555", hatch="////", linewidth=0.0
-        )
+        hatch(ax, villages.geometry[unsure.to_numpy()])
     handles = list(ax.get_legend().legend_handles) + [
         Patch(facecolor="white", edgecolor="#555555", hatch="////", label=UNCERTAIN_LABEL)
     ]

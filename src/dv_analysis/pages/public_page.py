@@ -52,7 +52,7 @@ def public_rate_map(paths, villages_public: pd.DataFrame, out_png) -> pd.DataFra
     )
     colors[SUPPRESSED_LABEL] = (0.85, 0.85, 0.85, 1)
     fig, ax = plt.subplots(figsize=(6.5, 7.5))
-    g.plot(ax=ax, color=[colors[c] for c in classes], edgecolor="white", linewidth=0.2, hatch=None)
+    maps.plot_layer(g, ax, color=[colors[c] for c in classes], edgecolor="white", linewidth=0.2)
     ax.legend(handles=[Patch(color=colors[k], label=k) for k in [*labels, SUPPRESSED_LABEL]], title="每千人每季事件率（近四季）",
               loc="lower right", fontsize=7, title_fontsize=8)  # fmt: skip
     maps.frame(ax, geo, f"{paths.period} 各里事件率（公開版）")
@@ -98,7 +98,7 @@ def public_district_map(paths, districts_public: pd.DataFrame, out_png) -> pd.Da
     )
     colors[SUPPRESSED_LABEL] = (0.85, 0.85, 0.85, 1)
     fig, ax = plt.subplots(figsize=(6.5, 7.5))
-    g.plot(ax=ax, color=[colors[c] for c in classes], edgecolor="white", linewidth=0.8)
+    maps.plot_layer(g, ax, color=[colors[c] for c in classes], edgecolor="white", linewidth=0.8)
     for r in g.itertuples():
         pt = r.geometry.representative_point()
         ax.annotate(r.townname, (pt.x, pt.y), ha="center", fontsize=8)
