@@ -81,7 +81,7 @@ e2e: env
 	$(BIN)/python -m pytest -m e2e -q
 
 test: lint
-	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadgroup --durations=12
+	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadgroup --no-loadscope-reorder --durations=12
 
 bench: env
 	$(BIN)/python benchmarks/run_benchmarks.py

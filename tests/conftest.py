@@ -17,14 +17,35 @@ logging.getLogger("dv_analysis").setLevel(logging.ERROR)
 #: every test that uses one runs on the same worker, so the data is built once, not once
 #: per worker (``--dist loadgroup``).
 SHARED = ("small_data", "year_of_data")  # e2e_run is built on small_data
+#: Seconds to build each shared fixture (2 cores, alone): counted with its group's tests.
+SHARED_SECONDS = {"small_data": 75, "year_of_data": 15}
+
+
+def _seconds(item) -> float:
+    """What a test costs by its ``slow`` mark (``pytest.mark.slow(seconds, why)``), else 1."""
+    mark = item.get_closest_marker("slow")
+    if mark is None:
+        return 1.0
+    return float(mark.kwargs.get("seconds", mark.args[0] if mark.args else 10))
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups
 def pytest_collection_modifyitems(items):
+    """Group the tests of each shared fixture on one worker, and put the costliest groups
+    and tests first, so that the two workers of ``make test`` finish together (xdist hands
+    out work in this order with ``--no-loadscope-reorder``; a long test dealt out last kept
+    one worker busy for minutes after the other had finished)."""
+    group: dict[int, str] = {}
     for item in items:
         shared = [f for f in SHARED if f in getattr(item, "fixturenames", ())]
         if shared:
             item.add_marker(pytest.mark.xdist_group(shared[0]))
+            group[id(item)] = shared[0]
+    cost = {name: float(seconds) for name, seconds in SHARED_SECONDS.items()}
+    for item in items:
+        key = group.get(id(item), item.nodeid)
+        cost[key] = cost.get(key, 0.0) + _seconds(item)
+    items.sort(key=lambda item: -cost[group.get(id(item), item.nodeid)])  # stable
 
 
 def pytest_collection_finish(session):

@@ -150,6 +150,7 @@ def test_run_cleans_every_quarter_of_the_window_first(small_data, tmp_path, caps
 
 # --- a real run interrupted mid-notebook -------------------------------------------------
 @pytest.mark.e2e
+@pytest.mark.slow(seconds=55, why="a real run stopped mid-notebook, then a whole quarter rerun")
 def test_interrupted_run_leaves_the_previous_outputs_and_the_next_run_recomputes(e2e_run, tmp_path):
     """Slow (about a minute): a real run is stopped with SIGINT during a notebook, then rerun."""
     src = e2e_run["settings"]

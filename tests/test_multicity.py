@@ -16,6 +16,7 @@ pytestmark = pytest.mark.e2e
 SHORT_CHAINS = {"chains": 2, "warmup": 100, "draws": 100, "extend": False}
 
 
+@pytest.mark.slow(seconds=32, why="New Taipei's 1,009 villages through four notebooks")
 def test_new_taipei_end_to_end(tmp_path):
     """Another city's own layers and boundaries through cleaning, features, hotspots and
     access; its village risk, outreach list and report run in the all-of-Taiwan test below
@@ -46,6 +47,7 @@ def test_new_taipei_end_to_end(tmp_path):
     assert cleaned["balanced"] and cleaned["quarantine_reasons"].get("out_of_area", 0) > 0
 
 
+@pytest.mark.slow(seconds=145, why="7,701 villages through every notebook, 22 county risk fits")
 def test_all_of_taiwan_end_to_end(tmp_path):
     """`--city all`: 7,701 villages, names matched with their city, rule for retired villages."""
     from dv_analysis import public
@@ -79,6 +81,7 @@ def test_all_of_taiwan_end_to_end(tmp_path):
     assert "只涵蓋臺北市" in html
 
 
+@pytest.mark.slow(seconds=30, why="two quarters of three notebooks at once")
 def test_parallel_range_gives_the_sequential_results(e2e_run, tmp_path):
     """`run --period A:B --jobs 2`: cleaning in order, then quarters at once; the same tables
     as the end-to-end run, which ran the same exports one quarter after the other."""
@@ -106,6 +109,7 @@ def test_parallel_range_gives_the_sequential_results(e2e_run, tmp_path):
     assert all(m.get("skipped") for m in again)
 
 
+@pytest.mark.slow(seconds=18, why="two worker processes started, failed and stopped")
 def test_a_failure_in_a_parallel_range_stops_it_and_promotes_nothing(tmp_path):
     """`--jobs 2` over two quarters whose 02 fails (a weights setting that does not exist):
     the error names the notebook, neither quarter is promoted, both manifests say why, and

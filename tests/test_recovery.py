@@ -1,5 +1,7 @@
 """Planted clusters are recovered from synthetic Taipei data (numbers in docs/validation.md)."""
 
+import pytest
+
 from dv_analysis.validation import gi_recovery
 
 
@@ -14,6 +16,7 @@ def test_gi_star_recovers_planted_hot_clusters(year_of_data):
     assert r["moran_eb"] > 0.2
 
 
+@pytest.mark.slow(seconds=22, why="a planted world: generation, cleaning, one full fit")
 def test_village_risk_recovers_planted_villages(tmp_path):
     """Floor of the BYM2 recovery check (docs/validation.md): strong world ×2.6, seed 1.
 
@@ -28,6 +31,9 @@ def test_village_risk_recovers_planted_villages(tmp_path):
     assert row["isolated_found"] >= 3, row
 
 
+@pytest.mark.slow(
+    seconds=30, why="three planted years: 12 quarters cleaned, a full fit, early warning"
+)
 def test_outreach_list_recovers_planted_villages_and_the_late_cluster(tmp_path):
     """Floor of the priority check (docs/validation.md): strong world ×2.6, seed 2, three
     years; about 90 s (generation, cleaning of 12 quarters, BYM2, early warning).

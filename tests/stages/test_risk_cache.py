@@ -3,10 +3,12 @@
 import json
 
 import pandas as pd
+import pytest
 
 from dv_analysis.stages import features, risk
 
 
+@pytest.mark.slow(seconds=16, why="two Taipei fits")
 def test_a_second_run_reads_the_fit_back_and_a_change_refits(year_of_data):
     s, _, _ = year_of_data
     paths = s.period("2020Q4")
@@ -46,6 +48,7 @@ def test_a_fit_that_misses_its_diagnostics_is_refitted_longer_once(year_of_data)
     assert out.summary["diagnostics"]["ok"] is False, "a second miss stays a failure"
 
 
+@pytest.mark.slow(seconds=21, why="three passes over two county fits, one on two worker processes")
 def test_county_fits_are_cached_and_do_not_depend_on_the_workers(year_of_data, monkeypatch):
     """All of Taiwan fits county by county in worker processes: the same numbers on one
     worker or two, and a second pass reads every county back."""

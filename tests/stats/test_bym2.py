@@ -119,7 +119,7 @@ def test_parameterisation_is_chosen_by_the_data():
         choose_parameterisation(1.0, "central")
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=9, why="a full BYM2 fit of the published data")
 def test_scotland_lip_cancer_reproduces_the_published_fit(scotland):
     """Morris et al. (2019), Stan case study 'Spatial models in Stan', BYM2 with the same priors.
 
@@ -178,7 +178,7 @@ def test_a_smooth_field_stays_non_centred_however_large_the_counts():
     assert choose_parameterisation(data_strength(y, e, a)) == "noncentred"
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=12, why="two full BYM2 fits")
 def test_both_forms_give_the_same_posterior_on_strong_data():
     """Counts of about 200 a cell and a rough field (ρ well below 1) on an 8 × 8 grid:
     "auto" samples centred, and the non-centred form of the same model gives the same

@@ -17,6 +17,7 @@ def _lattice_with_island(rows: int, cols: int) -> libpysal.weights.W:
     return libpysal.weights.W(neighbours, silence_warnings=True)
 
 
+@pytest.mark.slow(seconds=9, why="esda's own numba kernels compiled, 4,999 permutations")
 @pytest.mark.parametrize("alternative", ["two-sided", "directed"])
 @pytest.mark.parametrize("shape,permutations,seed", [((6, 7), 999, 3), ((18, 20), 4999, 11)])
 def test_identical_to_esda(shape, permutations, seed, alternative):
