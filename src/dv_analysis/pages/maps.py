@@ -48,7 +48,9 @@ def plot_layer(layer, ax, **kwargs):
 
 def hatch(ax, polygons: gpd.GeoSeries, pattern: str = "////", color: str = "#555555") -> None:
     """Hatch the polygons as one compound path: Agg hatches every path on its own, so one
-    path per village cost 1.6 s on a national map and one path for all of them 0.01 s."""
+    path per village added 1.6 s to drawing a national map, one path for all of them
+    nothing measurable. Rings are oriented (holes against their shell), so that a village
+    enclosed by another is not hatched with it."""
     import shapely
     from matplotlib.patches import PathPatch
     from matplotlib.path import Path
