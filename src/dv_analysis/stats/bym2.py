@@ -55,6 +55,8 @@ CENTRED_STRENGTH = 8.0
 PARAMETERISATIONS = ("auto", "noncentred", "centred")
 #: NUTS's largest tree depth for the kept draws (NumPyro's default).
 SAMPLING_TREE_DEPTH = 10
+#: ... and during the non-centred form's warm-up (127 leapfrog steps; see :func:`fit_bym2`).
+NONCENTRED_WARMUP_TREE_DEPTH = 7
 
 
 @dataclass(frozen=True)
@@ -234,6 +236,32 @@ def dense_basis(graph: Graph, size: int) -> tuple[np.ndarray, np.ndarray, np.nda
     return basis, inv, alone
 
 
+def _fixed_effects_and_hyperparameters(x, priors):
+    """The sample sites both forms share, in this order: ``β0``, ``β`` (with covariates),
+    ``σ``, ``ρ``. Returns ``β0``, ``x·β`` (None without covariates), ``σ`` and ``ρ``."""
+    import numpyro
+    import numpyro.distributions as dist
+
+    intercept_sd, beta_sd, sigma_sd, rho_a, rho_b = priors
+    beta0 = numpyro.sample("beta0", dist.Normal(0.0, intercept_sd))
+    x_beta = None
+    if x is not None:
+        beta = numpyro.sample("beta", dist.Normal(0.0, beta_sd).expand([x.shape[1]]))
+        x_beta = x @ beta
+    sigma = numpyro.sample("sigma", dist.HalfNormal(sigma_sd))
+    rho = numpyro.sample("rho", dist.Beta(rho_a, rho_b))
+    return beta0, x_beta, sigma, rho
+
+
+def _coordinate_sd(rho, inverse_eigen, alone):
+    """Standard deviation of each eigen-coordinate of the area effect, per unit σ:
+    √((1−ρ) + ρ/(s·μ)) (``inverse_eigen`` = 1/(s·μ), 0 for a component's constant); 1 for
+    islands and padding."""
+    import jax.numpy as jnp
+
+    return jnp.where(alone, 1.0, jnp.sqrt((1.0 - rho) + rho * inverse_eigen))
+
+
 def _model(y, log_offset, x, active, basis, inverse_eigen, alone, priors):
     """The NumPyro model (see the module docstring).
 
@@ -247,21 +275,17 @@ def _model(y, log_offset, x, active, basis, inverse_eigen, alone, priors):
     import numpyro
     import numpyro.distributions as dist
 
-    intercept_sd, beta_sd, sigma_sd, rho_a, rho_b = priors
-    eta = log_offset + numpyro.sample("beta0", dist.Normal(0.0, intercept_sd))
-    if x is not None:
-        beta = numpyro.sample("beta", dist.Normal(0.0, beta_sd).expand([x.shape[1]]))
-        eta = eta + x @ beta
-    sigma = numpyro.sample("sigma", dist.HalfNormal(sigma_sd))
-    rho = numpyro.sample("rho", dist.Beta(rho_a, rho_b))
+    beta0, x_beta, sigma, rho = _fixed_effects_and_hyperparameters(x, priors)
+    eta = log_offset + beta0
+    if x_beta is not None:
+        eta = eta + x_beta
     # The area effect b = σ(√(1−ρ)θ + √(ρ/s)φ) integrated over θ and φ: within a component,
     # in the eigenbasis of its ICAR precision, the coordinates are independent with
     # variance σ²((1−ρ) + ρ/(s·μ)) (the constant direction: σ²(1−ρ), since φ sums to zero);
     # an island's effect has variance σ². Sampled non-centred, this is the same BYM2 model
     # without the ridge between θ and φ that slows NUTS down.
     w = numpyro.sample("w", dist.Normal(0.0, 1.0).expand([log_offset.shape[0]]))
-    sd = jnp.where(alone, 1.0, jnp.sqrt((1.0 - rho) + rho * inverse_eigen))
-    b = basis @ (sd * w)
+    b = basis @ (_coordinate_sd(rho, inverse_eigen, alone) * w)
     numpyro.sample("y", dist.Poisson(jnp.exp(eta + sigma * b)).mask(active), obs=y)
 
 
@@ -277,17 +301,13 @@ def _model_centred(y, log_offset, x, active, basis, inverse_eigen, alone, priors
     import numpyro
     import numpyro.distributions as dist
 
-    intercept_sd, beta_sd, sigma_sd, rho_a, rho_b = priors
-    centre = numpyro.sample("beta0", dist.Normal(0.0, intercept_sd))
-    if x is not None:
-        beta = numpyro.sample("beta", dist.Normal(0.0, beta_sd).expand([x.shape[1]]))
-        centre = centre + x @ beta
-    sigma = numpyro.sample("sigma", dist.HalfNormal(sigma_sd))
-    rho = numpyro.sample("rho", dist.Beta(rho_a, rho_b))
+    centre, x_beta, sigma, rho = _fixed_effects_and_hyperparameters(x, priors)
+    if x_beta is not None:
+        centre = centre + x_beta
     u = numpyro.sample(
         "u", dist.ImproperUniform(dist.constraints.real_vector, (), (log_offset.shape[0],))
     )
-    sd = sigma * jnp.where(alone, 1.0, jnp.sqrt((1.0 - rho) + rho * inverse_eigen))
+    sd = sigma * _coordinate_sd(rho, inverse_eigen, alone)
     # (u − centre) @ basis, not basis.T @ (u − centre): with the basis an input of the
     # compiled sampler, the transpose would be copied at every step (6× slower).
     numpyro.factor("effect", dist.Normal(0.0, sd).log_prob((u - centre) @ basis).sum())
@@ -563,7 +583,7 @@ def fit_bym2(
     parameterisation = choose_parameterisation(strength, parameterisation)
     centred = parameterisation == "centred"
     if warmup_tree_depth is None:
-        warmup_tree_depth = SAMPLING_TREE_DEPTH if centred else 7
+        warmup_tree_depth = SAMPLING_TREE_DEPTH if centred else NONCENTRED_WARMUP_TREE_DEPTH
     graph = prepare_graph(adjacency)
     t0 = time.perf_counter()
     mcmc = MCMC(
