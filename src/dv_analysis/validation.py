@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from . import public
-from .config import Period, Settings
+from .config import WINDOW_QUARTERS, Period, Settings, window_periods
 from .stages import features
 from .stats.areas import analyse_areas
 
@@ -41,7 +41,11 @@ def planted_hot(
 
 
 def gi_recovery(
-    settings: Settings, period: str, window: int = 4, permutations: int = 9999, seed: int = 42
+    settings: Settings,
+    period: str,
+    window: int = WINDOW_QUARTERS,
+    permutations: int = 9999,
+    seed: int = 42,
 ) -> dict:
     """Precision and recall of Gi* hot villages (gi_bin > 0, after FDR) against the planted hot clusters.
 
@@ -61,7 +65,7 @@ def gi_recovery(
         seed=seed,
         scan_simulations=99,
     )
-    hot, cold = planted_hot(settings, features.window_periods(p, window))
+    hot, cold = planted_hot(settings, window_periods(p, window))
     found = set(g.loc[res.table["gi_bin"] > 0, "villcode"])
     found_cold = set(g.loc[res.table["gi_bin"] < 0, "villcode"])
     from .synth import neighbours
@@ -113,7 +117,9 @@ def true_relative_risk(settings: Settings, periods: list[Period]) -> pd.Series:
     return rate / (reported.sum() / pop.sum())
 
 
-def risk_recovery(settings: Settings, period: str, flag: float = 0.9, window: int = 4) -> dict:
+def risk_recovery(
+    settings: Settings, period: str, flag: float = 0.9, window: int = WINDOW_QUARTERS
+) -> dict:
     """How well BYM2's flagged villages (P(RR > 1) ≥ ``flag``) match the synthetic truth.
 
     ``precision``: share of flagged villages whose true relative risk of a reported
@@ -123,7 +129,7 @@ def risk_recovery(settings: Settings, period: str, flag: float = 0.9, window: in
     late-starting ones counted on their own. Reads ``village_risk.parquet``.
     """
     p = Period.parse(period)
-    periods = features.window_periods(p, window)
+    periods = window_periods(p, window)
     risk = pd.read_parquet(settings.period(p).village_risk)
     flagged = set(risk.loc[risk["p_exceed_1"] >= flag, "villcode"])
     truth = _truth(settings, periods)
@@ -228,7 +234,7 @@ def no_change_world():
     )
 
 
-def priority_recovery(settings: Settings, period: str, window: int = 4) -> dict:
+def priority_recovery(settings: Settings, period: str, window: int = WINDOW_QUARTERS) -> dict:
     """How well the outreach list matches the synthetic truth (reads ``village_priority``).
 
     ``precision``: share of villages in tier ≥ 1 whose true relative risk of a reported
@@ -243,7 +249,7 @@ def priority_recovery(settings: Settings, period: str, window: int = 4) -> dict:
     from .stats.weights import contiguity
 
     p = Period.parse(period)
-    periods = features.window_periods(p, window)
+    periods = window_periods(p, window)
     t = pd.read_parquet(settings.period(p).village_priority)
     flagged = set(t.loc[t["tier"] >= 1, "villcode"])
     emerging = set(t.loc[t["emerging"], "villcode"])

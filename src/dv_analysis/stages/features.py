@@ -102,7 +102,9 @@ def _counts(
     return out.fillna(0).astype(int)
 
 
-def village_features(settings: Settings, period: str | Period, window: int = 4) -> pd.DataFrame:
+def village_features(
+    settings: Settings, period: str | Period, window: int = WINDOW_QUARTERS
+) -> pd.DataFrame:
     """Features of every village for ``period`` (suffix ``_q``) and the rolling ``window`` (suffix ``_w``).
 
     Columns: names; counts of notifications, incidents and distinct victims, by
@@ -205,7 +207,9 @@ def _rates(f: pd.DataFrame, nq: int) -> pd.DataFrame:
     return f
 
 
-def covariates(settings: Settings, period: str | Period, window: int = 4) -> pd.DataFrame:
+def covariates(
+    settings: Settings, period: str | Period, window: int = WINDOW_QUARTERS
+) -> pd.DataFrame:
     """Village covariates from the real layers, indexed by villcode.
 
     Low-income and disabled recipients per 1,000 (Taipei welfare layer, 2023; NaN for

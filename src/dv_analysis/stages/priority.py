@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .. import public
-from ..config import Period, PeriodPaths, cache_dir
+from ..config import WINDOW_QUARTERS, Period, PeriodPaths, cache_dir
 from ..pages import labels as L
 from ..stats.backtest import compare, score_rankings
 from ..stats.bym2 import enable_compilation_cache
@@ -62,7 +62,7 @@ class PriorityParams:
     budget: int = 20  # villages outreach can visit in a quarter (tier 2 holds at most this many)
     flag_probability: float = 0.9  # P(RR > 1) from which a village counts as higher risk
     watch_probability: float = 0.8  # P(RR > 1) from which a village is watched (tier 1)
-    window: int = 4  # quarters of the risk window (as 02 and 03b)
+    window: int = WINDOW_QUARTERS  # quarters of the risk window (as 02 and 03b)
     baseline: int = 8  # quarters of each village's own baseline for the early warning
     monitor: int = 4  # latest quarters the early warning watches
     rise: float = 1.5  # rise the early warning is tuned to (× the village's baseline)
