@@ -67,9 +67,10 @@ def hatch(ax, polygons: gpd.GeoSeries, pattern: str = "////", color: str = "#555
                                edgecolor=color, hatch=pattern, linewidth=0.0))  # fmt: skip
 
 
-def districts(villages: gpd.GeoDataFrame, by: str = "townname") -> gpd.GeoDataFrame:
-    """District (or, with ``by="countyname"``, county) polygons dissolved from the villages."""
-    return villages[[by, "geometry"]].dissolve(by).reset_index().rename(columns={by: "townname"})
+def outlines(villages: gpd.GeoDataFrame, by: str = "townname") -> gpd.GeoDataFrame:
+    """Polygons dissolved from the villages by district (or ``by="countyname"``: county),
+    with their ``name``."""
+    return villages[[by, "geometry"]].dissolve(by).rename_axis("name").reset_index()
 
 
 def frame(ax, villages: gpd.GeoDataFrame, title: str) -> None:
@@ -77,11 +78,11 @@ def frame(ax, villages: gpd.GeoDataFrame, title: str) -> None:
     by = "townname"
     if villages["townname"].nunique() > MAX_DISTRICT_LABELS and "countyname" in villages:
         by = "countyname"
-    d = districts(villages, by)
+    d = outlines(villages, by)
     plot_layer(d.boundary, ax, color="#333333", linewidth=0.8)
     for row in d.itertuples():
         pt = row.geometry.representative_point()
-        ax.annotate(row.townname, (pt.x, pt.y), ha="center", fontsize=7, color="#222222",
+        ax.annotate(row.name, (pt.x, pt.y), ha="center", fontsize=7, color="#222222",
                     bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.6})  # fmt: skip
     ax.set_title(title)
     ax.set_axis_off()
