@@ -85,3 +85,22 @@ def test_county_fits_are_cached_and_do_not_depend_on_the_workers(year_of_data, m
     again, s3 = risk._fit_by_county(paths, two, expected, params, progress=False)
     assert all(c["sampler"]["cached"] for c in s3["per_county"].values())
     pd.testing.assert_frame_equal(again, one)
+
+
+def test_county_jobs_share_a_graph_size_and_split_the_large_ones():
+    """Counties in jobs of one padded graph size (one traced sampler a job), none over a
+    quarter of the villages per worker unless a county alone is, every county once."""
+    from dv_analysis.stats.bym2 import padded_size
+
+    size = pd.Series({"a": 1009, "b": 886, "c": 649, "d": 504, "e": 456, "f": 233,
+                      "g": 192, "h": 37, "i": 22, "j": 3000})  # fmt: skip
+    jobs = risk.county_jobs(size, workers=2)
+    assert sorted(c for job in jobs for c in job) == sorted(size.index)
+    cap = size.sum() / 4
+    for job in jobs:
+        assert len({padded_size(size[c]) for c in job}) == 1, job
+        assert len(job) == 1 or size[job].sum() <= cap, job
+    assert jobs[:3] == [["j"], ["b", "c"], ["a"]]  # a + b would pass the cap
+    totals = [size[job].sum() for job in jobs]
+    assert totals == sorted(totals, reverse=True)
+    assert risk.county_jobs(size, workers=1)[1] == ["a", "b", "c"]

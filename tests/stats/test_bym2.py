@@ -197,3 +197,26 @@ def test_both_forms_give_the_same_posterior_on_strong_data():
     for name in ("sigma", "rho"):
         a_, o_ = auto.hyperparameters[name], other.hyperparameters[name]
         assert abs(a_["mean"] - o_["mean"]) < 0.3 * max(a_["sd"], o_["sd"]) + 0.01, name
+
+
+def test_a_reused_sampler_gives_the_same_draws_as_a_new_one():
+    """One MCMC object per process and settings (``bym2._sampler``): a fit after another of
+    the same shape reuses it, and its numbers are those of a fit on a new object."""
+    from dv_analysis.stats import bym2
+
+    ids, a = _grid()
+    rng = np.random.default_rng(8)
+    e = rng.uniform(2.0, 6.0, len(ids))
+    y, other = rng.poisson(e), rng.poisson(1.5 * e)
+    short = {"chains": 2, "warmup": 100, "draws": 100, "seed": 4}
+    bym2._SAMPLERS.clear()
+    first = fit_bym2(y, e, a, **short)
+    fit_bym2(other, e, a, **short)  # other counts, same shapes: the same sampler
+    assert len(bym2._SAMPLERS) == 1
+    again = fit_bym2(y, e, a, **short)
+    pd.testing.assert_frame_equal(first.areas, again.areas)
+    assert first.hyperparameters == again.hyperparameters
+    _, bigger = _grid(9)  # 81 areas, padded to 128: other shapes, a sampler of their own
+    fit_bym2(np.resize(y, 81), np.resize(e, 81), bigger, **short)
+    assert len(bym2._SAMPLERS) == 2
+    assert fit_bym2(y, e, a, **short).areas.equals(first.areas)

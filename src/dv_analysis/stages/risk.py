@@ -10,6 +10,7 @@ person-quarters times the city's rate over the window.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -21,7 +22,13 @@ import pandas as pd
 import shapely
 
 from ..config import PeriodPaths, cache_dir
-from ..stats.bym2 import BYM2Fit, adjacency_matrix, enable_compilation_cache, fit_bym2
+from ..stats.bym2 import (
+    BYM2Fit,
+    adjacency_matrix,
+    enable_compilation_cache,
+    fit_bym2,
+    padded_size,
+)
 from ..stats.weights import contiguity
 from ..workers import cores, process_pool
 from .features import village_areas
@@ -149,15 +156,53 @@ def _worst(diagnostics: list[dict]) -> dict:
     }  # fmt: skip
 
 
-def _county_job(paths: PeriodPaths, gf, expected: np.ndarray, params: RiskParams, cache: bool):
-    """Worker of :func:`_fit_by_county`: one county's fit, read back or made and kept
-    (``cache``), or made."""
+def _county_job(paths: PeriodPaths, counties: list, params: RiskParams, cache: bool) -> dict:
+    """Worker of :func:`_fit_by_county`: the fits of a few counties of one padded size, one
+    after the other in this process (they share one traced sampler, ``bym2._sampler``), each
+    read back or made and kept (``cache``), or made. ``counties`` holds (code, villages,
+    expected) triples; returns code → (areas, summary)."""
     enable_compilation_cache(cache_dir() / "jax")
-    if cache:
-        areas, summary, _ = cached_fit(paths, gf, expected, params)
-        return areas, summary
-    fit = _fit(gf, expected, params)
-    return fit.areas, fit.summary()
+    out = {}
+    for code, gf, expected in counties:
+        if cache:
+            areas, summary, _ = cached_fit(paths, gf, expected, params)
+        else:
+            fit = _fit(gf, expected, params)
+            areas, summary = fit.areas, fit.summary()
+        out[code] = (areas, summary)
+    return out
+
+
+def county_jobs(size: pd.Series, workers: int) -> list[list[str]]:
+    """Counties in jobs for ``workers`` processes: each job holds counties of one padded graph
+    size (:func:`dv_analysis.stats.bym2.padded_size`), so that a process traces NUTS once
+    for them and reuses it, and no job holds more than a quarter of the villages per worker,
+    so that the processes still finish together. Largest job first.
+
+    Parameters
+    ----------
+    size : pandas.Series
+        Villages per county code.
+    workers : int
+        Processes the jobs are shared among.
+
+    Returns
+    -------
+    list of list of str
+        County codes per job, in the order to hand them out.
+    """
+    cap = max(size.sum() / (2 * max(workers, 1)), 1)
+    jobs: list[list[str]] = []
+    order = sorted(size.index, key=lambda c: (-padded_size(size[c]), -size[c], c))
+    for _, group in itertools.groupby(order, key=lambda c: padded_size(size[c])):
+        job: list[str] = []
+        for code in group:
+            if job and sum(size[c] for c in job) + size[code] > cap:
+                jobs.append(job)
+                job = []
+            job.append(code)
+        jobs.append(job)
+    return sorted(jobs, key=lambda job: (-sum(size[c] for c in job), job))
 
 
 #: Sampler fields of one fit that the national summary does not copy from the first county.
@@ -183,9 +228,9 @@ def _fit_by_county(
     """All of Taiwan: one fit per county (the documented fallback), expected at Taiwan's rate.
 
     Each county's fit is cached by content like a city's (:func:`cached_fit`; ``cache=False``
-    for a caller that keeps the whole result itself), and the
-    counties are fitted in worker processes, the largest first, on every core
-    (:func:`dv_analysis.workers.cores`). Every county has the same seed, so the numbers do not
+    for a caller that keeps the whole result itself), and the counties are fitted in worker
+    processes on every core (:func:`dv_analysis.workers.cores`), in jobs of counties of one
+    graph size, the largest first (:func:`county_jobs`). Every county has the same seed, so the numbers do not
     depend on the order or the number of workers.
     """
     from concurrent.futures import as_completed
@@ -194,29 +239,31 @@ def _fit_by_county(
     codes = sorted(counties.unique())
     size = counties.value_counts()
     results: dict[str, tuple[pd.DataFrame, dict]] = {}
-    workers = min(cores(), len(codes))
+    jobs = county_jobs(size, min(cores(), len(codes)))
+    workers = min(cores(), len(jobs))
     with process_pool(workers) as pool:
-        futures = {}
-        for code in sorted(codes, key=lambda c: (-size[c], c)):
-            sel = (counties == code).to_numpy()
-            job = pool.submit(
-                _county_job, paths, gf[sel].reset_index(drop=True), expected[sel], params, cache
-            )
-            futures[job] = code
-        for done, job in enumerate(as_completed(futures), 1):
-            code = futures[job]
-            results[code] = job.result()
-            if progress:
-                sampler = results[code][1]["sampler"]
-                how = (
-                    "read back"
-                    if sampler.get("cached")
-                    else f"{sampler['seconds']:.0f} s, {sampler.get('parameterisation')}"
-                )
-                print(
-                    f"  BYM2 county {code} ({done}/{len(codes)}): {size[code]} villages, {how}",
-                    flush=True,
-                )
+        futures = []
+        for job in jobs:
+            triples = []
+            for code in job:
+                sel = (counties == code).to_numpy()
+                triples.append((code, gf[sel].reset_index(drop=True), expected[sel]))
+            futures.append(pool.submit(_county_job, paths, triples, params, cache))
+        for job in as_completed(futures):
+            for code, result in job.result().items():
+                results[code] = result
+                if progress:
+                    sampler = result[1]["sampler"]
+                    how = (
+                        "read back"
+                        if sampler.get("cached")
+                        else f"{sampler['seconds']:.0f} s, {sampler.get('parameterisation')}"
+                    )
+                    print(
+                        f"  BYM2 county {code} ({len(results)}/{len(codes)}): "
+                        f"{size[code]} villages, {how}",
+                        flush=True,
+                    )
     per_county = {code: results[code][1] for code in codes}
     first = per_county[codes[0]]
     seconds = round(sum(s["sampler"]["seconds"] for s in per_county.values()), 2)

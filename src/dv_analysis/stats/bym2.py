@@ -457,6 +457,45 @@ def enable_compilation_cache(folder) -> None:
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
+#: Samplers kept by this process (:func:`_sampler`), newest last; at most ``_SAMPLERS_KEPT``.
+_SAMPLERS: dict[tuple, object] = {}
+_SAMPLERS_KEPT = 8
+
+
+def _sampler(
+    centred: bool, warmup_tree_depth: int, target_accept: float, chains: int, warmup: int,
+    draws: int, size: int, covariates: int,
+):  # fmt: skip
+    """NumPyro's MCMC for these settings and array shapes, made once per process and reused.
+
+    With ``jit_model_args`` NumPyro keeps its traced sampler on the MCMC object, so a later
+    fit with arrays of the same shapes (another quarter of the city, another county of the
+    same padded size, a backtest's next window) skips tracing NUTS again: 2.0 → 0.8 s for a
+    64-village fit of 2 × 200 iterations. The draws are the same to the bit as with a new
+    object (``tests/stats/test_bym2.py``): only the seed and the data enter the run. Arrays
+    of other shapes (``size`` areas, ``covariates`` columns) need an object of their own:
+    NumPyro's kept functions fail on them (a vmap over a scalar).
+    """
+    from numpyro.infer import MCMC, NUTS
+
+    key = (centred, warmup_tree_depth, target_accept, chains, warmup, draws, size, covariates)
+    mcmc = _SAMPLERS.pop(key, None)
+    if mcmc is None:
+        mcmc = MCMC(
+            NUTS(
+                _model_centred if centred else _model,
+                target_accept_prob=target_accept,
+                max_tree_depth=(warmup_tree_depth, SAMPLING_TREE_DEPTH),
+            ),
+            num_warmup=warmup, num_samples=draws, num_chains=chains,
+            chain_method="vectorized", progress_bar=False, jit_model_args=True,
+        )  # fmt: skip
+    _SAMPLERS[key] = mcmc  # newest last
+    while len(_SAMPLERS) > _SAMPLERS_KEPT:
+        _SAMPLERS.pop(next(iter(_SAMPLERS)))
+    return mcmc
+
+
 def _describe(draws: np.ndarray) -> dict:
     flat = np.asarray(draws).ravel()
     return {
@@ -558,7 +597,6 @@ def fit_bym2(
         reported quantity misses R-hat ≤ 1.01 or bulk ESS ≥ 400.
     """
     import jax
-    from numpyro.infer import MCMC, NUTS
 
     y = np.asarray(y, dtype=np.int64)
     e = np.asarray(expected, dtype=float)
@@ -586,16 +624,10 @@ def fit_bym2(
         warmup_tree_depth = SAMPLING_TREE_DEPTH if centred else NONCENTRED_WARMUP_TREE_DEPTH
     graph = prepare_graph(adjacency)
     t0 = time.perf_counter()
-    mcmc = MCMC(
-        NUTS(
-            _model_centred if centred else _model,
-            target_accept_prob=target_accept,
-            max_tree_depth=(warmup_tree_depth, SAMPLING_TREE_DEPTH),
-        ),
-        num_warmup=warmup, num_samples=draws, num_chains=chains,
-        chain_method="vectorized", progress_bar=False, jit_model_args=True,
-    )  # fmt: skip
     size = padded_size(graph.n)
+    mcmc = _sampler(
+        centred, warmup_tree_depth, target_accept, chains, warmup, draws, size, len(names)
+    )
     basis, inverse_eigen, alone = dense_basis(graph, size)
     pad = size - graph.n
     xp = None if x is None else np.vstack([x, np.zeros((pad, x.shape[1]))])
