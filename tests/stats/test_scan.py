@@ -85,3 +85,21 @@ def test_compiled_scan_maximum_equals_the_array_version():
         a = np.where(np.arange(order.shape[1])[None, :] < kmax[:, None], llr, 0.0).max()
         b = _max_llr_value(cases, expected, order, np.minimum(kmax, order.shape[1]))
         assert b == pytest.approx(a, rel=1e-12) and a > 0
+
+
+def test_compiled_scan_maximum_equals_the_array_version_on_null_replicates():
+    """The Monte-Carlo replicates, where the kernel skips most windows by its bound: the
+    same maximum as scoring every window, replicate by replicate (small and large counts)."""
+    rng = np.random.default_rng(5)
+    coords = rng.random((400, 2)) * 1000
+    pop = rng.integers(500, 5000, 400).astype(float)
+    _, order, kmax = _windows(coords, pop, 0.3)
+    kmax = np.minimum(kmax, order.shape[1])
+    inside = np.arange(order.shape[1])[None, :] < kmax[:, None]
+    for total in (40, 2_000, 300_000):
+        for _ in range(20):
+            cases = rng.multinomial(total, pop / pop.sum()).astype(float)
+            expected = total * pop / pop.sum()
+            cc, ce = np.cumsum(cases[order], axis=1), np.cumsum(expected[order], axis=1)
+            a = np.where(inside, _poisson_llr(cc, ce, float(total)), 0.0).max()
+            assert _max_llr_value(cases, expected, order, kmax) == pytest.approx(a, rel=1e-12)
