@@ -168,7 +168,7 @@ def suite_national(args, cli: str, env: dict, tmp: str) -> list[dict]:
         stage(f"Taiwan: clean {args.national_rows:,} notification rows (one quarter)",
               [cli, "clean", "--city", "all", "--start", "2020Q4", "--end", "2020Q4"], big),
         stage(f"Taiwan: run 2020Q4 end to end on the {args.national_rows:,} rows (7,701 villages,"
-              " 5 notebooks, HTML, audit)",
+              " 7 notebooks, HTML, audit)",
               [cli, "run", "--city", "all", "--period", "2020Q4", "--quiet", "--force"], big),
     ]  # fmt: skip
     manifest = json.loads(Path(big["DV_REPORTS_DIR"], "2020Q4", "manifest.json").read_text())

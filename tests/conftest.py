@@ -41,6 +41,8 @@ def pytest_collection_modifyitems(items):
         if shared:
             item.add_marker(pytest.mark.xdist_group(shared[0]))
             group[id(item)] = shared[0]
+        elif (mark := item.get_closest_marker("xdist_group")) is not None:
+            group[id(item)] = mark.args[0] if mark.args else mark.kwargs["name"]
     cost = {name: float(seconds) for name, seconds in SHARED_SECONDS.items()}
     for item in items:
         key = group.get(id(item), item.nodeid)

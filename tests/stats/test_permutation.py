@@ -8,6 +8,10 @@ import pytest
 from dv_analysis.stats import local as hotspots
 from dv_analysis.stats import permutation
 
+#: On one worker: the first test compiles esda's numba kernels (about 15 s) and keeps them
+#: on disk; the others load them instead of compiling them again on the other worker.
+pytestmark = pytest.mark.xdist_group("esda_kernels")
+
 
 def _lattice_with_island(rows: int, cols: int) -> libpysal.weights.W:
     w = libpysal.weights.lat2W(rows, cols, rook=False)
