@@ -230,8 +230,8 @@ def _fit_by_county(
     Each county's fit is cached by content like a city's (:func:`cached_fit`; ``cache=False``
     for a caller that keeps the whole result itself), and the counties are fitted in worker
     processes on every core (:func:`dv_analysis.workers.cores`), in jobs of counties of one
-    graph size, the largest first (:func:`county_jobs`). Every county has the same seed, so the numbers do not
-    depend on the order or the number of workers.
+    graph size, the largest first (:func:`county_jobs`). Every county has the same seed, so
+    the numbers do not depend on the order, the jobs or the number of workers.
     """
     from concurrent.futures import as_completed
 
