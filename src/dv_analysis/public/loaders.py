@@ -359,18 +359,20 @@ def reassign_unmatched_population(df: pd.DataFrame, boundaries: pd.DataFrame) ->
         return df
     matched = df[df["in_boundaries"]]
     own = matched.groupby("villcode")["pop_total"].sum()
-    towns = boundaries["villcode"].str[:8]
+    has_own = set(own.index)
+    codes = boundaries["villcode"].to_numpy(dtype=object)  # plain strings: fast to look up
+    by_town = pd.Series(np.arange(len(codes))).groupby(np.array([c[:8] for c in codes])).indices
     gifts, kept_out = [], 0
     for town, g in unmatched.groupby(unmatched["register_code"].str[:8], sort=True):
-        polys = boundaries.loc[towns == town, "villcode"]
-        if polys.empty:
+        polys = codes[by_town[town]] if town in by_town else codes[:0]  # in boundary order
+        if not len(polys):
             kept_out += int(g["pop_total"].sum())
             continue
-        empty = polys[~polys.isin(own.index)].to_numpy()
+        empty = np.array([v for v in polys if v not in has_own], dtype=object)
         if len(empty):
             targets, weights = empty, np.ones(len(empty))
         else:
-            targets = polys.to_numpy()
+            targets = polys
             weights = own.reindex(targets).fillna(0).to_numpy(float) + 1.0
         gift = pd.DataFrame(
             {c: _largest_remainder(int(g[c].sum()), weights) for c in POPULATION_COUNTS}
