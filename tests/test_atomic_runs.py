@@ -178,6 +178,7 @@ def test_interrupted_run_leaves_the_previous_outputs_and_the_next_run_recomputes
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
+    assert "interrupted (Ctrl-C); finished outputs are unchanged" in err, err
     assert _digest_tree(final.clean, final.reports) == before, "previous outputs byte-identical"
     m = json.loads(final.manifest.read_text())
     assert m["status"] == "interrupted" and m["attempt"]["status"] == "interrupted"

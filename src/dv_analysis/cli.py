@@ -288,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt as e:
         print(
-            f"dv-analysis {args.command}: interrupted ({e or 'Ctrl-C'}); finished outputs are"
+            f"dv-analysis {args.command}: interrupted ({str(e) or 'Ctrl-C'}); finished outputs are"
             " unchanged, the manifest records the interruption",
             file=sys.stderr,
         )
