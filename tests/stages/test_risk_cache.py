@@ -100,7 +100,10 @@ def test_county_jobs_share_a_graph_size_and_split_the_large_ones():
     for job in jobs:
         assert len({padded_size(size[c]) for c in job}) == 1, job
         assert len(job) == 1 or size[job].sum() <= cap, job
-    assert jobs[:3] == [["j"], ["b", "c"], ["a"]]  # a + b would pass the cap
-    totals = [size[job].sum() for job in jobs]
-    assert totals == sorted(totals, reverse=True)
-    assert risk.county_jobs(size, workers=1)[1] == ["a", "b", "c"]
+    # largest first, but a + b would pass the cap, and "a" does not start beside "b, c"
+    # (the same sampler would be compiled twice at once) while a job of another size is left
+    assert jobs[:4] == [["j"], ["b", "c"], ["d", "e"], ["a"]]
+    assert risk.county_jobs(size, workers=1)[:2] == [["j"], ["a", "b", "c"]]
+    four = risk.county_jobs(size, workers=4)
+    sizes = [padded_size(size[job[0]]) for job in four]
+    assert len(set(sizes[:4])) == 4, sizes  # four workers: four sizes at once

@@ -177,7 +177,10 @@ def county_jobs(size: pd.Series, workers: int) -> list[list[str]]:
     """Counties in jobs for ``workers`` processes: each job holds counties of one padded graph
     size (:func:`dv_analysis.stats.bym2.padded_size`), so that a process traces NUTS once
     for them and reuses it, and no job holds more than a quarter of the villages per worker,
-    so that the processes still finish together. Largest job first.
+    so that the processes still finish together. Largest job first, except that a job does
+    not start beside another of its size when a job of another size is left: on a fresh
+    cache the second would compile the same sampler at the same time instead of loading it
+    once the first has compiled it.
 
     Parameters
     ----------
@@ -202,7 +205,15 @@ def county_jobs(size: pd.Series, workers: int) -> list[list[str]]:
                 job = []
             job.append(code)
         jobs.append(job)
-    return sorted(jobs, key=lambda job: (-sum(size[c] for c in job), job))
+    jobs.sort(key=lambda job: (-sum(size[c] for c in job), job))
+    ordered: list[list[str]] = []
+    while jobs:
+        started = ordered[max(0, len(ordered) - workers + 1) :]  # those still running, at most
+        running = {padded_size(size[job[0]]) for job in started}
+        pick = next((job for job in jobs if padded_size(size[job[0]]) not in running), jobs[0])
+        ordered.append(pick)
+        jobs.remove(pick)
+    return ordered
 
 
 #: Sampler fields of one fit that the national summary does not copy from the first county.
