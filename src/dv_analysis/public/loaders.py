@@ -364,7 +364,7 @@ def reassign_unmatched_population(df: pd.DataFrame, boundaries: pd.DataFrame) ->
     by_town = pd.Series(np.arange(len(codes))).groupby(np.array([c[:8] for c in codes])).indices
     gifts, kept_out = [], 0
     for town, g in unmatched.groupby(unmatched["register_code"].str[:8], sort=True):
-        polys = codes[by_town[town]] if town in by_town else codes[:0]  # in boundary order
+        polys = codes[by_town.get(town, [])]  # in boundary order
         if not len(polys):
             kept_out += int(g["pop_total"].sum())
             continue

@@ -194,23 +194,24 @@ def county_jobs(size: pd.Series, workers: int) -> list[list[str]]:
     list of list of str
         County codes per job, in the order to hand them out.
     """
+    padded = {code: padded_size(n) for code, n in size.items()}
     cap = max(size.sum() / (2 * max(workers, 1)), 1)
     jobs: list[list[str]] = []
-    order = sorted(size.index, key=lambda c: (-padded_size(size[c]), -size[c], c))
-    for _, group in itertools.groupby(order, key=lambda c: padded_size(size[c])):
+    order = sorted(size.index, key=lambda c: (-padded[c], -size[c], c))
+    for _, group in itertools.groupby(order, key=padded.get):
         job: list[str] = []
         for code in group:
-            if job and sum(size[c] for c in job) + size[code] > cap:
+            if job and size[job].sum() + size[code] > cap:
                 jobs.append(job)
                 job = []
             job.append(code)
         jobs.append(job)
-    jobs.sort(key=lambda job: (-sum(size[c] for c in job), job))
+    jobs.sort(key=lambda job: (-size[job].sum(), job))
     ordered: list[list[str]] = []
     while jobs:
         started = ordered[max(0, len(ordered) - workers + 1) :]  # those still running, at most
-        running = {padded_size(size[job[0]]) for job in started}
-        pick = next((job for job in jobs if padded_size(size[job[0]]) not in running), jobs[0])
+        running = {padded[job[0]] for job in started}
+        pick = next((job for job in jobs if padded[job[0]] not in running), jobs[0])
         ordered.append(pick)
         jobs.remove(pick)
     return ordered
