@@ -71,7 +71,7 @@ def world(seed: int, strength: float, root: Path, flag: float) -> dict:
         clean.write_outputs(s.period(q), clean.clean_period(s.period(q), progress=False))
     p = s.period("2020Q4")
     features.build(p)
-    g = risk._village_table(p, "incidents_w")
+    g, _ = risk.window_table(p, "incidents", 4)  # the year these numbers were measured on
     gf = g[g["person_quarters"] > 0].reset_index(drop=True)
     expected = risk.expected_counts(gf["observed"].to_numpy(float), gf["person_quarters"])
     neighbours, _ = contiguity(gf, "queen", ids="villcode")

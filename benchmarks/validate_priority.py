@@ -34,7 +34,8 @@ def main() -> None:
         for name, strength in WORLDS.items():
             for seed in args.seeds:
                 t = time.perf_counter()
-                row = run_priority_world(seed, strength, base / f"w{seed}_{strength or 1.0}")
+                world = f"x{strength:g}" if strength else "nochange"  # as validate_risk.py
+                row = run_priority_world(seed, strength, base / f"{world}-seed{seed}")
                 rows.append({"world": name, "seed": seed, **row,
                              "seconds": round(time.perf_counter() - t, 1)})  # fmt: skip
                 print(rows[-1], flush=True)

@@ -148,6 +148,25 @@ def test_run_cleans_every_quarter_of_the_window_first(small_data, tmp_path, caps
     assert "cleaning them first" in capsys.readouterr().out
 
 
+def test_the_run_says_how_much_of_each_window_has_data(small_data, tmp_path, capsys):
+    """2020Q4 of two quarters of exports: the four-quarter window is a warning, the risk
+    model's twelve a note; both go into the manifest's record."""
+    from dv_analysis.runner.execute import _window_check
+
+    s = make_settings(tmp_path)
+    shutil.copytree(small_data.raw_dir, s.raw_dir)
+    w = _window_check(s, Period.parse("2020Q4"), None, progress=True)
+    assert (w["window"], w["window_quarters"], w["window_missing"]) == (
+        4, 2, ["2020Q1", "2020Q2"],
+    )  # fmt: skip
+    assert (w["risk_window"], w["risk_window_quarters"]) == (12, 2)
+    out, err = capsys.readouterr()
+    assert "WARNING: window: 2 of 4 quarters for 2020Q4" in err
+    assert "the village-risk model reads 2 of its 12 quarters for 2020Q4" in out
+    w2 = _window_check(s, Period.parse("2020Q4"), {"risk_window": 2}, progress=True)
+    assert w2["risk_window_quarters"] == 2 and "village-risk" not in capsys.readouterr().out
+
+
 # --- a real run interrupted mid-notebook -------------------------------------------------
 @pytest.mark.e2e
 @pytest.mark.slow(seconds=55, why="a real run stopped mid-notebook, then a whole quarter rerun")

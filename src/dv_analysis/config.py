@@ -181,8 +181,11 @@ def period_range(start: str | Period, end: str | Period) -> list[Period]:
 
 #: The first quarter with a population register (the panel starts there).
 FIRST_REGISTER_QUARTER = Period(2014, 2)
-#: Quarters of the rolling window of counts and rates (02's ``window``, also 03b and 04b).
+#: Quarters of the rolling window of counts and rates (02's ``window``, also 03 and 04b).
 WINDOW_QUARTERS = 4
+#: Quarters of counts the village-risk model reads (03b's ``risk_window``, also 04b's): three
+#: years, so that a village of ×1.8 risk stands out from the city (docs/risk_model.md).
+RISK_WINDOW_QUARTERS = 12
 
 
 def window_periods(period: str | Period, window: int) -> list[Period]:

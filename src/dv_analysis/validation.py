@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from . import public
-from .config import WINDOW_QUARTERS, Period, Settings, window_periods
+from .config import RISK_WINDOW_QUARTERS, WINDOW_QUARTERS, Period, Settings, window_periods
 from .stages import features
 from .stats.areas import analyse_areas
 
@@ -118,21 +118,24 @@ def true_relative_risk(settings: Settings, periods: list[Period]) -> pd.Series:
 
 
 def risk_recovery(
-    settings: Settings, period: str, flag: float = 0.9, window: int = WINDOW_QUARTERS
+    settings: Settings, period: str, flag: float = 0.9, window: int = RISK_WINDOW_QUARTERS
 ) -> dict:
-    """How well BYM2's flagged villages (P(RR > 1) ≥ ``flag``) match the synthetic truth.
+    """How well BYM2's flagged villages (P(RR > 1) ≥ ``flag``) match the synthetic truth over
+    the model's ``window``.
 
     ``precision``: share of flagged villages whose true relative risk of a reported
-    incident exceeds 1 (:func:`true_relative_risk`; covariates make villages riskier too,
-    not only the planted clusters); ``precision_planted``: share that are planted;
-    ``recall``: share of planted high-risk villages flagged, with the isolated and the
-    late-starting ones counted on their own. Reads ``village_risk.parquet``.
+    incident over the window exceeds 1 (:func:`true_relative_risk`; covariates make
+    villages riskier too, not only the planted clusters); ``precision_planted``: share that
+    are planted; ``recall``: share of planted high-risk villages (window-mean multiplier
+    > 1.25) flagged, with the isolated and the late-starting ones counted on their own;
+    ``recall_last_year``: the same against the last four quarters' planted villages (what
+    holds now: a cluster that started late counts there in full). Reads ``village_risk``.
     """
     p = Period.parse(period)
-    periods = window_periods(p, window)
     risk = pd.read_parquet(settings.period(p).village_risk)
     flagged = set(risk.loc[risk["p_exceed_1"] >= flag, "villcode"])
-    truth = _truth(settings, periods)
+    truth = _truth(settings, window_periods(p, window))
+    year = _truth(settings, window_periods(p, WINDOW_QUARTERS))
     return {
         "period": str(p),
         **_scores(flagged, truth),
@@ -140,6 +143,7 @@ def risk_recovery(
         "precision_planted": len(flagged & truth["planted"]) / (len(flagged) or float("nan")),
         "late_found": len(flagged & truth["late"]),
         "late": len(truth["late"]),
+        "recall_last_year": _scores(flagged, year)["recall"],
     }
 
 
@@ -196,28 +200,42 @@ def risk_world(strength: float):
     )
 
 
-def run_risk_world(seed: int, strength: float, root, flags: tuple = ()) -> dict:
-    """Generate a planted Taipei year (2020Q1–2020Q4) under ``root``, clean it, fit the risk
-    stage with its defaults, and score it (:func:`risk_recovery`) at the stage's flag and,
-    from the same fit, at each of ``flags`` (keys ``precision@0.8`` and so on)."""
+def planted_years(seed: int, strength: float | None, root) -> Settings:
+    """Settings of a planted Taipei of three years (2018Q1–2020Q4, realistic volume) under
+    ``root``: generated and cleaned unless it is there. ``strength`` None is the world with
+    no change (:func:`no_change_world`), otherwise :func:`risk_world`."""
     from pathlib import Path
 
-    from .stages import clean, risk
+    from .stages import clean
     from .synth import SynthConfig, generate
 
     root = Path(root)
     s = Settings.from_args(raw_dir=root / "raw", clean_dir=root / "clean",
                            reports_dir=root / "reports", truth_dir=root / "truth")  # fmt: skip
-    cfg = SynthConfig(start="2020Q1", end="2020Q4", seed=seed, model=risk_world(strength))
-    generate(s, cfg, progress=False)
-    for q in ("2020Q1", "2020Q2", "2020Q3", "2020Q4"):
-        clean.write_outputs(s.period(q), clean.clean_period(s.period(q), progress=False))
+    model = no_change_world() if strength is None else risk_world(strength)
+    if not (s.truth_city_dir / "params.json").exists():
+        generate(
+            s, SynthConfig(start="2018Q1", end="2020Q4", seed=seed, model=model), progress=False
+        )
+        clean.clean_range(s, "2018Q1", "2020Q4", progress=False)
+    return s
+
+
+def run_risk_world(seed: int, strength: float, root, flags: tuple = ()) -> dict:
+    """Fit the risk stage with its defaults to a planted Taipei of three years
+    (:func:`planted_years`, kept under ``root``) and score it (:func:`risk_recovery`) at
+    the stage's flag and, from the same fit, at each of ``flags`` (keys ``precision@0.8``
+    and so on)."""
+    from .stages import risk
+
+    s = planted_years(seed, strength, root)
     features.build(s.period("2020Q4"))
     out = risk.run(s.period("2020Q4"), progress=False)
     row = {**risk_recovery(s, "2020Q4"), "diagnostics_ok": out.summary["diagnostics"]["ok"]}
     for flag in flags:  # other flag levels from the same fit
         r = risk_recovery(s, "2020Q4", flag=flag)
-        for k in ("precision", "recall", "recall_rr1.5", "isolated_found", "late_found", "flagged"):
+        for k in ("precision", "recall", "recall_rr1.5", "isolated_found", "late_found", "flagged",
+                  "recall_last_year"):  # fmt: skip
             row[f"{k}@{flag:g}"] = r[k]
     return row
 
@@ -270,27 +288,19 @@ def priority_recovery(settings: Settings, period: str, window: int = WINDOW_QUAR
 
 
 def run_priority_world(seed: int, strength: float | None, root, backtest_quarters: int = 0) -> dict:
-    """Generate a planted Taipei (2018Q1–2020Q4) under ``root`` unless it is there, clean it,
-    run the features, risk and priority stages for 2020Q4 with their defaults and score the
-    list (:func:`priority_recovery`). ``strength`` None is the world with no change."""
-    from pathlib import Path
+    """Run the features, risk and priority stages for 2020Q4 with their defaults on a planted
+    Taipei of three years (:func:`planted_years`, kept under ``root``) and score the list
+    (:func:`priority_recovery`) and the risk stage's flag (``risk_*``, :func:`risk_recovery`).
+    ``strength`` None is the world with no change."""
+    from .stages import priority, risk
 
-    from .stages import clean, priority, risk
-    from .synth import SynthConfig, generate
-
-    root = Path(root)
-    s = Settings.from_args(raw_dir=root / "raw", clean_dir=root / "clean",
-                           reports_dir=root / "reports", truth_dir=root / "truth")  # fmt: skip
-    model = no_change_world() if strength is None else risk_world(strength)
-    if not (s.truth_city_dir / "params.json").exists():
-        generate(
-            s, SynthConfig(start="2018Q1", end="2020Q4", seed=seed, model=model), progress=False
-        )
-        clean.clean_range(s, "2018Q1", "2020Q4", progress=False)
+    s = planted_years(seed, strength, root)
     paths = s.period("2020Q4")
     features.build(paths)
     risk.run(paths, progress=False)
     priority.run(
         paths, priority.PriorityParams(backtest_quarters=backtest_quarters), progress=False
     )
-    return priority_recovery(s, "2020Q4")
+    r = risk_recovery(s, "2020Q4")
+    risk_scores = ("precision", "recall", "isolated_found", "recall_last_year")
+    return {**priority_recovery(s, "2020Q4"), **{f"risk_{k}": r[k] for k in risk_scores}}

@@ -8,7 +8,7 @@ from dv_analysis.pages import summaries
 def _summary(default, baseline):
     return {
         "tiers": {"2": 3, "1": 5, "0": 448},
-        "parameters": {"budget": 20, "flag_probability": 0.9},
+        "parameters": {"budget": 20, "flag_probability": 0.9, "risk_window": 12},
         "emerging": 2,
         "under_reporting": 1,
         "default_ranking": "bym2_count",
@@ -28,5 +28,6 @@ def test_priority_summary_counts_quarters_as_whole_numbers_and_names_the_ranking
     assert "回測過去 8 季" in text and "在 7 / 8 季" in text and "8.0" not in text
     assert "模型估計每季事件數" in text and "14.3%" in text and "13.5%" in text
     assert "名單前三名：大安區甲里、大安區乙里" in text
+    assert "風險依近 12 季估計" in text
     short = summaries.priority_summary(_summary(None, None), table)
     assert "資料季數不足" in short

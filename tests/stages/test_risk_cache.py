@@ -32,6 +32,26 @@ def test_a_second_run_reads_the_fit_back_and_a_change_refits(year_of_data):
     assert other.fit is not None, "another seed is another fit"
 
 
+def test_the_risk_window_sums_the_panel_over_its_quarters(year_of_data):
+    """The model's counts are the panel's over the risk window (the quarters with clean
+    data), person-quarters each quarter's population summed; a count outside the panel is
+    refused by name."""
+    s, _, results = year_of_data
+    paths = s.period("2020Q4")
+    features.build(paths)
+    panel = pd.read_parquet(paths.village_panel)
+    g, quarters = risk.window_table(paths, "incidents", 12)
+    assert quarters == ["2020Q1", "2020Q2", "2020Q3", "2020Q4"], "the quarters that exist"
+    assert g["observed"].sum() == sum(len(r.incidents) for r in results.values())
+    assert g["person_quarters"].sum() == panel["pop_total"].sum()
+    half, q2 = risk.window_table(paths, "notifications", 2)
+    assert q2 == ["2020Q3", "2020Q4"]
+    last_two = panel[panel["period"].isin(q2)].groupby("villcode")["notifications"].sum()
+    assert (half.set_index("villcode")["observed"] == last_two.reindex(half["villcode"])).all()
+    with pytest.raises(ValueError, match="count 'incidents_w'.*incidents, notifications"):
+        risk.window_table(paths, "incidents_w", 12)
+
+
 def test_a_fit_that_misses_its_diagnostics_is_refitted_longer_once(year_of_data):
     """Chains far too short to converge: the stage refits with twice the warm-up and draws,
     records the first attempt, and still reports the miss when the second misses too."""
@@ -55,7 +75,7 @@ def test_county_fits_are_cached_and_do_not_depend_on_the_workers(year_of_data, m
     s, _, _ = year_of_data
     paths = s.period("2020Q4")
     features.build(paths)
-    g = risk._village_table(paths, "incidents_w")
+    g, _ = risk.window_table(paths, "incidents", 4)
     two = g[g["villcode"].str[5:8].isin(["010", "020"])].reset_index(drop=True)
     two["villcode"] = "9" + two["villcode"].str[5:8] + "0" + two["villcode"]  # two "counties"
     expected = risk.expected_counts(

@@ -180,7 +180,7 @@ PROBABILITY_CLASSES: tuple[tuple[float, str, str], ...] = (
 )
 UNCERTAIN_LABEL = "斜線：90% 區間包含全市平均（不確定）"
 RISK_TABLE_COLUMNS = {
-    "townname": "行政區", "villname": "里", "observed": "近期事件", "expected": "依人口預期",
+    "townname": "行政區", "villname": "里", "observed": "近 {quarters} 季事件", "expected": "依人口預期",
     "rr": "相對風險（90% 區間）", "p_exceed_1": "高於全市平均的機率", "p_exceed_1_5": "高出 50% 以上的機率",
 }  # fmt: skip
 

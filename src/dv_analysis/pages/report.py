@@ -98,7 +98,7 @@ def quarter_sentences(paths) -> str:
     first = f"本季全市共 **{n:,} 起**家庭暴力事件"
     if year_ago in by_q.index and by_q[year_ago]:
         first += (
-            f"，去年同季 {int(by_q[year_ago]):,} 起（{(n - by_q[year_ago]) / by_q[year_ago]:+.0%}）"
+            f"，去年同季 {int(by_q[year_ago]):,} 起（{(n - by_q[year_ago]) / by_q[year_ago]:+.1%}）"
         )
     second = (
         f"與上季（{int(by_q[prev]):,} 起）相比{'增加' if n > by_q[prev] else '減少' if n < by_q[prev] else '持平'}"
@@ -138,6 +138,7 @@ def index_map(paths, villages) -> str:
         on="villcode", how="left",
     )  # fmt: skip
     access = quantile_classes(pr["access_index"], L.ACCESS_LABELS, L.ACCESS_COLOURS)
+    risk_window = json.loads(paths.risk_summary.read_text(encoding="utf-8"))["window"]
     layers = {
         "risk": (L.MAP_LAYERS["risk"], class_colours(pr["rr_mean"], L.RISK_CLASSES), legend(L.RISK_CLASSES)),
         "probability": (L.MAP_LAYERS["probability"], class_colours(pr["p_exceed_1"], L.PROBABILITY_CLASSES),
@@ -156,7 +157,10 @@ def index_map(paths, villages) -> str:
                 f"近四季事件 {int(f.incidents_w):,} 起，每千人每季 {f.rate_incidents_w:.2f} 起"
             )
         if pd.notna(r.rr_mean):
-            lines.append(f"風險 {r.rr_mean:.2f} 倍（90% 範圍 {r.rr_low:.2f}–{r.rr_high:.2f}）")
+            lines.append(
+                f"近 {len(risk_window['quarters'])} 季風險 {r.rr_mean:.2f} 倍"
+                f"（90% 範圍 {r.rr_low:.2f}–{r.rr_high:.2f}）"
+            )
             lines.append(f"高於全市的機率 {r.p_exceed_1:.0%}")
         if pd.notna(r.tier):
             lines.append(

@@ -144,12 +144,37 @@ def diagnostics_warning(summary: dict) -> str:
     )
 
 
+def risk_window_phrase(summary: dict) -> str:
+    """The quarters the risk model read, in words: 近 12 季（2018Q1–2020Q4）, or how few of
+    them had data."""
+    w = summary.get("window")
+    if not w or not w["quarters"]:
+        return "近期"
+    q, n = w["quarters"], w["length"]
+    span = f"{q[0]}–{q[-1]}" if len(q) > 1 else q[0]
+    if len(q) < n:
+        return f"近 {n} 季中有資料的 {len(q)} 季（{span}）"
+    return f"近 {n} 季（{span}）"
+
+
+def risk_window_sentence(summary: dict) -> str:
+    """Why the risk uses a longer period than the quarter's counts, in one sentence."""
+    w = summary.get("window")
+    text = f"風險以{risk_window_phrase(summary)}合計的事件估計"
+    if w and len(w["quarters"]) < w["length"]:
+        return text + "：資料季數較少，人口少的里較難判斷高低。"
+    return (
+        text + "：期間較長，人口少的里也看得出高低；近期才出現的上升，請看外展名單的「近期上升」。"
+    )
+
+
 def risk_summary(summary: dict, risk: pd.DataFrame, names: pd.Series, flag: float = 0.9) -> str:
     """What the village-risk model found, with how sure we are, in plain words."""
     fitted = risk[risk["rr_mean"].notna()]
     high = fitted[fitted["p_exceed_1"] >= flag].sort_values("p_exceed_1", ascending=False)
     low = fitted[fitted["p_exceed_1"] <= 1 - flag]
     text = (
+        f"{risk_window_sentence(summary)}\n\n"
         f"在 {len(fitted)} 個里中，有 **{len(high)} 個里**的事件風險高於全市平均的機率至少 {flag:.0%}；"
         f"{len(low)} 個里低於全市平均的機率至少 {flag:.0%}。其餘的里，資料還不足以判斷高低。"
     )
@@ -179,7 +204,8 @@ def priority_summary(summary: dict, priority) -> str:
     k = summary["parameters"]["budget"]
     lines = [
         f"- 建議下一季**優先關注 {n2} 個里**，另有 {n1} 個里列為「留意」。"
-        f"依據：風險高於全市的機率達 {summary['parameters']['flag_probability']:.0%} 以上，或近期明顯上升。",
+        f"依據：風險高於全市的機率達 {summary['parameters']['flag_probability']:.0%} 以上"
+        f"（風險依近 {summary['parameters']['risk_window']} 季估計），或近期明顯上升（早期預警）。",
         f"- 近期明顯上升（早期預警）的里：{summary['emerging']} 個；可能低報、需另行查訪的里："
         f"{summary['under_reporting']} 個。",
     ]

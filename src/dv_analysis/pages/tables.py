@@ -173,8 +173,11 @@ def published_districts(districts: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def risk_table(risk: pd.DataFrame, villages: pd.DataFrame, top: int | None = 20) -> pd.DataFrame:
-    """Villages by how sure we are their risk is above the city's, then by relative risk."""
+def risk_table(
+    risk: pd.DataFrame, villages: pd.DataFrame, quarters: int, top: int | None = 20
+) -> pd.DataFrame:
+    """Villages by how sure we are their risk is above the city's, then by relative risk;
+    ``quarters``: how many quarters the model's counts cover (the window with data)."""
     t = risk.merge(villages[["villcode", "townname", "villname"]], on="villcode")
     t = t[t["rr_mean"].notna()].sort_values(["p_exceed_1", "rr_mean"], ascending=False)
     if top:
@@ -185,7 +188,8 @@ def risk_table(risk: pd.DataFrame, villages: pd.DataFrame, top: int | None = 20)
         p_exceed_1=[f"{p:.0%}" for p in t["p_exceed_1"]],
         p_exceed_1_5=[f"{p:.0%}" for p in t["p_exceed_1_5"]],
     )  # fmt: skip
-    return out[list(L.RISK_TABLE_COLUMNS)].rename(columns=L.RISK_TABLE_COLUMNS)
+    names = {k: v.format(quarters=quarters) for k, v in L.RISK_TABLE_COLUMNS.items()}
+    return out[list(names)].rename(columns=names)
 
 
 def priority_list(priority: pd.DataFrame, min_tier: int = 2) -> pd.DataFrame:

@@ -339,10 +339,16 @@ def _previous_run(paths: PeriodPaths, key: dict, force: bool, progress: bool) ->
 def _window_check(settings: Settings, period: Period, extra: dict | None, progress: bool) -> dict:
     """Clean the stale quarters before ``period`` and say how much of the window has data.
 
-    Returns ``{"cleaned": [...], "window": n, "window_quarters": k, "window_missing": [...]}``
-    (recorded in the manifest); a short window is a warning on the console.
+    Returns ``{"cleaned": [...], "window": n, "window_quarters": k, "window_missing": [...],
+    "risk_window": m, "risk_window_quarters": j}`` (recorded in the manifest); a short
+    window is a warning on the console, a short risk window a note.
     """
-    from ..config import FIRST_REGISTER_QUARTER, WINDOW_QUARTERS, window_periods
+    from ..config import (
+        FIRST_REGISTER_QUARTER,
+        RISK_WINDOW_QUARTERS,
+        WINDOW_QUARTERS,
+        window_periods,
+    )
     from ..stages.clean import ensure_cleaned
 
     cleaned = ensure_cleaned(settings, period, FIRST_REGISTER_QUARTER, progress)
@@ -357,11 +363,29 @@ def _window_check(settings: Settings, period: Period, extra: dict | None, progre
             file=sys.stderr,
             flush=True,
         )
+    risk_window = int((extra or {}).get("risk_window", RISK_WINDOW_QUARTERS))
+    risk_have = (
+        [  # the period itself is cleaned by the run
+            q
+            for q in window_periods(period, risk_window)[:-1]
+            if settings.period(q).notifications.exists()
+        ]
+        + [period]
+    )
+    if progress and len(risk_have) < risk_window:
+        print(
+            f"note: the village-risk model reads {len(risk_have)} of its {risk_window} quarters"
+            f" for {period} (the others have no clean data); more quarters make its village"
+            " risks surer",
+            flush=True,
+        )
     return {
         "cleaned": cleaned,
         "window": window,
         "window_quarters": window - len(missing),
         "window_missing": missing,
+        "risk_window": risk_window,
+        "risk_window_quarters": len(risk_have),
     }
 
 

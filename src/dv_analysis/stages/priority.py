@@ -29,7 +29,14 @@ import numpy as np
 import pandas as pd
 
 from .. import public
-from ..config import WINDOW_QUARTERS, Period, PeriodPaths, cache_dir
+from ..config import (
+    RISK_WINDOW_QUARTERS,
+    WINDOW_QUARTERS,
+    Period,
+    PeriodPaths,
+    cache_dir,
+    window_periods,
+)
 from ..pages import labels as L
 from ..stats.backtest import compare, score_rankings
 from ..stats.bym2 import enable_compilation_cache
@@ -62,7 +69,8 @@ class PriorityParams:
     budget: int = 20  # villages outreach can visit in a quarter (tier 2 holds at most this many)
     flag_probability: float = 0.9  # P(RR > 1) from which a village counts as higher risk
     watch_probability: float = 0.8  # P(RR > 1) from which a village is watched (tier 1)
-    window: int = WINDOW_QUARTERS  # quarters of the risk window (as 02 and 03b)
+    window: int = WINDOW_QUARTERS  # quarters of the rolling window of rates and Gi* (as 02 and 03)
+    risk_window: int = RISK_WINDOW_QUARTERS  # quarters of counts the risk model reads (as 03b)
     baseline: int = 8  # quarters of each village's own baseline for the early warning
     monitor: int = 4  # latest quarters the early warning watches
     rise: float = 1.5  # rise the early warning is tuned to (× the village's baseline)
@@ -144,9 +152,12 @@ def emerging_cached(paths: PeriodPaths, panel, ids, neighbourhoods, params: Prio
 
 
 def _window(panel, ids, upto: str, window: int):
-    periods = [p for p in sorted(panel["period"].unique()) if p <= upto][-window:]
+    """Counts and person-quarters summed over the ``window`` quarters ending with ``upto``
+    (those in the panel, as 02 and 03b read them), ``upto``'s counts, and how many quarters."""
+    wanted = {str(q) for q in window_periods(upto, window)}
+    periods = [p for p in sorted(panel["period"].unique()) if p in wanted]
     counts, pop = panel_arrays(panel, ids, periods)
-    return counts.sum(axis=0), pop.sum(axis=0), counts[-1]
+    return counts.sum(axis=0), pop.sum(axis=0), counts[-1], len(periods)
 
 
 # --- BYM2 at a backtest origin, read back while its inputs are unchanged --------------------
@@ -202,13 +213,14 @@ def gbm_at(panel, ids, upto: str, params: PriorityParams) -> np.ndarray | None:
 
 
 def rankings(
-    last_q, window_counts, window_pq, risk, early, w, params, gbm=None
+    last_q, window_counts, window_pq, risk, risk_quarters, early, w, params, gbm=None
 ) -> dict[str, np.ndarray]:
     """The scores of every ranking in :data:`RANKINGS` (higher = visit first); ``gbm`` is
-    left out when its prediction is None (too short a history)."""
+    left out when its prediction is None (too short a history). ``risk`` is the BYM2 fit of
+    a window of ``risk_quarters`` quarters (its expected counts are for the whole window)."""
     rate = eb_rate(window_counts, window_pq)
     gi = local_statistics(rate, w, np.arange(len(rate)), permutations=0)["gi_z"].to_numpy()
-    per_quarter = risk["expected"].fillna(0).to_numpy() / params.window
+    per_quarter = risk["expected"].fillna(0).to_numpy() / risk_quarters
     count = risk["rr_mean"].fillna(0).to_numpy() * per_quarter
     rise = np.where(early["emerging"], early["strength"].fillna(1).clip(lower=1), 1.0)
     flagged = (risk["p_exceed_1"].fillna(0).to_numpy() >= params.flag_probability) | early[
@@ -244,11 +256,12 @@ def backtest(paths: PeriodPaths, panel, villages, neighbourhoods, w, params, pro
             print(
                 f"  backtest {i}/{len(targets)}: rank with data to {origin}, score {t}", flush=True
             )
-        wc, wpq, last_q = _window(panel, ids, origin, params.window)
-        risk = risk_at(paths.settings.period(origin), villages, wc, wpq, params)
+        wc, wpq, last_q, _ = _window(panel, ids, origin, params.window)
+        rc, rpq, _, nr = _window(panel, ids, origin, params.risk_window)
+        risk = risk_at(paths.settings.period(origin), villages, rc, rpq, params)
         early = emerging_cached(paths.settings.period(origin), panel, ids, neighbourhoods, params)
         scores = rankings(
-            last_q, wc, wpq, risk, early, w, params, gbm_at(panel, ids, origin, params)
+            last_q, wc, wpq, risk, nr, early, w, params, gbm_at(panel, ids, origin, params)
         )
         outcome, _ = panel_arrays(panel, ids, [t])
         ks = sorted({10, 20, 50, params.budget})
@@ -341,9 +354,10 @@ def run(
     risk = pd.DataFrame({"villcode": ids}).merge(
         pd.read_parquet(paths.village_risk), on="villcode", how="left"
     )
-    wc, wpq, last_q = _window(panel, ids, str(paths.period), params.window)
+    wc, wpq, last_q, _ = _window(panel, ids, str(paths.period), params.window)
+    nr = _window(panel, ids, str(paths.period), params.risk_window)[3]  # as 03b's fit
     scores = rankings(
-        last_q, wc, wpq, risk, early, w, params, gbm_at(panel, ids, str(paths.period), params)
+        last_q, wc, wpq, risk, nr, early, w, params, gbm_at(panel, ids, str(paths.period), params)
     )
     table = priority_table(paths, villages, risk, early, scores, default, params)
     early.to_parquet(paths.early_warning, index=False)

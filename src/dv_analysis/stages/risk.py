@@ -1,10 +1,11 @@
 """Stage of ``03b_village_risk``: each village's relative risk with honest uncertainty (BYM2).
 
-Reads the period's village features and the boundaries; writes ``village_risk.parquet``
+Reads the period's village panel and the boundaries; writes ``village_risk.parquet``
 (one row per village: observed, expected, posterior relative risk with its 90 % credible
 interval, P(RR > 1), P(RR > 1.5)) and ``risk_summary.json`` (fixed effects, σ, ρ,
-diagnostics, sampler, seed, draws, seconds). Expected counts are the village's
-person-quarters times the city's rate over the window.
+diagnostics, sampler, seed, draws, seconds, the window's quarters). The counts are those of
+the risk window (``risk_window`` quarters ending with the period, default three years);
+expected counts are the village's person-quarters times the city's rate over that window.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ..config import PeriodPaths, cache_dir
+from .. import public
+from ..config import RISK_WINDOW_QUARTERS, PeriodPaths, cache_dir, window_periods
 from ..stats.bym2 import (
     BYM2Fit,
     adjacency_matrix,
@@ -31,7 +33,6 @@ from ..stats.bym2 import (
 )
 from ..stats.weights import contiguity
 from ..workers import cores, process_pool
-from .features import village_areas
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,8 @@ log = logging.getLogger(__name__)
 class RiskParams:
     """Settings of the village-risk stage (the ``parameters`` cell of ``03b_village_risk``)."""
 
-    count: str = "incidents_w"  # column of village_features to model (incidents over the window)
+    count: str = "incidents"  # count of the village panel to model: incidents or notifications
+    risk_window: int = RISK_WINDOW_QUARTERS  # quarters of counts modelled, ending with the period
     weights: str = "queen"  # adjacency of the spatial effect: queen or rook (02–04 read it too)
     chains: int = 4  # NUTS chains (vectorised: the numbers do not depend on the cores)
     warmup: int = 500  # warm-up iterations per chain
@@ -55,10 +57,30 @@ def expected_counts(observed: np.ndarray, person_quarters: np.ndarray) -> np.nda
     return person_quarters * observed.sum() / person_quarters.sum()
 
 
-def _village_table(paths: PeriodPaths, count: str) -> pd.DataFrame:
-    g = village_areas(paths, count)
-    g["observed"] = g[count].fillna(0).astype(int)
-    return g
+#: Counts of ``village_panel.parquet`` the model can read.
+PANEL_COUNTS = ("incidents", "notifications")
+
+
+def window_table(paths: PeriodPaths, count: str, window: int) -> tuple[pd.DataFrame, list[str]]:
+    """Village polygons with ``observed`` (``count`` summed over the ``window`` quarters ending
+    with the period) and ``person_quarters`` (each quarter's population, summed), in boundary
+    order, read from the period's village panel; and the window's quarters that have clean
+    data (the others count for nobody: the sums cover the quarters that exist)."""
+    if count not in PANEL_COUNTS:
+        raise ValueError(
+            f"count {count!r}: the risk model reads a count of the village panel "
+            f"({', '.join(PANEL_COUNTS)}) summed over its own window (risk_window quarters)"
+        )
+    if window < 1:
+        raise ValueError(f"risk_window {window}: at least one quarter")
+    wanted = [str(q) for q in window_periods(paths.period, window)]
+    panel = pd.read_parquet(paths.village_panel, columns=["villcode", "period", count, "pop_total"])
+    panel = panel[panel["period"].isin(wanted)]
+    sums = panel.groupby("villcode")[[count, "pop_total"]].sum()
+    g = public.load_boundaries(paths.settings)
+    g["observed"] = g["villcode"].map(sums[count]).fillna(0).astype(int)
+    g["person_quarters"] = g["villcode"].map(sums["pop_total"]).fillna(0).astype(float)
+    return g, sorted(panel["period"].unique())
 
 
 @dataclass
@@ -306,7 +328,13 @@ def run(
     For all of Taiwan (``city='all'``) each county is fitted on its own, with expected
     counts at Taiwan's rate (docs/risk_model.md).
     """
-    g = _village_table(paths, params.count)
+    g, quarters = window_table(paths, params.count, params.risk_window)
+    if progress and len(quarters) < params.risk_window:
+        print(
+            f"  risk window: {len(quarters)} of {params.risk_window} quarters have clean data"
+            f" ({quarters[0]}–{quarters[-1]})",
+            flush=True,
+        )
     fit_rows = g["person_quarters"] > 0
     gf = g[fit_rows].reset_index(drop=True)
     expected = expected_counts(gf["observed"].to_numpy(float), gf["person_quarters"].to_numpy())
@@ -324,10 +352,16 @@ def run(
     table["observed"] = g["observed"].to_numpy()
     table["higher_risk"] = table["p_exceed_1"] >= params.flag_probability
     table.to_parquet(paths.village_risk, index=False)
+    wanted = [str(q) for q in window_periods(paths.period, params.risk_window)]
     summary = {
         "period": str(paths.period),
         "count": params.count,
         "parameters": asdict(params),
+        "window": {
+            "length": params.risk_window,
+            "quarters": quarters,
+            "missing": [q for q in wanted if q not in quarters],
+        },
         "villages": int(len(g)),
         "villages_fitted": int(fit_rows.sum()),
         "villages_without_population": g.loc[~fit_rows, "villcode"].tolist(),
