@@ -83,3 +83,23 @@ def test_dispersion_of_poisson_counts_is_about_one_and_of_mixed_counts_more():
 def test_too_few_quarters_is_a_clear_error():
     with pytest.raises(ValueError, match="more than 8 quarters"):
         early_warning(np.ones((8, 3)), np.ones((8, 3)), sp.eye(3))
+
+
+def test_members_are_the_areas_whose_own_counts_favour_the_rise():
+    """Area 0's neighbourhood {0, 1, 2} alarms; area 1 (own rise about ×1.3 since the onset)
+    is a member, its own likelihood ratio of "× 1.5" against "as before" being above 1,
+    area 2 (about ×1.1) is not. Under the stricter rule "own rise ≥ k" area 1 is not either.
+    Areas 1 and 2 have 20 quiet neighbours each, so their own windows do not alarm."""
+    n = 43
+    nb = {0: [1, 2], 1: [0, *range(3, 23)], 2: [0, *range(23, 43)]}
+    nb |= {j: [1] for j in range(3, 23)} | {j: [2] for j in range(23, 43)}
+    m = neighbourhood_matrix(nb, range(n))
+    counts = np.full((12, n), 10.0)
+    counts[10:, 0], counts[10:, 1], counts[10:, 2] = 30.0, 14.0, 12.0
+    pop = np.full((12, n), 2000.0)
+    ew = early_warning(counts, pop, m, alpha=0.002, simulations=999, seed=1)
+    assert ew["alarm"].tolist() == [True] + [False] * (n - 1)
+    assert ew.loc[[0, 1, 2], "emerging"].tolist() == [True, True, False]
+    assert not ew.loc[3:, "emerging"].any()
+    strict = early_warning(counts, pop, m, alpha=0.002, simulations=999, seed=1, member_ratio=1.5)
+    assert strict.loc[[0, 1, 2], "emerging"].tolist() == [True, False, False]

@@ -174,6 +174,7 @@ def early_warning(
     alpha: float = 0.002,
     simulations: int = 999,
     seed: int = 42,
+    member_ratio: float | None = None,
 ) -> pd.DataFrame:
     """Which areas rose above their own baseline in the monitored quarters.
 
@@ -182,8 +183,10 @@ def early_warning(
     change, drawn with the baseline's overdispersion (:func:`dispersion`) and with the
     baseline estimated again in each replicate. An area is ``emerging`` when its own
     window alarms and is still open in the last quarter, or when it lies in such a window
-    and its own count since the window's onset is at least ``k`` times its own expected
-    count (the members of a cluster, as a scan reports the areas of its window).
+    and its own counts since the window's onset favour the rise: ``O ln k − (k − 1) E > 0``,
+    its own CUSUM increment over those quarters, i.e. ``O / E > (k − 1) / ln k`` (≈ 1.23
+    for k = 1.5). These are the members of the cluster, as a scan reports the areas of its
+    window: areas whose own data support the rise the window alarmed on.
 
     Parameters
     ----------
@@ -202,6 +205,10 @@ def early_warning(
         Replicates under "no change" for the threshold and the p-value.
     seed : int
         Seed of the replicates.
+    member_ratio : float, optional
+        Own observed / expected since the onset above which an area of an alarmed window
+        is a member; default ``(k − 1) / ln k``, where its own log-likelihood ratio of
+        "rate × k" against "rate as before" turns positive.
 
     Returns
     -------
@@ -253,10 +260,11 @@ def early_warning(
             "dispersion": phi,
         }
     )
+    ratio = (k - 1.0) / np.log(k) if member_ratio is None else member_ratio
     for i in np.flatnonzero(alarm):
         o = onset[i]
         for j in m.indices[m.indptr[i] : m.indptr[i + 1]]:
-            if own_o[o:, j].sum() >= k * own_e[o:, j].sum():
+            if own_o[o:, j].sum() > ratio * own_e[o:, j].sum():
                 out.loc[j, "emerging"] = True
                 if out.loc[j, "onset"] < 0 or o < out.loc[j, "onset"]:
                     out.loc[j, "onset"] = o
