@@ -58,7 +58,7 @@ def test_backtest_ranks_with_earlier_quarters_only(settings, world):
     )
 
 
-def test_early_warning_of_an_origin_is_read_back_while_unchanged(settings, world):
+def test_early_warning_of_an_origin_is_read_back_while_unchanged(settings, world, monkeypatch):
     villages, panel, m, _, _, quarters = world
     ids = villages["villcode"].to_numpy()
     params = priority.PriorityParams(alarm_simulations=199)
@@ -67,6 +67,14 @@ def test_early_warning_of_an_origin_is_read_back_while_unchanged(settings, world
     assert first["available"].all() and (paths.clean / "early_warning_backtest.parquet").exists()
     again = priority.emerging_cached(paths, panel, ids, m, params)
     pd.testing.assert_frame_equal(first, again)
+    keyfile = paths.clean / "early_warning_backtest.parquet.key"
+    key = keyfile.read_text()
+    with monkeypatch.context() as patched:  # the early warning's code changed: computed again
+        patched.setattr(priority, "code_digest", lambda *code: b"another method")
+        priority.emerging_cached(paths, panel, ids, m, params)
+        assert keyfile.read_text() != key
+    priority.emerging_cached(paths, panel, ids, m, params)
+    assert keyfile.read_text() == key
     changed = panel.copy()
     changed.loc[changed["period"] == quarters[-2], "incidents"] += 5
     other = priority.emerging_cached(paths, changed, ids, m, params)
@@ -75,3 +83,16 @@ def test_early_warning_of_an_origin_is_read_back_while_unchanged(settings, world
     grown = pd.concat([panel, later.assign(incidents=later["incidents"] * 3)], ignore_index=True)
     grown = grown.drop_duplicates(["villcode", "period"], keep="last")
     pd.testing.assert_frame_equal(priority.emerging_cached(paths, grown, ids, m, params), first)
+
+
+def test_a_kept_table_is_keyed_by_the_code_that_computes_it():
+    """``cache.code_digest``: the same code, the same digest; other code, another."""
+    from dv_analysis.stages import cache, priority
+    from dv_analysis.stats import early_warning
+
+    assert cache.code_digest(early_warning, priority.emerging_at) == cache.code_digest(
+        early_warning, priority.emerging_at
+    )
+    assert cache.code_digest(early_warning) != cache.code_digest(
+        early_warning, priority.emerging_at
+    )

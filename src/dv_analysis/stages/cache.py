@@ -2,16 +2,39 @@
 
 The Gi* of each quarter of the panel, the BYM2 window of each backtest origin and the
 early warning at each origin are all kept this way: ``<file>.parquet`` and
-``<file>.parquet.key`` (the SHA-256 of every input). A file whose key differs is computed
-again and overwritten; the key is written last, so an interrupted write is never read.
+``<file>.parquet.key`` (the SHA-256 of every input, and of the code that computes it:
+:func:`code_digest`). A file whose key differs is computed again and overwritten; the key
+is written last, so an interrupted write is never read.
 """
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+
+
+def code_digest(*code) -> bytes:
+    """SHA-256 of the source of modules and functions: a key that holds it changes when the
+    code that computes the kept table changes (a cache must not outlive its method).
+
+    Parameters
+    ----------
+    *code : module or function
+        What computes the table.
+
+    Returns
+    -------
+    bytes
+        The digest.
+    """
+    h = hashlib.sha256()
+    for obj in code:
+        h.update(inspect.getsource(obj).encode())
+    return h.digest()
 
 
 def keyed_table(

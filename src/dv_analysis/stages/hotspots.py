@@ -20,13 +20,16 @@ import pandas as pd
 
 from .. import public
 from ..config import Period, PeriodPaths
+from ..stats import local as local_module
+from ..stats import permutation as permutation_module
+from ..stats import rates as rates_module
 from ..stats.areas import AreaResult, analyse_areas
 from ..stats.emerging import emerging_hotspots
 from ..stats.local import local_statistics, quarter_seed
 from ..stats.rates import eb_rate
 from ..stats.scan import scan_table
 from ..stats.weights import build_weights
-from .cache import keyed_table
+from .cache import code_digest, keyed_table
 from .features import village_areas
 
 #: Change when the per-quarter Gi* computation changes, so cached quarters are recomputed.
@@ -62,6 +65,7 @@ def _panel_key(order, g: pd.DataFrame, count: str, population: str, spec: str, p
     """Content address of one quarter's Gi*: its counts, populations, weights and test settings."""
     h = hashlib.sha256()
     h.update(f"gi-quarter {PANEL_CACHE_VERSION}|{spec}|{int(perms)}|{seed}|".encode())
+    h.update(code_digest(local_module, permutation_module, rates_module, _quarter_gi))
     h.update("|".join(map(str, order)).encode())
     h.update(np.ascontiguousarray(g[count].fillna(0).to_numpy(float)).tobytes())
     h.update(np.ascontiguousarray(g[population].fillna(0).to_numpy(float)).tobytes())

@@ -38,6 +38,8 @@ from ..config import (
     window_periods,
 )
 from ..pages import labels as L
+from ..stats import bym2 as bym2_module
+from ..stats import early_warning as early_warning_module
 from ..stats.backtest import compare, score_rankings
 from ..stats.bym2 import enable_compilation_cache
 from ..stats.early_warning import early_warning, neighbourhood_matrix
@@ -45,7 +47,7 @@ from ..stats.local import local_statistics
 from ..stats.models import gbm_next_counts
 from ..stats.rates import eb_rate
 from ..stats.weights import build_weights, contiguity
-from .cache import keyed_table
+from .cache import code_digest, keyed_table
 from .risk import RiskParams, _fit, _fit_by_county
 
 #: Rankings compared by the backtest (scores computed from data up to the origin only).
@@ -133,6 +135,7 @@ def emerging_cached(paths: PeriodPaths, panel, ids, neighbourhoods, params: Prio
         f"early-warning 1|{upto}|{params.baseline}|{params.monitor}|{params.rise}|"
         f"{params.alarm_alpha}|{params.alarm_simulations}|{params.seed}|".encode()
     )
+    h.update(code_digest(early_warning_module, emerging_at, panel_arrays))
     h.update("|".join(map(str, ids)).encode())
     h.update(
         pd.util.hash_pandas_object(
@@ -166,6 +169,7 @@ def _fit_key(observed, expected, ids, params: PriorityParams) -> str:
         f"bym2-backtest 1|{params.weights}|{params.backtest_chains}|{params.backtest_draws}|"
         f"{params.seed}|".encode()
     )
+    h.update(code_digest(bym2_module, _fit, _fit_window))
     h.update("|".join(map(str, ids)).encode())
     h.update(np.ascontiguousarray(observed, float).tobytes())
     h.update(np.ascontiguousarray(expected, float).tobytes())
