@@ -85,6 +85,28 @@ def test_predict_next_quarter_scores_every_model():
     pd.testing.assert_frame_equal(one, scores)
 
 
+def test_a_covariate_missing_for_some_villages_is_left_out_of_the_prediction():
+    """All of Taiwan: layers cover some cities only. The prediction still scores every
+    village, without that covariate, and says so (it used to stop: exog contains nans)."""
+    rng = np.random.default_rng(3)
+    panel = pd.DataFrame(
+        [{"villcode": v, "period": f"P{q:02d}", "incidents": rng.poisson(3 + v % 5),
+          "pop_total": 5000} for q in range(12) for v in range(60)]
+    )  # fmt: skip
+    access = rng.normal(size=60)
+    access[30:] = np.nan  # one city's villages only
+    static = pd.DataFrame({"villcode": range(60), "access_index": access,
+                           "share_over_64": rng.uniform(0.1, 0.2, 60)})  # fmt: skip
+    table = M.lag_table(panel, static)
+    scores, notes = M.predict_next_quarter(table, test_quarters=3)
+    assert list(scores["model"]) == ["naive", "poisson_glm", "gbm"] and scores["mae"].notna().all()
+    assert (
+        notes[0] == "access_index: missing for 30 villages, left out of the next-quarter prediction"
+    )
+    complete, _ = M.predict_next_quarter(table.drop(columns="access_index"), test_quarters=3)
+    pd.testing.assert_frame_equal(scores, complete)
+
+
 def test_synthetic_accessibility_effect_and_blind_spots(year_of_data):
     """Recovery of the planted under-reporting (docs/validation.md)."""
     from dv_analysis.stages import access as accessibility
