@@ -127,3 +127,16 @@ def test_county_jobs_share_a_graph_size_and_split_the_large_ones():
     four = risk.county_jobs(size, workers=4)
     sizes = [padded_size(size[job[0]]) for job in four]
     assert len(set(sizes[:4])) == 4, sizes  # four workers: four sizes at once
+
+
+def test_a_cached_fit_is_keyed_by_the_code_that_fits_it(year_of_data, monkeypatch):
+    """Another model or refit rule is another fit: the key holds their code."""
+    s, _, _ = year_of_data
+    paths = s.period("2020Q4")
+    features.build(paths)
+    g, _ = risk.window_table(paths, "incidents", 4)
+    expected = risk.expected_counts(g["observed"].to_numpy(float), g["person_quarters"])
+    key = risk.fit_key(g, expected, risk.RiskParams())
+    assert risk.fit_key(g, expected, risk.RiskParams()) == key
+    monkeypatch.setattr(risk, "code_digest", lambda *code: b"another model")
+    assert risk.fit_key(g, expected, risk.RiskParams()) != key

@@ -16,7 +16,6 @@ import json
 import logging
 import os
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,6 +23,7 @@ import shapely
 
 from .. import public
 from ..config import RISK_WINDOW_QUARTERS, PeriodPaths, cache_dir, window_periods
+from ..stats import bym2 as bym2_module
 from ..stats.bym2 import (
     BYM2Fit,
     adjacency_matrix,
@@ -33,6 +33,7 @@ from ..stats.bym2 import (
 )
 from ..stats.weights import contiguity
 from ..workers import cores, process_pool
+from .cache import code_digest
 
 log = logging.getLogger(__name__)
 
@@ -126,15 +127,10 @@ def _fit(gf: pd.DataFrame, expected: np.ndarray, params: RiskParams) -> BYM2Fit:
     return longer
 
 
-def _model_source() -> bytes:
-    """The model's code: a change to it invalidates every cached fit."""
-    return (Path(__file__).resolve().parents[1] / "stats" / "bym2.py").read_bytes()
-
-
 def fit_key(gf: pd.DataFrame, expected: np.ndarray, params: RiskParams) -> str:
     """Content address of a fit: villages, counts, expected counts, the adjacency of their
-    polygons, sampler settings and the model's code."""
-    h = hashlib.sha256(b"bym2-fit 1|" + hashlib.sha256(_model_source()).digest())
+    polygons, sampler settings and the code that fits it (the model and the refit rule)."""
+    h = hashlib.sha256(b"bym2-fit 1|" + code_digest(bym2_module, _fit))
     h.update(
         json.dumps(
             [params.weights, params.chains, params.warmup, params.draws, params.seed, params.extend]
