@@ -351,10 +351,13 @@ def _window_check(settings: Settings, period: Period, extra: dict | None, progre
     )
     from ..stages.clean import ensure_cleaned
 
+    def missing_of(length: int) -> list[str]:  # the period itself is cleaned by the run
+        quarters = window_periods(period, length)[:-1]
+        return [str(q) for q in quarters if not settings.period(q).notifications.exists()]
+
     cleaned = ensure_cleaned(settings, period, FIRST_REGISTER_QUARTER, progress)
     window = int((extra or {}).get("window", WINDOW_QUARTERS))
-    quarters = window_periods(period, window)
-    missing = [str(q) for q in quarters[:-1] if not settings.period(q).notifications.exists()]
+    missing = missing_of(window)
     if missing:
         print(
             f"WARNING: window: {window - len(missing)} of {window} quarters for {period};"
@@ -364,17 +367,10 @@ def _window_check(settings: Settings, period: Period, extra: dict | None, progre
             flush=True,
         )
     risk_window = int((extra or {}).get("risk_window", RISK_WINDOW_QUARTERS))
-    risk_have = (
-        [  # the period itself is cleaned by the run
-            q
-            for q in window_periods(period, risk_window)[:-1]
-            if settings.period(q).notifications.exists()
-        ]
-        + [period]
-    )
-    if progress and len(risk_have) < risk_window:
+    risk_have = risk_window - len(missing_of(risk_window))
+    if progress and risk_have < risk_window:
         print(
-            f"note: the village-risk model reads {len(risk_have)} of its {risk_window} quarters"
+            f"note: the village-risk model reads {risk_have} of its {risk_window} quarters"
             f" for {period} (the others have no clean data); more quarters make its village"
             " risks surer",
             flush=True,
@@ -385,7 +381,7 @@ def _window_check(settings: Settings, period: Period, extra: dict | None, progre
         "window_quarters": window - len(missing),
         "window_missing": missing,
         "risk_window": risk_window,
-        "risk_window_quarters": len(risk_have),
+        "risk_window_quarters": risk_have,
     }
 
 

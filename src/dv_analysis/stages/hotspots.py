@@ -32,9 +32,6 @@ from ..stats.weights import build_weights
 from .cache import code_digest, keyed_table
 from .features import village_areas
 
-#: Change when the per-quarter Gi* computation changes, so cached quarters are recomputed.
-PANEL_CACHE_VERSION = "v1"
-
 
 @dataclass(frozen=True)
 class HotspotParams:
@@ -62,9 +59,10 @@ class HotspotOutputs:
 
 
 def _panel_key(order, g: pd.DataFrame, count: str, population: str, spec: str, perms, seed) -> str:
-    """Content address of one quarter's Gi*: its counts, populations, weights and test settings."""
+    """Content address of one quarter's Gi*: its counts, populations, weights, test settings
+    and the code that computes it (:func:`.cache.code_digest`)."""
     h = hashlib.sha256()
-    h.update(f"gi-quarter {PANEL_CACHE_VERSION}|{spec}|{int(perms)}|{seed}|".encode())
+    h.update(f"gi-quarter|{spec}|{int(perms)}|{seed}|".encode())
     h.update(code_digest(local_module, permutation_module, rates_module, _quarter_gi))
     h.update("|".join(map(str, order)).encode())
     h.update(np.ascontiguousarray(g[count].fillna(0).to_numpy(float)).tobytes())

@@ -359,7 +359,8 @@ def run(
         pd.read_parquet(paths.village_risk), on="villcode", how="left"
     )
     wc, wpq, last_q, _ = _window(panel, ids, str(paths.period), params.window)
-    nr = _window(panel, ids, str(paths.period), params.risk_window)[3]  # as 03b's fit
+    risk_summary = json.loads(paths.risk_summary.read_text(encoding="utf-8"))
+    nr = len(risk_summary["window"]["quarters"])  # the quarters 03b's fit summed
     scores = rankings(
         last_q, wc, wpq, risk, nr, early, w, params, gbm_at(panel, ids, str(paths.period), params)
     )
