@@ -199,34 +199,40 @@ def test_permutations_identical_for_the_same_seed(ran):
 
 
 def test_village_risk_outputs(e2e_run):
-    """BYM2 per village: intervals around the mean, probabilities, diagnostics in the manifest."""
+    """The space-time model per village: intervals around the means, probabilities, the
+    present risk, its direction, next quarter's excess, diagnostics in the manifest."""
     s, manifest, snap = e2e_run["settings"], e2e_run["manifest"], e2e_run["snapshot"]
     p = s.period("2020Q4")
     risk = snap["2020Q4/village_risk.parquet"]
     assert len(risk) == 456 and {
         "villcode", "observed", "expected", "rr_mean", "rr_low", "rr_high", "p_exceed_1",
-        "p_exceed_1_5", "higher_risk",
+        "p_exceed_1_5", "higher_risk", "rr_now_mean", "rr_now_low", "rr_now_high",
+        "p_now_exceed_1", "p_now_exceed_1_5", "p_rising", "trend", "expected_next",
+        "excess_next_mean", "excess_next_low", "excess_next_high",
     } <= set(risk.columns)  # fmt: skip
     fitted = risk.dropna(subset=["rr_mean"])
-    assert (fitted["rr_low"] <= fitted["rr_mean"]).all()
-    assert (fitted["rr_mean"] <= fitted["rr_high"]).all()
+    for pre in ("rr", "rr_now", "excess_next"):
+        assert (fitted[f"{pre}_low"] <= fitted[f"{pre}_mean"]).all()
+        assert (fitted[f"{pre}_mean"] <= fitted[f"{pre}_high"]).all()
     assert fitted["p_exceed_1"].between(0, 1).all()
     assert (fitted["p_exceed_1_5"] <= fitted["p_exceed_1"]).all()
+    assert (fitted["p_now_exceed_1_5"] <= fitted["p_now_exceed_1"]).all()
+    assert set(fitted["trend"]) <= {"上升", "持平", "下降"}
     assert (
         abs(fitted["expected"].sum() - fitted["observed"].sum()) < 1e-6 * fitted["observed"].sum()
     )
     summary = snap["2020Q4/risk_summary.json"]
-    assert {"rhat_max", "ess_bulk_min", "ok"} <= set(summary["diagnostics"])
-    assert {"sigma", "rho"} == set(summary["hyperparameters"]) and "intercept" in summary[
-        "fixed_effects"
-    ]
-    assert summary["sampler"]["draws"] == 150 and summary["sampler"]["seed"] == 42
+    assert {"ok", "weight_ess", "newton_gradient_max", "message"} <= set(summary["diagnostics"])
+    assert {"sigma", "rho", "sigma_delta", "sigma_eps"} == set(summary["hyperparameters"])
+    assert summary["engine"]["name"] == "laplace" and summary["engine"]["posterior_draws"] > 0
+    assert summary["expected_by"] == ["child", "elder", "ipv", "other"]
     assert manifest["risk_model"]["diagnostics"] == summary["diagnostics"]
     html = snap["2020Q4/staff/03b_village_risk.txt"]
-    assert "高於全市平均的機率" in html and "相對風險" in html
+    assert "目前高於全市平均的機率" in html and "目前相對風險" in html and "趨勢" in html
+    assert "100%" not in html
     assert p.village_risk.exists() and p.risk_summary.exists()
-    if not summary["diagnostics"]["ok"]:  # 150 draws: the page must say the numbers are unusable
-        assert "模型沒有收斂" in html and manifest["warnings"]
+    if not summary["diagnostics"]["ok"]:  # the page must say the numbers are unusable
+        assert "沒有收斂" in html and manifest["warnings"]
 
 
 def test_accessibility_outputs(ran):

@@ -8,64 +8,70 @@ import pytest
 from dv_analysis.stages import features, risk
 
 
-@pytest.mark.slow(seconds=16, why="two Taipei fits")
+@pytest.mark.slow(seconds=25, why="two space-time fits of Taipei")
 def test_a_second_run_reads_the_fit_back_and_a_change_refits(year_of_data):
     s, _, _ = year_of_data
     paths = s.period("2020Q4")
     features.build(paths)
-    params = risk.RiskParams(chains=2, warmup=100, draws=100, extend=False)
+    params = risk.RiskParams(posterior_draws=500)
     first = risk.run(paths, params, progress=False)
-    assert first.fit is not None and not first.summary["sampler"].get("cached")
+    assert not first.summary["engine"].get("cached")
     table = pd.read_parquet(paths.village_risk)
     second = risk.run(paths, params, progress=False)
-    assert second.fit is None and second.summary["sampler"]["cached"]
+    assert second.summary["engine"]["cached"]
     pd.testing.assert_frame_equal(pd.read_parquet(paths.village_risk), table)
     assert (
-        json.loads(paths.risk_summary.read_text())["fixed_effects"]
-        == first.summary["fixed_effects"]
+        json.loads(paths.risk_summary.read_text())["hyperparameters"]
+        == first.summary["hyperparameters"]
     )
-    other = risk.run(
-        paths,
-        risk.RiskParams(chains=2, warmup=100, draws=100, seed=7, extend=False),
-        progress=False,
-    )
-    assert other.fit is not None, "another seed is another fit"
+    other = risk.run(paths, risk.RiskParams(posterior_draws=500, seed=7), progress=False)
+    assert not other.summary["engine"].get("cached"), "another seed is another fit"
 
 
-def test_the_risk_window_sums_the_panel_over_its_quarters(year_of_data):
+def test_the_risk_window_keeps_the_panel_per_quarter_and_type(year_of_data):
     """The model's counts are the panel's over the risk window (the quarters with clean
-    data), person-quarters each quarter's population summed; a count outside the panel is
-    refused by name."""
+    data), per quarter and case type, each type with its own population at risk; the
+    expected counts of indirect standardisation add up to the observed ones; a count outside
+    the panel is refused by name."""
+    from dv_analysis.stats.spacetime import expected_by_type
+
     s, _, results = year_of_data
     paths = s.period("2020Q4")
     features.build(paths)
     panel = pd.read_parquet(paths.village_panel)
-    g, quarters = risk.window_table(paths, "incidents", 12)
-    assert quarters == ["2020Q1", "2020Q2", "2020Q3", "2020Q4"], "the quarters that exist"
-    assert g["observed"].sum() == sum(len(r.incidents) for r in results.values())
-    assert g["person_quarters"].sum() == panel["pop_total"].sum()
-    half, q2 = risk.window_table(paths, "notifications", 2)
-    assert q2 == ["2020Q3", "2020Q4"]
-    last_two = panel[panel["period"].isin(q2)].groupby("villcode")["notifications"].sum()
-    assert (half.set_index("villcode")["observed"] == last_two.reindex(half["villcode"])).all()
+    wp = risk.window_panel(paths, "incidents", 12)
+    assert wp.quarters == ["2020Q1", "2020Q2", "2020Q3", "2020Q4"], "the quarters that exist"
+    assert wp.y.sum() == sum(len(r.incidents) for r in results.values())
+    assert sorted(wp.counts) == ["child", "elder", "ipv", "other"]
+    assert wp.populations["other"].sum() == panel["pop_total"].sum()
+    assert (wp.populations["child"] < wp.populations["ipv"]).mean() > 0.95
+    assert (wp.populations["elder"] <= wp.populations["ipv"]).all()
+    e = expected_by_type(wp.counts, wp.populations)
+    assert abs(e.sum() - wp.y.sum()) < 1e-6
+    half = risk.window_panel(paths, "notifications", 2)
+    assert half.quarters == ["2020Q3", "2020Q4"] and list(half.counts) == ["all"]
+    last_two = panel[panel["period"].isin(half.quarters)].groupby("villcode")["notifications"].sum()
+    assert (half.y.sum(1) == last_two.reindex(half.villages["villcode"]).to_numpy()).all()
     with pytest.raises(ValueError, match="count 'incidents_w'.*incidents, notifications"):
-        risk.window_table(paths, "incidents_w", 12)
+        risk.window_panel(paths, "incidents_w", 12)
 
 
-def test_a_fit_that_misses_its_diagnostics_is_refitted_longer_once(year_of_data):
-    """Chains far too short to converge: the stage refits with twice the warm-up and draws,
-    records the first attempt, and still reports the miss when the second misses too."""
+def test_a_pooled_fit_that_misses_its_diagnostics_is_refitted_longer_once(year_of_data):
+    """The pooled BYM2 of the backtest, with chains far too short to converge: it is refitted
+    with twice the warm-up and draws, records the first attempt, and still reports the miss
+    when the second misses too."""
     s, _, _ = year_of_data
     paths = s.period("2020Q4")
     features.build(paths)
-    out = risk.run(paths, risk.RiskParams(chains=2, warmup=15, draws=15, seed=3), progress=False)
-    sampler = out.summary["sampler"]
-    assert sampler["warmup"] == 30 and sampler["draws"] == 30
+    g, _ = risk.window_table(paths, "incidents", 4)
+    expected = risk.expected_counts(g["observed"].to_numpy(float), g["person_quarters"])
+    fit = risk._fit(g, expected, risk.RiskParams(chains=2, warmup=15, draws=15, seed=3))
+    assert fit.sampler["warmup"] == 30 and fit.sampler["draws"] == 30
     assert (
-        sampler["extended_after"]["rhat_max"] > 1.01
-        or sampler["extended_after"]["ess_bulk_min"] < 400
+        fit.sampler["extended_after"]["rhat_max"] > 1.01
+        or fit.sampler["extended_after"]["ess_bulk_min"] < 400
     )
-    assert out.summary["diagnostics"]["ok"] is False, "a second miss stays a failure"
+    assert fit.diagnostics["ok"] is False, "a second miss stays a failure"
 
 
 @pytest.mark.slow(seconds=21, why="three passes over two county fits, one on two worker processes")

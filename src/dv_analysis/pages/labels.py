@@ -181,8 +181,14 @@ PROBABILITY_CLASSES: tuple[tuple[float, str, str], ...] = (
 UNCERTAIN_LABEL = "斜線：90% 區間包含全市平均（不確定）"
 RISK_TABLE_COLUMNS = {
     "townname": "行政區", "villname": "里", "observed": "近 {quarters} 季事件", "expected": "依人口預期",
-    "rr": "相對風險（90% 區間）", "p_exceed_1": "高於全市平均的機率", "p_exceed_1_5": "高出 50% 以上的機率",
+    "rr_now": "目前相對風險（90% 區間）", "p_now_exceed_1": "目前高於全市平均的機率",
+    "p_now_exceed_1_5": "目前高出 50% 以上的機率", "trend": "一年來趨勢",
+    "excess_next": "下一季超額事件（90% 區間）",
 }  # fmt: skip
+#: The space-time model's trend codes as ``village_risk.trend`` holds them (03b).
+TREND_LABELS = {"rising": "上升", "level": "持平", "falling": "下降", "unknown": "資料不足"}
+#: The same in words for a sentence.
+TREND_WORDS = {"上升": "上升", "持平": "大致持平", "下降": "下降", "資料不足": "趨勢資料不足"}
 
 # --- the outreach list (04b_priority) -------------------------------------------------------
 TIER_LABELS = {2: "優先關注", 1: "留意", 0: "一般"}
@@ -241,8 +247,8 @@ ACCESS_LABELS = ["最容易到達", "較容易", "中等", "較不易", "最不�
 ACCESS_COLOURS = ["#1a9850", "#91cf60", "#ffffbf", "#fc8d59", "#d73027"]
 BLIND_SPOT_COLOURS = {True: "#762a83", False: "#f0f0f0"}
 MAP_LAYERS = {
-    "risk": "風險倍數",
-    "probability": "高於全市的機率",
+    "risk": "目前風險倍數",
+    "probability": "目前高於全市的機率",
     "tier": "外展等級",
     "access": "交通與服務可及性",
     "blind": "可能低報",

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from . import labels as L
-from .tables import published_districts, quarter_change
+from .tables import percent, published_districts, quarter_change
 
 
 def change_table(paths) -> pd.DataFrame:
@@ -116,7 +116,13 @@ def quarter_sentences(paths) -> str:
             if ps["emerging"]
             else f"沒有里出現明顯的新上升；建議下一季優先關注 **{tiers.get(2, 0)} 個里**（名單見下）。"
         )
-    return f"{first}。{second}{third}"
+    text = f"{first}。{second}{third}"
+    if paths.risk_summary.exists():  # the risk model's miss, loud on the page staff open first
+        from .summaries import diagnostics_warning
+
+        warning = diagnostics_warning(json.loads(paths.risk_summary.read_text(encoding="utf-8")))
+        text = f"{warning}\n\n{text}" if warning else text
+    return text
 
 
 def outreach_preview(paths, top: int = 10) -> pd.DataFrame:
@@ -133,15 +139,16 @@ def index_map(paths, villages) -> str:
 
     v = villages[["villcode", "townname", "villname", "geometry"]].reset_index(drop=True)
     pr = v[["villcode"]].merge(pd.read_parquet(paths.village_priority), on="villcode", how="left")
+    now = ["villcode", "rr_now_mean", "rr_now_low", "rr_now_high", "p_now_exceed_1", "trend"]
+    pr = pr.merge(pd.read_parquet(paths.village_risk, columns=now), on="villcode", how="left")
     feats = v[["villcode"]].merge(
         pd.read_parquet(paths.village_features, columns=["villcode", "incidents_w", "rate_incidents_w"]),
         on="villcode", how="left",
     )  # fmt: skip
     access = quantile_classes(pr["access_index"], L.ACCESS_LABELS, L.ACCESS_COLOURS)
-    risk_window = json.loads(paths.risk_summary.read_text(encoding="utf-8"))["window"]
     layers = {
-        "risk": (L.MAP_LAYERS["risk"], class_colours(pr["rr_mean"], L.RISK_CLASSES), legend(L.RISK_CLASSES)),
-        "probability": (L.MAP_LAYERS["probability"], class_colours(pr["p_exceed_1"], L.PROBABILITY_CLASSES),
+        "risk": (L.MAP_LAYERS["risk"], class_colours(pr["rr_now_mean"], L.RISK_CLASSES), legend(L.RISK_CLASSES)),
+        "probability": (L.MAP_LAYERS["probability"], class_colours(pr["p_now_exceed_1"], L.PROBABILITY_CLASSES),
                         legend(L.PROBABILITY_CLASSES)),
         "tier": (L.MAP_LAYERS["tier"], [L.TIER_COLOURS[int(t)] if pd.notna(t) else "#e0e0e0" for t in pr["tier"]],
                  [(L.TIER_COLOURS[k], L.TIER_LABELS[k]) for k in (2, 1, 0)]),
@@ -156,12 +163,12 @@ def index_map(paths, villages) -> str:
             lines.append(
                 f"近四季事件 {int(f.incidents_w):,} 起，每千人每季 {f.rate_incidents_w:.2f} 起"
             )
-        if pd.notna(r.rr_mean):
+        if pd.notna(r.rr_now_mean):
             lines.append(
-                f"近 {len(risk_window['quarters'])} 季風險 {r.rr_mean:.2f} 倍"
-                f"（90% 範圍 {r.rr_low:.2f}–{r.rr_high:.2f}）"
+                f"目前（近一年）風險 {r.rr_now_mean:.2f} 倍"
+                f"（90% 範圍 {r.rr_now_low:.2f}–{r.rr_now_high:.2f}），{r.trend}"
             )
-            lines.append(f"高於全市的機率 {r.p_exceed_1:.0%}")
+            lines.append(f"高於全市的機率 {percent(r.p_now_exceed_1)}")
         if pd.notna(r.tier):
             lines.append(
                 f"等級：{r.tier_label}" + (f"（第 {int(r.rank)} 順位）" if r.tier == 2 else "")

@@ -137,6 +137,16 @@ def diagnostics_warning(summary: dict) -> str:
     d = summary["diagnostics"]
     if d["ok"]:
         return ""
+    if "failed" in d:
+        return (
+            f"**警告：{len(d['failed'])} 個縣市的模型沒有收斂（{'、'.join(d['failed'])}），"
+            "這些縣市的數字不可採用。**"
+        )
+    if d.get("engine") == "laplace":
+        return (
+            "**警告：模型的近似計算沒有收斂，下列數字不可採用。**"
+            f'（{d.get("message", "")}）請改用 engine="nuts" 重跑，或聯絡分析人員。'
+        )
     return (
         f"**警告：模型沒有收斂，下列數字不可採用。** 收斂指標 R-hat 最大為 {d['rhat_max']:.3f}"
         f"（上限 {d['rhat_limit']}，{d['rhat_worst']}），有效樣本數最少為 {d['ess_bulk_min']:.0f}"
@@ -169,20 +179,26 @@ def risk_window_sentence(summary: dict) -> str:
 
 
 def risk_summary(summary: dict, risk: pd.DataFrame, names: pd.Series, flag: float = 0.9) -> str:
-    """What the village-risk model found, with how sure we are, in plain words."""
-    fitted = risk[risk["rr_mean"].notna()]
-    high = fitted[fitted["p_exceed_1"] >= flag].sort_values("p_exceed_1", ascending=False)
-    low = fitted[fitted["p_exceed_1"] <= 1 - flag]
+    """What the village-risk model found, with how sure we are, in plain words: the present
+    risk (the last year, from the space-time model) and its direction."""
+    fitted = risk[risk["rr_now_mean"].notna()]
+    high = fitted[fitted["p_now_exceed_1"] >= flag].sort_values(
+        ["p_now_exceed_1_5", "rr_now_mean"], ascending=False
+    )
+    low = fitted[fitted["p_now_exceed_1"] <= 1 - flag]
+    rising, falling = (fitted["trend"] == "上升").sum(), (fitted["trend"] == "下降").sum()
     text = (
         f"{risk_window_sentence(summary)}\n\n"
-        f"在 {len(fitted)} 個里中，有 **{len(high)} 個里**的事件風險高於全市平均的機率至少 {flag:.0%}；"
+        f"在 {len(fitted)} 個里中，有 **{len(high)} 個里**目前（近一年）的事件風險高於全市平均的機率至少 {flag:.0%}；"
         f"{len(low)} 個里低於全市平均的機率至少 {flag:.0%}。其餘的里，資料還不足以判斷高低。"
+        f"與前一年相比，{rising} 個里很可能上升、{falling} 個里很可能下降（機率至少 90%）。"
     )
     if len(high):
         top = high.head(8)
         text += "最明確的包括：" + "、".join(
-            f"{names.get(v, v)}（風險約為平均的 {m:.1f} 倍，90% 可能落在 {lo:.1f}–{hi:.1f} 倍）"
-            for v, m, lo, hi in zip(top["villcode"], top["rr_mean"], top["rr_low"], top["rr_high"], strict=True)
+            f"{names.get(v, v)}（目前風險約為平均的 {m:.1f} 倍，90% 可能落在 {lo:.1f}–{hi:.1f} 倍，"
+            f"{L.TREND_WORDS.get(tr, tr)}）"
+            for v, m, lo, hi, tr in zip(top["villcode"], top["rr_now_mean"], top["rr_now_low"], top["rr_now_high"], top["trend"], strict=True)
         ) + "。"  # fmt: skip
     if "per_county" in summary:
         text += f"\n\n全國分 {len(summary['per_county'])} 個縣市各自估計，風險都是相對於全國平均。"
@@ -223,4 +239,7 @@ def priority_summary(summary: dict, priority) -> str:
     if len(top):
         names = "、".join(f"{r.townname}{r.villname}" for r in top.itertuples())
         lines.append(f"- 名單前三名：{names}。")
-    return "\n".join(lines)
+    warning = diagnostics_warning(
+        {"diagnostics": summary.get("risk_model_diagnostics", {"ok": True})}
+    )
+    return (warning + "\n\n" if warning else "") + "\n".join(lines)

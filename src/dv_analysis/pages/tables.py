@@ -173,20 +173,39 @@ def published_districts(districts: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def percent(p: float) -> str:
+    """A probability in words that never claims certainty: "> 99%" and "< 1%" at the ends
+    (a model's 0.996 is not 100 %), whole percents between, "—" when missing."""
+    if p is None or pd.isna(p):
+        return "—"
+    if p > 0.99:
+        return "> 99%"
+    if p < 0.01:
+        return "< 1%"
+    return f"{p:.0%}"
+
+
+def _interval(m, lo, hi, digits: int = 2) -> str:
+    return f"{m:.{digits}f}（{lo:.{digits}f}–{hi:.{digits}f}）"
+
+
 def risk_table(
     risk: pd.DataFrame, villages: pd.DataFrame, quarters: int, top: int | None = 20
 ) -> pd.DataFrame:
-    """Villages by how sure we are their risk is above the city's, then by relative risk;
-    ``quarters``: how many quarters the model's counts cover (the window with data)."""
+    """Villages by how sure we are their present risk is 1.5 times the city's or more, then
+    by present relative risk; ``quarters``: how many quarters the model's counts cover."""
     t = risk.merge(villages[["villcode", "townname", "villname"]], on="villcode")
-    t = t[t["rr_mean"].notna()].sort_values(["p_exceed_1", "rr_mean"], ascending=False)
+    t = t[t["rr_now_mean"].notna()].sort_values(
+        ["p_now_exceed_1_5", "rr_now_mean"], ascending=False
+    )
     if top:
         t = t.head(top)
     out = t.assign(
         expected=t["expected"].round(1),
-        rr=[f"{m:.2f}（{lo:.2f}–{hi:.2f}）" for m, lo, hi in zip(t["rr_mean"], t["rr_low"], t["rr_high"], strict=True)],
-        p_exceed_1=[f"{p:.0%}" for p in t["p_exceed_1"]],
-        p_exceed_1_5=[f"{p:.0%}" for p in t["p_exceed_1_5"]],
+        rr_now=[_interval(*v) for v in zip(t["rr_now_mean"], t["rr_now_low"], t["rr_now_high"], strict=True)],
+        p_now_exceed_1=[percent(p) for p in t["p_now_exceed_1"]],
+        p_now_exceed_1_5=[percent(p) for p in t["p_now_exceed_1_5"]],
+        excess_next=[_interval(*v, digits=1) for v in zip(t["excess_next_mean"], t["excess_next_low"], t["excess_next_high"], strict=True)],
     )  # fmt: skip
     names = {k: v.format(quarters=quarters) for k, v in L.RISK_TABLE_COLUMNS.items()}
     return out[list(names)].rename(columns=names)
@@ -201,7 +220,7 @@ def priority_list(priority: pd.DataFrame, min_tier: int = 2) -> pd.DataFrame:
         rank=t["rank"].astype(int),
         rr_mean=[f"{m:.2f}" if pd.notna(m) else "—" for m in t["rr_mean"]],
         rr_interval=[f"{lo:.2f}–{hi:.2f}" if pd.notna(lo) else "—" for lo, hi in zip(t["rr_low"], t["rr_high"], strict=True)],
-        p_exceed_1=[f"{p:.0%}" if pd.notna(p) else "—" for p in t["p_exceed_1"]],
+        p_exceed_1=[percent(p) for p in t["p_exceed_1"]],
     )  # fmt: skip
     return out[list(L.PRIORITY_TABLE_COLUMNS)].rename(columns=L.PRIORITY_TABLE_COLUMNS)
 

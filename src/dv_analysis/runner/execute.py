@@ -287,12 +287,12 @@ def _model_checks(paths: PeriodPaths, manifest: dict) -> None:
         return
     summary = json.loads(paths.risk_summary.read_text(encoding="utf-8"))
     d = summary.get("diagnostics", {})
-    manifest["risk_model"] = {"diagnostics": d, "sampler": summary.get("sampler", {})}
+    manifest["risk_model"] = {"diagnostics": d, "engine": summary.get("engine", {}),
+                              "model": summary.get("model", {})}  # fmt: skip
     if not d.get("ok", True):
         warning = (
-            f"village-risk model did not converge for {paths.period}: R-hat {d['rhat_max']:.3f}"
-            f" ({d['rhat_worst']}), bulk ESS {d['ess_bulk_min']:.0f} ({d['ess_bulk_worst']});"
-            " its numbers are marked unusable on 03b_village_risk (raise draws/warmup)"
+            f"village-risk model did not converge for {paths.period}: {d.get('message', '')};"
+            " its numbers are marked unusable on 03b_village_risk, 04b_priority and the report"
         )
         manifest.setdefault("warnings", []).append(warning)
         print(f"WARNING: {warning}", file=sys.stderr, flush=True)

@@ -252,8 +252,30 @@ def covariates(
     return out
 
 
+#: The population at risk of each case type in the space-time model's expected counts
+#: (indirect standardisation, ``docs/risk_model.md``): the register's bands.
+RISK_POPULATION = {
+    "ipv": "pop_15plus",
+    "child": "pop_0_17",
+    "elder": "pop_65plus",
+    "other": "pop_total",
+}
+
+
+def risk_populations(pop: pd.DataFrame) -> dict[str, pd.Series]:
+    """The register's populations at risk per village: 15+, under 18 (total − 20+ − 18–19,
+    never negative) and 65+."""
+    under_18 = (pop["pop_total"] - pop["pop_20plus"] - pop["pop_18_19"]).clip(lower=0)
+    return {
+        "pop_15plus": pop["pop_15_64"] + pop["pop_65plus"],
+        "pop_0_17": under_18,
+        "pop_65plus": pop["pop_65plus"],
+    }
+
+
 def village_panel(settings: Settings, periods: list[Period]) -> pd.DataFrame:
-    """Incidents and population per village and quarter for every period with clean data."""
+    """Incidents (all and per case type), notifications and the populations at risk per
+    village and quarter for every period with clean data."""
     b = public.load_boundaries(settings)
     rows = []
     for p in periods:
@@ -272,6 +294,12 @@ def village_panel(settings: Settings, periods: list[Period]) -> pd.DataFrame:
             frame["villcode"].map(notes.groupby("villcode").size()).fillna(0).astype(int)
         )
         frame["pop_total"] = frame["villcode"].map(pop["pop_total"]).fillna(0).astype(int)
+        by_type = inc.groupby(["villcode", "case_type"]).size().unstack(fill_value=0)
+        for name, code in CASE_TYPE_CODES.items():
+            col = by_type[name] if name in by_type else pd.Series(dtype=int)
+            frame[f"incidents_{code}"] = frame["villcode"].map(col).fillna(0).astype(int)
+        for col, values in risk_populations(pop).items():
+            frame[col] = frame["villcode"].map(values).fillna(0).astype(int)
         rows.append(frame)
     if not rows:
         raise FileNotFoundError(f"no clean quarter in {settings.clean_dir}")

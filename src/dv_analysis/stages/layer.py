@@ -15,13 +15,16 @@ import pandas as pd
 from ..stats.areas import AreaResult, analyse_areas
 
 
-def read_layer(path, x: str = "x", y: str = "y") -> gpd.GeoDataFrame:
-    """A polygon file (GeoPackage, GeoJSON, shapefile) or a point CSV with ``x`` and ``y`` columns."""
+def read_layer(path, x: str = "x", y: str = "y", geometry: bool = True) -> gpd.GeoDataFrame:
+    """A polygon file (GeoPackage, GeoJSON, shapefile) or a point CSV with ``x`` and ``y`` columns;
+    with ``geometry=False`` a CSV is read as a plain table (neighbours come from a GAL file)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
     if path.suffix.lower() in (".csv", ".txt"):
         df = pd.read_csv(path)
+        if not geometry:
+            return df
         missing = [c for c in (x, y) if c not in df.columns]
         if missing:
             raise ValueError(
@@ -80,6 +83,16 @@ def read_gal(path) -> dict[str, list[str]]:
     return {str(k): [str(j) for j in v] for k, v in w.neighbors.items()}
 
 
+def original_scale(draws: dict, mean: pd.Series, sd: pd.Series) -> dict:
+    """Fixed effects of covariates standardised as ``(x − mean)/sd``, on the covariates' own
+    scale, from the joint draws: ``β = β_std / sd`` and ``β0 = β0_std − Σ β_std · mean / sd``."""
+    from ..stats.bym2 import _describe
+
+    beta = {c: draws[c] / sd[c] for c in mean.index}
+    intercept = draws["intercept"] - sum(beta[c] * mean[c] for c in mean.index)
+    return {"intercept": _describe(intercept)} | {c: _describe(v) for c, v in beta.items()}
+
+
 def smooth_file(
     path,
     count: str,
@@ -105,7 +118,8 @@ def smooth_file(
 
     if (population is None) == (expected is None):
         raise ValueError("give either --population or --expected (one of them)")
-    g = read_layer(path)
+    gal = str(weights).lower().endswith(".gal")
+    g = read_layer(path, geometry=not gal)  # a GAL file needs no geometry
     for col in (count, id_col, population, expected, *covariates):
         if col and col not in g.columns:
             raise ValueError(
@@ -133,7 +147,7 @@ def smooth_file(
         raise ValueError(
             f"{path}, row {row + 2}, column {col!r}: expected count must be positive (area {ids[row]})"
         )
-    if str(weights).lower().endswith(".gal"):
+    if gal:
         neighbours = read_gal(weights)
         missing = sorted(set(ids) - set(neighbours))
         if missing:
@@ -143,14 +157,17 @@ def smooth_file(
             raise ValueError(f"{weights}: GAL ids not in {Path(path).name}: {', '.join(extra[:5])}")
     else:
         neighbours, _ = contiguity(g.assign(_id=ids), weights, ids="_id")
-    x = None
+    x = raw = None
     if covariates:
-        x = g[list(covariates)].apply(pd.to_numeric, errors="coerce")
-        x = (x - x.mean()) / x.std()
+        raw = g[list(covariates)].apply(pd.to_numeric, errors="coerce")
+        x = (raw - raw.mean()) / raw.std()
     fit = fit_bym2(
         y.to_numpy(int), e, adjacency_matrix(neighbours, ids), x, chains=chains,
         warmup=warmup, draws=draws, seed=seed, ids=ids,
     )  # fmt: skip
+    if raw is not None:
+        fit.fixed_effects_standardised = fit.fixed_effects
+        fit.fixed_effects = original_scale(fit.fixed_draws, raw.mean(), raw.std())
     table = fit.areas.rename(columns={"id": id_col})[
         [id_col, "rr_mean", "rr_low", "rr_high", "p_exceed_1"]
     ]

@@ -369,6 +369,7 @@ def run(
     bt.to_parquet(paths.backtest, index=False)
     table.to_parquet(paths.village_priority, index=False)
     summary = _summary(paths, params, table, early, comparison, default)
+    summary["risk_model_diagnostics"] = risk_summary["diagnostics"]  # its miss warns on 04b too
     paths.priority_summary.write_text(json.dumps(summary, ensure_ascii=False, indent=1), "utf-8")
     return PriorityOutputs(table, early, bt, comparison, summary)
 

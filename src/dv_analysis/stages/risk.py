@@ -1,11 +1,18 @@
-"""Stage of ``03b_village_risk``: each village's relative risk with honest uncertainty (BYM2).
+"""Stage of ``03b_village_risk``: each village's present risk, its direction, with honest
+uncertainty (the space-time model of :mod:`dv_analysis.stats.spacetime`).
 
-Reads the period's village panel and the boundaries; writes ``village_risk.parquet``
-(one row per village: observed, expected, posterior relative risk with its 90 % credible
-interval, P(RR > 1), P(RR > 1.5)) and ``risk_summary.json`` (fixed effects, σ, ρ,
-diagnostics, sampler, seed, draws, seconds, the window's quarters). The counts are those of
-the risk window (``risk_window`` quarters ending with the period, default three years);
-expected counts are the village's person-quarters times the city's rate over that window.
+Reads the period's village panel and the boundaries; writes ``village_risk.parquet`` (one
+row per village: the window's relative risk ``rr_*`` with P(RR > 1) and P(RR > 1.5) as
+before; the present relative risk ``rr_now_*`` with its 90 % interval, P(RR now > 1),
+P(RR now > 1.25), P(RR now > 1.5); ``p_rising`` and ``trend``; next quarter's expected
+incidents and excess ``excess_next_*``) and ``risk_summary.json`` (model form, engine,
+hyperparameters, diagnostics, the window's quarters). The counts are those of the risk
+window (``risk_window`` quarters ending with the period, default three years), kept per
+quarter; expected counts come by indirect standardisation, each case type at the city's
+rate over the window on its own population at risk (``features.RISK_POPULATION``).
+
+The pooled BYM2 of the window's summed counts (:func:`_fit`, :func:`_fit_by_county`) is
+kept for the outreach list's backtest rankings.
 """
 
 from __future__ import annotations
@@ -23,14 +30,20 @@ import shapely
 
 from .. import public
 from ..config import RISK_WINDOW_QUARTERS, PeriodPaths, cache_dir, window_periods
+from ..pages import labels as L
 from ..stats import bym2 as bym2_module
+from ..stats import laplace as laplace_module
+from ..stats import spacetime as spacetime_module
+from ..stats import spacetime_nuts
 from ..stats.bym2 import (
     BYM2Fit,
     adjacency_matrix,
     enable_compilation_cache,
     fit_bym2,
     padded_size,
+    prepare_graph,
 )
+from ..stats.spacetime import NOW_QUARTERS, SpaceTimePriors
 from ..stats.weights import contiguity
 from ..workers import cores, process_pool
 from .cache import code_digest
@@ -45,9 +58,14 @@ class RiskParams:
     count: str = "incidents"  # count of the village panel to model: incidents or notifications
     risk_window: int = RISK_WINDOW_QUARTERS  # quarters of counts modelled, ending with the period
     weights: str = "queen"  # adjacency of the spatial effect: queen or rook (02–04 read it too)
+    engine: str = (
+        "laplace"  # laplace: nested Laplace (seconds); nuts: NUTS, the reference (minutes)
+    )
+    now_quarters: int = NOW_QUARTERS  # quarters averaged into the present risk (p_rising's lag)
+    posterior_draws: int = 2000  # posterior draws the village table is computed from
     chains: int = 4  # NUTS chains (vectorised: the numbers do not depend on the cores)
-    warmup: int = 500  # warm-up iterations per chain
-    draws: int = 1000  # kept draws per chain
+    warmup: int = 500  # NUTS warm-up iterations per chain
+    draws: int = 1000  # NUTS kept draws per chain
     seed: int = 42  # seed of the sampler
     flag_probability: float = 0.9  # P(RR > 1) from which a village counts as higher risk
     extend: bool = True  # a fit that misses a diagnostic is refitted once with chains twice as long
@@ -316,59 +334,281 @@ def _fit_by_county(
     return pd.concat([results[c][0] for c in codes], ignore_index=True), summary
 
 
+# --- the space-time model -------------------------------------------------------------------
+ENGINES = ("laplace", "nuts")
+
+
+@dataclass
+class WindowPanel:
+    """The risk window's village panel as arrays, in boundary order."""
+
+    villages: pd.DataFrame  # boundaries (villcode, townname, villname, geometry)
+    quarters: list[str]  # the window's quarters with clean data
+    counts: dict  # case type → (n, T) counts (one entry "all" without types)
+    populations: dict  # case type → (n, T) population at risk
+
+    @property
+    def y(self) -> np.ndarray:
+        return sum(self.counts.values())
+
+
+def _types(panel: pd.DataFrame, count: str) -> dict[str, tuple[str, str]]:
+    """Count and population columns per case type: the four types of incidents with their
+    populations at risk, or one 'all' with the whole population."""
+    from .features import RISK_POPULATION
+
+    cols = {k: (f"incidents_{k}", pop) for k, pop in RISK_POPULATION.items()}
+    if count == "incidents" and all(c in panel and p in panel for c, p in cols.values()):
+        return cols
+    return {"all": (count, "pop_total")}
+
+
+def window_panel(paths: PeriodPaths, count: str, window: int) -> WindowPanel:
+    """The ``window`` quarters ending with the period, per village and quarter, from the
+    period's village panel (quarters without clean data are left out)."""
+    if count not in PANEL_COUNTS:
+        raise ValueError(
+            f"count {count!r}: the risk model reads a count of the village panel "
+            f"({', '.join(PANEL_COUNTS)}) over its own window (risk_window quarters)"
+        )
+    if window < 2:
+        raise ValueError(f"risk_window {window}: the space-time model needs at least 2 quarters")
+    wanted = [str(q) for q in window_periods(paths.period, window)]
+    panel = pd.read_parquet(paths.village_panel)
+    panel = panel[panel["period"].isin(wanted)]
+    quarters = sorted(panel["period"].unique())
+    g = public.load_boundaries(paths.settings)
+
+    def grid(col: str) -> np.ndarray:
+        wide = panel.pivot(index="villcode", columns="period", values=col)
+        return wide.reindex(index=g["villcode"], columns=quarters).fillna(0).to_numpy(float)
+
+    types = _types(panel, count)
+    return WindowPanel(g, quarters, {k: grid(c) for k, (c, _) in types.items()},
+                       {k: grid(pop) for k, (_, pop) in types.items()})  # fmt: skip
+
+
+def spacetime_key(villages, y, e, params: RiskParams, level=None) -> str:
+    """Content address of a space-time fit: villages and their polygons, counts, expected
+    counts, settings and the code that fits it."""
+    h = hashlib.sha256(b"spacetime-fit 1|")
+    h.update(code_digest(spacetime_module, laplace_module, spacetime_nuts, _fit_spacetime))
+    fields = ("weights", "engine", "now_quarters", "posterior_draws", "chains", "warmup",
+              "draws", "seed")  # fmt: skip
+    h.update(json.dumps([getattr(params, f) for f in fields]).encode())
+    h.update("|".join(villages["villcode"].astype(str)).encode())
+    h.update(np.ascontiguousarray(y, float).tobytes() + np.ascontiguousarray(e, float).tobytes())
+    if level is not None:
+        h.update(np.ascontiguousarray(level, float).tobytes())
+    h.update(b"".join(shapely.to_wkb(villages.geometry.to_numpy(), output_dimension=2)))
+    return h.hexdigest()
+
+
+def _hyper_summary(fit) -> dict:
+    """σ, ρ, σ_δ, σ_ε of a Laplace fit: weighted mean and sd, and a 90 % interval from the
+    Gaussian approximation of θ at its mode (on the log or logit scale)."""
+    from scipy.special import expit
+
+    out = fit.hyperparameters()
+    for k, name in enumerate(out):
+        lo, hi = fit.theta_mode[k] + np.array([-1.645, 1.645]) * fit.theta_sd[k]
+        f = expit if name == "rho" else np.exp
+        out[name] |= {"q05": float(f(lo)), "q95": float(f(hi))}
+    return out
+
+
+def _nuts_hyper(draws: dict) -> dict:
+    return {
+        k: bym2_module._describe(draws[k]) for k in ("sigma", "rho", "sigma_delta", "sigma_eps")
+    }
+
+
+def _fit_spacetime(
+    villages, y, e, e_next, params: RiskParams, level=None
+) -> tuple[pd.DataFrame, dict]:
+    """The space-time model on one set of villages: the village table and the fit summary.
+    ``level`` (per quarter) scales the relative risks to a larger reference (a county's
+    rate against Taiwan's)."""
+    neighbours, _ = contiguity(villages, params.weights, ids="villcode")
+    graph = prepare_graph(adjacency_matrix(neighbours, villages["villcode"]))
+    panel = spacetime_module.prepare_panel(y, e, graph)
+    if params.engine == "laplace":
+        fit = laplace_module.fit_laplace(panel, SpaceTimePriors(), seed=params.seed)
+        _, b, delta = laplace_module.draw(fit, panel, params.posterior_draws, params.seed)
+        hyper, diagnostics, seconds = _hyper_summary(fit), fit.diagnostics, fit.seconds
+    elif params.engine == "nuts":
+        enable_compilation_cache(cache_dir() / "jax")
+        d = spacetime_nuts.fit_nuts(panel, chains=params.chains, warmup=params.warmup,
+                                    draws=params.draws, seed=params.seed)  # fmt: skip
+        b, delta = d["b"], d["delta"]
+        hyper, diagnostics, seconds = _nuts_hyper(d), d["diagnostics"], d["seconds"]
+        diagnostics["engine"] = "nuts"
+    else:
+        raise ValueError(f"engine {params.engine!r}: one of {', '.join(ENGINES)}")
+    log_rr = spacetime_module.log_rr_draws(b, delta, panel, level)
+    table = spacetime_module.summarise_draws(log_rr, e_next, params.now_quarters)
+    k = min(params.now_quarters, y.shape[1])
+    table.insert(0, "villcode", villages["villcode"].to_numpy())
+    table.insert(1, "observed", y.sum(1))
+    table.insert(2, "expected", e.sum(1))
+    table.insert(3, "observed_now", y[:, -k:].sum(1))
+    table.insert(4, "expected_now", e[:, -k:].sum(1))
+    summary = {"hyperparameters": hyper, "diagnostics": diagnostics,
+               "engine": {"name": params.engine, "seconds": round(seconds, 2),
+                          "posterior_draws": int(len(b)), "villages": int(len(y)),
+                          "components": len(graph.components),
+                          "islands": int(graph.islands.sum())}}  # fmt: skip
+    return table, summary
+
+
+def cached_spacetime(paths: PeriodPaths, villages, y, e, e_next, params: RiskParams, level=None):
+    """A space-time fit read back when one with the same content was made before
+    (``data_clean/.cache/bym2/st-<key>.*``, internal), otherwise made and kept."""
+    key = spacetime_key(villages, y, e, params, level)
+    folder = paths.settings.fit_cache
+    table, meta = folder / f"st-{key}.parquet", folder / f"st-{key}.json"
+    if table.exists() and meta.exists():
+        summary = json.loads(meta.read_text(encoding="utf-8"))
+        summary["engine"] = {**summary["engine"], "cached": True}
+        return pd.read_parquet(table), summary
+    out, summary = _fit_spacetime(villages, y, e, e_next, params, level)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = table.with_name(f".{table.name}.{os.getpid()}")
+    out.to_parquet(tmp, index=False)
+    os.replace(tmp, table)
+    meta.write_text(json.dumps(summary, ensure_ascii=False), encoding="utf-8")
+    return out, summary
+
+
+def _county_spacetime(paths, jobs, params: RiskParams) -> dict:
+    """Worker: the space-time fits of a few counties (code, villages, y, e, e_next, level)."""
+    return {job[0]: cached_spacetime(paths, *job[1:5], params, job[5]) for job in jobs}
+
+
+def _spacetime_by_county(paths, villages, y, e, e_next, params, progress):
+    """All of Taiwan: one space-time fit per county (expected counts at Taiwan's rates, each
+    county's relative risks against Taiwan through its observed level), counties shared
+    among processes on every core, the largest first."""
+    from concurrent.futures import as_completed
+
+    counties = villages["villcode"].str[:5].to_numpy()
+    size = pd.Series(counties).value_counts()
+    taiwan = y.sum() / e.sum()
+    jobs: list[list] = [[] for _ in range(min(cores(), len(size)))]
+    for k, code in enumerate(size.index):  # largest first, dealt in turn
+        sel = counties == code
+        # the county's rate over the window against Taiwan's (½ keeps an empty county finite)
+        level = np.full(y.shape[1], (y[sel].sum() + 0.5) / e[sel].sum() / taiwan)
+        jobs[k % len(jobs)].append((code, villages[sel].reset_index(drop=True), y[sel], e[sel],
+                                    e_next[sel], level))  # fmt: skip
+    results: dict = {}
+    with process_pool(len(jobs)) as pool:
+        futures = [pool.submit(_county_spacetime, paths, job, params) for job in jobs]
+        for future in as_completed(futures):
+            for code, result in future.result().items():
+                results[code] = result
+                if progress:
+                    print(f"  space-time county {code} ({len(results)}/{len(size)}): "
+                          f"{size[code]} villages, {result[1]['engine']['seconds']:.0f} s",
+                          flush=True)  # fmt: skip
+    codes = sorted(results)
+    per_county = {c: results[c][1] for c in codes}
+    summary = {
+        "per_county": per_county,
+        "diagnostics": {"ok": all(s["diagnostics"]["ok"] for s in per_county.values()),
+                        "failed": [c for c in codes if not per_county[c]["diagnostics"]["ok"]],
+                        "engine": params.engine},
+        "engine": {"name": params.engine,
+                   "seconds": round(sum(s["engine"]["seconds"] for s in per_county.values()), 2)},
+    }  # fmt: skip
+    return pd.concat([results[c][0] for c in codes], ignore_index=True), summary
+
+
+def diagnostics_message(d: dict) -> str:
+    """What missed in a fit's diagnostics, in one English line (console and manifest)."""
+    if d.get("ok", True):
+        return ""
+    if "failed" in d:
+        return f"counties {', '.join(d['failed'])} failed their diagnostics"
+    if d.get("engine") == "laplace":
+        return (
+            f"nested Laplace: θ search converged {d['theta_search_converged']}, Newton gradient "
+            f"{d['newton_gradient_max']:.1e}, importance-weight ESS {d['weight_ess']:.1f} "
+            f"(limit {d['weight_ess_limit']:.1f})"
+        )
+    return (
+        f"R-hat {d['rhat_max']:.3f} ({d['rhat_worst']}), bulk ESS {d['ess_bulk_min']:.0f} "
+        f"({d['ess_bulk_worst']}), {d.get('divergences', 0)} divergences"
+    )
+
+
+def _model_form(params: RiskParams) -> dict:
+    return {
+        "family": "Poisson",
+        "linear_predictor": "log E_it + γ_t + b_i + δ_it + ε_it",
+        "level": "γ_t ~ N(0, 1), one per quarter",
+        "spatial": "b ~ BYM2 (per-component scaled ICAR + iid), σ ~ N⁺(0, 1), ρ ~ Beta(½, ½)",
+        "interaction": "δ_i ~ RW1 over quarters, Σ_t δ_it = 0 (Knorr-Held type II), "
+        "PC prior P(σ_δ > 0.5) = 0.01",  # fmt: skip
+        "overdispersion": "ε_it ~ N(0, σ_ε²), PC prior P(σ_ε > 1) = 0.01",
+        "expected": "indirect standardisation by case type over the window",
+        "now": f"exp(mean of log RR over the last {params.now_quarters} quarters)",
+    }
+
+
 def run(
     paths: PeriodPaths, params: RiskParams = RiskParams(), progress: bool = True
 ) -> RiskOutputs:
-    """Fit BYM2 to the period's window counts; write the village table and the summary.
+    """Fit the space-time model to the period's window; write the village table and summary.
 
     For all of Taiwan (``city='all'``) each county is fitted on its own, with expected
-    counts at Taiwan's rate (docs/risk_model.md).
+    counts at Taiwan's rates (docs/risk_model.md).
     """
-    g, quarters = window_table(paths, params.count, params.risk_window)
-    if progress and len(quarters) < params.risk_window:
-        print(
-            f"  risk window: {len(quarters)} of {params.risk_window} quarters have clean data"
-            f" ({quarters[0]}–{quarters[-1]})",
-            flush=True,
-        )
-    fit_rows = g["person_quarters"] > 0
-    gf = g[fit_rows].reset_index(drop=True)
-    expected = expected_counts(gf["observed"].to_numpy(float), gf["person_quarters"].to_numpy())
-    enable_compilation_cache(cache_dir() / "jax")
-    fit = None
+    wp = window_panel(paths, params.count, params.risk_window)
+    if progress and len(wp.quarters) < params.risk_window:
+        print(f"  risk window: {len(wp.quarters)} of {params.risk_window} quarters have clean "
+              f"data ({wp.quarters[0]}–{wp.quarters[-1]})", flush=True)  # fmt: skip
+    g, y = wp.villages, wp.y
+    e = spacetime_module.expected_by_type(wp.counts, wp.populations)
+    e_next = spacetime_module.expected_next(wp.counts, wp.populations, params.now_quarters)
+    fit_rows = e.sum(1) > 0
+    args = (g[fit_rows].reset_index(drop=True), y[fit_rows], e[fit_rows], e_next[fit_rows])
     if paths.settings.city == "all":
-        areas, fit_summary = _fit_by_county(paths, gf, expected, params, progress)
+        areas, fit_summary = _spacetime_by_county(paths, *args, params, progress)
     else:
         if progress:
-            print(f"  BYM2 on {len(gf)} villages; {params.chains} chains", flush=True)
-        areas, fit_summary, fit = cached_fit(paths, gf, expected, params)
-    table = g[["villcode"]].merge(
-        areas.rename(columns={"id": "villcode"}), on="villcode", how="left"
-    )
-    table["observed"] = g["observed"].to_numpy()
+            print(f"  space-time model ({params.engine}) on {fit_rows.sum()} villages × "
+                  f"{len(wp.quarters)} quarters", flush=True)  # fmt: skip
+        areas, fit_summary = cached_spacetime(paths, *args, params)
+    table = g[["villcode"]].merge(areas, on="villcode", how="left")
+    table["observed"] = y.sum(1).astype(int)
     table["higher_risk"] = table["p_exceed_1"] >= params.flag_probability
+    table["trend"] = table["trend"].map(L.TREND_LABELS)  # 上升 / 持平 / 下降 / 資料不足
     table.to_parquet(paths.village_risk, index=False)
+    summary = _summary(paths, params, wp, g, fit_rows, fit_summary)
+    summary["diagnostics"]["message"] = diagnostics_message(summary["diagnostics"])
+    paths.risk_summary.write_text(json.dumps(summary, ensure_ascii=False, indent=1), "utf-8")
+    if not summary["diagnostics"]["ok"]:
+        log.error("space-time model diagnostics missed: %s", summary["diagnostics"]["message"])
+    return RiskOutputs(table, summary, None)
+
+
+def _summary(paths, params: RiskParams, wp: WindowPanel, g, fit_rows, fit_summary) -> dict:
     wanted = [str(q) for q in window_periods(paths.period, params.risk_window)]
-    summary = {
+    return {
         "period": str(paths.period),
         "count": params.count,
         "parameters": asdict(params),
+        "model": _model_form(params),
+        "expected_by": sorted(wp.counts),
         "window": {
             "length": params.risk_window,
-            "quarters": quarters,
-            "missing": [q for q in wanted if q not in quarters],
-        },
+            "quarters": wp.quarters,
+            "missing": [q for q in wanted if q not in wp.quarters],
+        },  # fmt: skip
         "villages": int(len(g)),
         "villages_fitted": int(fit_rows.sum()),
         "villages_without_population": g.loc[~fit_rows, "villcode"].tolist(),
         "weights": params.weights,
         **fit_summary,
     }
-    paths.risk_summary.write_text(json.dumps(summary, ensure_ascii=False, indent=1), "utf-8")
-    if not summary["diagnostics"]["ok"]:
-        d = summary["diagnostics"]
-        log.error(
-            "BYM2 diagnostics missed: R-hat %.3f (%s), bulk ESS %.0f (%s)",
-            d["rhat_max"], d["rhat_worst"], d["ess_bulk_min"], d["ess_bulk_worst"],
-        )  # fmt: skip
-    return RiskOutputs(table, summary, fit)

@@ -427,6 +427,10 @@ class BYM2Fit:
     diagnostics: dict  # rhat_max, ess_bulk_min, ok, worst
     sampler: dict  # library, chains, warmup, draws, seed, seconds
     priors: dict
+    fixed_draws: dict = field(default_factory=dict)  # name -> flat draws (not in the summary)
+    #: the fixed effects of standardised covariates, when a caller reports them on the
+    #: covariates' own scale in ``fixed_effects`` (``stages.layer.smooth_file``)
+    fixed_effects_standardised: dict | None = None
 
     @property
     def ok(self) -> bool:
@@ -434,8 +438,10 @@ class BYM2Fit:
 
     def summary(self) -> dict:
         """Everything but the per-area table, as plain JSON-able values."""
-        return {
-            "fixed_effects": self.fixed_effects,
+        out = {"fixed_effects": self.fixed_effects}
+        if self.fixed_effects_standardised is not None:
+            out["fixed_effects_standardised"] = self.fixed_effects_standardised
+        return out | {
             "hyperparameters": self.hyperparameters,
             "diagnostics": self.diagnostics,
             "sampler": self.sampler,
@@ -681,4 +687,6 @@ def fit_bym2(
             "islands": int(graph.islands.sum()),
         },  # fmt: skip
         priors=asdict(priors),
+        fixed_draws={"intercept": s["beta0"].ravel()}
+        | {name: s["beta"][..., k].ravel() for k, name in enumerate(names)},
     )

@@ -64,6 +64,7 @@ class _World:
         self.codes = self.b["villcode"].to_numpy()
         self.clusters = plant_clusters(self.b, periods, model, rng)
         self.u = rng.normal(0, model.sd_village, len(self.b))
+        self.campaign = _plant_campaign(self.b, self.clusters, periods, model, rng)
         self.p_report = expit(
             model.report_a0 - model.report_a1 * np.clip(self.b["remoteness"].to_numpy(), 0, None)
         )
@@ -77,6 +78,34 @@ class _World:
         ]
 
 
+def _plant_campaign(b, clusters, periods, model: ModelParams, rng) -> dict | None:
+    """The reporting campaign of ``model`` (None without one): a district drawn among those
+    where no planted cluster rises (so that a rise there is the campaign's alone), its
+    villages, its quarters and its unit."""
+    if model.campaign_quarters <= 0:
+        return None
+    rising = {v for c in clusters if c["type"] in ("new", "late", "intensifying", "ramp")
+              for v in c["villcodes"]}  # fmt: skip
+    towns = sorted(set(b["townname"]) - set(b.loc[b["villcode"].isin(rising), "townname"]))
+    town = towns[int(rng.integers(len(towns)))]
+    last = len(periods) - 1 - model.campaign_end_offset
+    quarters = periods[max(0, last - model.campaign_quarters + 1) : last + 1]
+    return {
+        "townname": town,
+        "villcodes": sorted(b.loc[b["townname"] == town, "villcode"]),
+        "periods": [str(q) for q in quarters],
+        "unit": model.campaign_unit,
+        "extra": model.campaign_extra,
+    }
+
+
+def _city_level(model: ModelParams, period: Period, first: Period) -> float:
+    """The city's incidence multiplier in ``period``: season (peak in Q3) and trend."""
+    years = (period.ordinal() - first.ordinal()) / 4
+    season = model.season_amplitude * np.cos(2 * np.pi * (period.quarter - 3) / 4)
+    return float(np.exp(season + model.trend_per_year * years))
+
+
 def _shares(b: gpd.GeoDataFrame, pop: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Residents, share over 64 and share under 15 of every village in the quarter."""
     popv = b["villcode"].map(pop["pop_total"]).fillna(0).to_numpy(float)
@@ -85,8 +114,9 @@ def _shares(b: gpd.GeoDataFrame, pop: pd.DataFrame) -> tuple[np.ndarray, np.ndar
     return popv, old, child
 
 
-def _true_counts(settings, cfg: SynthConfig, world: _World, period: Period, rng):
-    """True and reported incidents per village in a quarter, and the village truth rows."""
+def _true_counts(settings, cfg: SynthConfig, world: _World, period: Period, first: Period, rng):
+    """True and reported incidents per village in a quarter, the campaign's extra reported
+    incidents (zeros outside it) and the village truth rows."""
     model, nv, codes = cfg.model, len(world.b), world.codes
     pop = public.load_population(settings, period)
     pop = pop[pop["in_boundaries"]].set_index("villcode")
@@ -102,27 +132,46 @@ def _true_counts(settings, cfg: SynthConfig, world: _World, period: Period, rng)
     lin = lin + world.u
     # calibrate the intercept so expected notifications match the per-capita target
     target = model.notifications_per_1000_per_year / 4 / 1000 * popv.sum() * cfg.scale
-    target /= world.mean_notif
+    target *= _city_level(model, period, first) / world.mean_notif
     b0 = np.log(target / (popv * np.exp(lin) * mult * world.p_report).sum())
-    mu = popv * np.exp(b0 + lin) * mult
+    smooth = popv * np.exp(b0 + lin) * mult  # the village's risk without the quarter's noise
+    noise = np.ones(nv)
+    if model.overdispersion_sd > 0:
+        sd = model.overdispersion_sd
+        noise = np.exp(rng.normal(-sd * sd / 2, sd, nv))
+    mu = smooth * noise
     true_n = rng.poisson(mu)
     reported_n = rng.binomial(true_n, world.p_report)
+    extra = np.zeros(nv, np.int64)
+    in_campaign = np.zeros(nv, bool)
+    if world.campaign and str(period) in world.campaign["periods"]:
+        # incidents the usual reporting does not reach (milder ones the unit now notifies):
+        # the reported count rises by about ``extra``, the risk does not change
+        in_campaign = np.isin(codes, world.campaign["villcodes"])
+        extra = rng.poisson(np.where(in_campaign, world.campaign["extra"], 0) * mu * world.p_report)
     truth = pd.DataFrame(
         {
             "period": str(period), "villcode": codes, "pop_total": popv, "expected_true": mu,
             "true_incidents": true_n, "report_prob": world.p_report,
-            "reported_incidents": reported_n, "cluster": member_of, "cluster_multiplier": mult,
-            "relative_risk": np.exp(b0 + lin) * mult / (mu.sum() / popv.sum()),
+            "reported_incidents": reported_n + extra, "cluster": member_of,
+            "cluster_multiplier": mult, "overdispersion": noise, "campaign": in_campaign,
+            "campaign_incidents": extra,
+            "relative_risk": np.exp(b0 + lin) * mult / (smooth.sum() / popv.sum()),
         }
     )  # fmt: skip
-    return reported_n, old_share, child_share, truth
+    return reported_n, extra, old_share, child_share, truth
 
 
-def _incidents(cfg, world: _World, period: Period, first: Period, reported_n, old_share,
+def _incidents(cfg, world: _World, period: Period, first: Period, reported_n, extra, old_share,
                child_share, victims: VictimPool, rng) -> pd.DataFrame:  # fmt: skip
-    """The quarter's canonical notifications: case types by age structure, days, units; shuffled."""
+    """The quarter's canonical notifications: case types by age structure, days, units; shuffled.
+    The campaign's ``extra`` incidents per village are notified by the campaign's unit alone."""
     nv = len(world.b)
     inc_v = np.repeat(np.arange(nv), reported_n)
+    forced = np.zeros(len(inc_v), bool)
+    if extra.any():
+        inc_v = np.concatenate([inc_v, np.repeat(np.arange(nv), extra)])
+        forced = np.concatenate([forced, np.ones(int(extra.sum()), bool)])
     n_inc = len(inc_v)
     type_p = np.tile(CASE_TYPE_SHARES, (nv, 1))
     type_p[:, 1] *= child_share / max(child_share.mean(), 1e-9)
@@ -135,8 +184,23 @@ def _incidents(cfg, world: _World, period: Period, first: Period, reported_n, ol
     order = np.lexsort((inc_day, inc_v))
     inc_v, inc_type, inc_day = inc_v[order], inc_type[order], inc_day[order]
     n_notif = rng.choice([1, 2, 3], size=n_inc, p=cfg.model.notifications_per_incident)
+    forced_unit = None
+    if forced.any():
+        forced = forced[order]
+        n_notif[forced] = 1
+        forced_unit = np.where(forced, world.campaign["unit"], "").astype(object)
     canon = notifications(
-        cfg, period, first, world.codes, inc_v, inc_type, inc_day, n_notif, victims, rng
+        cfg,
+        period,
+        first,
+        world.codes,
+        inc_v,
+        inc_type,
+        inc_day,
+        n_notif,
+        victims,
+        rng,
+        forced_unit,
     )
     # ids must be unique: re-draw the rare collisions deterministically
     dup = canon["notification_id"].duplicated()
@@ -161,7 +225,7 @@ def _write_truth(settings: Settings, cfg: SynthConfig, world: _World, periods, v
     params = {
         "city": settings.city, "start": str(periods[0]), "end": str(periods[-1]),
         "seed": cfg.seed, "scale": cfg.scale, "model": asdict(cfg.model), "mess": asdict(cfg.mess),
-        "clusters": world.clusters,
+        "clusters": world.clusters, "campaign": world.campaign,
         "under_reported_villages": sorted(vt.loc[vt["under_reported"], "villcode"].unique().tolist()),
     }  # fmt: skip
     (settings.truth_city_dir / "params.json").write_text(
@@ -184,9 +248,13 @@ def generate(settings: Settings, cfg: SynthConfig, progress: bool = True) -> dic
     victims, prev, village_truth = VictimPool(), None, []
     summary: dict = {"periods": {}, "city": settings.city, "seed": cfg.seed}
     for period in periods:
-        reported_n, old_s, child_s, truth = _true_counts(settings, cfg, world, period, rng)
+        reported_n, extra, old_s, child_s, truth = _true_counts(
+            settings, cfg, world, period, periods[0], rng
+        )
         village_truth.append(truth)
-        canon = _incidents(cfg, world, period, periods[0], reported_n, old_s, child_s, victims, rng)
+        canon = _incidents(
+            cfg, world, period, periods[0], reported_n, extra, old_s, child_s, victims, rng
+        )
         rows = messy_rows(canon, geo, world.other, prev, cfg.mess, rng)
         nfiles = max(1, cfg.files_per_period)
         rows = duplicates(rows, nfiles, cfg.mess, rng)
@@ -194,7 +262,7 @@ def generate(settings: Settings, cfg: SynthConfig, progress: bool = True) -> dic
             rows, settings.raw_dir / str(period), period, nfiles, cfg.mess, rng
         )
         prev = canon
-        n_inc = int(reported_n.sum())
+        n_inc = int(reported_n.sum() + extra.sum())
         summary["periods"][str(period)] = {
             "files": written, "notifications": int(len(canon)), "incidents": n_inc,
             "raw_rows": int(len(truth_rows)),

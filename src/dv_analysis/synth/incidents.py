@@ -133,8 +133,9 @@ def _case_details(inc_type, sex, age, rng) -> dict[str, np.ndarray]:
             "nat": nat, "opened": opened}  # fmt: skip
 
 
-def _units_and_dates(period: Period, inc_ord, n_notif, rng):
-    """For each notification: its incident, its unit (1–3 different units per incident) and date."""
+def _units_and_dates(period: Period, inc_ord, n_notif, rng, forced_unit=None):
+    """For each notification: its incident, its unit (1–3 different units per incident) and date.
+    ``forced_unit`` (per incident, "" where free) names the one unit of a campaign's incident."""
     n_inc = len(inc_ord)
     # notifications: 1–3 different units per incident (Gumbel top-k = weighted, no replacement)
     g = np.log(UNIT_SHARES)[None, :] - np.log(-np.log(rng.random((n_inc, len(UNITS)))))
@@ -142,6 +143,8 @@ def _units_and_dates(period: Period, inc_ord, n_notif, rng):
     inc_of = np.repeat(np.arange(n_inc), n_notif)
     k_of = np.arange(len(inc_of)) - np.repeat(np.cumsum(n_notif) - n_notif, n_notif)
     unit = np.array(UNITS, dtype=object)[unit_order[inc_of, k_of]]
+    if forced_unit is not None:
+        unit = np.where(forced_unit[inc_of] != "", forced_unit[inc_of], unit).astype(object)
     delay = np.where(k_of > 0, rng.integers(0, 8, len(inc_of)), rng.integers(0, 4, len(inc_of)))
     n_ord = np.minimum(inc_ord[inc_of] + delay, period.end.toordinal())
     n_dates = np.array([date.fromordinal(int(o)) for o in n_ord], dtype=object)
@@ -159,6 +162,7 @@ def notifications(
     n_notif: np.ndarray,
     victims: VictimPool,
     rng: np.random.Generator,
+    forced_unit: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Canonical notifications of a quarter's incidents (vectorised over incidents).
 
@@ -183,7 +187,7 @@ def notifications(
         dtype=object,
     )  # fmt: skip
     d = _case_details(inc_type, sex, age, rng)
-    inc_of, unit, n_dates = _units_and_dates(period, inc_ord, n_notif, rng)
+    inc_of, unit, n_dates = _units_and_dates(period, inc_ord, n_notif, rng, forced_unit)
     inc_dates = np.array([date.fromordinal(int(o)) for o in inc_ord], dtype=object)
     roc = np.array([x.year - 1911 for x in n_dates])
     nid = [

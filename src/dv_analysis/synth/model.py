@@ -116,6 +116,22 @@ class ModelParams:
     #: single high-risk villages apart from every cluster (no neighbour planted)
     isolated_villages: int = 0
     isolated_multiplier: float = 2.6
+    #: realism (all off by default, so the demo's world stays as documented); see
+    #: ``validation.realistic_world`` for the worlds the methods are judged on
+    overdispersion_sd: float = 0.0  # lognormal noise of each village-quarter's incidence
+    season_amplitude: float = 0.0  # log-scale seasonal swing of the city, peaking in Q3
+    trend_per_year: float = 0.0  # log change of the city's incidence per year
+    #: villages per cluster (in planting order): clusters grown at random over the queen
+    #: graph from their seed (irregular shapes); empty: a seed and all its neighbours
+    cluster_sizes: tuple[int, ...] = ()
+    #: a reporting campaign: one unit's notifications rise in one district for the last
+    #: ``campaign_quarters`` quarters (ending ``campaign_end_offset`` quarters before the end)
+    #: with no change in risk: extra reported incidents, ``campaign_extra`` × the district's
+    #: usual ones (milder incidents the unit now notifies), each notified by that unit alone
+    campaign_quarters: int = 0
+    campaign_end_offset: int = 0
+    campaign_extra: float = 0.5
+    campaign_unit: str = "警政"
 
 
 @dataclass
@@ -217,6 +233,53 @@ def neighbours(b: gpd.GeoDataFrame) -> dict[str, list[str]]:
 # Planted clusters
 # ---------------------------------------------------------------------------
 CLUSTER_TYPES = ("persistent", "new", "intensifying", "fading", "cold", "persistent")
+#: Quarters before the end at which an ``ended`` cluster stops, and over which a ``ramp``
+#: cluster rises to its full strength (the last quarters of the range).
+ENDED_QUARTERS_BEFORE_END = 6
+RAMP_QUARTERS = 3
+
+
+def cluster_profile(ctype: str, m: float, n: int) -> np.ndarray:
+    """A cluster's multiplier in each of ``n`` quarters, for its type and strength ``m``.
+
+    persistent: m throughout; new: m from two thirds of the range on; late: m in the last
+    two quarters; intensifying: 1 → m + ½; fading: m + ½ → 1; ended: m until
+    ``ENDED_QUARTERS_BEFORE_END`` quarters before the end, then 1; ramp: 1, then rising
+    linearly over the last ``RAMP_QUARTERS`` quarters to m; cold: 0.35.
+    """
+    t = np.arange(n) / max(n - 1, 1)
+    q = np.arange(n)
+    if ctype == "persistent":
+        return np.full(n, m)
+    if ctype == "new":
+        return np.where(q >= int(np.ceil(n * 2 / 3)), m, 1.0)
+    if ctype == "late":
+        return np.where(q >= n - 2, m, 1.0)
+    if ctype == "intensifying":
+        return 1.0 + (m + 0.5 - 1.0) * t
+    if ctype == "fading":
+        return m + 0.5 - (m + 0.5 - 1.0) * t
+    if ctype == "ended":
+        return np.where(q < n - ENDED_QUARTERS_BEFORE_END, m, 1.0)
+    if ctype == "ramp":
+        step = np.clip(q - (n - RAMP_QUARTERS - 1), 0, RAMP_QUARTERS) / RAMP_QUARTERS
+        return 1.0 + (m - 1.0) * step
+    if ctype == "cold":
+        return np.full(n, 0.35)
+    raise ValueError(f"unknown cluster type {ctype!r}")
+
+
+def grow_cluster(seed: str, size: int, nb: dict, blocked: set, rng) -> list[str]:
+    """A connected cluster of ``size`` villages grown from ``seed`` over the graph ``nb``:
+    each step adds a village drawn at random among those touching the cluster and not
+    ``blocked`` (irregular shapes, not a seed's full ring). Stops early when none is left."""
+    members = [seed]
+    while len(members) < size:
+        frontier = sorted({x for v in members for x in nb[v]} - set(members) - blocked)
+        if not frontier:
+            break
+        members.append(frontier[int(rng.integers(len(frontier)))])
+    return members
 
 
 def plant_clusters(
@@ -236,34 +299,23 @@ def plant_clusters(
         if len(clusters) >= model.n_clusters:
             break
         seed = eligible[k]
-        members = [seed, *nb[seed]]
+        k_ = len(clusters)
+        if k_ < len(model.cluster_sizes):
+            members = grow_cluster(seed, model.cluster_sizes[k_], nb, used, rng)
+        else:
+            members = [seed, *nb[seed]]
         ring = set(members) | {x for m in members for x in nb[m]}
         if ring & used:
             continue
         used |= ring
-        k_ = len(clusters)
-        ctype = (model.cluster_types or CLUSTER_TYPES)[
-            k_ % len(model.cluster_types or CLUSTER_TYPES)
-        ]
+        types = model.cluster_types or CLUSTER_TYPES
+        ctype = types[k_ % len(types)]
         m = (
             model.cluster_multipliers[k_]
             if k_ < len(model.cluster_multipliers)
             else model.cluster_multiplier
         )
-        t = np.arange(n) / max(n - 1, 1)
-        if ctype == "persistent":
-            mult = np.full(n, m)
-        elif ctype == "new":
-            onset = int(np.ceil(n * 2 / 3))
-            mult = np.where(np.arange(n) >= onset, m, 1.0)
-        elif ctype == "late":  # switched on two quarters before the end
-            mult = np.where(np.arange(n) >= n - 2, m, 1.0)
-        elif ctype == "intensifying":
-            mult = 1.0 + (m + 0.5 - 1.0) * t
-        elif ctype == "fading":
-            mult = m + 0.5 - (m + 0.5 - 1.0) * t
-        else:  # cold
-            mult = np.full(n, 0.35)
+        mult = cluster_profile(ctype, m, n)
         clusters.append(
             {
                 "id": f"C{len(clusters) + 1}",
