@@ -161,24 +161,39 @@ def fit_key(gf: pd.DataFrame, expected: np.ndarray, params: RiskParams) -> str:
     return h.hexdigest()
 
 
+def kept_fit(folder, stem: str, section: str, make):
+    """A fit's village table and summary kept by content in ``folder`` (``<stem>.parquet``
+    and ``<stem>.json``): read back when both are there (the summary's ``section`` then says
+    ``cached``), otherwise ``make()`` → (table, summary) written there, the table atomically.
+    Returns (table, summary, read back or not)."""
+    table, meta = folder / f"{stem}.parquet", folder / f"{stem}.json"
+    if table.exists() and meta.exists():
+        summary = json.loads(meta.read_text(encoding="utf-8"))
+        summary[section] = {**summary[section], "cached": True}
+        return pd.read_parquet(table), summary, True
+    out, summary = make()
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = table.with_name(f".{table.name}.{os.getpid()}")
+    out.to_parquet(tmp, index=False)
+    os.replace(tmp, table)
+    meta.write_text(json.dumps(summary, ensure_ascii=False), encoding="utf-8")
+    return out, summary, False
+
+
 def cached_fit(paths: PeriodPaths, gf: pd.DataFrame, expected: np.ndarray, params: RiskParams):
     """The fit's village table and summary, read back when a fit with the same content was
     made before (``data_clean/.cache/bym2/<key>.*``: internal, like every clean table),
     otherwise fitted and kept. Returns (areas, summary, fit or None when read back)."""
-    key = fit_key(gf, expected, params)
-    folder = paths.settings.fit_cache
-    table, meta = folder / f"{key}.parquet", folder / f"{key}.json"
-    if table.exists() and meta.exists():
-        summary = json.loads(meta.read_text(encoding="utf-8"))
-        summary["sampler"] = {**summary["sampler"], "cached": True}
-        return pd.read_parquet(table), summary, None
-    fit = _fit(gf, expected, params)
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = table.with_name(f".{table.name}.{os.getpid()}")
-    fit.areas.to_parquet(tmp, index=False)
-    os.replace(tmp, table)
-    meta.write_text(json.dumps(fit.summary(), ensure_ascii=False), encoding="utf-8")
-    return fit.areas, fit.summary(), fit
+    made = []
+
+    def make():
+        made.append(_fit(gf, expected, params))
+        return made[0].areas, made[0].summary()
+
+    areas, summary, _ = kept_fit(
+        paths.settings.fit_cache, fit_key(gf, expected, params), "sampler", make
+    )
+    return areas, summary, (made[0] if made else None)
 
 
 def _worst(diagnostics: list[dict]) -> dict:
@@ -465,18 +480,10 @@ def cached_spacetime(paths: PeriodPaths, villages, y, e, e_next, params: RiskPar
     """A space-time fit read back when one with the same content was made before
     (``data_clean/.cache/bym2/st-<key>.*``, internal), otherwise made and kept."""
     key = spacetime_key(villages, y, e, params, level)
-    folder = paths.settings.fit_cache
-    table, meta = folder / f"st-{key}.parquet", folder / f"st-{key}.json"
-    if table.exists() and meta.exists():
-        summary = json.loads(meta.read_text(encoding="utf-8"))
-        summary["engine"] = {**summary["engine"], "cached": True}
-        return pd.read_parquet(table), summary
-    out, summary = _fit_spacetime(villages, y, e, e_next, params, level)
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = table.with_name(f".{table.name}.{os.getpid()}")
-    out.to_parquet(tmp, index=False)
-    os.replace(tmp, table)
-    meta.write_text(json.dumps(summary, ensure_ascii=False), encoding="utf-8")
+    out, summary, _ = kept_fit(
+        paths.settings.fit_cache, f"st-{key}", "engine",
+        lambda: _fit_spacetime(villages, y, e, e_next, params, level),
+    )  # fmt: skip
     return out, summary
 
 
