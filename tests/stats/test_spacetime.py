@@ -132,3 +132,23 @@ def test_summaries_of_draws_report_now_direction_and_excess():
     assert table["excess_next_mean"].round(0).tolist() == [10.0, 6.0, 0.0]
     assert (table["excess_next_low"] < table["excess_next_mean"]).all()
     assert (table["p_now_exceed_1_5"].iloc[:2] > 0.98).all()
+
+
+@pytest.mark.slow(seconds=6, why="two nested-Laplace fits of 144 villages × 8 quarters")
+def test_the_eb_strategy_keeps_theta_at_its_mode_and_gives_nearly_the_same_present_risk():
+    """``integrate=False`` (R-INLA's "eb"): one point of θ, the mode; the present log RR of
+    every village within 0.05 of the full fit's, and a search started from a nearby θ
+    converges to the same mode in fewer evaluations."""
+    panel, _, _ = _panel(k=12, quarters=8, seed=5, path_sd=0.1, noise_sd=0.15, e_max=20)
+    full = laplace.fit_laplace(panel, seed=1)
+    eb = laplace.fit_laplace(panel, integrate=False)
+    assert eb.diagnostics["ok"] and eb.diagnostics["strategy"] == "eb"
+    assert len(eb.weights) == 1 and np.allclose(eb.theta[0], eb.theta_mode)
+    now = []
+    for fit in (full, eb):
+        _, b, delta = laplace.draw(fit, panel, 2000, seed=2)
+        now.append(st.log_rr_draws(b, delta, panel)[:, :, -4:].mean(2).mean(0))
+    assert np.max(np.abs(now[0] - now[1])) < 0.05
+    warm = laplace.fit_laplace(panel, integrate=False, theta_start=eb.theta_mode + 0.2)
+    assert warm.diagnostics["theta_evaluations"] < eb.diagnostics["theta_evaluations"]
+    assert np.allclose(warm.theta_mode, eb.theta_mode, atol=0.05)

@@ -188,12 +188,15 @@ def log_posterior_theta(theta, panel: Panel, priors: SpaceTimePriors, start=None
     return float(value), mode, prior
 
 
-def _start_theta(panel: Panel) -> np.ndarray:
-    return np.array([np.log(0.4), 0.0, np.log(0.05), np.log(0.15)])
+#: Where the θ search starts without a better guess: σ 0.4, ρ ½, σ_δ 0.05, σ_ε 0.15.
+START_THETA = np.array([np.log(0.4), 0.0, np.log(0.05), np.log(0.15)])
 
 
-def theta_mode(panel: Panel, priors: SpaceTimePriors) -> tuple[np.ndarray, dict]:
-    """The mode of log p̃(θ | y) (L-BFGS on numerical gradients, warm-started Newton)."""
+def theta_mode(
+    panel: Panel, priors: SpaceTimePriors, start: np.ndarray | None = None
+) -> tuple[np.ndarray, dict]:
+    """The mode of log p̃(θ | y) (L-BFGS on numerical gradients, warm-started Newton), from
+    ``start`` (default :data:`START_THETA`)."""
     cache: dict = {"start": None, "evaluations": 0}
 
     def negative(theta):
@@ -202,7 +205,8 @@ def theta_mode(panel: Panel, priors: SpaceTimePriors) -> tuple[np.ndarray, dict]
         cache["evaluations"] += 1
         return -value
 
-    res = minimize(negative, _start_theta(panel), method="L-BFGS-B", bounds=THETA_BOUNDS,
+    x0 = START_THETA if start is None else np.clip(start, *np.array(THETA_BOUNDS).T)
+    res = minimize(negative, x0, method="L-BFGS-B", bounds=THETA_BOUNDS,
                    options={"eps": 1e-3, "gtol": 1e-2, "maxiter": 100})  # fmt: skip
     return res.x, {"converged": bool(res.success), "message": str(res.message),
                    "evaluations": cache["evaluations"], "start": cache["start"]}  # fmt: skip
@@ -282,7 +286,13 @@ def _integrate(panel, priors, mode_theta, hess, start, seed):
     return points, weights / weights.sum(), modes, priors_at
 
 
-def fit_laplace(panel: Panel, priors: SpaceTimePriors | None = None, seed: int = 42) -> LaplaceFit:
+def fit_laplace(
+    panel: Panel,
+    priors: SpaceTimePriors | None = None,
+    seed: int = 42,
+    integrate: bool = True,
+    theta_start: np.ndarray | None = None,
+) -> LaplaceFit:
     """Fit the space-time model by nested Laplace (module docstring).
 
     Parameters
@@ -293,38 +303,72 @@ def fit_laplace(panel: Panel, priors: SpaceTimePriors | None = None, seed: int =
         Default: ``SpaceTimePriors()``.
     seed : int
         Seed of the integration points over θ.
+    integrate : bool
+        True: integrate over θ (importance sampling). False: keep θ at its posterior mode
+        (R-INLA's ``int.strategy = "eb"``): one Gaussian approximation, about a third of the
+        work; the latent field's uncertainty is kept, the hyperparameters' is not. For
+        rankings at backtest origins, not for the numbers staff read.
+    theta_start : numpy.ndarray, optional
+        Where the θ search starts (e.g. a neighbouring quarter's mode); default
+        :data:`START_THETA`.
 
     Returns
     -------
     LaplaceFit
     """
+    from threadpoolctl import threadpool_limits
+
     priors = priors or SpaceTimePriors()
     t0 = time.perf_counter()
-    mode_theta, search = theta_mode(panel, priors)
-    start = search.pop("start")
+    # one BLAS thread: the matrices are small, and several fits run side by side (counties,
+    # test workers), where threads of each fit fighting for the cores made them 10× slower
+    with threadpool_limits(limits=1):
+        mode_theta, search = theta_mode(panel, priors, theta_start)
+        start = search.pop("start")
+        if integrate:
+            hess, points, weights, modes, priors_at = _integrated(
+                panel, priors, mode_theta, start, seed
+            )
+        else:
+            _, mode, prior = log_posterior_theta(mode_theta, panel, priors, start)
+            hess, points, weights = None, mode_theta[None, :], np.ones(1)
+            modes, priors_at = [mode], [prior]
+    diagnostics = _diagnostics(search, modes, weights, integrate)
+    sd = (
+        np.sqrt(np.clip(np.diag(np.linalg.pinv(hess)), 0, None))
+        if hess is not None
+        else np.full(len(mode_theta), np.nan)
+    )
+    return LaplaceFit(points, weights, modes, priors_at, mode_theta, sd, diagnostics,
+                      time.perf_counter() - t0)  # fmt: skip
+
+
+def _integrated(panel, priors, mode_theta, start, seed):
+    """The Hessian of −log p̃(θ | y) at its mode and the importance-sampling points."""
 
     def f(theta):
         return -log_posterior_theta(theta, panel, priors, start)[0]
 
     hess = theta_hessian(f, mode_theta)
-    points, weights, modes, priors_at = _integrate(panel, priors, mode_theta, hess, start, seed)
+    return (hess, *_integrate(panel, priors, mode_theta, hess, start, seed))
+
+
+def _diagnostics(search: dict, modes: list, weights: np.ndarray, integrate: bool) -> dict:
+    """What the fit's reader checks: the θ search, Newton at every point, the weights."""
     ess = float(1.0 / (weights**2).sum())
-    diagnostics = {
-        "engine": "laplace", "theta_search_converged": search["converged"],
+    d = {
+        "engine": "laplace", "strategy": "importance" if integrate else "eb",
+        "theta_search_converged": search["converged"],
         "theta_evaluations": search["evaluations"],
         "newton_gradient_max": max(m.gradient_norm for m in modes),
         "newton_iterations_max": max(m.iterations for m in modes),
-        "integration_points": len(points), "weight_ess": round(ess, 2),
-        "weight_ess_limit": MIN_WEIGHT_ESS * len(points),
+        "integration_points": len(weights), "weight_ess": round(ess, 2),
+        "weight_ess_limit": MIN_WEIGHT_ESS * len(weights) if integrate else 1.0,
     }  # fmt: skip
-    diagnostics["ok"] = bool(
-        search["converged"]
-        and diagnostics["newton_gradient_max"] < 1e-3
-        and ess >= MIN_WEIGHT_ESS * len(points)
+    d["ok"] = bool(
+        search["converged"] and d["newton_gradient_max"] < 1e-3 and ess >= d["weight_ess_limit"]
     )
-    sd = np.sqrt(np.clip(np.diag(np.linalg.pinv(hess)), 0, None))
-    return LaplaceFit(points, weights, modes, priors_at, mode_theta, sd, diagnostics,
-                      time.perf_counter() - t0)  # fmt: skip
+    return d
 
 
 def _draw_latent(panel: Panel, mode, prior, count: int, rng):
@@ -354,11 +398,14 @@ def draw(fit: LaplaceFit, panel: Panel, draws: int = 2000, seed: int = 42):
     """Posterior draws of (γ, b, δ) from the fit: points of θ by weight, then the latent
     field from each point's Gaussian approximation. Returns arrays shaped
     (draws, T), (draws, n), (draws, n, T)."""
+    from threadpoolctl import threadpool_limits
+
     rng = np.random.default_rng(seed)
     counts = rng.multinomial(draws, fit.weights)
-    parts = [
-        _draw_latent(panel, fit.modes[k], fit.priors_at[k], int(c), rng)
-        for k, c in enumerate(counts)
-        if c > 0
-    ]
+    with threadpool_limits(limits=1):  # as fit_laplace
+        parts = [
+            _draw_latent(panel, fit.modes[k], fit.priors_at[k], int(c), rng)
+            for k, c in enumerate(counts)
+            if c > 0
+        ]
     return tuple(np.concatenate([p[j] for p in parts]) for j in range(3))
