@@ -389,6 +389,11 @@ class PeriodPaths:
         return self.clean / "village_panel.parquet"
 
     @property
+    def village_units(self) -> Path:
+        """Incidents per village, quarter and the unit that first reported them (long)."""
+        return self.clean / "village_units.parquet"
+
+    @property
     def hotspots(self) -> Path:
         return self.clean / "hotspots.parquet"
 
@@ -422,16 +427,6 @@ class PeriodPaths:
     def risk_summary(self) -> Path:
         """Fixed effects, hyperparameters, diagnostics and sampler of the village-risk model."""
         return self.clean / "risk_summary.json"
-
-    @property
-    def risk_backtest(self) -> Path:
-        """BYM2 of the window ending with this quarter as the backtest fits it (a cache)."""
-        return self.clean / "risk_backtest.parquet"
-
-    @property
-    def early_warning_backtest(self) -> Path:
-        """The early warning with data up to this quarter as the backtest computes it (a cache)."""
-        return self.clean / "early_warning_backtest.parquet"
 
     @property
     def early_warning(self) -> Path:

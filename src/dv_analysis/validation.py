@@ -437,6 +437,90 @@ def run_present_world(seed: int, kind: str, root, engine: str = "laplace") -> di
             "seconds": out.summary["engine"]["seconds"]}  # fmt: skip
 
 
+# --- the outreach list on realistic worlds (issue 24) -------------------------------------
+#: Naive lists a clerk would make, scored beside the outreach list: (name, quarters, rate).
+NAIVE_LISTS = (("count_1q", 1, False), ("count_4q", 4, False), ("count_12q", 12, False),
+               ("rate_4q", 4, True), ("rate_12q", 12, True))  # fmt: skip
+
+
+def outreach_truth(settings: Settings, period: str, budget: int) -> pd.DataFrame:
+    """Each village's true relative risk of an incident (reported or not) in ``period``, its
+    true excess incidents (population × the city's true rate × (RR − 1), at least 0), and
+    ``elevated``: among the ``2 × budget`` villages with the most true excess (the villages
+    where outreach would meet the most incidents above what the city's rate gives)."""
+    vt = pd.read_parquet(settings.truth_city_dir / "village_truth.parquet")
+    now = vt[vt["period"] == str(period)].set_index("villcode")
+    rate = now["expected_true"].sum() / now["pop_total"].sum()
+    excess = ((now["relative_risk"] - 1) * now["pop_total"] * rate).clip(lower=0)
+    top = excess.sort_values(ascending=False).head(2 * budget).index
+    return pd.DataFrame({"rr": now["relative_risk"], "excess": excess,
+                         "elevated": now.index.isin(top) & (excess > 0)})  # fmt: skip
+
+
+def naive_lists(settings: Settings, period: str, budget: int) -> dict[str, pd.Index]:
+    """The first ``budget`` villages of each naive list (:data:`NAIVE_LISTS`)."""
+    panel = pd.read_parquet(settings.period(period).village_panel)
+    out = {}
+    for name, k, rate in NAIVE_LISTS:
+        q = [str(p) for p in window_periods(period, k)]
+        w = panel[panel["period"].isin(q)].groupby("villcode")[["incidents", "pop_total"]].sum()
+        score = w["incidents"] / w["pop_total"].clip(lower=1) if rate else w["incidents"]
+        out[name] = score.sort_values(ascending=False, kind="stable").head(budget).index
+    return out
+
+
+def outreach_recovery(settings: Settings, period: str, budget: int = 20) -> dict:
+    """How the outreach list of ``period`` (``village_priority``) matches a realistic world's
+    truth (:func:`outreach_truth`), beside the best naive list (:func:`naive_lists`).
+
+    Tier-2 precision against ``elevated`` and against true RR ≥ 1.5; the share of the best
+    possible true excess tier 2 holds; faded villages (a cluster that ended) in tier 2;
+    ramping-cluster villages in tier ≥ 1; campaign villages (a reporting change, no risk)
+    flagged as a rise and in tier 2; tier ≥ 1 precision and recall against ``elevated``.
+    """
+    t = pd.read_parquet(settings.period(period).village_priority).set_index("villcode")
+    truth = outreach_truth(settings, period, budget).reindex(t.index)
+    params = json.loads((settings.truth_city_dir / "params.json").read_text())
+    campaign = set((params.get("campaign") or {}).get("villcodes", []))
+    best = truth["excess"].sort_values(ascending=False).head(budget).sum()
+    two, watched = t.index[t["tier"] == 2], t.index[t["tier"] >= 1]
+    faded, ramp = _of_type(settings, "ended"), _of_type(settings, "ramp")
+
+    def scores(ids) -> dict:
+        x = truth.reindex(ids)
+        return {"precision": float(x["elevated"].mean()), "precision_rr15": float((x["rr"] >= 1.5).mean()),
+                "excess_captured": float(x["excess"].sum() / best) if best > 0 else float("nan")}  # fmt: skip
+
+    naive = {name: scores(ids) for name, ids in naive_lists(settings, period, budget).items()}
+    best_naive = max(naive, key=lambda n: naive[n]["precision"])
+    return {
+        "period": str(period), **{f"tier2_{k}": v for k, v in scores(two).items()},
+        "tier2": len(two), "tier1": int((t["tier"] == 1).sum()),
+        "best_naive": best_naive, **{f"naive_{k}": v for k, v in naive[best_naive].items()},
+        "naive_excess_captured_max": max(v["excess_captured"] for v in naive.values()),
+        "faded_in_tier2": int(two.isin(faded).sum()),
+        "ramp_in_tier1": float(np.mean([v in set(watched) for v in ramp])) if ramp else float("nan"),
+        "campaign_rises": int(t.index[t["emerging"]].isin(campaign).sum()),
+        "campaign_in_tier2": int(two.isin(campaign).sum()),
+        "watch_precision": float(truth.reindex(watched)["elevated"].mean()),
+        "watch_recall": float(truth["elevated"][watched.intersection(truth.index)].sum() / max(truth["elevated"].sum(), 1)),
+        "expected_not_elevated_2": float((1 - t.loc[two, "p_now_exceed_1_25"]).sum()),
+    }  # fmt: skip
+
+
+def run_outreach_world(seed: int, kind: str, root, period: str = "2020Q4", budget: int = 20):
+    """The risk and priority stages with their defaults on a realistic Taipei
+    (:func:`realistic_years`), scored by :func:`outreach_recovery`."""
+    from .stages import priority, risk
+
+    s = realistic_years(seed, kind, root, end=period)
+    paths = s.period(period)
+    features.build(paths)
+    risk.run(paths, progress=False)
+    priority.run(paths, priority.PriorityParams(budget=budget), progress=False)
+    return {"seed": seed, "kind": kind, **outreach_recovery(s, period, budget)}
+
+
 def lattice_adjacency(k: int):
     """Rook adjacency of a ``k × k`` lattice (a graph for tests and reference panels)."""
     import scipy.sparse as sp

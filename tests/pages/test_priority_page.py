@@ -1,33 +1,73 @@
-"""The outreach list's summary in plain words."""
+"""The outreach list's summary and tables in plain words."""
 
+import numpy as np
 import pandas as pd
 
-from dv_analysis.pages import summaries
+from dv_analysis.pages import summaries, tables
 
 
-def _summary(default, baseline):
+def _row(excess, diff, lo=-0.02, hi=0.08, wins=3):
+    return {"excess_capture": excess, "hit_rate": 0.14, "pai": 2.5, "pei": 0.8,
+            "difference": diff, "difference_low": lo, "difference_high": hi, "wins": wins,
+            "origins": 4, "selection_origins": 4, "nested": True}  # fmt: skip
+
+
+def _summary(rankings, chosen_by="backtest"):
     return {
         "tiers": {"2": 3, "1": 5, "0": 448},
-        "parameters": {"budget": 20, "flag_probability": 0.9, "risk_window": 12},
+        "expected_not_elevated": {"2": 0.4, "1": 1.6},
+        "parameters": {
+            "budget": 20,
+            "tier2_probability": 0.8,
+            "watch_size": 40,
+            "risk_window": 12,
+        },  # fmt: skip
         "emerging": 2,
         "under_reporting": 1,
-        "default_ranking": "bym2_count",
-        "default": default,
-        "baseline": baseline,
+        "falling_held_back": 1,
+        "default_ranking": "excess_low",
+        "chosen_by": chosen_by,
+        "rankings": rankings,
     }
 
 
-def test_priority_summary_counts_quarters_as_whole_numbers_and_names_the_ranking():
+def test_priority_summary_names_the_ranking_the_best_naive_list_and_how_sure():
     table = pd.DataFrame(
         {"tier": [2, 2, 1], "townname": ["大安區"] * 3, "villname": ["甲里", "乙里", "丙里"]}
     )
-    d = {"origins": 8.0, "wins": 7.0, "hit_rate": 0.143, "hit_rate_sd": 0.009}
-    b = {"origins": 8.0, "wins": 0.0, "hit_rate": 0.135, "hit_rate_sd": 0.007}
-    text = summaries.priority_summary(_summary(d, b), table)
+    rankings = {"excess_low": _row(0.81, 0.0, np.nan, np.nan, 0),
+                "rate_12q": _row(0.74, 0.07), "count_1q": _row(0.60, 0.21, 0.1, 0.3, 4),
+                "rr_now": _row(0.85, -0.04)}  # fmt: skip
+    text = summaries.priority_summary(_summary(rankings), table)
     assert "優先關注 3 個里" in text and "另有 5 個里" in text
-    assert "回測過去 8 季" in text and "在 7 / 8 季" in text and "8.0" not in text
-    assert "模型估計每季事件數" in text and "14.3%" in text and "13.5%" in text
+    assert "約 0 個里其實並未偏高" in text and "約 2 個里其實並未高於全市" in text
+    assert "下一季超額事件（保守估計）" in text and "較早 4 季" in text and "之後 4 季" in text
+    assert "近十二季事件率" in text, "the best naive list, not a model ranking"
+    assert "81%" in text and "74%" in text and "+7 個百分點" in text and "-2 至 +8" in text
     assert "名單前三名：大安區甲里、大安區乙里" in text
-    assert "風險依近 12 季估計" in text
-    short = summaries.priority_summary(_summary(None, None), table)
-    assert "資料季數不足" in short
+    assert "暫不列優先關注的里：1 個" in text
+    short = summaries.priority_summary(_summary({}, "validation"), table)
+    assert "無法回測" in short
+
+
+def _list():
+    return pd.DataFrame({
+        "rank": [1, 2, 3, 4], "tier": [2, 2, 1, 0], "tier_label": ["優先關注", "優先關注", "留意", "一般"],
+        "townname": ["大安區"] * 4, "villname": ["甲里", "乙里", "丙里", "丁里"],
+        "reasons": ["r"] * 4, "rr_now_mean": [2.5, 1.8, 1.3, np.nan],
+        "rr_now_low": [2.0, 1.4, 1.0, np.nan], "rr_now_high": [3.1, 2.3, 1.7, np.nan],
+        "p_now_exceed_1_25": [0.9996, 0.93, 0.55, np.nan],
+        "excess_next_mean": [6.0, 3.2, 1.0, np.nan], "excess_next_low": [4.1, 1.5, -0.5, np.nan],
+        "excess_next_high": [8.0, 5.0, 2.5, np.nan], "trend": ["上升", "持平", "下降", None],
+        "quadrant": ["q"] * 4,
+    })  # fmt: skip
+
+
+def test_each_tier_table_holds_that_tier_only():
+    """The 留意 table used to repeat the 優先關注 villages (a tuple compared as a tier)."""
+    two = tables.priority_list(_list(), 2)
+    one = tables.priority_list(_list(), 1)
+    assert list(two["里"]) == ["甲里", "乙里"] and list(one["里"]) == ["丙里"]
+    assert two["高於 1.25 倍的機率"].tolist() == ["> 99%", "93%"], "never 100%"
+    assert one["目前風險倍數（90% 範圍）"].iloc[0] == "1.30（1.00–1.70）"
+    assert one["下一季超額事件（90% 範圍）"].iloc[0] == "1.0（-0.5–2.5）"

@@ -50,8 +50,9 @@ def test_probabilities_never_read_as_certain():
 def test_a_model_that_missed_its_diagnostics_warns_on_the_outreach_page():
     """The risk model's miss is carried into 04b's summary and said at its top."""
     summary = {
-        "tiers": {"2": 1, "1": 0}, "default": None, "baseline": None, "emerging": 0,
-        "under_reporting": 0, "parameters": {"budget": 20, "flag_probability": 0.9, "risk_window": 12},
+        "tiers": {"2": 1, "1": 0}, "default_ranking": "excess_low", "rankings": {},
+        "emerging": 0, "under_reporting": 0,
+        "parameters": {"budget": 20, "tier2_probability": 0.8, "watch_size": 40, "risk_window": 12},
         "risk_model_diagnostics": {"ok": False, "engine": "laplace", "message": "Newton 1e-1"},
     }  # fmt: skip
     priority = pd.DataFrame({"tier": [2], "townname": ["大安區"], "villname": ["甲里"]})

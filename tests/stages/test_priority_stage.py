@@ -1,4 +1,4 @@
-"""The priority stage's backtest and early-warning cache on a synthetic 14-quarter panel."""
+"""The priority stage: its backtest sees only earlier quarters, its tiers and reasons."""
 
 import numpy as np
 import pandas as pd
@@ -6,16 +6,16 @@ import pytest
 
 from dv_analysis import public
 from dv_analysis.config import period_range
+from dv_analysis.pages import labels as L
 from dv_analysis.stages import priority
-from dv_analysis.stats.backtest import hit_rate
-from dv_analysis.stats.early_warning import neighbourhood_matrix
-from dv_analysis.stats.weights import build_weights, contiguity
+from dv_analysis.stats.backtest import excess_capture, hit_rate
 
 
 @pytest.fixture
 def world(settings, monkeypatch):
-    """Boundaries of Taipei, a Poisson panel of 14 quarters, BYM2 replaced by a stub that
-    records which quarters it was given (the backtest must not see the target quarter)."""
+    """Boundaries of Taipei, a Poisson panel of 14 quarters, the space-time model at each
+    origin replaced by a stub that records the last quarter it was given (the backtest must
+    not see the target quarter)."""
     villages = public.load_boundaries(settings)
     ids = villages["villcode"].to_numpy()
     rng = np.random.default_rng(5)
@@ -28,71 +28,85 @@ def world(settings, monkeypatch):
     )  # fmt: skip
     seen = []
 
-    def fake_risk(paths, villages, observed, person_quarters, params):
-        seen.append(str(paths.period))
-        e = person_quarters * observed.sum() / person_quarters.sum()
-        return pd.DataFrame({"villcode": ids, "expected": e, "rr_mean": (observed + 1) / (e + 1),
-                             "p_exceed_1": (observed > e).astype(float)})  # fmt: skip
+    def fake_risk(paths, panel_, villages_, origin, params):
+        seen.append(origin)
+        upto = panel_[panel_["period"] <= origin]
+        assert upto["period"].max() == origin
+        mean = upto.groupby("villcode")["incidents"].mean().reindex(ids).to_numpy()
+        e = pop * mean.sum() / pop.sum()
+        return pd.DataFrame({"villcode": ids, "expected_next": e, "excess_next_mean": mean - e,
+                             "excess_next_low": mean - e - 1, "p_now_exceed_1_25": mean / mean.max(),
+                             "rr_now_mean": mean / e})  # fmt: skip
 
-    monkeypatch.setattr(priority, "risk_at", fake_risk)
-    neighbours, _ = contiguity(villages, "queen", ids="villcode")
-    w, _ = build_weights(villages, "queen", ids="villcode")
-    return villages, panel, neighbourhood_matrix(neighbours, ids), w, seen, quarters
+    monkeypatch.setattr(priority, "origin_risk", fake_risk)
+    return villages, panel, seen, quarters, pop
 
 
 def test_backtest_ranks_with_earlier_quarters_only(settings, world):
-    villages, panel, m, w, seen, quarters = world
-    params = priority.PriorityParams(backtest_quarters=3, alarm_simulations=199)
-    bt = priority.backtest(settings.period("2020Q4"), panel, villages, m, w, params, progress=False)
+    villages, panel, seen, quarters, pop = world
+    params = priority.PriorityParams(backtest_quarters=3)
+    bt = priority.backtest(settings.period("2020Q4"), panel, villages, params, progress=False)
     assert sorted(bt["target"].unique()) == quarters[-3:]
-    assert (bt["origin"] < bt["target"]).all() and set(seen) == set(quarters[-4:-1])
+    assert (bt["origin"] < bt["target"]).all() and seen == quarters[-4:-1]
     assert set(bt["ranking"]) == set(priority.RANKINGS) and set(bt["k"]) == {10, 20, 50}
-    assert bt["hit_rate"].between(0, 1).all()
-    # last quarter's counts, by hand, for the last origin
+    assert bt["hit_rate"].between(0, 1).all() and bt["pei"].between(0, 1).all()
     ids = villages["villcode"].to_numpy()
-    last = panel[panel["period"] == quarters[-2]].set_index("villcode")["incidents"].reindex(ids)
-    target = panel[panel["period"] == quarters[-1]].set_index("villcode")["incidents"].reindex(ids)
-    row = bt[(bt["target"] == quarters[-1]) & (bt["ranking"] == "last_quarter") & (bt["k"] == 20)]
-    assert row["hit_rate"].iloc[0] == pytest.approx(
-        hit_rate(last.to_numpy(), target.to_numpy(), 20)
-    )
+
+    def quarter(q):
+        return panel[panel["period"] == q].set_index("villcode")["incidents"].reindex(ids)
+
+    target = quarter(quarters[-1]).to_numpy()
+    last = bt[(bt["target"] == quarters[-1]) & (bt["k"] == 20)].set_index("ranking")
+    by_hand = quarter(quarters[-2]).to_numpy()
+    assert last.loc["count_1q", "hit_rate"] == pytest.approx(hit_rate(by_hand, target, 20))
+    twelve = sum(quarter(q).to_numpy() for q in quarters[-13:-1])
+    assert last.loc["rate_12q", "hit_rate"] == pytest.approx(hit_rate(twelve / pop, target, 20))
+    e = pop * panel[panel["period"] <= quarters[-2]].groupby("villcode")["incidents"].mean().reindex(ids).sum() / pop.sum()  # fmt: skip
+    assert last.loc["count_12q", "excess_capture"] == pytest.approx(
+        excess_capture(twelve, target, e, 20)
+    ), "excess against the expected counts the model knew at the origin"
 
 
-def test_early_warning_of_an_origin_is_read_back_while_unchanged(settings, world, monkeypatch):
-    villages, panel, m, _, _, quarters = world
-    ids = villages["villcode"].to_numpy()
-    params = priority.PriorityParams(alarm_simulations=199)
-    paths = settings.period(quarters[-2])
-    first = priority.emerging_cached(paths, panel, ids, m, params)
-    assert first["available"].all() and (paths.clean / "early_warning_backtest.parquet").exists()
-    again = priority.emerging_cached(paths, panel, ids, m, params)
-    pd.testing.assert_frame_equal(first, again)
-    keyfile = paths.clean / "early_warning_backtest.parquet.key"
-    key = keyfile.read_text()
-    with monkeypatch.context() as patched:  # the early warning's code changed: computed again
-        patched.setattr(priority, "code_digest", lambda *code: b"another method")
-        priority.emerging_cached(paths, panel, ids, m, params)
-        assert keyfile.read_text() != key
-    priority.emerging_cached(paths, panel, ids, m, params)
-    assert keyfile.read_text() == key
-    changed = panel.copy()
-    changed.loc[changed["period"] == quarters[-2], "incidents"] += 5
-    other = priority.emerging_cached(paths, changed, ids, m, params)
-    assert not other.equals(first), "new counts, new early warning"
-    later = panel[panel["period"] > quarters[-2]]  # quarters after the origin do not matter
-    grown = pd.concat([panel, later.assign(incidents=later["incidents"] * 3)], ignore_index=True)
-    grown = grown.drop_duplicates(["villcode", "period"], keep="last")
-    pd.testing.assert_frame_equal(priority.emerging_cached(paths, grown, ids, m, params), first)
+def _table(n=8, **cols):
+    base = {"rank": np.arange(1, n + 1), "p_now_exceed_1_25": np.full(n, 0.95),
+            "p_now_exceed_1": np.full(n, 0.99), "trend": ["持平"] * n, "emerging": [False] * n}  # fmt: skip
+    base |= cols
+    base["rise_kind"] = ["risk" if e else "" for e in base["emerging"]]
+    return pd.DataFrame(base)
 
 
-def test_a_kept_table_is_keyed_by_the_code_that_computes_it():
-    """``cache.code_digest``: the same code, the same digest; other code, another."""
-    from dv_analysis.stages import cache, priority
-    from dv_analysis.stats import early_warning
+def test_tier_two_is_the_budget_among_the_likely_elevated_and_a_falling_village_waits():
+    t = _table(p_now_exceed_1_25=[0.99, 0.5, 0.9, 0.95, 0.9, 0.3, 0.2, 0.1],
+               p_now_exceed_1=[1, 0.9, 1, 1, 1, 0.85, 0.5, 0.4],
+               trend=["持平", "持平", "下降", "上升", "持平", "持平", "持平", "持平"],
+               emerging=[False] * 7 + [True])  # fmt: skip
+    tiers = priority.assign_tiers(t, priority.PriorityParams(budget=2, watch_size=3))
+    # rank 1 and 4 (rank 2 is not likely elevated; rank 3 is falling)
+    assert tiers.tolist()[:4] == [2, 1, 1, 2]
+    # the watch list: the rise of its own (rank 8) first, then ranks 2 and 3 (watch_size 3)
+    assert tiers.tolist()[4:] == [0, 0, 0, 1]
+    wide = priority.assign_tiers(t, priority.PriorityParams(budget=2, watch_size=10))
+    assert wide.tolist() == [2, 1, 1, 2, 1, 1, 0, 1], "P(RR > 1) ≥ 0.8 or a rise of its own"
 
-    assert cache.code_digest(early_warning, priority.emerging_at) == cache.code_digest(
-        early_warning, priority.emerging_at
-    )
-    assert cache.code_digest(early_warning) != cache.code_digest(
-        early_warning, priority.emerging_at
-    )
+
+def test_a_village_in_an_alarmed_neighbourhood_shows_its_own_rise_not_the_windows():
+    early = pd.DataFrame({"own_observed": [12.0, np.nan, 0.0], "own_expected": [6.0, np.nan, 2.0]})
+    r = priority.own_rise(early)
+    assert r["own_oe"].iloc[0] == pytest.approx(2.0) and r["own_oe_low"].iloc[0] > 1.0
+    assert np.isnan(r["own_oe"].iloc[1]) and r["own_oe_low"].iloc[2] == 0.0
+    row = pd.Series({"rr_now_mean": 0.7, "rr_now_low": 0.5, "rr_now_high": 0.95,
+                     "p_now_exceed_1_25": 0.001, "excess_next_mean": -1.0, "excess_next_low": -2.0,
+                     "excess_next_high": 0.1, "trend": "持平", "p_rising": 0.5, "tier": 1,
+                     "emerging": True, "rise_kind": "risk", "onset": "2020Q3", "own_oe": 1.1, "own_oe_low": 0.6,
+                     "own_oe_high": 1.9, "hard_to_reach": False, "under_reporting": False,
+                     "hotspot": True})  # fmt: skip
+    text = priority._reasons(row, priority.PriorityParams())
+    assert "0.7 倍" in text and "< 1%" in text and "本里自那時起事件為過去水準的 1.1 倍" in text
+    assert "0.6–1.9" in text and "熱點" not in text and "下一季" not in text
+    assert "100%" not in text
+    row = pd.Series({**row.to_dict(), "trend": L.TREND_LABELS["falling"], "p_rising": 0.03})
+    falling = priority._reasons(row, priority.PriorityParams())
+    assert "近一年下降" in falling and "3%" in falling
+    campaign = priority._reasons(pd.Series({**row.to_dict(), "rise_kind": "reporting"}),
+                                 priority.PriorityParams())  # fmt: skip
+    assert "通報來源變化" in campaign and "本里自那時起" not in campaign

@@ -103,3 +103,83 @@ def test_members_are_the_areas_whose_own_counts_favour_the_rise():
     assert not ew.loc[3:, "emerging"].any()
     strict = early_warning(counts, pop, m, alpha=0.002, simulations=999, seed=1, member_ratio=1.5)
     assert strict.loc[[0, 1, 2], "emerging"].tolist() == [True, False, False]
+
+
+def test_a_rise_one_reporting_unit_carries_is_a_reporting_change():
+    """A window whose rise since the onset comes from one unit's reports (a campaign) is
+    a reporting change; the same rise spread over every unit (risk) is not."""
+    import numpy as np
+
+    from dv_analysis.stats.early_warning import carried_by_one_unit
+
+    rng = np.random.default_rng(3)
+    base = np.array([40.0, 30.0, 20.0, 10.0])  # per-quarter expected of 4 units, 2 windows
+    t, baseline = 12, 8
+    units = rng.poisson(np.broadcast_to(base[:, None, None], (4, t, 2))).astype(float)
+    units[1, baseline:, 0] += 45  # window 0: unit 1 alone reports 45 more a quarter
+    units[:, baseline:, 1] = rng.poisson(1.5 * base[:, None] * np.ones((1, 4)))  # all ×1.5
+    expected = np.full((t - baseline, 2), base.sum())
+    onset = np.array([0, 0])
+    out = carried_by_one_unit(units, expected, onset, baseline, (1.5 - 1) / np.log(1.5))
+    assert out.tolist() == [True, False]
+    assert not carried_by_one_unit(units, expected, np.array([-1, -1]), baseline, 1.23).any()
+
+
+def test_a_campaign_over_a_district_is_a_reporting_change_and_a_cluster_is_a_risk_rise():
+    """A lattice of two districts: in the left one (three columns), one unit reports 2.5
+    times as much over the last two quarters (a campaign); in the right one, a 3 × 3 block
+    doubles in every unit
+    (risk). Villages that emerge in the left district are reporting changes, the block's
+    are rises of risk; without the unit counts every rise is one of risk."""
+    import numpy as np
+
+    from dv_analysis.stats.early_warning import early_warning, neighbourhood_matrix
+    from dv_analysis.validation import lattice_adjacency
+
+    k, t, baseline = 10, 12, 8
+    a = lattice_adjacency(k).tolil()
+    ids = np.arange(k * k)
+    neighbours = {i: list(a.rows[i]) for i in ids}
+    m = neighbourhood_matrix(neighbours, ids)
+    col = ids % k
+    districts = np.where(col < 3, "left", "right")
+    block = (col >= 6) & (col <= 8) & (ids // k >= 3) & (ids // k <= 5)
+    rng = np.random.default_rng(11)
+    mean = np.broadcast_to(np.array([6.0, 3.5, 2.5])[:, None, None], (3, t, k * k)).copy()
+    mean[0, -2:, districts == "left"] *= 2.5  # campaign: unit 0 only
+    mean[:, -2:, block] *= 2.0  # risk: every unit
+    units = rng.poisson(mean).astype(float)
+    counts, pop = units.sum(0), np.full((t, k * k), 5000.0)
+    kw = dict(baseline=baseline, k=1.5, alpha=0.01, simulations=199, seed=3)
+    out = early_warning(counts, pop, m, units=units, districts=districts, **kw)
+    left = out[(districts == "left") & out["emerging"]]
+    assert len(left) >= 10 and (left["rise_kind"] == "reporting").mean() >= 0.9
+    assert (out.loc[block & out["emerging"].to_numpy(), "rise_kind"] == "risk").all()
+    assert out.loc[block, "emerging"].sum() >= 6
+    plain = early_warning(counts, pop, m, **kw)
+    assert set(plain.loc[plain["emerging"], "rise_kind"]) == {"risk"}
+
+
+def test_a_window_whose_other_units_rose_by_chance_is_read_with_its_district():
+    """One window's other units rose by 60 % (small counts, chance) beside a police rise:
+    alone it reads as risk; its district, where only the police rose, makes it a
+    reporting change, because the police carry the window's largest excess too. A district
+    where nothing rose changes nothing."""
+    import numpy as np
+
+    from dv_analysis.stats import early_warning as ew
+
+    baseline, t, n = 8, 10, 23  # areas 0–2 in district d, the other 20 in district e
+    units = np.full((2, t, n), 20.0)  # police, other unit
+    units[0, baseline:, :3] = 50.0  # police rose in district d
+    units[1, baseline:, 0] = 32.0  # the other unit rose in area 0 only (chance)
+    counts, pop = units.sum(0), np.full((t, n), 1000.0)
+    expected = np.full((t - baseline, n), 40.0)
+    onset = np.full(n, -1)
+    onset[[0, 5]] = 0
+    alone = ew.carried_by_one_unit(units, expected, onset, baseline, 1.23)
+    assert not alone[0]
+    districts = np.array(["d"] * 3 + ["e"] * 20)
+    with_district = ew._district_reporting(units, counts, pop, units, expected, onset,
+                                           baseline, 1.23, districts)  # fmt: skip
+    assert with_district.tolist() == [True] + [False] * (n - 1)

@@ -32,16 +32,19 @@ def cleaning_chart(summary: dict):
 
 
 def backtest_chart(backtest, k: int, show: tuple[str, ...]):
-    """Hit rate of the top ``k`` villages per backtest quarter for the rankings ``show``
-    (None when there is no backtest)."""
+    """Excess capture of the top ``k`` villages per backtest quarter for the rankings
+    ``show`` (None when there is no backtest)."""
     if backtest.empty:
         return None
     fig, ax = plt.subplots(figsize=(9, 3.8))
     b = backtest[backtest["k"] == k]
     for name in show:
         s = b[b["ranking"] == name].sort_values("target")
-        ax.plot(s["target"], s["hit_rate"] * 100, marker="o", label=L.RANKING_LABELS[name])
-    ax.set_ylabel(f"前 {k} 里涵蓋下一季事件（%）")
+        if len(s):
+            ax.plot(
+                s["target"], s["excess_capture"] * 100, marker="o", label=L.RANKING_LABELS[name]
+            )
+    ax.set_ylabel(f"前 {k} 里掌握的超額事件（%）")
     ax.set_xlabel("被預測的季")
     ax.legend(frameon=False, fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)

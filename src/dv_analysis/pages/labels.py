@@ -7,6 +7,23 @@ from the package, so any layer may read it.
 
 from __future__ import annotations
 
+
+def percent(p: float | None) -> str:
+    """A probability in words that never claims certainty: "> 99%" and "< 1%" at the ends
+    (a model's 0.996 is not 100 %), whole percents between, "—" when missing."""
+    try:
+        p = float(p)  # type: ignore[arg-type]
+    except TypeError:  # None, pandas' NA
+        return "—"
+    if p != p or p in (float("inf"), float("-inf")):  # NaN or infinite
+        return "—"
+    if p > 0.99:
+        return "> 99%"
+    if p < 0.01:
+        return "< 1%"
+    return f"{p:.0%}"
+
+
 # --- Gi* confidence bins: (bin, label, colour), hot to cold ----------------------------
 GI_BINS: tuple[tuple[int, str, str], ...] = (
     (3, "熱點 99%", "#b2182b"),
@@ -193,10 +210,14 @@ TREND_WORDS = {"上升": "上升", "持平": "大致持平", "下降": "下降",
 # --- the outreach list (04b_priority) -------------------------------------------------------
 TIER_LABELS = {2: "優先關注", 1: "留意", 0: "一般"}
 REASONS = {
-    "higher_risk": "風險高於全市（機率 {p:.0f}%，約 {rr:.1f} 倍）",
-    "watch": "風險可能高於全市（機率 {p:.0f}%，約 {rr:.1f} 倍）",
-    "emerging": "近期上升（自 {onset} 起，約為過去的 {strength:.1f} 倍）",
-    "hotspot": "位於熱點群聚",
+    "present_risk": "目前風險約為全市的 {rr:.1f} 倍（90% 可能範圍 {lo:.1f}–{hi:.1f}）；"
+    "高於 1.25 倍的機率 {p}",
+    "excess": "下一季預估比依人口預期多 {mean:.1f} 起（90% 可能範圍 {lo:.1f}–{hi:.1f}）",
+    "rising": "近一年上升（上升的機率 {p}）",
+    "falling": "近一年下降（上升的機率 {p}），暫不列優先關注",
+    "emerging": "鄰近地區自 {onset} 起升高；本里自那時起事件為過去水準的 {oe:.1f} 倍"
+    "（90% 可能範圍 {lo:.1f}–{hi:.1f}）",
+    "reporting": "鄰近地區自 {onset} 起通報增加，但集中在單一通報單位：通報來源變化，風險未必改變",
     "hard_to_reach": "交通與服務不易到達",
     "under_reporting": "可能低報",
 }
@@ -208,24 +229,32 @@ QUADRANTS = {
     (False, False): "風險一般・容易到達",
 }
 RANKING_LABELS = {
-    "last_quarter": "上一季事件數",
-    "eb_rate_4q": "近四季平滑事件率",
-    "gi_z": "熱點強度（Gi* z）",
-    "bym2_rr": "模型風險倍數",
-    "bym2_p": "風險高於全市的機率",
-    "bym2_count": "模型估計每季事件數",
-    "priority": "綜合排序（高風險與近期上升優先）",
-    "gbm": "機器學習預測下一季事件數",
+    "count_1q": "上一季事件數",
+    "count_4q": "近四季事件數",
+    "count_12q": "近十二季事件數",
+    "rate_1q": "上一季事件率",
+    "rate_4q": "近四季事件率",
+    "rate_12q": "近十二季事件率",
+    "eb_rate_12q": "近十二季平滑事件率（經驗貝氏）",
+    "excess_low": "模型：下一季超額事件（保守估計）",
+    "excess_mean": "模型：下一季超額事件（平均）",
+    "p_now_1_25": "模型：目前風險高於 1.25 倍的機率",
+    "rr_now": "模型：目前風險倍數",
 }
 PRIORITY_TABLE_COLUMNS = {
     "rank": "順位", "tier_label": "等級", "townname": "行政區", "villname": "里",
-    "reasons": "原因", "rr_mean": "風險倍數", "rr_interval": "90% 可能範圍",
-    "p_exceed_1": "高於全市的機率", "quadrant": "風險與可及性",
+    "reasons": "原因", "rr_now": "目前風險倍數（90% 範圍）",
+    "p_now_exceed_1_25": "高於 1.25 倍的機率", "excess_next": "下一季超額事件（90% 範圍）",
+    "trend": "近一年走向", "quadrant": "風險與可及性",
 }  # fmt: skip
 BACKTEST_COLUMNS = {
-    "ranking": "排序方式", "hit_rate": "命中率（前 {k} 里涵蓋下一季事件的比例）",
-    "hit_rate_sd": "各季標準差", "pai": "預測準確指數 PAI", "margin": "比「上一季事件數」多",
-    "wins": "勝過的季數", "origins": "回測季數",
+    "ranking": "排序方式",
+    "excess_capture": "超額事件掌握率（前 {k} 里）",
+    "hit_rate": "命中率（前 {k} 里涵蓋下一季事件的比例）",
+    "pai": "依人口的預測準確指數 PAI",
+    "pei": "預測效率指數 PEI",
+    "difference": "預設排序多出的掌握率（90% 範圍）",
+    "wins": "預設排序較好的季數",
 }  # fmt: skip
 
 # --- the quarterly report's front page (05_report → staff/index.html) ------------------------

@@ -129,7 +129,7 @@ def outreach_preview(paths, top: int = 10) -> pd.DataFrame:
     """The first ``top`` villages of the outreach list (tier 2), as on 04b_priority."""
     from .tables import priority_list
 
-    return priority_list(pd.read_parquet(paths.village_priority), (2,)).head(top)
+    return priority_list(pd.read_parquet(paths.village_priority), 2).head(top)
 
 
 def index_map(paths, villages) -> str:
@@ -138,7 +138,18 @@ def index_map(paths, villages) -> str:
     from .interactive import class_colours, legend, quantile_classes, village_map
 
     v = villages[["villcode", "townname", "villname", "geometry"]].reset_index(drop=True)
-    pr = v[["villcode"]].merge(pd.read_parquet(paths.village_priority), on="villcode", how="left")
+    listed = [
+        "villcode",
+        "tier",
+        "tier_label",
+        "rank",
+        "reasons",
+        "access_index",
+        "under_reporting",
+    ]
+    pr = v[["villcode"]].merge(
+        pd.read_parquet(paths.village_priority, columns=listed), on="villcode", how="left"
+    )
     now = ["villcode", "rr_now_mean", "rr_now_low", "rr_now_high", "p_now_exceed_1", "trend"]
     pr = pr.merge(pd.read_parquet(paths.village_risk, columns=now), on="villcode", how="left")
     feats = v[["villcode"]].merge(

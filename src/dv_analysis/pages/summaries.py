@@ -212,29 +212,45 @@ def risk_summary(summary: dict, risk: pd.DataFrame, names: pd.Series, flag: floa
     return (warning + "\n\n" + text) if warning else text
 
 
+def _backtest_sentence(summary: dict) -> str:
+    """How the default did against the best naive list on the later backtest quarters."""
+    rows, default = summary["rankings"], summary["default_ranking"]
+    k = summary["parameters"]["budget"]
+    name = L.RANKING_LABELS[default]
+    if summary.get("chosen_by") != "backtest" or default not in rows:
+        return f"- 排序方式：**{name}**（在模擬資料上表現最好；本期資料季數不足，無法回測）。"
+    naive = {r: v for r, v in rows.items() if not r.startswith(("excess", "p_now", "rr_now"))}
+    best = max(naive, key=lambda r: naive[r]["excess_capture"])
+    d, b = rows[default], naive[best]
+    interval = (f"（90% 可能範圍 {b['difference_low'] * 100:+.0f} 至 {b['difference_high'] * 100:+.0f} 個百分點）"
+                if b["difference_low"] == b["difference_low"] else "")  # fmt: skip
+    return (
+        f"- 排序方式：**{name}**（以較早 {d['selection_origins']} 季的回測挑選）。在之後 {d['origins']} 季，"
+        f"依此排序的前 {k} 個里掌握了 {d['excess_capture']:.0%} 的超額事件；最好的簡單名單"
+        f"「{L.RANKING_LABELS[best]}」為 {b['excess_capture']:.0%}，差 {b['difference'] * 100:+.0f} 個百分點"
+        f"{interval}，{d['origins']} 季中有 {b['wins']} 季較好。"
+    )
+
+
 def priority_summary(summary: dict, priority) -> str:
-    """The outreach list in plain words: how many, chosen how, and how well it did before."""
+    """The outreach list in plain words: how many, chosen how, how sure, and how well the
+    ordering did before."""
     tiers = summary["tiers"]
     n2, n1 = tiers.get(2, tiers.get("2", 0)), tiers.get(1, tiers.get("1", 0))
-    default, base = summary["default"], summary["baseline"]
-    k = summary["parameters"]["budget"]
+    miss = summary.get("expected_not_elevated", {})
+    m2, m1 = miss.get(2, miss.get("2")), miss.get(1, miss.get("1"))
+    p = summary["parameters"]
     lines = [
-        f"- 建議下一季**優先關注 {n2} 個里**，另有 {n1} 個里列為「留意」。"
-        f"依據：風險高於全市的機率達 {summary['parameters']['flag_probability']:.0%} 以上"
-        f"（風險依近 {summary['parameters']['risk_window']} 季估計），或近期明顯上升（早期預警）。",
-        f"- 近期明顯上升（早期預警）的里：{summary['emerging']} 個；可能低報、需另行查訪的里："
+        f"- 建議下一季**優先關注 {n2} 個里**：依排序最前、而且目前風險高於全市 1.25 倍的機率達 "
+        f"{p['tier2_probability']:.0%} 以上（風險依近 {p['risk_window']} 季估計，著重近一年）。"
+        + (f"其中預估約 {m2:.0f} 個里其實並未偏高。" if m2 is not None else ""),
+        f"- 另有 {n1} 個里列為「留意」（最多 {p['watch_size']} 個）"
+        + (f"，其中預估約 {m1:.0f} 個里其實並未高於全市。" if m1 is not None else "。"),
+        f"- 近一年明顯下降而暫不列優先關注的里：{summary.get('falling_held_back', 0)} 個；"
+        f"鄰近地區近期上升（早期預警）的里：{summary['emerging']} 個；可能低報、需另行查訪的里："
         f"{summary['under_reporting']} 個。",
+        _backtest_sentence(summary),
     ]
-    if default and base:
-        name = L.RANKING_LABELS[summary["default_ranking"]]
-        lines.append(
-            f"- 排序方式：**{name}**。回測過去 {int(default['origins'])} 季，依此排序的前 {k} 個里平均涵蓋"
-            f"下一季 {default['hit_rate']:.1%} 的事件（各季差異 ±{default['hit_rate_sd']:.1%}）；"
-            f"只看上一季事件數則為 {base['hit_rate']:.1%}，"
-            f"在 {int(default['wins'])} / {int(default['origins'])} 季表現較好。"
-        )
-    else:
-        lines.append("- 資料季數不足，無法回測排序方式；暫以綜合排序列出。")
     top = priority[priority["tier"] == 2].head(3)
     if len(top):
         names = "、".join(f"{r.townname}{r.villname}" for r in top.itertuples())

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from . import labels as L
+from .labels import percent  # noqa: F401 (pages read it from here too)
 
 
 def accounting_table(summary: dict) -> pd.DataFrame:
@@ -173,18 +174,6 @@ def published_districts(districts: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def percent(p: float) -> str:
-    """A probability in words that never claims certainty: "> 99%" and "< 1%" at the ends
-    (a model's 0.996 is not 100 %), whole percents between, "—" when missing."""
-    if p is None or pd.isna(p):
-        return "—"
-    if p > 0.99:
-        return "> 99%"
-    if p < 0.01:
-        return "< 1%"
-    return f"{p:.0%}"
-
-
 def _interval(m, lo, hi, digits: int = 2) -> str:
     return f"{m:.{digits}f}（{lo:.{digits}f}–{hi:.{digits}f}）"
 
@@ -211,16 +200,16 @@ def risk_table(
     return out[list(names)].rename(columns=names)
 
 
-def priority_list(priority: pd.DataFrame, min_tier: int = 2) -> pd.DataFrame:
-    """The outreach list (tier ≥ ``min_tier``) in rank order, zh-TW headers and values."""
-    t = priority[priority["tier"] >= min_tier].sort_values(
-        ["tier", "rank"], ascending=[False, True]
-    )
+def priority_list(priority: pd.DataFrame, tier: int = 2) -> pd.DataFrame:
+    """The villages of one ``tier`` of the outreach list in rank order, zh-TW headers and
+    values."""
+    t = priority[priority["tier"] == tier].sort_values("rank")
     out = t.assign(
         rank=t["rank"].astype(int),
-        rr_mean=[f"{m:.2f}" if pd.notna(m) else "—" for m in t["rr_mean"]],
-        rr_interval=[f"{lo:.2f}–{hi:.2f}" if pd.notna(lo) else "—" for lo, hi in zip(t["rr_low"], t["rr_high"], strict=True)],
-        p_exceed_1=[percent(p) for p in t["p_exceed_1"]],
+        rr_now=[_interval(*v) if pd.notna(v[0]) else "—" for v in zip(t["rr_now_mean"], t["rr_now_low"], t["rr_now_high"], strict=True)],
+        p_now_exceed_1_25=[percent(p) for p in t["p_now_exceed_1_25"]],
+        excess_next=[_interval(*v, digits=1) if pd.notna(v[0]) else "—" for v in zip(t["excess_next_mean"], t["excess_next_low"], t["excess_next_high"], strict=True)],
+        trend=t["trend"].fillna("—"),
     )  # fmt: skip
     return out[list(L.PRIORITY_TABLE_COLUMNS)].rename(columns=L.PRIORITY_TABLE_COLUMNS)
 
@@ -236,17 +225,27 @@ def under_reporting_list(priority: pd.DataFrame) -> pd.DataFrame:
 
 
 def backtest_table(comparison: pd.DataFrame, k: int) -> pd.DataFrame:
-    """Mean hit rate, its spread, PAI and the margin over last quarter's counts per ranking
-    (no rows when the panel was too short to backtest)."""
-    cols = {c: v.format(k=k) for c, v in L.BACKTEST_COLUMNS.items() if c != "origins"}
+    """Every ranking on the backtest's later origins: excess capture, hit rate, PAI by
+    population, PEI, and how much more the default captured, with its 90 % interval (no
+    rows when the panel was too short to backtest)."""
+    cols = {c: v.format(k=k) for c, v in L.BACKTEST_COLUMNS.items()}
     if comparison.empty:
         return pd.DataFrame(columns=list(cols.values()))
-    t = comparison.assign(
-        ranking=comparison["ranking"].map(L.RANKING_LABELS),
-        hit_rate=[f"{v:.1%}" for v in comparison["hit_rate"]],
-        hit_rate_sd=[f"{v:.1%}" for v in comparison["hit_rate_sd"]],
-        pai=comparison["pai"].round(1),
-        margin=[f"{m * 100:+.1f} 個百分點（±{s * 100:.1f}）" for m, s in zip(comparison["margin"], comparison["margin_sd"], strict=True)],
-        wins=[f"{w} / {n}" for w, n in zip(comparison["wins"], comparison["origins"], strict=True)],
+    c = comparison
+
+    def diff(m, lo, hi):
+        if not np.isfinite(m) or m == 0:
+            return "—（預設）" if m == 0 else "—"
+        rng = f"（{lo * 100:+.1f} 至 {hi * 100:+.1f}）" if np.isfinite(lo) else ""
+        return f"{m * 100:+.1f} 個百分點{rng}"
+
+    t = c.assign(
+        ranking=c["ranking"].map(L.RANKING_LABELS),
+        excess_capture=[f"{v:.0%}" if np.isfinite(v) else "—" for v in c["excess_capture"]],
+        hit_rate=[f"{v:.1%}" for v in c["hit_rate"]],
+        pai=c["pai"].round(1),
+        pei=[f"{v:.0%}" for v in c["pei"]],
+        difference=[diff(*v) for v in zip(c["difference"], c["difference_low"], c["difference_high"], strict=True)],
+        wins=[f"{w} / {n}" for w, n in zip(c["wins"], c["origins"], strict=True)],
     )  # fmt: skip
     return t[list(cols)].rename(columns=cols)

@@ -306,6 +306,33 @@ def village_panel(settings: Settings, periods: list[Period]) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
+def village_units(settings: Settings, periods: list[Period]) -> pd.DataFrame:
+    """Incidents per village, quarter and reporting unit (the unit of each incident's first
+    notification), long: villcode, period, unit, incidents. The early warning tells a rise
+    of risk from a reporting change with it."""
+    rows = []
+    for p in periods:
+        paths = settings.period(p)
+        if not paths.incidents.exists():
+            continue
+        inc = pd.read_parquet(paths.incidents, columns=["incident_id", "villcode"])
+        notes = pd.read_parquet(
+            paths.notifications, columns=["incident_id", "notified_date", "reporter_unit"]
+        )
+        first = notes.sort_values(["incident_id", "notified_date"], kind="stable")
+        first = first.drop_duplicates("incident_id").set_index("incident_id")["reporter_unit"]
+        unit = inc["incident_id"].map(first).fillna(UNKNOWN_UNIT)
+        counts = inc.assign(unit=unit).groupby(["villcode", "unit"]).size()
+        rows.append(counts.rename("incidents").reset_index().assign(period=str(p)))
+    if not rows:
+        return pd.DataFrame(columns=["villcode", "period", "unit", "incidents"])
+    return pd.concat(rows, ignore_index=True)[["villcode", "period", "unit", "incidents"]]
+
+
+#: The unit of an incident whose notifications name none.
+UNKNOWN_UNIT = "unknown"
+
+
 def build(
     paths: PeriodPaths, params: FeatureParams = FeatureParams()
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -316,6 +343,8 @@ def build(
     paths.clean.mkdir(parents=True, exist_ok=True)
     feats.to_parquet(paths.village_features, index=False)
     panel.to_parquet(paths.village_panel, index=False)
+    units = village_units(settings, period_range(FIRST_REGISTER_QUARTER, paths.period))
+    units.to_parquet(paths.village_units, index=False)
     return feats, panel
 
 

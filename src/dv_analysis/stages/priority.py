@@ -1,27 +1,35 @@
 """Stage of ``04b_priority``: one outreach list per quarter, ranked, explained and backtested.
 
-Reads the period's village risk (BYM2), panel, accessibility, blind spots and hot spots;
-writes ``early_warning.parquet`` (the Poisson CUSUM of every village's neighbourhood),
-``backtest.parquet`` (hit rate and PAI of every ranking at every rolling origin),
-``village_priority.parquet`` (rank, tier, reasons and the numbers behind them) and
+Reads the period's village risk (the space-time model of 03b), panel, accessibility, blind
+spots and hot spots; writes ``early_warning.parquet`` (the Poisson CUSUM of every
+village's neighbourhood), ``backtest.parquet`` (every ranking's scores at every rolling
+origin), ``village_priority.parquet`` (rank, tier, reasons and the numbers behind them) and
 ``priority_summary.json``.
 
-Tiers (docs/priority.md):
+The list's order (docs/priority.md) is one of the space-time model's rankings: by default
+next quarter's excess incidents at their 5 % limit (``excess_low``), chosen on realistic
+synthetic worlds against the naive lists a clerk would make (docs/validation.md); the
+backtest then chooses among the model's rankings on its earlier origins by the excess
+incidents captured and scores every ranking, the naive ones included, on the later ones.
 
-* **2 優先關注**: higher risk (P(RR > 1) ≥ ``flag_probability``) or a new rise (early
-  warning), and among the first ``budget`` such villages in the list's order;
-* **1 留意**: the other villages with higher risk or a new rise, and those with
-  P(RR > 1) ≥ ``watch_probability`` (a wider net: docs/priority.md has the trade-off);
+Tiers:
+
+* **2 優先關注**: the first ``budget`` villages of the list whose present risk exceeds the
+  city's by a quarter with probability ≥ ``tier2_probability`` (P(RR now > 1.25)), unless
+  their risk is falling (trend 下降: they get that reason and go to tier 1);
+* **1 留意**: at most ``watch_size`` villages: first those rising in an alarmed
+  neighbourhood with their own counts (early warning) where the rise is not carried by one
+  reporting unit, then in the list's order those with P(RR now > 1) ≥ ``watch_probability``
+  or falling from tier 2. A rise that one reporting unit carries (a campaign, a new form)
+  is labelled 通報來源變化 and puts the village in no tier;
 * **0 一般**: the rest. Villages that may be under-reported keep their tier and carry the
   reason 可能低報: they need a visit to find cases, which the numbers cannot show.
 
-The list's order is the ranking that won the backtest (mean hit rate of the top
-``budget`` villages over the rolling origins), higher-risk and rising villages first.
+Each tier states how many of its villages are expected not to be elevated: Σ(1 − p).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass
 
@@ -29,39 +37,27 @@ import numpy as np
 import pandas as pd
 
 from .. import public
-from ..config import (
-    RISK_WINDOW_QUARTERS,
-    WINDOW_QUARTERS,
-    Period,
-    PeriodPaths,
-    cache_dir,
-    window_periods,
-)
+from ..config import RISK_WINDOW_QUARTERS, Period, PeriodPaths
 from ..pages import labels as L
-from ..stats import bym2 as bym2_module
-from ..stats import early_warning as early_warning_module
-from ..stats.backtest import compare, score_rankings
-from ..stats.bym2 import enable_compilation_cache
+from ..stats.backtest import nested_selection, score_rankings
 from ..stats.early_warning import early_warning, neighbourhood_matrix
-from ..stats.local import local_statistics
-from ..stats.models import gbm_next_counts
-from ..stats.rates import eb_rate
-from ..stats.weights import build_weights, contiguity
-from .cache import code_digest, keyed_table
-from .risk import RiskParams, _fit, _fit_by_county
+from ..stats.rates import eb_rate, poisson_ratio_interval
+from ..stats.weights import contiguity
+from . import risk as risk_stage
 
-#: Rankings compared by the backtest (scores computed from data up to the origin only).
-RANKINGS: tuple[str, ...] = (
-    "last_quarter",  # last quarter's incidents
-    "eb_rate_4q",  # empirical-Bayes rate over the last four quarters
-    "gi_z",  # Gi* z of that rate
-    "bym2_rr",  # BYM2 posterior mean relative risk
-    "bym2_p",  # BYM2 P(RR > 1)
-    "bym2_count",  # BYM2 posterior mean incidents per quarter (rr × expected)
-    "priority",  # flagged villages first (higher risk or rising), then bym2_count × rise
-    "gbm",  # gradient-boosting prediction of next quarter's incidents (lags, population)
-)
-BASELINE_RANKING = "last_quarter"
+#: Naive lists a clerk would make (from the panel up to the origin): counts and rates over
+#: the last 1, 4 and 12 quarters, and the empirical-Bayes rate over 12.
+NAIVE_RANKINGS: tuple[str, ...] = (
+    "count_1q", "count_4q", "count_12q", "rate_1q", "rate_4q", "rate_12q", "eb_rate_12q",
+)  # fmt: skip
+#: Rankings of the space-time model's outputs; the default is one of these.
+MODEL_RANKINGS: tuple[str, ...] = ("excess_low", "excess_mean", "p_now_1_25", "rr_now")
+RANKINGS = NAIVE_RANKINGS + MODEL_RANKINGS
+#: The ranking when the backtest cannot choose (too short a panel): the one that captured
+#: the most true excess on the realistic worlds (docs/validation.md).
+DEFAULT_RANKING = "excess_low"
+#: Metrics of the backtest; the default is chosen by the first.
+METRICS = ("excess_capture", "hit_rate", "pai", "pei")
 
 
 @dataclass(frozen=True)
@@ -69,9 +65,9 @@ class PriorityParams:
     """Settings of the priority stage (the ``parameters`` cell of ``04b_priority``)."""
 
     budget: int = 20  # villages outreach can visit in a quarter (tier 2 holds at most this many)
-    flag_probability: float = 0.9  # P(RR > 1) from which a village counts as higher risk
-    watch_probability: float = 0.8  # P(RR > 1) from which a village is watched (tier 1)
-    window: int = WINDOW_QUARTERS  # quarters of the rolling window of rates and Gi* (as 02 and 03)
+    tier2_probability: float = 0.8  # P(RR now > 1.25) a tier-2 village must reach
+    watch_probability: float = 0.8  # P(RR now > 1) from which a village may be watched (tier 1)
+    watch_size: int = 40  # villages of tier 1 at most (about twice the budget)
     risk_window: int = RISK_WINDOW_QUARTERS  # quarters of counts the risk model reads (as 03b)
     baseline: int = 8  # quarters of each village's own baseline for the early warning
     monitor: int = 4  # latest quarters the early warning watches
@@ -79,10 +75,9 @@ class PriorityParams:
     alarm_alpha: float = 0.002  # false-alarm probability per neighbourhood and run
     alarm_simulations: int = 1999  # replicates under "no change" for the alarm threshold
     backtest_quarters: int = 8  # rolling origins of the backtest (latest quarters)
-    backtest_chains: int = 2  # NUTS chains of the backtest's BYM2 fits (rankings only)
-    backtest_draws: int = 300  # warm-up and kept draws per chain of those fits
+    backtest_draws: int = 1000  # posterior draws of the space-time fits at the origins
     weights: str = "queen"  # adjacency (as 02–04)
-    seed: int = 42  # seed of the simulations and samplers
+    seed: int = 42  # seed of the simulations, fits and bootstrap
 
 
 @dataclass
@@ -90,7 +85,7 @@ class PriorityOutputs:
     table: pd.DataFrame  # village_priority
     early: pd.DataFrame  # early_warning
     backtest: pd.DataFrame
-    comparison: pd.DataFrame  # compare() at k = budget
+    comparison: pd.DataFrame  # nested_selection() at k = budget
     summary: dict
 
 
@@ -105,191 +100,174 @@ def panel_arrays(panel: pd.DataFrame, ids, periods) -> tuple[np.ndarray, np.ndar
     )
 
 
-def emerging_at(panel, ids, neighbourhoods, upto: str, params: PriorityParams) -> pd.DataFrame:
-    """The early warning with data up to quarter ``upto``: villcode, emerging, onset (quarter),
-    strength, p_value, alarm. Shorter panels shrink the baseline (at least 4 quarters);
-    with fewer, nobody is flagged and ``available`` is False."""
+def unit_arrays(units: pd.DataFrame | None, ids, periods) -> np.ndarray | None:
+    """``(U, T, n)`` incidents per reporting unit of ``periods`` and ``ids`` (None without)."""
+    if units is None or units.empty:
+        return None
+    u = units[units["period"].isin(periods)]
+    wide = u.pivot_table(index=["unit", "period"], columns="villcode", values="incidents",
+                         aggfunc="sum", fill_value=0)  # fmt: skip
+    names = sorted(u["unit"].unique())
+    full = pd.MultiIndex.from_product([names, periods], names=["unit", "period"])
+    grid = wide.reindex(index=full, columns=ids, fill_value=0).to_numpy(float)
+    return grid.reshape(len(names), len(periods), len(ids))
+
+
+def emerging_at(
+    panel, ids, neighbourhoods, upto: str, params: PriorityParams, units=None, districts=None
+):
+    """The early warning with data up to quarter ``upto``: villcode, emerging, rise_kind
+    (risk or reporting: docs/priority.md), onset (quarter), strength, p_value, alarm, the
+    village's own counts since onset. Shorter panels shrink the baseline (at least 4
+    quarters); with fewer, nobody is flagged and ``available`` is False. ``units`` (the
+    long table of :func:`.features.village_units`) lets it tell a reporting change."""
     periods = [p for p in sorted(panel["period"].unique()) if p <= upto]
     periods = periods[-(params.baseline + params.monitor) :]
     baseline = len(periods) - params.monitor
     out = pd.DataFrame({"villcode": ids})
     if baseline < 4:
         return out.assign(emerging=False, alarm=False, onset=None, strength=np.nan,
-                          p_value=np.nan, available=False)  # fmt: skip
+                          p_value=np.nan, rise_kind="", own_observed=np.nan,
+                          own_expected=np.nan, available=False)  # fmt: skip
     counts, pop = panel_arrays(panel, ids, periods)
     seed = params.seed + Period.parse(upto).ordinal()
     ew = early_warning(counts, pop, neighbourhoods, baseline=baseline, k=params.rise,
-                       alpha=params.alarm_alpha, simulations=params.alarm_simulations, seed=seed)  # fmt: skip
+                       alpha=params.alarm_alpha, simulations=params.alarm_simulations, seed=seed,
+                       units=unit_arrays(units, ids, periods), districts=districts)  # fmt: skip
     monitored = periods[baseline:]
     ew["onset"] = [monitored[o] if o >= 0 else None for o in ew["onset"]]
     return pd.concat([out, ew], axis=1).assign(available=True)
 
 
-def emerging_cached(paths: PeriodPaths, panel, ids, neighbourhoods, params: PriorityParams):
-    """:func:`emerging_at` for the quarter of ``paths``, read back from that quarter's clean
-    folder (:func:`.cache.keyed_table`) while its inputs are unchanged:
-    the panel up to the quarter, the neighbourhoods and the early-warning settings."""
-    upto = str(paths.period)
-    rows = panel[panel["period"] <= upto]
-    h = hashlib.sha256(
-        f"early-warning 1|{upto}|{params.baseline}|{params.monitor}|{params.rise}|"
-        f"{params.alarm_alpha}|{params.alarm_simulations}|{params.seed}|".encode()
-    )
-    h.update(code_digest(early_warning_module, emerging_at, panel_arrays))
-    h.update("|".join(map(str, ids)).encode())
-    h.update(
-        pd.util.hash_pandas_object(
-            rows[["villcode", "period", "incidents", "pop_total"]], index=False
-        )
-        .to_numpy()
-        .tobytes()
-    )
-    h.update(
-        np.ascontiguousarray(neighbourhoods.indices).tobytes()
-        + np.ascontiguousarray(neighbourhoods.indptr).tobytes()
-    )
-    return keyed_table(
-        paths.early_warning_backtest, h.hexdigest(),
-        lambda: emerging_at(panel, ids, neighbourhoods, upto, params),
-    )[0]  # fmt: skip
-
-
-def _window(panel, ids, upto: str, window: int):
-    """Counts and person-quarters summed over the ``window`` quarters ending with ``upto``
-    (those in the panel, as 02 and 03b read them), ``upto``'s counts, and how many quarters."""
-    wanted = {str(q) for q in window_periods(upto, window)}
-    periods = [p for p in sorted(panel["period"].unique()) if p in wanted]
-    counts, pop = panel_arrays(panel, ids, periods)
-    return counts.sum(axis=0), pop.sum(axis=0), counts[-1], len(periods)
-
-
-# --- BYM2 at a backtest origin, read back while its inputs are unchanged --------------------
-def _fit_key(observed, expected, ids, params: PriorityParams) -> str:
-    h = hashlib.sha256(
-        f"bym2-backtest 1|{params.weights}|{params.backtest_chains}|{params.backtest_draws}|"
-        f"{params.seed}|".encode()
-    )
-    h.update(code_digest(bym2_module, _fit, _fit_window))
-    h.update("|".join(map(str, ids)).encode())
-    h.update(np.ascontiguousarray(observed, float).tobytes())
-    h.update(np.ascontiguousarray(expected, float).tobytes())
-    return h.hexdigest()
-
-
-def risk_at(paths: PeriodPaths, villages, observed, person_quarters, params: PriorityParams):
-    """BYM2 rr_mean and p_exceed_1 of a window (shorter chains: rankings only), cached in the
-    origin quarter's clean folder by content (:func:`.cache.keyed_table`)."""
-    ids = villages["villcode"].to_numpy()
-    fit = person_quarters > 0
-    expected = np.where(fit, person_quarters * observed.sum() / person_quarters.sum(), 0)
-    return keyed_table(
-        paths.risk_backtest, _fit_key(observed, expected, ids, params),
-        lambda: _fit_window(paths, villages, observed, expected, fit, params),
-    )[0]  # fmt: skip
-
-
-def _fit_window(paths, villages, observed, expected, fit, params: PriorityParams):
-    """BYM2 of one window with the backtest's shorter chains (county by county for Taiwan)."""
-    ids = villages["villcode"].to_numpy()
-    enable_compilation_cache(cache_dir() / "jax")
-    rp = RiskParams(weights=params.weights, chains=params.backtest_chains,
-                    warmup=params.backtest_draws, draws=params.backtest_draws, seed=params.seed,
-                    extend=False)  # a ranking to score, not numbers staff read  # fmt: skip
-    gf = villages[fit].assign(observed=observed[fit]).reset_index(drop=True)
-    if paths.settings.city == "all":  # county by county, as the risk stage
-        # the window is kept whole by keyed_table: no county-by-county copy in the fit cache
-        areas, _ = _fit_by_county(paths, gf, expected[fit], rp, progress=False, cache=False)
-    else:
-        areas = _fit(gf, expected[fit], rp).areas
-    return pd.DataFrame({"villcode": ids}).merge(
-        areas.rename(columns={"id": "villcode"})[["villcode", "expected", "rr_mean", "p_exceed_1"]],
-        on="villcode", how="left",
-    )  # fmt: skip
-
-
 # --- rankings ----------------------------------------------------------------------------
-def gbm_at(panel, ids, upto: str, params: PriorityParams) -> np.ndarray | None:
-    """Gradient-boosting prediction of each village's incidents in the quarter after ``upto``,
-    trained on the panel's quarters up to ``upto`` only (None with too short a history)."""
-    periods = [p for p in sorted(panel["period"].unique()) if p <= upto]
+def naive_scores(panel: pd.DataFrame, ids, upto: str) -> dict[str, np.ndarray]:
+    """The naive lists of :data:`NAIVE_RANKINGS` with the panel's quarters up to ``upto``."""
+    periods = [p for p in sorted(panel["period"].unique()) if p <= upto][-12:]
     counts, pop = panel_arrays(panel, ids, periods)
-    return gbm_next_counts(counts, np.log(np.clip(pop, 1, None)), seed=params.seed)
+    out = {}
+    for k in (1, 4, 12):
+        c, n = counts[-k:].sum(0), pop[-k:].sum(0)
+        out[f"count_{k}q"] = c
+        out[f"rate_{k}q"] = np.where(n > 0, c / np.maximum(n, 1), np.nan)
+    out["eb_rate_12q"] = eb_rate(counts.sum(0), pop.sum(0))
+    return {k: out[k] for k in NAIVE_RANKINGS}
 
 
-def rankings(
-    last_q, window_counts, window_pq, risk, risk_quarters, early, w, params, gbm=None
-) -> dict[str, np.ndarray]:
-    """The scores of every ranking in :data:`RANKINGS` (higher = visit first); ``gbm`` is
-    left out when its prediction is None (too short a history). ``risk`` is the BYM2 fit of
-    a window of ``risk_quarters`` quarters (its expected counts are for the whole window)."""
-    rate = eb_rate(window_counts, window_pq)
-    gi = local_statistics(rate, w, np.arange(len(rate)), permutations=0)["gi_z"].to_numpy()
-    per_quarter = risk["expected"].fillna(0).to_numpy() / risk_quarters
-    count = risk["rr_mean"].fillna(0).to_numpy() * per_quarter
-    rise = np.where(early["emerging"], early["strength"].fillna(1).clip(lower=1), 1.0)
-    flagged = (risk["p_exceed_1"].fillna(0).to_numpy() >= params.flag_probability) | early[
-        "emerging"
-    ].to_numpy(bool)
-    boosted = count * rise
-    out = {
-        "last_quarter": last_q,
-        "eb_rate_4q": rate,
-        "gi_z": gi,
-        "bym2_rr": risk["rr_mean"].to_numpy(),
-        "bym2_p": risk["p_exceed_1"].to_numpy(),
-        "bym2_count": count,
-        "priority": boosted + np.where(flagged, boosted.max() + 1, 0),
+def model_scores(risk: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The rankings of :data:`MODEL_RANKINGS` from a space-time village table (NaN for
+    villages the model did not fit: last in every list)."""
+    rr = risk["rr_now_mean"].to_numpy(float)
+    return {
+        "excess_low": risk["excess_next_low"].to_numpy(float),
+        "excess_mean": risk["excess_next_mean"].to_numpy(float),
+        "p_now_1_25": risk["p_now_exceed_1_25"].to_numpy(float) + 1e-6 * np.nan_to_num(rr),
+        "rr_now": rr,
     }
-    if gbm is not None:
-        out["gbm"] = np.asarray(gbm, float)
-    return out
 
 
-def backtest(paths: PeriodPaths, panel, villages, neighbourhoods, w, params, progress=True):
+def origin_risk(paths: PeriodPaths, panel, villages, origin: str, params: PriorityParams):
+    """The space-time model with data up to ``origin`` only (θ at its mode, R-INLA's "eb":
+    a ranking to score, not numbers staff read), kept by content in the fit cache so that
+    the next quarter's run reads all but one origin back. None with fewer than 2 quarters."""
+    wp = risk_stage.panel_window(panel, villages, origin, "incidents", params.risk_window)
+    if len(wp.quarters) < 2:
+        return None
+    rp = risk_stage.RiskParams(risk_window=params.risk_window, weights=params.weights,
+                               strategy="eb", posterior_draws=params.backtest_draws,
+                               seed=params.seed)  # fmt: skip
+    return risk_stage.fit_window(paths, wp, rp)[0]
+
+
+def backtest(paths: PeriodPaths, panel, villages, params: PriorityParams, progress=True):
     """Rolling origin: for each of the latest quarters ``t`` (the period included), rank the
-    villages with data up to ``t − 1`` only and score against ``t``'s incidents."""
+    villages with data up to ``t − 1`` only and score against ``t``'s incidents
+    (:func:`dv_analysis.stats.backtest.score_rankings`: hit rate, PAI by population, PEI,
+    excess capture against the expected counts known at the origin)."""
     ids = villages["villcode"].to_numpy()
-    area = villages.geometry.area.to_numpy()
     periods = sorted(p for p in panel["period"].unique() if p <= str(paths.period))
-    first = max(params.window, 4)
-    targets = periods[first:][-params.backtest_quarters :] if params.backtest_quarters > 0 else []
+    targets = periods[4:][-params.backtest_quarters :] if params.backtest_quarters > 0 else []
     rows = []
     for i, t in enumerate(targets, 1):
         origin = periods[periods.index(t) - 1]
         if progress:
-            print(
-                f"  backtest {i}/{len(targets)}: rank with data to {origin}, score {t}", flush=True
-            )
-        wc, wpq, last_q, _ = _window(panel, ids, origin, params.window)
-        rc, rpq, _, nr = _window(panel, ids, origin, params.risk_window)
-        risk = risk_at(paths.settings.period(origin), villages, rc, rpq, params)
-        early = emerging_cached(paths.settings.period(origin), panel, ids, neighbourhoods, params)
-        scores = rankings(
-            last_q, wc, wpq, risk, nr, early, w, params, gbm_at(panel, ids, origin, params)
-        )
-        outcome, _ = panel_arrays(panel, ids, [t])
+            print(f"  backtest {i}/{len(targets)}: rank with data to {origin}, score {t}",
+                  flush=True)  # fmt: skip
+        scores = naive_scores(panel, ids, origin)
+        last, pop = (a[0] for a in panel_arrays(panel, ids, [origin]))
+        expected = pop * last.sum() / max(pop.sum(), 1)  # the city's rate, no model
+        risk = origin_risk(paths, panel, villages, origin, params)
+        if risk is not None:
+            scores |= model_scores(risk)
+            expected = risk["expected_next"].fillna(0).to_numpy(float)
+        outcome = panel_arrays(panel, ids, [t])[0][0]
         ks = sorted({10, 20, 50, params.budget})
-        rows.append(score_rankings(scores, outcome[0], area, ks).assign(origin=origin, target=t))
+        rows.append(
+            score_rankings(scores, outcome, pop, expected, ks).assign(origin=origin, target=t)
+        )
     if not rows:
-        return pd.DataFrame(columns=["origin", "target", "ranking", "k", "hit_rate", "pai"])
-    return pd.concat(rows, ignore_index=True)[
-        ["origin", "target", "ranking", "k", "hit_rate", "pai"]
-    ]
+        return pd.DataFrame(columns=["origin", "target", "ranking", "k", *METRICS])
+    return pd.concat(rows, ignore_index=True)[["origin", "target", "ranking", "k", *METRICS]]
+
+
+def choose_default(bt: pd.DataFrame, params: PriorityParams):
+    """The list's ranking, chosen among the model's on the backtest's earlier origins and
+    scored on its later ones (:func:`~dv_analysis.stats.backtest.nested_selection`);
+    :data:`DEFAULT_RANKING` and no comparison when there is nothing to backtest."""
+    have = set(bt["ranking"]) if len(bt) else set()
+    if not have & set(MODEL_RANKINGS):
+        return DEFAULT_RANKING, pd.DataFrame()
+    return nested_selection(bt, params.budget, MODEL_RANKINGS, METRICS[0], seed=params.seed)
 
 
 # --- the list ------------------------------------------------------------------------------
+def own_rise(early: pd.DataFrame) -> pd.DataFrame:
+    """Each village's own observed/expected since its onset (against its own baseline), with
+    a 90 % interval: what a village in an alarmed neighbourhood shows, instead of the
+    window's strength."""
+    o, e = early["own_observed"].to_numpy(float), early["own_expected"].to_numpy(float)
+    ok = np.isfinite(o) & (e > 0)
+    ratio, lo, hi = poisson_ratio_interval(np.where(ok, o, 0), np.where(ok, e, 1))
+    return pd.DataFrame({"own_oe": np.where(ok, ratio, np.nan), "own_oe_low": np.where(ok, lo, np.nan),
+                         "own_oe_high": np.where(ok, hi, np.nan)})  # fmt: skip
+
+
+def assign_tiers(t: pd.DataFrame, params: PriorityParams) -> np.ndarray:
+    """Tiers of the module docstring, in the list's order (``rank``)."""
+    order = t.sort_values("rank").index
+    p125 = t["p_now_exceed_1_25"].fillna(0) >= params.tier2_probability
+    falling = (t["trend"] == L.TREND_LABELS["falling"]) & p125
+    rise = t["emerging"] & (t["rise_kind"] == "risk")
+    watch = (t["p_now_exceed_1"].fillna(0) >= params.watch_probability) | falling
+    tier = pd.Series(0, index=t.index)
+    tier[[i for i in order if p125[i] and not falling[i]][: params.budget]] = 2
+    # a rise of its own first (the early warning's point), then the others in the list's order
+    first = [i for i in order if rise[i] and tier[i] == 0]
+    rest = [i for i in order if watch[i] and not rise[i] and tier[i] == 0]
+    tier[(first + rest)[: params.watch_size]] = 1
+    return tier.to_numpy()
+
+
 def _reasons(row, params: PriorityParams) -> str:
-    """The plain-language reasons of one village (zh-TW, from the vocabulary)."""
+    """The plain-language reasons of one village (zh-TW, from the vocabulary): its present
+    risk once (hot spots and rises come from the same incidents), its excess, its direction,
+    an alarmed neighbourhood with the village's own rise, and the context."""
     out = []
-    p = row["p_exceed_1"]
-    if np.isfinite(p) and p >= params.flag_probability:
-        out.append(L.REASONS["higher_risk"].format(p=p * 100, rr=row["rr_mean"]))
-    elif np.isfinite(p) and p >= params.watch_probability:
-        out.append(L.REASONS["watch"].format(p=p * 100, rr=row["rr_mean"]))
-    if row["emerging"]:
-        out.append(L.REASONS["emerging"].format(onset=row["onset"], strength=row["strength"]))
-    if row["hotspot"]:
-        out.append(L.REASONS["hotspot"])
+    if np.isfinite(row["rr_now_mean"]):
+        out.append(L.REASONS["present_risk"].format(
+            rr=row["rr_now_mean"], lo=row["rr_now_low"], hi=row["rr_now_high"],
+            p=L.percent(row["p_now_exceed_1_25"])))  # fmt: skip
+    if np.isfinite(row["excess_next_mean"]) and row["excess_next_mean"] >= 0.5:
+        out.append(L.REASONS["excess"].format(mean=row["excess_next_mean"],
+                   lo=row["excess_next_low"], hi=row["excess_next_high"]))  # fmt: skip
+    if row["trend"] == L.TREND_LABELS["rising"]:
+        out.append(L.REASONS["rising"].format(p=L.percent(row["p_rising"])))
+    elif row["trend"] == L.TREND_LABELS["falling"] and row["tier"] == 1:
+        out.append(L.REASONS["falling"].format(p=L.percent(row["p_rising"])))
+    if row["emerging"] and row["rise_kind"] == "reporting":
+        out.append(L.REASONS["reporting"].format(onset=row["onset"]))
+    elif row["emerging"] and np.isfinite(row["own_oe"]):
+        out.append(L.REASONS["emerging"].format(onset=row["onset"], oe=row["own_oe"],
+                   lo=row["own_oe_low"], hi=row["own_oe_high"]))  # fmt: skip
     if row["hard_to_reach"]:
         out.append(L.REASONS["hard_to_reach"])
     if row["under_reporting"]:
@@ -307,14 +285,16 @@ def _optional(path, columns: list[str], ids) -> pd.DataFrame:
     )
 
 
-def priority_table(paths, villages, risk, early, scores, default: str, params) -> pd.DataFrame:
-    """One row per village: rank by the default ranking, tier, reasons and their numbers."""
-    ids = villages["villcode"].to_numpy()
-    t = pd.DataFrame({"villcode": ids, "townname": villages["townname"].to_numpy(),
-                      "villname": villages["villname"].to_numpy()})  # fmt: skip
-    t = t.merge(risk[["villcode", "observed", "expected", "rr_mean", "rr_low", "rr_high", "p_exceed_1"]],
-                on="villcode", how="left")  # fmt: skip
-    t = t.merge(early[["villcode", "emerging", "onset", "strength"]], on="villcode", how="left")
+#: Columns of the space-time village table the list carries.
+RISK_COLUMNS = [
+    "observed", "expected", "rr_now_mean", "rr_now_low", "rr_now_high", "p_now_exceed_1",
+    "p_now_exceed_1_25", "p_rising", "trend", "expected_next", "excess_next_mean",
+    "excess_next_low", "excess_next_high",
+]  # fmt: skip
+
+
+def _context(paths: PeriodPaths, t: pd.DataFrame, ids) -> pd.DataFrame:
+    """Reach of services, possible under-reporting and hot spots (optional tables)."""
     acc = _optional(paths.accessibility, ["access_index", "hard_to_reach"], ids)
     blind = _optional(paths.blind_spots, ["blind_spot"], ids)
     hot = _optional(paths.hotspots, ["gi_bin"], ids)
@@ -322,18 +302,27 @@ def priority_table(paths, villages, risk, early, scores, default: str, params) -
     t["hard_to_reach"] = acc["hard_to_reach"].fillna(0).astype(bool).to_numpy()
     t["under_reporting"] = blind["blind_spot"].fillna(0).astype(bool).to_numpy()
     t["hotspot"] = (hot["gi_bin"].fillna(0) > 0).to_numpy()
+    return t
+
+
+def priority_table(paths, villages, risk, early, default: str, params) -> pd.DataFrame:
+    """One row per village: rank by the default ranking, tier, reasons and their numbers."""
+    ids = villages["villcode"].to_numpy()
+    t = pd.DataFrame({"villcode": ids, "townname": villages["townname"].to_numpy(),
+                      "villname": villages["villname"].to_numpy()})  # fmt: skip
+    t = t.merge(risk[["villcode", *RISK_COLUMNS]], on="villcode", how="left")
+    ew = early[["villcode", "emerging", "rise_kind", "onset"]].reset_index(drop=True)
+    t = t.merge(pd.concat([ew, own_rise(early).reset_index(drop=True)], axis=1),
+                on="villcode", how="left")  # fmt: skip
     t["emerging"] = t["emerging"].fillna(0).astype(bool)
-    higher = t["p_exceed_1"].fillna(0) >= params.flag_probability
-    flagged = higher | t["emerging"]
-    watched = flagged | (t["p_exceed_1"].fillna(0) >= params.watch_probability)
-    t["score"] = scores[default]
+    t = _context(paths, t, ids)
+    t["score"] = model_scores(t)[default]
     order = np.argsort(-np.where(np.isfinite(t["score"]), t["score"], -np.inf), kind="stable")
     t["rank"] = 0
     t.loc[t.index[order], "rank"] = np.arange(1, len(t) + 1)
-    first = t[flagged].sort_values("rank").index[: params.budget]
-    t["tier"] = np.where(watched, 1, 0)
-    t.loc[first, "tier"] = 2
+    t["tier"] = assign_tiers(t, params)
     t["tier_label"] = t["tier"].map(L.TIER_LABELS)
+    higher = t["p_now_exceed_1_25"].fillna(0) >= params.tier2_probability
     t["quadrant"] = [
         L.QUADRANTS[(bool(h), bool(r))] for h, r in zip(higher, t["hard_to_reach"], strict=True)
     ]
@@ -350,49 +339,45 @@ def run(
     panel = pd.read_parquet(paths.village_panel)
     neighbours, _ = contiguity(villages, params.weights, ids="villcode")
     m = neighbourhood_matrix(neighbours, ids)
-    w, _ = build_weights(villages, params.weights, ids="villcode")
-    bt = backtest(paths, panel, villages, m, w, params, progress)
-    comparison = compare(bt, params.budget, BASELINE_RANKING) if len(bt) else pd.DataFrame()
-    default = comparison["ranking"].iloc[0] if len(comparison) else "priority"
-    early = emerging_at(panel, ids, m, str(paths.period), params)
+    bt = backtest(paths, panel, villages, params, progress)
+    default, comparison = choose_default(bt, params)
+    units = pd.read_parquet(paths.village_units) if paths.village_units.exists() else None
+    districts = villages["townname"].to_numpy()
+    early = emerging_at(panel, ids, m, str(paths.period), params, units, districts)
     risk = pd.DataFrame({"villcode": ids}).merge(
         pd.read_parquet(paths.village_risk), on="villcode", how="left"
     )
-    wc, wpq, last_q, _ = _window(panel, ids, str(paths.period), params.window)
-    risk_summary = json.loads(paths.risk_summary.read_text(encoding="utf-8"))
-    nr = len(risk_summary["window"]["quarters"])  # the quarters 03b's fit summed
-    scores = rankings(
-        last_q, wc, wpq, risk, nr, early, w, params, gbm_at(panel, ids, str(paths.period), params)
-    )
-    table = priority_table(paths, villages, risk, early, scores, default, params)
+    table = priority_table(paths, villages, risk, early, default, params)
     early.to_parquet(paths.early_warning, index=False)
     bt.to_parquet(paths.backtest, index=False)
     table.to_parquet(paths.village_priority, index=False)
     summary = _summary(paths, params, table, early, comparison, default)
+    risk_summary = json.loads(paths.risk_summary.read_text(encoding="utf-8"))
     summary["risk_model_diagnostics"] = risk_summary["diagnostics"]  # its miss warns on 04b too
     paths.priority_summary.write_text(json.dumps(summary, ensure_ascii=False, indent=1), "utf-8")
     return PriorityOutputs(table, early, bt, comparison, summary)
 
 
 def _summary(paths, params, table, early, comparison, default) -> dict:
-    row = comparison.set_index("ranking") if len(comparison) else None
-
-    def stats(name):
-        if row is None or name not in row.index:
-            return None
-        whole = ("wins", "origins")
-        return {k: int(v) if k in whole else float(v) for k, v in row.loc[name].items()}
-
+    rows = {}
+    for r in comparison.to_dict("records"):
+        rows[r.pop("ranking")] = {k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()}
+    p_miss = {2: 1 - table["p_now_exceed_1_25"], 1: 1 - table["p_now_exceed_1"]}
     return {
         "period": str(paths.period),
         "parameters": asdict(params),
         "default_ranking": default,
-        "baseline_ranking": BASELINE_RANKING,
-        "default": stats(default),
-        "baseline": stats(BASELINE_RANKING),
-        "rankings": {n: stats(n) for n in RANKINGS},
+        "chosen_by": "backtest" if len(comparison) else "validation",
+        "rankings": rows,
         "tiers": {int(k): int(v) for k, v in table["tier"].value_counts().items()},
-        "emerging": int(early["emerging"].sum()),
+        # how many villages of each tier are expected not to be elevated: Σ(1 − p)
+        "expected_not_elevated": {
+            k: round(float(p_miss[k][table["tier"] == k].fillna(1).sum()), 1) for k in (2, 1)
+        },
+        "falling_held_back": int(((table["tier"] == 1) & (table["trend"] == L.TREND_LABELS["falling"])
+                                  & (table["p_now_exceed_1_25"] >= params.tier2_probability)).sum()),
+        "emerging": int((early["emerging"] & (early["rise_kind"] == "risk")).sum()),
+        "reporting_changes": int((early["emerging"] & (early["rise_kind"] == "reporting")).sum()),
         "early_warning_available": bool(early["available"].all()),
         "under_reporting": int(table["under_reporting"].sum()),
-    }
+    }  # fmt: skip

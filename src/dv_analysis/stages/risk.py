@@ -11,14 +11,13 @@ window (``risk_window`` quarters ending with the period, default three years), k
 quarter; expected counts come by indirect standardisation, each case type at the city's
 rate over the window on its own population at risk (``features.RISK_POPULATION``).
 
-The pooled BYM2 of the window's summed counts (:func:`_fit`, :func:`_fit_by_county`) is
-kept for the outreach list's backtest rankings.
+The pooled BYM2 of the window's summed counts (:func:`_fit`, :func:`window_table`) is kept
+for the benchmarks that compare the two models; no stage uses it.
 """
 
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import logging
 import os
@@ -40,7 +39,6 @@ from ..stats.bym2 import (
     adjacency_matrix,
     enable_compilation_cache,
     fit_bym2,
-    padded_size,
     prepare_graph,
 )
 from ..stats.spacetime import NOW_QUARTERS, SpaceTimePriors
@@ -61,6 +59,9 @@ class RiskParams:
     engine: str = (
         "laplace"  # laplace: nested Laplace (seconds); nuts: NUTS, the reference (minutes)
     )
+    strategy: str = (
+        "importance"  # laplace only: importance (integrate over θ) or eb (θ at its mode)
+    )
     now_quarters: int = NOW_QUARTERS  # quarters averaged into the present risk (p_rising's lag)
     posterior_draws: int = 2000  # posterior draws the village table is computed from
     chains: int = 4  # NUTS chains (vectorised: the numbers do not depend on the cores)
@@ -68,7 +69,6 @@ class RiskParams:
     draws: int = 1000  # NUTS kept draws per chain
     seed: int = 42  # seed of the sampler
     flag_probability: float = 0.9  # P(RR > 1) from which a village counts as higher risk
-    extend: bool = True  # a fit that misses a diagnostic is refitted once with chains twice as long
 
 
 def expected_counts(observed: np.ndarray, person_quarters: np.ndarray) -> np.ndarray:
@@ -112,53 +112,15 @@ class RiskOutputs:
 
 
 def _fit(gf: pd.DataFrame, expected: np.ndarray, params: RiskParams) -> BYM2Fit:
-    """BYM2 on one set of villages with their own contiguity.
-
-    A fit that misses R-hat ≤ 1.01 or bulk ESS ≥ 400 is refitted once with twice the warm-up
-    and draws (``params.extend``; Stan's advice for a borderline miss): the summary records
-    both attempts' diagnostics, and a second miss stays a loud failure.
-    """
+    """The pooled BYM2 (NUTS) of the window's summed counts on one set of villages with their
+    own contiguity: the model before the space-time one, kept for the benchmarks that
+    compare the two (``benchmarks/validate_spacetime.py --pooled``); no stage uses it."""
     neighbours, _ = contiguity(gf, params.weights, ids="villcode")
     adjacency = adjacency_matrix(neighbours, gf["villcode"])
-
-    def attempt(scale: int) -> BYM2Fit:
-        return fit_bym2(
-            gf["observed"], expected, adjacency, chains=params.chains,
-            warmup=params.warmup * scale, draws=params.draws * scale, seed=params.seed,
-            ids=gf["villcode"],
-        )  # fmt: skip
-
-    fit = attempt(1)
-    if fit.ok or not params.extend:
-        return fit
-    first = fit.diagnostics
-    log.warning(
-        "BYM2 diagnostics missed (R-hat %.4f at %s, bulk ESS %.0f at %s): refitting with chains "
-        "twice as long", first["rhat_max"], first["rhat_worst"], first["ess_bulk_min"],
-        first["ess_bulk_worst"],
+    return fit_bym2(
+        gf["observed"], expected, adjacency, chains=params.chains, warmup=params.warmup,
+        draws=params.draws, seed=params.seed, ids=gf["villcode"],
     )  # fmt: skip
-    longer = attempt(2)
-    longer.sampler["extended_after"] = {
-        k: first[k] for k in ("rhat_max", "rhat_worst", "ess_bulk_min", "ess_bulk_worst")
-    }
-    longer.sampler["seconds"] = round(longer.sampler["seconds"] + fit.sampler["seconds"], 2)
-    return longer
-
-
-def fit_key(gf: pd.DataFrame, expected: np.ndarray, params: RiskParams) -> str:
-    """Content address of a fit: villages, counts, expected counts, the adjacency of their
-    polygons, sampler settings and the code that fits it (the model and the refit rule)."""
-    h = hashlib.sha256(b"bym2-fit 1|" + code_digest(bym2_module, _fit))
-    h.update(
-        json.dumps(
-            [params.weights, params.chains, params.warmup, params.draws, params.seed, params.extend]
-        ).encode()
-    )
-    h.update("|".join(gf["villcode"].astype(str)).encode())
-    h.update(np.ascontiguousarray(gf["observed"], float).tobytes())
-    h.update(np.ascontiguousarray(expected, float).tobytes())
-    h.update(b"".join(shapely.to_wkb(gf.geometry.to_numpy(), output_dimension=2)))
-    return h.hexdigest()
 
 
 def kept_fit(folder, stem: str, section: str, make):
@@ -180,177 +142,10 @@ def kept_fit(folder, stem: str, section: str, make):
     return out, summary, False
 
 
-def cached_fit(paths: PeriodPaths, gf: pd.DataFrame, expected: np.ndarray, params: RiskParams):
-    """The fit's village table and summary, read back when a fit with the same content was
-    made before (``data_clean/.cache/bym2/<key>.*``: internal, like every clean table),
-    otherwise fitted and kept. Returns (areas, summary, fit or None when read back)."""
-    made = []
-
-    def make():
-        made.append(_fit(gf, expected, params))
-        return made[0].areas, made[0].summary()
-
-    areas, summary, _ = kept_fit(
-        paths.settings.fit_cache, fit_key(gf, expected, params), "sampler", make
-    )
-    return areas, summary, (made[0] if made else None)
-
-
-def _worst(diagnostics: list[dict]) -> dict:
-    """The worst R-hat and bulk ESS over several fits (all must pass)."""
-    rh = max(diagnostics, key=lambda d: d["rhat_max"])
-    es = min(diagnostics, key=lambda d: d["ess_bulk_min"])
-    return {
-        **rh, "ess_bulk_min": es["ess_bulk_min"], "ess_bulk_worst": es["ess_bulk_worst"],
-        "divergences": sum(d["divergences"] for d in diagnostics),
-        "ok": all(d["ok"] for d in diagnostics),
-    }  # fmt: skip
-
-
-def _county_job(paths: PeriodPaths, counties: list, params: RiskParams, cache: bool) -> dict:
-    """Worker of :func:`_fit_by_county`: the fits of a few counties of one padded size, one
-    after the other in this process (they share one traced sampler, ``bym2._sampler``), each
-    read back or made and kept (``cache``), or made. ``counties`` holds (code, villages,
-    expected) triples; returns code → (areas, summary)."""
-    enable_compilation_cache(cache_dir() / "jax")
-    out = {}
-    for code, gf, expected in counties:
-        if cache:
-            areas, summary, _ = cached_fit(paths, gf, expected, params)
-        else:
-            fit = _fit(gf, expected, params)
-            areas, summary = fit.areas, fit.summary()
-        out[code] = (areas, summary)
-    return out
-
-
-def county_jobs(size: pd.Series, workers: int) -> list[list[str]]:
-    """Counties in jobs for ``workers`` processes: each job holds counties of one padded graph
-    size (:func:`dv_analysis.stats.bym2.padded_size`), so that a process traces NUTS once
-    for them and reuses it, and no job holds more than a quarter of the villages per worker,
-    so that the processes still finish together. Largest job first, except that a job does
-    not start beside another of its size when a job of another size is left: on a fresh
-    cache the second would compile the same sampler at the same time instead of loading it
-    once the first has compiled it.
-
-    Parameters
-    ----------
-    size : pandas.Series
-        Villages per county code.
-    workers : int
-        Processes the jobs are shared among.
-
-    Returns
-    -------
-    list of list of str
-        County codes per job, in the order to hand them out.
-    """
-    padded = {code: padded_size(n) for code, n in size.items()}
-    cap = max(size.sum() / (2 * max(workers, 1)), 1)
-    jobs: list[list[str]] = []
-    order = sorted(size.index, key=lambda c: (-padded[c], -size[c], c))
-    for _, group in itertools.groupby(order, key=padded.get):
-        job: list[str] = []
-        for code in group:
-            if job and size[job].sum() + size[code] > cap:
-                jobs.append(job)
-                job = []
-            job.append(code)
-        jobs.append(job)
-    jobs.sort(key=lambda job: (-size[job].sum(), job))
-    ordered: list[list[str]] = []
-    while jobs:
-        started = ordered[max(0, len(ordered) - workers + 1) :]  # those still running, at most
-        running = {padded[job[0]] for job in started}
-        pick = next((job for job in jobs if padded[job[0]] not in running), jobs[0])
-        ordered.append(pick)
-        jobs.remove(pick)
-    return ordered
-
-
-#: Sampler fields of one fit that the national summary does not copy from the first county.
-_PER_FIT = (
-    "parameterisation",
-    "data_strength",
-    "max_tree_depth",
-    "extended_after",
-    "cached",
-    "components",
-    "islands",
-)
-
-
-def _fit_by_county(
-    paths: PeriodPaths,
-    gf: pd.DataFrame,
-    expected: np.ndarray,
-    params: RiskParams,
-    progress: bool,
-    cache: bool = True,
-):
-    """All of Taiwan: one fit per county (the documented fallback), expected at Taiwan's rate.
-
-    Each county's fit is cached by content like a city's (:func:`cached_fit`; ``cache=False``
-    for a caller that keeps the whole result itself), and the counties are fitted in worker
-    processes on every core (:func:`dv_analysis.workers.cores`), in jobs of counties of one
-    graph size, the largest first (:func:`county_jobs`). Every county has the same seed, so
-    the numbers do not depend on the order, the jobs or the number of workers.
-    """
-    from concurrent.futures import as_completed
-
-    counties = gf["villcode"].str[:5]
-    codes = sorted(counties.unique())
-    size = counties.value_counts()
-    results: dict[str, tuple[pd.DataFrame, dict]] = {}
-    jobs = county_jobs(size, min(cores(), len(codes)))
-    workers = min(cores(), len(jobs))
-    with process_pool(workers) as pool:
-        futures = []
-        for job in jobs:
-            triples = []
-            for code in job:
-                sel = (counties == code).to_numpy()
-                triples.append((code, gf[sel].reset_index(drop=True), expected[sel]))
-            futures.append(pool.submit(_county_job, paths, triples, params, cache))
-        for job in as_completed(futures):
-            for code, result in job.result().items():
-                results[code] = result
-                if progress:
-                    sampler = result[1]["sampler"]
-                    how = (
-                        "read back"
-                        if sampler.get("cached")
-                        else f"{sampler['seconds']:.0f} s, {sampler.get('parameterisation')}"
-                    )
-                    print(
-                        f"  BYM2 county {code} ({len(results)}/{len(codes)}): "
-                        f"{size[code]} villages, {how}",
-                        flush=True,
-                    )
-    per_county = {code: results[code][1] for code in codes}
-    first = per_county[codes[0]]
-    seconds = round(sum(s["sampler"]["seconds"] for s in per_county.values()), 2)
-    sampler = {k: v for k, v in first["sampler"].items() if k not in _PER_FIT}
-    forms = pd.Series([s["sampler"].get("parameterisation") for s in per_county.values()])
-    summary = {
-        "per_county": per_county,
-        "diagnostics": _worst([s["diagnostics"] for s in per_county.values()]),
-        "sampler": {
-            **sampler,
-            "warmup": params.warmup,
-            "draws": params.draws,
-            "seconds": seconds,
-            "workers": workers,
-            "parameterisations": {str(k): int(v) for k, v in forms.value_counts().items()},
-            "extended": [c for c in codes if "extended_after" in per_county[c]["sampler"]],
-        },
-        "priors": first["priors"],
-    }
-    return pd.concat([results[c][0] for c in codes], ignore_index=True), summary
-
-
-# --- the space-time model -------------------------------------------------------------------
+#: Engines of the space-time model.
 ENGINES = ("laplace", "nuts")
+#: How the Laplace engine treats θ: integrated over (importance sampling) or kept at its mode.
+STRATEGIES = ("importance", "eb")
 
 
 @dataclass
@@ -381,6 +176,14 @@ def _types(panel: pd.DataFrame, count: str) -> dict[str, tuple[str, str]]:
 def window_panel(paths: PeriodPaths, count: str, window: int) -> WindowPanel:
     """The ``window`` quarters ending with the period, per village and quarter, from the
     period's village panel (quarters without clean data are left out)."""
+    panel = pd.read_parquet(paths.village_panel)
+    return panel_window(panel, public.load_boundaries(paths.settings), str(paths.period), count,
+                        window)  # fmt: skip
+
+
+def panel_window(panel: pd.DataFrame, villages, end: str, count: str, window: int) -> WindowPanel:
+    """:func:`window_panel` of a panel already read, for the ``window`` quarters ending with
+    quarter ``end`` (the backtest's origins read earlier windows of the same panel)."""
     if count not in PANEL_COUNTS:
         raise ValueError(
             f"count {count!r}: the risk model reads a count of the village panel "
@@ -388,18 +191,16 @@ def window_panel(paths: PeriodPaths, count: str, window: int) -> WindowPanel:
         )
     if window < 2:
         raise ValueError(f"risk_window {window}: the space-time model needs at least 2 quarters")
-    wanted = [str(q) for q in window_periods(paths.period, window)]
-    panel = pd.read_parquet(paths.village_panel)
+    wanted = [str(q) for q in window_periods(end, window)]
     panel = panel[panel["period"].isin(wanted)]
     quarters = sorted(panel["period"].unique())
-    g = public.load_boundaries(paths.settings)
 
     def grid(col: str) -> np.ndarray:
         wide = panel.pivot(index="villcode", columns="period", values=col)
-        return wide.reindex(index=g["villcode"], columns=quarters).fillna(0).to_numpy(float)
+        return wide.reindex(index=villages["villcode"], columns=quarters).fillna(0).to_numpy(float)
 
     types = _types(panel, count)
-    return WindowPanel(g, quarters, {k: grid(c) for k, (c, _) in types.items()},
+    return WindowPanel(villages, quarters, {k: grid(c) for k, (c, _) in types.items()},
                        {k: grid(pop) for k, (_, pop) in types.items()})  # fmt: skip
 
 
@@ -408,8 +209,8 @@ def spacetime_key(villages, y, e, params: RiskParams, level=None) -> str:
     counts, settings and the code that fits it."""
     h = hashlib.sha256(b"spacetime-fit 1|")
     h.update(code_digest(spacetime_module, laplace_module, spacetime_nuts, _fit_spacetime))
-    fields = ("weights", "engine", "now_quarters", "posterior_draws", "chains", "warmup",
-              "draws", "seed")  # fmt: skip
+    fields = ("weights", "engine", "strategy", "now_quarters", "posterior_draws", "chains",
+              "warmup", "draws", "seed")  # fmt: skip
     h.update(json.dumps([getattr(params, f) for f in fields]).encode())
     h.update("|".join(villages["villcode"].astype(str)).encode())
     h.update(np.ascontiguousarray(y, float).tobytes() + np.ascontiguousarray(e, float).tobytes())
@@ -448,7 +249,10 @@ def _fit_spacetime(
     graph = prepare_graph(adjacency_matrix(neighbours, villages["villcode"]))
     panel = spacetime_module.prepare_panel(y, e, graph)
     if params.engine == "laplace":
-        fit = laplace_module.fit_laplace(panel, SpaceTimePriors(), seed=params.seed)
+        if params.strategy not in STRATEGIES:
+            raise ValueError(f"strategy {params.strategy!r}: one of {', '.join(STRATEGIES)}")
+        fit = laplace_module.fit_laplace(panel, SpaceTimePriors(), seed=params.seed,
+                                         integrate=params.strategy == "importance")  # fmt: skip
         _, b, delta = laplace_module.draw(fit, panel, params.posterior_draws, params.seed)
         hyper, diagnostics, seconds = _hyper_summary(fit), fit.diagnostics, fit.seconds
     elif params.engine == "nuts":
@@ -563,6 +367,25 @@ def _model_form(params: RiskParams) -> dict:
     }
 
 
+def fit_window(paths: PeriodPaths, wp: WindowPanel, params: RiskParams, progress: bool = False):
+    """The space-time model of one window (kept by content in the fit cache; county by county
+    for all of Taiwan). Returns the fitted columns for every village of ``wp`` (empty for
+    villages without population), the fit summary and the mask of fitted villages."""
+    g, y = wp.villages, wp.y
+    e = spacetime_module.expected_by_type(wp.counts, wp.populations)
+    e_next = spacetime_module.expected_next(wp.counts, wp.populations, params.now_quarters)
+    fit_rows = e.sum(1) > 0
+    args = (g[fit_rows].reset_index(drop=True), y[fit_rows], e[fit_rows], e_next[fit_rows])
+    if paths.settings.city == "all":
+        areas, fit_summary = _spacetime_by_county(paths, *args, params, progress)
+    else:
+        if progress:
+            print(f"  space-time model ({params.engine}) on {fit_rows.sum()} villages × "
+                  f"{len(wp.quarters)} quarters", flush=True)  # fmt: skip
+        areas, fit_summary = cached_spacetime(paths, *args, params)
+    return g[["villcode"]].merge(areas, on="villcode", how="left"), fit_summary, fit_rows
+
+
 def run(
     paths: PeriodPaths, params: RiskParams = RiskParams(), progress: bool = True
 ) -> RiskOutputs:
@@ -576,18 +399,7 @@ def run(
         print(f"  risk window: {len(wp.quarters)} of {params.risk_window} quarters have clean "
               f"data ({wp.quarters[0]}–{wp.quarters[-1]})", flush=True)  # fmt: skip
     g, y = wp.villages, wp.y
-    e = spacetime_module.expected_by_type(wp.counts, wp.populations)
-    e_next = spacetime_module.expected_next(wp.counts, wp.populations, params.now_quarters)
-    fit_rows = e.sum(1) > 0
-    args = (g[fit_rows].reset_index(drop=True), y[fit_rows], e[fit_rows], e_next[fit_rows])
-    if paths.settings.city == "all":
-        areas, fit_summary = _spacetime_by_county(paths, *args, params, progress)
-    else:
-        if progress:
-            print(f"  space-time model ({params.engine}) on {fit_rows.sum()} villages × "
-                  f"{len(wp.quarters)} quarters", flush=True)  # fmt: skip
-        areas, fit_summary = cached_spacetime(paths, *args, params)
-    table = g[["villcode"]].merge(areas, on="villcode", how="left")
+    table, fit_summary, fit_rows = fit_window(paths, wp, params, progress)
     table["observed"] = y.sum(1).astype(int)
     table["higher_risk"] = table["p_exceed_1"] >= params.flag_probability
     table["trend"] = table["trend"].map(L.TREND_LABELS)  # 上升 / 持平 / 下降 / 資料不足

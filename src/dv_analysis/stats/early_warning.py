@@ -175,6 +175,8 @@ def early_warning(
     simulations: int = 999,
     seed: int = 42,
     member_ratio: float | None = None,
+    units: np.ndarray | None = None,
+    districts: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Which areas rose above their own baseline in the monitored quarters.
 
@@ -209,6 +211,15 @@ def early_warning(
         Own observed / expected since the onset above which an area of an alarmed window
         is a member; default ``(k − 1) / ln k``, where its own log-likelihood ratio of
         "rate × k" against "rate as before" turns positive.
+    units : numpy.ndarray, optional
+        ``(U, T, n)`` the same counts split by the unit that reported them (police, schools,
+        hospitals...). With them, each alarmed window's rise is checked with
+        :func:`carried_by_one_unit`: a rise that one unit carries is a reporting change.
+    districts : numpy.ndarray, optional
+        District of each area. With ``units``, a window's rise is also a reporting change
+        when its district's rise since the same onset is carried by one unit and that unit
+        is the window's largest excess (a campaign spreads over a whole district; one
+        window's small counts may hide it).
 
     Returns
     -------
@@ -217,7 +228,10 @@ def early_warning(
         alarmed), ``onset`` (index of the monitored quarter where the signal began, -1
         if none), ``strength`` (observed / expected of the alarmed window since onset),
         ``cusum`` (last ``S`` of its window), ``cusum_max``, ``threshold``, ``p_value``
-        (Monte-Carlo, of its window's ``max S``) and ``dispersion``.
+        (Monte-Carlo, of its window's ``max S``), ``dispersion``, ``rise_kind``
+        (``risk``, ``reporting`` when every alarmed window that made the area emerging
+        was carried by one reporting unit, "" when not emerging) and ``own_observed``,
+        ``own_expected`` (the area's own counts since its onset, against its baseline).
     """
     counts = np.asarray(counts, float)
     population = np.asarray(population, float)
@@ -261,15 +275,107 @@ def early_warning(
         }
     )
     ratio = (k - 1.0) / np.log(k) if member_ratio is None else member_ratio
+    reporting = np.zeros(len(alarm), bool)
+    if units is not None:
+        units_n = np.stack([np.asarray(np.asarray(u, float) @ m.T) for u in units])
+        reporting = carried_by_one_unit(units_n, expected, onset, baseline, ratio)
+        if districts is not None:
+            reporting |= _district_reporting(units, counts, population, units_n, expected,
+                                             onset, baseline, ratio, np.asarray(districts))  # fmt: skip
+        reporting &= alarm
+    risk_rise = alarm & ~reporting
     for i in np.flatnonzero(alarm):
         o = onset[i]
         for j in m.indices[m.indptr[i] : m.indptr[i + 1]]:
             if own_o[o:, j].sum() > ratio * own_e[o:, j].sum():
+                risk_rise[j] |= not reporting[i]
                 out.loc[j, "emerging"] = True
                 if out.loc[j, "onset"] < 0 or o < out.loc[j, "onset"]:
                     out.loc[j, "onset"] = o
                 out.loc[j, "strength"] = np.nanmax([out.loc[j, "strength"], strength[i]])
                 out.loc[j, "p_value"] = min(out.loc[j, "p_value"], p_value[i])
+    out["rise_kind"] = np.where(out["emerging"], np.where(risk_rise, "risk", "reporting"), "")
+    own = out["onset"].to_numpy()
+    out["own_observed"] = [own_o[o:, j].sum() if o >= 0 else np.nan for j, o in enumerate(own)]
+    out["own_expected"] = [own_e[o:, j].sum() if o >= 0 else np.nan for j, o in enumerate(own)]
+    return out
+
+
+def carried_by_one_unit(
+    units: np.ndarray, expected: np.ndarray, onset: np.ndarray, baseline: int, ratio: float
+) -> np.ndarray:
+    """Whether each window's rise since its onset is carried by one reporting unit.
+
+    The window's expected count since the onset is shared among the units as in its
+    baseline; the unit with the largest excess (observed − its share) is set aside, and the
+    rise is that unit's when the other units' counts no longer favour a rise: their
+    observed ≤ ``ratio`` × their expected (the member rule of :func:`early_warning`). A rise
+    of risk raises every unit's reports and survives; a campaign, a new form or a
+    data-entry change in one unit does not.
+
+    Parameters
+    ----------
+    units : numpy.ndarray
+        ``(U, T, n)`` counts per reporting unit, quarter (baseline first) and window.
+    expected : numpy.ndarray
+        ``(T − baseline, n)`` expected counts of the monitored quarters (all units).
+    onset : numpy.ndarray
+        Monitored quarter of each window's onset (-1: no rise).
+    baseline : int
+        Baseline quarters.
+    ratio : float
+        Observed / expected at which the other units still favour a rise.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean per window (False where there is no onset).
+    """
+    out = np.zeros(units.shape[2], bool)
+    base = units[:, :baseline].sum(axis=1)  # (U, n)
+    share = (base + 0.5) / (base + 0.5).sum(axis=0, keepdims=True)
+    for i in np.flatnonzero(onset >= 0):
+        o = onset[i]
+        obs = units[:, baseline + o :, i].sum(axis=1)
+        exp = share[:, i] * expected[o:, i].sum()
+        top = int(np.argmax(obs - exp))
+        rest_o, rest_e = obs.sum() - obs[top], exp.sum() - exp[top]
+        rise_top, rise_rest = obs[top] / exp[top] - 1, rest_o / max(rest_e, 1e-12) - 1
+        # the unit itself rose, clearly (its own ratio and a Poisson z of 2)
+        rose = obs[top] > ratio * exp[top] and obs[top] - exp[top] >= 2 * np.sqrt(exp[top])
+        out[i] = rose and (rest_o <= ratio * rest_e or rise_rest <= rise_top / SHARED_RISE)
+    return out
+
+
+#: A rise is one unit's when the other units rose by less than 1 / SHARED_RISE of its rise.
+SHARED_RISE = 3.0
+
+
+def _top_unit(units: np.ndarray, expected: np.ndarray, o: int, baseline: int) -> int:
+    """The unit with the largest excess of one window (``(U, T)``, ``expected`` (T − b,))."""
+    base = units[:, :baseline].sum(axis=1)
+    share = (base + 0.5) / (base + 0.5).sum()
+    return int(np.argmax(units[:, baseline + o :].sum(axis=1) - share * expected[o:].sum()))
+
+
+def _district_reporting(units, counts, population, units_n, expected, onset, baseline, ratio,
+                        districts) -> np.ndarray:  # fmt: skip
+    """Windows whose district's rise since the window's onset is one unit's, the unit that
+    also carries the window's largest excess (see :func:`early_warning`)."""
+    names, code = np.unique(districts, return_inverse=True)
+    d = np.zeros((len(names), len(districts)))
+    d[code, np.arange(len(districts))] = 1.0
+    units_d = np.einsum("utn,dn->utd", units, d)
+    expected_d = baseline_expected(counts @ d.T, population @ d.T, baseline)
+    out = np.zeros(len(onset), bool)
+    for i in np.flatnonzero(onset >= 0):
+        k, o = code[i], onset[i]
+        one = np.full(len(names), -1)
+        one[k] = o
+        if not carried_by_one_unit(units_d, expected_d, one, baseline, ratio)[k]:
+            continue
+        same = _top_unit(units_d[:, :, k], expected_d[:, k], o, baseline)
+        out[i] = same == _top_unit(units_n[:, :, i], expected[:, i], o, baseline)
     return out
 
 

@@ -251,7 +251,7 @@ class LaplaceFit:
         return out
 
 
-def _proposal(centre: np.ndarray, hessian: np.ndarray, seed: int):
+def _proposal(centre: np.ndarray, hessian: np.ndarray, seed: int, times: int = 1):
     """Points of θ from the proposal, a multivariate t with ``PROPOSAL_DF`` degrees of freedom
     around the mode, ``PROPOSAL_SCALE`` times wider than the Laplace curvature (heavy tails:
     the posterior of a standard deviation near zero is skewed toward it), drawn as
@@ -264,7 +264,9 @@ def _proposal(centre: np.ndarray, hessian: np.ndarray, seed: int):
     vals = np.maximum(vals, 1e-6)  # a flat direction: a wide proposal, the weights decide
     root = vecs / np.sqrt(vals) * PROPOSAL_SCALE  # proposal scale matrix: root rootᵀ
     u = np.clip(
-        qmc.Sobol(d + 1, scramble=True, seed=seed).random(INTEGRATION_POINTS), 1e-9, 1 - 1e-9
+        qmc.Sobol(d + 1, scramble=True, seed=seed).random(INTEGRATION_POINTS * times),
+        1e-9,
+        1 - 1e-9,
     )
     z = norm.ppf(u[:, :d]) / np.sqrt(chi2.ppf(u[:, d], PROPOSAL_DF) / PROPOSAL_DF)[:, None]
     log_q = -(PROPOSAL_DF + d) / 2 * np.log1p((z**2).sum(1) / PROPOSAL_DF)
@@ -272,9 +274,9 @@ def _proposal(centre: np.ndarray, hessian: np.ndarray, seed: int):
     return np.clip(centre[None, :] + z @ root.T, lo, hi), log_q
 
 
-def _integrate(panel, priors, mode_theta, hess, start, seed):
-    """Importance weights of the proposal's points, with their modes and priors."""
-    points, log_q = _proposal(mode_theta, hess, seed)
+def _weigh(panel, priors, points, log_q, start):
+    """Importance weights of ``points`` (proposal log density ``log_q``), their modes and
+    priors."""
     logp, modes, priors_at = [], [], []
     for theta in points:
         value, mode, prior = log_posterior_theta(theta, panel, priors, start)
@@ -283,7 +285,27 @@ def _integrate(panel, priors, mode_theta, hess, start, seed):
         priors_at.append(prior)
     log_w = np.array(logp) - log_q
     weights = np.exp(log_w - log_w.max())
-    return points, weights / weights.sum(), modes, priors_at
+    return weights / weights.sum(), modes, priors_at
+
+
+def _integrate(panel, priors, mode_theta, hess, start, seed):
+    """Importance weights of the proposal's points, with their modes and priors.
+
+    When the weights' effective sample size falls short of ``MIN_WEIGHT_ESS`` (the Laplace
+    curvature at the mode misjudged a skewed posterior), the proposal is adapted once, as in
+    adaptive importance sampling: centred on the weighted mean of the first points, shaped
+    by their weighted covariance, with twice the points; the second set alone is kept.
+    """
+    points, log_q = _proposal(mode_theta, hess, seed)
+    weights, modes, priors_at = _weigh(panel, priors, points, log_q, start)
+    if 1.0 / (weights**2).sum() >= MIN_WEIGHT_ESS * len(points):
+        return points, weights, modes, priors_at
+    centre = weights @ points
+    dev = points - centre
+    cov = (dev * weights[:, None]).T @ dev + 1e-4 * np.eye(len(centre))
+    points, log_q = _proposal(centre, np.linalg.inv(cov), seed + 1, 2)
+    weights, modes, priors_at = _weigh(panel, priors, points, log_q, start)
+    return points, weights, modes, priors_at
 
 
 def fit_laplace(

@@ -152,3 +152,36 @@ def rates_table(events, population, w: libpysal.weights.W, per: float = 1000.0) 
             "rate_seb": spatial_eb_rate(y, n, w) * per,
         }
     )
+
+
+def poisson_ratio_interval(observed, expected, level: float = 0.9):
+    """Exact (Garwood) interval of an observed/expected ratio with Poisson counts.
+
+    Parameters
+    ----------
+    observed : array-like
+        Observed counts.
+    expected : array-like
+        Expected counts (positive).
+    level : float
+        Coverage of the two-sided interval.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Ratio, lower and upper limit (lower 0 when nothing was observed).
+
+    Examples
+    --------
+    >>> r, lo, hi = poisson_ratio_interval([10], [5.0])
+    >>> round(float(r[0]), 2), round(float(lo[0]), 2), round(float(hi[0]), 2)
+    (2.0, 1.09, 3.39)
+    """
+    from scipy.stats import chi2
+
+    o = np.asarray(observed, float)
+    e = np.asarray(expected, float)
+    a = (1 - level) / 2
+    lo = np.where(o > 0, chi2.ppf(a, 2 * o) / 2, 0.0)
+    hi = chi2.ppf(1 - a, 2 * (o + 1)) / 2
+    return o / e, lo / e, hi / e
