@@ -106,7 +106,6 @@ FAST = {
     "chains": 2,
     "warmup": 150,
     "draws": 150,
-    "extend": False,  # no second, longer fit when the short chains miss (tested on its own)
 }
 
 

@@ -13,7 +13,7 @@ from .conftest import make_settings
 pytestmark = pytest.mark.e2e
 
 #: The village-risk model with short chains (same code path; its diagnostics may miss).
-SHORT_CHAINS = {"chains": 2, "warmup": 100, "draws": 100, "extend": False}
+SHORT_CHAINS = {"chains": 2, "warmup": 100, "draws": 100}
 
 
 @pytest.mark.slow(seconds=32, why="New Taipei's 1,009 villages through four notebooks")

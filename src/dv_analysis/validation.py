@@ -476,7 +476,7 @@ def outreach_recovery(settings: Settings, period: str, budget: int = 20) -> dict
     Tier-2 precision against ``elevated`` and against true RR ≥ 1.5; the share of the best
     possible true excess tier 2 holds; faded villages (a cluster that ended) in tier 2;
     ramping-cluster villages in tier ≥ 1; campaign villages (a reporting change, no risk)
-    flagged as a rise and in tier 2; tier ≥ 1 precision and recall against ``elevated``.
+    flagged as a risk rise, flagged as a reporting change, and in tier 2; tier ≥ 1 precision and recall against ``elevated``.
     """
     t = pd.read_parquet(settings.period(period).village_priority).set_index("villcode")
     truth = outreach_truth(settings, period, budget).reindex(t.index)
@@ -491,16 +491,19 @@ def outreach_recovery(settings: Settings, period: str, budget: int = 20) -> dict
         return {"precision": float(x["elevated"].mean()), "precision_rr15": float((x["rr"] >= 1.5).mean()),
                 "excess_captured": float(x["excess"].sum() / best) if best > 0 else float("nan")}  # fmt: skip
 
+    risk_rise = t["emerging"] & (t["rise_kind"] == "risk")
     naive = {name: scores(ids) for name, ids in naive_lists(settings, period, budget).items()}
     best_naive = max(naive, key=lambda n: naive[n]["precision"])
     return {
         "period": str(period), **{f"tier2_{k}": v for k, v in scores(two).items()},
         "tier2": len(two), "tier1": int((t["tier"] == 1).sum()),
         "best_naive": best_naive, **{f"naive_{k}": v for k, v in naive[best_naive].items()},
+        **{f"{name}_{k}": x for name, v in naive.items() for k, x in v.items()},
         "naive_excess_captured_max": max(v["excess_captured"] for v in naive.values()),
         "faded_in_tier2": int(two.isin(faded).sum()),
         "ramp_in_tier1": float(np.mean([v in set(watched) for v in ramp])) if ramp else float("nan"),
-        "campaign_rises": int(t.index[t["emerging"]].isin(campaign).sum()),
+        "campaign_rises": int(t.index[risk_rise].isin(campaign).sum()),
+        "campaign_reporting": int(t.index[t["emerging"] & ~risk_rise].isin(campaign).sum()),
         "campaign_in_tier2": int(two.isin(campaign).sum()),
         "watch_precision": float(truth.reindex(watched)["elevated"].mean()),
         "watch_recall": float(truth["elevated"][watched.intersection(truth.index)].sum() / max(truth["elevated"].sum(), 1)),
