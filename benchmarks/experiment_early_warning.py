@@ -27,7 +27,7 @@ from scipy.sparse.csgraph import connected_components
 from dv_analysis import public
 from dv_analysis import validation as V
 from dv_analysis.config import Period, window_periods
-from dv_analysis.stages.priority import PriorityParams, panel_arrays
+from dv_analysis.stages.priority import PriorityParams, alarm_alpha, panel_arrays
 from dv_analysis.stats.early_warning import early_warning, neighbourhood_matrix
 from dv_analysis.stats.weights import contiguity
 
@@ -48,7 +48,7 @@ def score(root: Path, ratios: dict[str, float], params: PriorityParams) -> list[
     rows = []
     for name, ratio in ratios.items():
         ew = early_warning(counts, pop, m, baseline=len(periods) - params.monitor,
-                           k=params.rise, alpha=params.alarm_alpha,
+                           k=params.rise, alpha=alarm_alpha(params),
                            simulations=params.alarm_simulations,
                            seed=params.seed + Period.parse(PERIOD).ordinal(),
                            member_ratio=ratio)  # fmt: skip

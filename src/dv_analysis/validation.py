@@ -521,7 +521,36 @@ def run_outreach_world(seed: int, kind: str, root, period: str = "2020Q4", budge
     features.build(paths)
     risk.run(paths, progress=False)
     priority.run(paths, priority.PriorityParams(budget=budget), progress=False)
-    return {"seed": seed, "kind": kind, **outreach_recovery(s, period, budget)}
+    out = {"seed": seed, "kind": kind, **outreach_recovery(s, period, budget)}
+    if REALISTIC_KINDS[kind] is None:  # nothing but the reporting changes: every risk rise is false
+        out |= false_alarm_runs(s, period)
+    return out
+
+
+def false_alarm_runs(settings: Settings, period: str, quarters: int = 4) -> dict:
+    """The early warning of the priority stage run (with its defaults) at each of the last
+    ``quarters`` quarters up to ``period`` of a world where no risk changes: runs raising
+    a risk-kind rise (a false alarm), and those raising the campaign's reporting change."""
+    from .stages import priority
+    from .stats.weights import contiguity
+
+    params = priority.PriorityParams()
+    paths = settings.period(period)
+    villages = public.load_boundaries(settings)
+    ids = villages["villcode"].to_numpy()
+    panel = pd.read_parquet(paths.village_panel)
+    neighbours, _ = contiguity(villages, params.weights, ids="villcode")
+    m = priority.neighbourhood_matrix(neighbours, ids)
+    units = pd.read_parquet(paths.village_units)
+    risk_runs = reporting_runs = 0
+    for q in window_periods(period, quarters):
+        ew = priority.emerging_at(
+            panel, ids, m, str(q), params, units, villages["townname"].to_numpy()
+        )
+        risk_runs += bool((ew["emerging"] & (ew["rise_kind"] == "risk")).any())
+        reporting_runs += bool((ew["emerging"] & (ew["rise_kind"] == "reporting")).any())
+    return {"false_alarm_runs": risk_runs, "reporting_runs": reporting_runs, "runs": quarters,
+            "false_alarms_per_year": 4.0 * risk_runs / quarters}  # fmt: skip
 
 
 def lattice_adjacency(k: int):

@@ -72,7 +72,9 @@ class PriorityParams:
     baseline: int = 8  # quarters of each village's own baseline for the early warning
     monitor: int = 4  # latest quarters the early warning watches
     rise: float = 1.5  # rise the early warning is tuned to (× the village's baseline)
-    alarm_alpha: float = 0.002  # false-alarm probability per neighbourhood and run
+    false_alarm_years: float = (
+        5.0  # years of quarterly runs per false alarm in the city (on average)
+    )
     alarm_simulations: int = 1999  # replicates under "no change" for the alarm threshold
     backtest_quarters: int = 8  # rolling origins of the backtest (latest quarters)
     backtest_draws: int = 1000  # posterior draws of the space-time fits at the origins
@@ -113,6 +115,13 @@ def unit_arrays(units: pd.DataFrame | None, ids, periods) -> np.ndarray | None:
     return grid.reshape(len(names), len(periods), len(ids))
 
 
+def alarm_alpha(params: PriorityParams) -> float:
+    """The early warning's chance of a false alarm per quarterly run anywhere in the city:
+    one false alarm in ``false_alarm_years`` years of four runs (SaTScan's recurrence
+    interval, 1 / (runs a year × p))."""
+    return 1.0 / (4.0 * params.false_alarm_years)
+
+
 def emerging_at(
     panel, ids, neighbourhoods, upto: str, params: PriorityParams, units=None, districts=None
 ):
@@ -132,7 +141,7 @@ def emerging_at(
     counts, pop = panel_arrays(panel, ids, periods)
     seed = params.seed + Period.parse(upto).ordinal()
     ew = early_warning(counts, pop, neighbourhoods, baseline=baseline, k=params.rise,
-                       alpha=params.alarm_alpha, simulations=params.alarm_simulations, seed=seed,
+                       alpha=alarm_alpha(params), simulations=params.alarm_simulations, seed=seed,
                        units=unit_arrays(units, ids, periods), districts=districts)  # fmt: skip
     monitored = periods[baseline:]
     ew["onset"] = [monitored[o] if o >= 0 else None for o in ew["onset"]]
@@ -379,5 +388,6 @@ def _summary(paths, params, table, early, comparison, default) -> dict:
         "emerging": int((early["emerging"] & (early["rise_kind"] == "risk")).sum()),
         "reporting_changes": int((early["emerging"] & (early["rise_kind"] == "reporting")).sum()),
         "early_warning_available": bool(early["available"].all()),
+        "false_alarm_chance_per_run": alarm_alpha(params),  # city-wide, under no change
         "under_reporting": int(table["under_reporting"].sum()),
     }  # fmt: skip

@@ -19,7 +19,10 @@ the log-likelihood ratio of "rate × k" against "rate as before". ``E_t`` is the
 neighbourhood's population in ``t`` × the city's rate in ``t`` × the neighbourhood's
 relative rate over the baseline quarters (so a city-wide rise or season is not a signal,
 and a village that was always high is not new). An alarm is ``max_t S_t ≥ h``, with
-``h`` the ``1 − alpha`` quantile of ``max_t S_t`` under Poisson(``E``), by simulation.
+``h`` the ``1 − alpha`` quantile, under no change, of the largest ``max_t S_t`` over all
+windows (by simulation, with the overdispersion of the window sums): ``alpha`` is the
+chance that a quarterly run raises any false alarm in the city, so false alarms recur
+about every ``1 / (4 alpha)`` years (SaTScan's recurrence interval).
 """
 
 from __future__ import annotations
@@ -113,7 +116,14 @@ def poisson_cusum(observed: np.ndarray, expected: np.ndarray, k: float) -> np.nd
 
 
 def dispersion(counts: np.ndarray, population: np.ndarray) -> float:
-    """Pearson dispersion of the quarterly counts about each area's mean relative rate.
+    """Overdispersion of quarterly counts about each area's mean relative rate.
+
+    The negative-binomial (NB2) coefficient ``c`` of ``Var O = E + c E²`` by the method of
+    moments: Σ [(O − E)² − E] / Σ E² over quarters and areas, at least 0 (Poisson). ``c`` is
+    the squared coefficient of variation of the quarter's rate, so it carries from small
+    areas to large ones, as a Pearson ratio (which grows with E) does not. Called on the
+    neighbourhood sums that are tested (:func:`early_warning`), it also carries noise shared
+    by neighbours.
 
     Parameters
     ----------
@@ -123,36 +133,37 @@ def dispersion(counts: np.ndarray, population: np.ndarray) -> float:
     Returns
     -------
     float
-        Σ (O − E)² / E over quarters and areas divided by its degrees of freedom, at least
-        1 (Poisson); E is each area's mean relative rate × the city rate of the quarter.
+        ``c ≥ 0``; E is each area's mean relative rate × the city rate of the quarter.
     """
     counts = np.asarray(counts, float)
     e = baseline_expected(np.vstack([counts, counts]), np.vstack([population, population]),
                           len(counts), prior_strength=0.0)  # fmt: skip
     ok = e > 0
     t, n = counts.shape
-    chi2 = (((counts - e) ** 2)[ok] / e[ok]).sum()
-    return float(max(1.0, chi2 / max(ok.sum() - n - t, 1)))
+    # residuals about fitted means (n + t parameters) are smaller than about the true ones
+    scale = ok.sum() / max(ok.sum() - n - t, 1)
+    excess = scale * ((counts - e) ** 2)[ok].sum() - e[ok].sum()
+    return float(max(0.0, excess / max((e[ok] ** 2).sum(), 1e-12)))
 
 
-def _draw(rng: np.random.Generator, mean: np.ndarray, phi: float, size: int) -> np.ndarray:
-    """Poisson (``phi`` = 1) or negative-binomial counts with variance ``phi`` × mean."""
-    if phi <= 1.0 + 1e-9:
+def _draw(rng: np.random.Generator, mean: np.ndarray, c: float, size: int) -> np.ndarray:
+    """Poisson (``c`` = 0) or negative-binomial counts with variance mean + ``c`` mean²."""
+    if c <= 1e-9:
         return rng.poisson(mean, size=(size, *mean.shape))
-    shape = mean / (phi - 1.0)
-    return rng.poisson(rng.gamma(np.maximum(shape, 1e-12), phi - 1.0, size=(size, *mean.shape)))
+    return rng.poisson(rng.gamma(1.0 / c, c * np.maximum(mean, 1e-12), size=(size, *mean.shape)))
 
 
-def _null_maxima(obs_n, pop_n, baseline, k, phi, simulations, seed) -> np.ndarray:
-    """``max S`` of each window in replicates with no change: baseline *and* monitored
-    counts drawn again around the estimated rates, the baseline re-estimated each time
-    (so the threshold carries the baseline's own error), in chunks to bound memory."""
+def _null_maxima(obs_n, pop_n, baseline, k, c, simulations, seed) -> np.ndarray:
+    """``(simulations, n)`` ``max S`` of each window in replicates with no change: baseline
+    *and* monitored counts drawn again around the estimated rates with the windows'
+    overdispersion ``c``, the baseline re-estimated each time (so the threshold carries the
+    baseline's own error), in chunks to bound memory."""
     rng = np.random.default_rng(seed)
     truth = _fitted(obs_n, pop_n, baseline)
     out = []
     for start in range(0, simulations, 200):
         size = min(200, simulations - start)
-        draws = _draw(rng, truth, phi, size).astype(float)
+        draws = _draw(rng, truth, c, size).astype(float)
         e = np.stack([baseline_expected(d, pop_n, baseline) for d in draws])
         out.append(poisson_cusum(draws[:, baseline:], e, k).max(axis=1))
     return np.concatenate(out)
@@ -171,7 +182,7 @@ def early_warning(
     *,
     baseline: int = 8,
     k: float = 1.5,
-    alpha: float = 0.002,
+    alpha: float = 0.05,
     simulations: int = 999,
     seed: int = 42,
     member_ratio: float | None = None,
@@ -180,15 +191,19 @@ def early_warning(
 ) -> pd.DataFrame:
     """Which areas rose above their own baseline in the monitored quarters.
 
-    Each area's window (the area and its neighbours) is charted with a Poisson CUSUM; a
-    window alarms when ``max S`` reaches the ``1 − alpha`` quantile of replicates with no
-    change, drawn with the baseline's overdispersion (:func:`dispersion`) and with the
-    baseline estimated again in each replicate. An area is ``emerging`` when its own
-    window alarms and is still open in the last quarter, or when it lies in such a window
-    and its own counts since the window's onset favour the rise: ``O ln k − (k − 1) E > 0``,
-    its own CUSUM increment over those quarters, i.e. ``O / E > (k − 1) / ln k`` (≈ 1.23
-    for k = 1.5). These are the members of the cluster, as a scan reports the areas of its
-    window: areas whose own data support the rise the window alarmed on.
+    Each area's window (the area and its neighbours) is charted with a Poisson CUSUM. The
+    alarm is calibrated city-wide, as a prospective scan is: in replicates with no change
+    (drawn with the overdispersion of the window sums, :func:`dispersion`, the baseline
+    estimated again in each), the largest ``max S`` over all windows is taken, and a window
+    alarms when its ``max S`` reaches the ``1 − alpha`` quantile of that maximum. So
+    ``alpha`` is the probability that a run with no change anywhere raises any alarm; run
+    every quarter, ``1 / (4 alpha)`` years pass between false alarms on average (SaTScan's
+    recurrence interval). ``p_value`` is likewise city-wide. An area is ``emerging`` when
+    its own window alarms and is still open in the last quarter, or when it lies in such a
+    window and its own counts since the window's onset favour the rise:
+    ``O ln k − (k − 1) E > 0``, its own CUSUM increment over those quarters, i.e.
+    ``O / E > (k − 1) / ln k`` (≈ 1.23 for k = 1.5). These are the members of the cluster,
+    as a scan reports the areas of its window: areas whose own data support the rise.
 
     Parameters
     ----------
@@ -202,7 +217,7 @@ def early_warning(
     k : float
         Rate ratio the CUSUM is tuned to (1.5: a rise by half).
     alpha : float
-        False-alarm probability per window over the monitored quarters.
+        Probability that a run with no change raises an alarm in any window.
     simulations : int
         Replicates under "no change" for the threshold and the p-value.
     seed : int
@@ -227,11 +242,12 @@ def early_warning(
         One row per area in input order: ``emerging``, ``alarm`` (its own window
         alarmed), ``onset`` (index of the monitored quarter where the signal began, -1
         if none), ``strength`` (observed / expected of the alarmed window since onset),
-        ``cusum`` (last ``S`` of its window), ``cusum_max``, ``threshold``, ``p_value``
-        (Monte-Carlo, of its window's ``max S``), ``dispersion``, ``rise_kind``
-        (``risk``, ``reporting`` when every alarmed window that made the area emerging
-        was carried by one reporting unit, "" when not emerging) and ``own_observed``,
-        ``own_expected`` (the area's own counts since its onset, against its baseline).
+        ``cusum`` (last ``S`` of its window), ``cusum_max``, ``threshold`` (city-wide),
+        ``p_value`` (Monte-Carlo, city-wide, of its window's ``max S``), ``dispersion``
+        (of the window sums), ``rise_kind`` (``risk``, ``reporting`` when every alarmed
+        window that made the area emerging was carried by one reporting unit, "" when not
+        emerging) and ``own_observed``, ``own_expected`` (the area's own counts since its
+        onset, against its baseline).
     """
     counts = np.asarray(counts, float)
     population = np.asarray(population, float)
@@ -241,48 +257,51 @@ def early_warning(
             f" have {counts.shape[0]}"
         )
     m = neighbourhoods.tocsr()
-    obs_n = np.asarray(counts @ m.T)
-    pop_n = np.asarray(population @ m.T)
+    obs_n, pop_n = np.asarray(counts @ m.T), np.asarray(population @ m.T)
+    out, expected, onset = _windows(obs_n, pop_n, baseline, k, alpha, simulations, seed)
+    ratio = (k - 1.0) / np.log(k) if member_ratio is None else member_ratio
+    reporting = np.zeros(len(out), bool)
+    if units is not None:
+        units_n = np.stack([np.asarray(np.asarray(u, float) @ m.T) for u in units])
+        c = float(out["dispersion"].iloc[0])
+        reporting = carried_by_one_unit(units_n, expected, onset, baseline, ratio, c)
+        if districts is not None:
+            reporting |= _district_reporting(units, counts, population, units_n, expected,
+                                             onset, baseline, ratio, np.asarray(districts), c)  # fmt: skip
+        reporting &= out["alarm"].to_numpy()
+    own_e = baseline_expected(counts, population, baseline)
+    return _members(out, m, counts[baseline:], own_e, onset, reporting, ratio)
+
+
+def _windows(obs_n, pop_n, baseline, k, alpha, simulations, seed):
+    """Each window's chart, city-wide threshold and alarm (the frame :func:`early_warning`
+    starts from), its expected counts and the onset of its open excursion."""
     expected = baseline_expected(obs_n, pop_n, baseline)
     observed = obs_n[baseline:]
     path = poisson_cusum(observed, expected, k)
     top = path.max(axis=0)
-    phi = dispersion(counts[:baseline], population[:baseline])
-    null_max = _null_maxima(obs_n, pop_n, baseline, k, phi, simulations, seed)
-    threshold = np.quantile(null_max, 1 - alpha, axis=0, method="higher")
-    p_value = (1 + (null_max >= top[None, :]).sum(axis=0)) / (simulations + 1)
+    c = dispersion(obs_n[:baseline], pop_n[:baseline])
+    city_max = _null_maxima(obs_n, pop_n, baseline, k, c, simulations, seed).max(axis=1)
+    threshold = float(np.quantile(city_max, 1 - alpha, method="higher"))
+    p_value = (1 + (city_max[:, None] >= top[None, :]).sum(axis=0)) / (simulations + 1)
     onset = _onsets(path)
     alarm = (top >= threshold) & (path[-1] > 0) & (top > 0)
-    strength = np.array(
-        [
-            observed[o:, i].sum() / max(expected[o:, i].sum(), 1e-12) if o >= 0 else np.nan
-            for i, o in enumerate(onset)
-        ]
-    )
-    own_e = baseline_expected(counts, population, baseline)
-    own_o = counts[baseline:]
-    out = pd.DataFrame(
-        {
-            "emerging": alarm.copy(),
-            "alarm": alarm,
-            "onset": np.where(alarm, onset, -1),
-            "strength": np.where(alarm, strength, np.nan),
-            "cusum": path[-1],
-            "cusum_max": top,
-            "threshold": threshold,
-            "p_value": p_value,
-            "dispersion": phi,
-        }
-    )
-    ratio = (k - 1.0) / np.log(k) if member_ratio is None else member_ratio
-    reporting = np.zeros(len(alarm), bool)
-    if units is not None:
-        units_n = np.stack([np.asarray(np.asarray(u, float) @ m.T) for u in units])
-        reporting = carried_by_one_unit(units_n, expected, onset, baseline, ratio)
-        if districts is not None:
-            reporting |= _district_reporting(units, counts, population, units_n, expected,
-                                             onset, baseline, ratio, np.asarray(districts))  # fmt: skip
-        reporting &= alarm
+    strength = np.array([observed[o:, i].sum() / max(expected[o:, i].sum(), 1e-12)
+                         if o >= 0 else np.nan for i, o in enumerate(onset)])  # fmt: skip
+    out = pd.DataFrame({
+        "emerging": alarm.copy(), "alarm": alarm, "onset": np.where(alarm, onset, -1),
+        "strength": np.where(alarm, strength, np.nan), "cusum": path[-1], "cusum_max": top,
+        "threshold": threshold, "p_value": p_value, "dispersion": c,
+    })  # fmt: skip
+    return out, expected, onset
+
+
+def _members(out, m, own_o, own_e, onset, reporting, ratio) -> pd.DataFrame:
+    """Add the members of every alarmed window (areas whose own counts since its onset
+    favour the rise; the earliest onset, the strongest window and smallest p-value they
+    lie in), each area's rise kind and its own counts since its onset."""
+    alarm = out["alarm"].to_numpy()
+    strength, p_value = out["strength"].to_numpy(), out["p_value"].to_numpy()
     risk_rise = alarm & ~reporting
     for i in np.flatnonzero(alarm):
         o = onset[i]
@@ -302,16 +321,24 @@ def early_warning(
 
 
 def carried_by_one_unit(
-    units: np.ndarray, expected: np.ndarray, onset: np.ndarray, baseline: int, ratio: float
+    units: np.ndarray,
+    expected: np.ndarray,
+    onset: np.ndarray,
+    baseline: int,
+    ratio: float,
+    c: float = 0.0,
 ) -> np.ndarray:
     """Whether each window's rise since its onset is carried by one reporting unit.
 
     The window's expected count since the onset is shared among the units as in its
-    baseline; the unit with the largest excess (observed − its share) is set aside, and the
-    rise is that unit's when the other units' counts no longer favour a rise: their
-    observed ≤ ``ratio`` × their expected (the member rule of :func:`early_warning`). A rise
-    of risk raises every unit's reports and survives; a campaign, a new form or a
-    data-entry change in one unit does not.
+    baseline, and the unit with the largest excess (observed − its share) is set aside. The
+    rise is that unit's (a campaign, a new form, a data-entry change) when three things
+    hold: the unit itself rose clearly (observed > ``ratio`` × its share and a Poisson z of
+    at least 2); it rose more than the other units, beyond what picking the largest of
+    several allows (the conditional binomial test of its share of the counts, z ≥
+    :data:`UNIT_Z`); and the other units did not rise (their z, with the overdispersion
+    ``c``, below :data:`REST_Z`). A rise of risk raises every unit's reports: the others'
+    rise is then significant, or the set-aside unit's is not out of line with theirs.
 
     Parameters
     ----------
@@ -324,7 +351,9 @@ def carried_by_one_unit(
     baseline : int
         Baseline quarters.
     ratio : float
-        Observed / expected at which the other units still favour a rise.
+        Observed / expected the set-aside unit must exceed.
+    c : float
+        Overdispersion of the counts (``Var O = E + c E²``, :func:`dispersion`).
 
     Returns
     -------
@@ -339,16 +368,21 @@ def carried_by_one_unit(
         obs = units[:, baseline + o :, i].sum(axis=1)
         exp = share[:, i] * expected[o:, i].sum()
         top = int(np.argmax(obs - exp))
-        rest_o, rest_e = obs.sum() - obs[top], exp.sum() - exp[top]
-        rise_top, rise_rest = obs[top] / exp[top] - 1, rest_o / max(rest_e, 1e-12) - 1
-        # the unit itself rose, clearly (its own ratio and a Poisson z of 2)
+        rest_o, rest_e = obs.sum() - obs[top], max(exp.sum() - exp[top], 1e-12)
         rose = obs[top] > ratio * exp[top] and obs[top] - exp[top] >= 2 * np.sqrt(exp[top])
-        out[i] = rose and (rest_o <= ratio * rest_e or rise_rest <= rise_top / SHARED_RISE)
+        q = exp[top] / (exp[top] + rest_e)  # its share of the counts if every unit rose alike
+        n_all = obs[top] + rest_o
+        apart = (obs[top] - n_all * q) / np.sqrt(max(n_all * q * (1 - q), 1e-12)) >= UNIT_Z
+        rest_rose = (rest_o - rest_e) / np.sqrt(rest_e + c * rest_e**2) >= REST_Z
+        out[i] = rose and apart and not rest_rose
     return out
 
 
-#: A rise is one unit's when the other units rose by less than 1 / SHARED_RISE of its rise.
-SHARED_RISE = 3.0
+#: z of the set-aside unit's share of the counts from which it rose apart from the others
+#: (one-sided 0.5 %: the largest of several units' excesses is picked, so more than 1.645).
+UNIT_Z = 2.58
+#: z of the other units' counts against their expected from which they rose too (one-sided 5 %).
+REST_Z = 1.645
 
 
 def _top_unit(units: np.ndarray, expected: np.ndarray, o: int, baseline: int) -> int:
@@ -359,7 +393,7 @@ def _top_unit(units: np.ndarray, expected: np.ndarray, o: int, baseline: int) ->
 
 
 def _district_reporting(units, counts, population, units_n, expected, onset, baseline, ratio,
-                        districts) -> np.ndarray:  # fmt: skip
+                        districts, c=0.0) -> np.ndarray:  # fmt: skip
     """Windows whose district's rise since the window's onset is one unit's, the unit that
     also carries the window's largest excess (see :func:`early_warning`)."""
     names, code = np.unique(districts, return_inverse=True)
@@ -372,7 +406,7 @@ def _district_reporting(units, counts, population, units_n, expected, onset, bas
         k, o = code[i], onset[i]
         one = np.full(len(names), -1)
         one[k] = o
-        if not carried_by_one_unit(units_d, expected_d, one, baseline, ratio)[k]:
+        if not carried_by_one_unit(units_d, expected_d, one, baseline, ratio, c)[k]:
             continue
         same = _top_unit(units_d[:, :, k], expected_d[:, k], o, baseline)
         out[i] = same == _top_unit(units_n[:, :, i], expected[:, i], o, baseline)
