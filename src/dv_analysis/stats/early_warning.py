@@ -153,19 +153,31 @@ def _draw(rng: np.random.Generator, mean: np.ndarray, c: float, size: int) -> np
     return rng.poisson(rng.gamma(1.0 / c, c * np.maximum(mean, 1e-12), size=(size, *mean.shape)))
 
 
-def _null_maxima(obs_n, pop_n, baseline, k, c, simulations, seed) -> np.ndarray:
-    """``(simulations, n)`` ``max S`` of each window in replicates with no change: baseline
-    *and* monitored counts drawn again around the estimated rates with the windows'
-    overdispersion ``c``, the baseline re-estimated each time (so the threshold carries the
-    baseline's own error), in chunks to bound memory."""
+def _null_maxima(counts, population, m, baseline, k, c_sums, simulations, seed) -> np.ndarray:
+    """``(simulations, n)`` ``max S`` of each window in replicates with no change.
+
+    The areas' baseline *and* monitored counts are drawn again around their estimated rates
+    and summed into the windows (so overlapping windows stay correlated as in the data),
+    and each window's baseline is estimated again in each replicate (so the threshold
+    carries the baseline's own error); in chunks to bound memory. The areas' overdispersion
+    is the one whose window sums carry ``c_sums`` (measured on the sums, :func:`dispersion`):
+    a sum of areas with independent noise has ``c = c_area Σ E_j² / (Σ E_j)²``, so
+    ``c_area = c_sums Σ_i E_i² / Σ_i h_i E_i²`` with ``h_i`` that ratio of window ``i``."""
     rng = np.random.default_rng(seed)
-    truth = _fitted(obs_n, pop_n, baseline)
+    truth = _fitted(counts, population, baseline)
+    e_area = truth[:baseline].mean(axis=0)
+    e_win = np.asarray(m @ e_area)
+    h = np.asarray(m @ e_area**2) / np.maximum(e_win**2, 1e-12)
+    c = c_sums * (e_win**2).sum() / max((h * e_win**2).sum(), 1e-12)
+    pop_n = np.asarray(population @ m.T)
+    t, n_areas = truth.shape
     out = []
     for start in range(0, simulations, 200):
         size = min(200, simulations - start)
-        draws = _draw(rng, truth, c, size).astype(float)
-        e = np.stack([baseline_expected(d, pop_n, baseline) for d in draws])
-        out.append(poisson_cusum(draws[:, baseline:], e, k).max(axis=1))
+        draws = _draw(rng, truth, c, size).astype(float).reshape(size * t, n_areas)
+        sums = np.asarray(m @ draws.T).T.reshape(size, t, -1)
+        e = np.stack([baseline_expected(d, pop_n, baseline) for d in sums])
+        out.append(poisson_cusum(sums[:, baseline:], e, k).max(axis=1))
     return np.concatenate(out)
 
 
@@ -256,9 +268,13 @@ def early_warning(
             f"early warning needs more than {baseline} quarters (baseline + monitored);"
             f" have {counts.shape[0]}"
         )
+    if simulations // 2 * alpha < 1:
+        raise ValueError(
+            f"early warning: {simulations} simulations cannot set a level of {alpha}"
+            f" (half of them set it: at least {int(np.ceil(2 / alpha))} are needed)"
+        )
     m = neighbourhoods.tocsr()
-    obs_n, pop_n = np.asarray(counts @ m.T), np.asarray(population @ m.T)
-    out, expected, onset = _windows(obs_n, pop_n, baseline, k, alpha, simulations, seed)
+    out, expected, onset = _windows(counts, population, m, baseline, k, alpha, simulations, seed)
     ratio = (k - 1.0) / np.log(k) if member_ratio is None else member_ratio
     reporting = np.zeros(len(out), bool)
     if units is not None:
@@ -273,27 +289,79 @@ def early_warning(
     return _members(out, m, counts[baseline:], own_e, onset, reporting, ratio)
 
 
-def _windows(obs_n, pop_n, baseline, k, alpha, simulations, seed):
-    """Each window's chart, city-wide threshold and alarm (the frame :func:`early_warning`
-    starts from), its expected counts and the onset of its open excursion."""
+def _windows(counts, population, m, baseline, k, alpha, simulations, seed):
+    """Each window's chart, threshold and alarm calibrated city-wide (the frame
+    :func:`early_warning` starts from), its expected counts and the onset of its open
+    excursion."""
+    obs_n, pop_n = np.asarray(counts @ m.T), np.asarray(population @ m.T)
     expected = baseline_expected(obs_n, pop_n, baseline)
     observed = obs_n[baseline:]
     path = poisson_cusum(observed, expected, k)
     top = path.max(axis=0)
     c = dispersion(obs_n[:baseline], pop_n[:baseline])
-    city_max = _null_maxima(obs_n, pop_n, baseline, k, c, simulations, seed).max(axis=1)
-    threshold = float(np.quantile(city_max, 1 - alpha, method="higher"))
-    p_value = (1 + (city_max[:, None] >= top[None, :]).sum(axis=0)) / (simulations + 1)
+    null = _null_maxima(counts, population, m, baseline, k, c, simulations, seed)
+    # the tails from one half of the replicates, the city-wide level from the other (a tail
+    # fitted to the replicates it is then read on would make their p-values too large)
+    half = len(null) // 2
+    tails = TailModel(null[:half])
+    city_min = tails.p_values(null[half:]).min(axis=1)  # each replicate's smallest p-value
+    level = float(np.quantile(city_min, alpha, method="lower"))
+    own_p = tails.p_values(top[None, :])[0]
+    p_value = (1 + (city_min[:, None] <= own_p[None, :]).sum(axis=0)) / (len(city_min) + 1)
     onset = _onsets(path)
-    alarm = (top >= threshold) & (path[-1] > 0) & (top > 0)
+    alarm = (own_p <= level) & (path[-1] > 0) & (top > 0)
     strength = np.array([observed[o:, i].sum() / max(expected[o:, i].sum(), 1e-12)
                          if o >= 0 else np.nan for i, o in enumerate(onset)])  # fmt: skip
     out = pd.DataFrame({
         "emerging": alarm.copy(), "alarm": alarm, "onset": np.where(alarm, onset, -1),
         "strength": np.where(alarm, strength, np.nan), "cusum": path[-1], "cusum_max": top,
-        "threshold": threshold, "p_value": p_value, "dispersion": c,
+        "threshold": tails.quantile(level), "p_value": p_value, "dispersion": c,
     })  # fmt: skip
     return out, expected, onset
+
+
+class TailModel:
+    """Each window's null distribution of ``max S``: the replicates, with an exponential
+    tail above their ``1 − TAIL`` quantile (the CUSUM maximum's tail is exponential:
+    Siegmund 1985), so that p-values far below ``1 / replicates`` can be compared across
+    windows.
+
+    A city-wide threshold on ``max S`` itself would be set by the windows of the heaviest
+    tails (large, overdispersed ones) and hold small windows to a level they rarely reach;
+    a threshold on each window's own p-value (the smallest over windows, calibrated on the
+    replicates: Westfall & Young's min-p) treats every window alike.
+
+    Parameters
+    ----------
+    null : numpy.ndarray
+        ``(R, n)`` replicates of each window's ``max S`` under no change.
+    """
+
+    TAIL = 0.1
+
+    def __init__(self, null: np.ndarray):
+        self.sorted = np.sort(np.asarray(null, float), axis=0)
+        self.reps = self.sorted.shape[0]
+        self.u = np.quantile(self.sorted, 1 - self.TAIL, axis=0)
+        over = self.sorted - self.u
+        n_over = np.maximum((over > 0).sum(axis=0), 1)
+        self.rate = n_over / np.maximum(np.where(over > 0, over, 0).sum(axis=0), 1e-9)
+
+    def p_values(self, x: np.ndarray) -> np.ndarray:
+        """``P(max S ≥ x)`` of each window (columns of ``x``, ``(m, n)``)."""
+        x = np.asarray(x, float)
+        emp = np.empty_like(x)
+        for i in range(x.shape[1]):
+            below = np.searchsorted(self.sorted[:, i], x[:, i], side="left")
+            emp[:, i] = (self.reps - below) / self.reps
+        tail = self.TAIL * np.exp(-self.rate * (x - self.u))
+        return np.where(x > self.u, tail, emp)
+
+    def quantile(self, p: float) -> np.ndarray:
+        """The ``max S`` of each window whose p-value is ``p`` (its threshold at level p)."""
+        if p >= self.TAIL:
+            return np.quantile(self.sorted, 1 - p, axis=0)
+        return self.u + np.log(self.TAIL / p) / self.rate
 
 
 def _members(out, m, own_o, own_e, onset, reporting, ratio) -> pd.DataFrame:
