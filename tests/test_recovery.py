@@ -40,6 +40,29 @@ def test_risk_and_outreach_list_recover_planted_villages_and_the_late_cluster(tm
     assert row["false_alarm_clusters"] <= 2, row
 
 
+@pytest.mark.slow(
+    seconds=60, why="a realistic Taipei: 12 quarters generated and cleaned, 9 space-time fits"
+)
+def test_outreach_list_beats_the_naive_lists_on_a_realistic_world(tmp_path):
+    """Floors of the outreach validation (docs/validation.md, issue 24) on one realistic
+    world (strong, seed 2: heterogeneity, overdispersion, seasons, trend, irregular, ended
+    and ramping clusters, a police campaign): tier 2 at least as precise as the 12-quarter
+    count and rate lists and ≥ 0.9 against the truly elevated villages (the 40 with the most
+    true excess); its true excess at least the best naive list's less 0.02; at most one
+    faded village in tier 2; at most three campaign villages called a rise of risk; tier
+    ≥ 1 precision ≥ 0.5 and recall ≥ 0.8; Σ(1 − p) of tier 2 below one village."""
+    from dv_analysis.validation import run_outreach_world
+
+    row = run_outreach_world(2, "strong", tmp_path)
+    assert row["tier2"] == 20, row
+    assert row["tier2_precision"] >= 0.9, row
+    assert row["tier2_precision"] >= max(row["count_12q_precision"], row["rate_12q_precision"]), row
+    assert row["tier2_excess_captured"] >= row["naive_excess_captured_max"] - 0.02, row
+    assert row["faded_in_tier2"] <= 1 and row["campaign_rises"] <= 3, row
+    assert row["watch_precision"] >= 0.5 and row["watch_recall"] >= 0.8, row
+    assert row["expected_not_elevated_2"] < 1, row
+
+
 def test_scores_by_hand():
     """Precision against the true risk, recall of planted villages, recall of the villages
     whose true reported risk is at least 1.5× the city's, and the faint planted ones."""
