@@ -99,3 +99,66 @@ def test_smooth_names_bad_input(scotland_files, capsys, change, message):
         argv += [k, v]
     assert main(argv) == 1
     assert message in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def panel_files(tmp_path_factory):
+    """A 6 × 6 lattice over 10 quarters (expected 10 a quarter each): a 2 × 2 block rises to
+    2.5 times its rate over the last four quarters; the rest stays as it was."""
+    import numpy as np
+
+    from dv_analysis.validation import lattice_adjacency
+
+    root = tmp_path_factory.mktemp("panel")
+    k, periods = 6, [f"{y}Q{q}" for y in (2018, 2019, 2020) for q in (1, 2, 3, 4)][:10]
+    a = lattice_adjacency(k).tolil()
+    block = {7, 8, 13, 14}
+    rng = np.random.default_rng(5)
+    rows = []
+    for t, p in enumerate(periods):
+        for i in range(k * k):
+            mu = 10.0 * (2.5 if i in block and t >= 6 else 1.0)
+            rows.append({"area": f"a{i}", "quarter": p, "cases": rng.poisson(mu), "pop": 1000})
+    pd.DataFrame(rows).to_csv(root / "panel.csv", index=False)
+    gal = [str(k * k)] + [x for i in range(k * k)
+                          for x in (f"a{i} {len(a.rows[i])}", " ".join(f"a{j}" for j in a.rows[i]))]  # fmt: skip
+    (root / "panel.gal").write_text("\n".join(gal) + "\n")
+    return root
+
+
+def test_smooth_with_time_fits_the_space_time_model(panel_files, capsys):
+    """``--time`` gives each area its present risk and direction: the block that rose reads
+    as rising and high now; an area far from it stays level near 1."""
+    r = panel_files
+    code = main(["smooth", str(r / "panel.csv"), "--count", "cases", "--population", "pop",
+                 "--id", "area", "--time", "quarter", "--weights", str(r / "panel.gal"),
+                 "--out", str(r / "st.csv"), "--summary", str(r / "st.json")])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    out = pd.read_csv(r / "st.csv", encoding="utf-8-sig").set_index("area")
+    assert {"rr_now_mean", "rr_now_low", "rr_now_high", "p_now_exceed_1", "p_rising",
+            "trend", "rr_mean", "p_exceed_1"} <= set(out.columns)  # fmt: skip
+    block = [f"a{i}" for i in (7, 8, 13, 14)]
+    assert (out.loc[block, "trend"] == "rising").all(), out.loc[block]
+    assert (out.loc[block, "rr_now_mean"] > 1.5).all() and (out.loc[block, "p_rising"] > 0.9).all()
+    assert out.loc["a35", "trend"] == "level" and 0.7 < out.loc["a35", "rr_now_mean"] < 1.3
+    s = json.loads((r / "st.json").read_text())
+    assert s["periods"][0] == "2018Q1" and len(s["periods"]) == 10 and s["now_periods"] == 4
+    assert s["diagnostics"]["ok"], s["diagnostics"]
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda df: df.drop(index=5), "area 'a5' has no row for period '2018Q1'"),
+        (lambda df: pd.concat([df, df.head(1)]), "row 362: area 'a0' has period '2018Q1' twice"),
+        (lambda df: df.assign(cases=df["cases"].where(df.index != 3, -1)), "row 5, column 'cases'"),
+    ],
+)
+def test_smooth_with_time_names_bad_panels(panel_files, capsys, edit, message):
+    r = panel_files
+    edit(pd.read_csv(r / "panel.csv")).to_csv(r / "bad_panel.csv", index=False)
+    code = main(["smooth", str(r / "bad_panel.csv"), "--count", "cases", "--population", "pop",
+                 "--id", "area", "--time", "quarter", "--weights", str(r / "panel.gal"),
+                 "--out", str(r / "bad.csv")])  # fmt: skip
+    assert code != 0
+    assert message in capsys.readouterr().err

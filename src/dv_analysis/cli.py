@@ -158,6 +158,12 @@ def _add_smooth(sub) -> None:
     )
     m.add_argument("--id", required=True, help="column identifying the areas")
     m.add_argument(
+        "--time",
+        default=None,
+        help="column of the period, for a panel (one row per area and period): the space-time"
+        " model, with each area's present risk and its direction (docs/risk_model.md)",
+    )
+    m.add_argument(
         "--weights",
         default="queen",
         help="queen (default), rook, knn:K or a .gal file of neighbours by id",
@@ -179,6 +185,9 @@ def _smooth(args: argparse.Namespace) -> None:
 
     from .stages.layer import smooth_file
 
+    if args.time:
+        return _smooth_panel(args)
+
     table, fit = smooth_file(
         args.input, args.count, args.id, args.population, args.expected, tuple(args.covariate),
         args.weights, args.draws, args.warmup, seed=args.seed,
@@ -192,6 +201,31 @@ def _smooth(args: argparse.Namespace) -> None:
     if not fit.ok:
         print("WARNING: diagnostics missed their limits (R-hat ≤ 1.01, bulk ESS ≥ 400): "
               "do not use these numbers; raise --draws and --warmup", file=sys.stderr)  # fmt: skip
+    print(f"wrote {len(table)} rows to {args.out}")
+
+
+def _smooth_panel(args: argparse.Namespace) -> None:
+    """``smooth --time``: the space-time model of a panel."""
+    import json
+
+    from .stages.layer import smooth_panel_file
+
+    if args.covariate:
+        raise ValueError("--covariate is not supported with --time (the space-time model has none)")
+    table, summary = smooth_panel_file(
+        args.input, args.count, args.id, args.time, args.population, args.expected,
+        args.weights, seed=args.seed,
+    )  # fmt: skip
+    table.to_csv(args.out, index=False, encoding="utf-8-sig")
+    if args.summary:
+        Path(args.summary).write_text(json.dumps(summary, ensure_ascii=False, indent=1))
+    h, d = summary["hyperparameters"], summary["diagnostics"]
+    print(f"space-time model on {len(table)} areas × {len(summary['periods'])} periods:"
+          f" sigma {h['sigma']['mean']:.3f}, rho {h['rho']['mean']:.3f},"
+          f" sigma_delta {h['sigma_delta']['mean']:.3f}, sigma_eps {h['sigma_eps']['mean']:.3f}")  # fmt: skip
+    if not d.get("ok", True):
+        print(f"WARNING: the fit missed its checks ({d.get('message', '')}): do not use these"
+              " numbers", file=sys.stderr)  # fmt: skip
     print(f"wrote {len(table)} rows to {args.out}")
 
 

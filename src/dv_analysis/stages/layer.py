@@ -114,7 +114,6 @@ def smooth_file(
     table (``id, rr_mean, rr_low, rr_high, p_exceed_1``) and the fit.
     """
     from ..stats.bym2 import adjacency_matrix, fit_bym2
-    from ..stats.weights import contiguity
 
     if (population is None) == (expected is None):
         raise ValueError("give either --population or --expected (one of them)")
@@ -147,16 +146,7 @@ def smooth_file(
         raise ValueError(
             f"{path}, row {row + 2}, column {col!r}: expected count must be positive (area {ids[row]})"
         )
-    if gal:
-        neighbours = read_gal(weights)
-        missing = sorted(set(ids) - set(neighbours))
-        if missing:
-            raise ValueError(f"{weights}: ids not in the GAL file: {', '.join(missing[:5])}")
-        extra = sorted(set(neighbours) - set(ids))
-        if extra:
-            raise ValueError(f"{weights}: GAL ids not in {Path(path).name}: {', '.join(extra[:5])}")
-    else:
-        neighbours, _ = contiguity(g.assign(_id=ids), weights, ids="_id")
+    neighbours = _neighbours(g, path, id_col, ids, weights, gal)
     x = raw = None
     if covariates:
         raw = g[list(covariates)].apply(pd.to_numeric, errors="coerce")
@@ -172,3 +162,109 @@ def smooth_file(
         [id_col, "rr_mean", "rr_low", "rr_high", "p_exceed_1"]
     ]
     return table, fit
+
+
+def _panel_arrays(g, path, count, id_col, time_col, population, expected):
+    """``(ids, times, y, e)`` of a long panel (one row per area and period), checked: counts
+    and expected counts by row and column, one row per area and period, every area in every
+    period. ``population`` gives expected counts at the panel's overall rate."""
+    g = g.reset_index(drop=True)
+    ids, times = g[id_col].astype(str), g[time_col].astype(str)
+    twice = pd.Series(list(zip(ids, times, strict=True))).duplicated()
+    if twice.any():
+        row = int(np.flatnonzero(twice)[0])
+        raise ValueError(
+            f"{path}, row {row + 2}: area {ids[row]!r} has period {times[row]!r} twice"
+        )
+    y = pd.to_numeric(g[count], errors="coerce")
+    bad = y.isna() | (y < 0) | (y % 1 != 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"{path}, row {row + 2}, column {count!r}: {g[count].iloc[row]!r} is not a count"
+        )
+    col = expected or population
+    e = pd.to_numeric(g[col], errors="coerce")
+    if not expected:
+        e = e * y.sum() / np.nansum(e)
+    if not (e > 0).all():
+        row = int(np.flatnonzero(~(e > 0))[0])
+        raise ValueError(f"{path}, row {row + 2}, column {col!r}: expected count must be positive")
+    wide = pd.DataFrame({"id": ids, "t": times, "y": y, "e": e})
+    area_ids, periods = sorted(ids.unique()), sorted(times.unique())
+    yw = wide.pivot(index="id", columns="t", values="y").reindex(index=area_ids, columns=periods)
+    if yw.isna().any().any():
+        i, t = np.argwhere(yw.isna().to_numpy())[0]
+        raise ValueError(f"{path}: area {area_ids[i]!r} has no row for period {periods[t]!r}"
+                         " (a panel needs every area in every period)")  # fmt: skip
+    ew = wide.pivot(index="id", columns="t", values="e").reindex(index=area_ids, columns=periods)
+    return pd.Index(area_ids), periods, yw.to_numpy(int), ew.to_numpy(float)
+
+
+def smooth_panel_file(
+    path,
+    count: str,
+    id_col: str,
+    time_col: str,
+    population: str | None = None,
+    expected: str | None = None,
+    weights: str = "queen",
+    draws: int = 2000,
+    seed: int = 42,
+    now_periods: int = 4,
+):
+    """The space-time model (docs/risk_model.md) for any panel: ``dv-analysis smooth --time``.
+
+    One row per area and period (periods sort as text: 2019Q1 < 2019Q2, or ISO dates).
+    Fitted with the nested-Laplace engine. Returns the per-area table (``id``, the panel's
+    level ``rr_*`` and ``p_exceed_1``, the present ``rr_now_*`` over the last
+    ``now_periods`` periods, ``p_now_exceed_1``, ``p_now_exceed_1_5``, ``p_rising``,
+    ``trend``) and a summary (hyperparameters, diagnostics, periods).
+    """
+    from ..stats import laplace
+    from ..stats.bym2 import adjacency_matrix, prepare_graph
+    from ..stats.spacetime import SpaceTimePriors, log_rr_draws, prepare_panel, summarise_draws
+
+    if (population is None) == (expected is None):
+        raise ValueError("give either --population or --expected (one of them)")
+    gal = str(weights).lower().endswith(".gal")
+    g = read_layer(path, geometry=not gal)
+    for col in (count, id_col, time_col, population, expected):
+        if col and col not in g.columns:
+            raise ValueError(
+                f"{path}: no column {col!r}; columns are {', '.join(map(str, g.columns))}"
+            )
+    ids, periods, y, e = _panel_arrays(g, path, count, id_col, time_col, population, expected)
+    neighbours = _neighbours(g, path, id_col, ids, weights, gal)
+    panel = prepare_panel(y, e, prepare_graph(adjacency_matrix(neighbours, ids)))
+    fit = laplace.fit_laplace(panel, SpaceTimePriors(), seed=seed)
+    _, b, delta = laplace.draw(fit, panel, draws, seed)
+    k = min(now_periods, len(periods) // 2) or 1  # as summarise_draws reads "now"
+    table = summarise_draws(log_rr_draws(b, delta, panel), e[:, -k:].mean(1), now_periods)
+    table.insert(0, id_col, ids)
+    keep = [id_col, "rr_mean", "rr_low", "rr_high", "p_exceed_1", "rr_now_mean", "rr_now_low",
+            "rr_now_high", "p_now_exceed_1", "p_now_exceed_1_5", "p_rising", "trend"]  # fmt: skip
+    summary = {"model": "space-time (BYM2 + RW1 per area + iid), nested Laplace",
+               "periods": periods, "now_periods": k,
+               "hyperparameters": fit.hyperparameters(),
+               "diagnostics": fit.diagnostics}  # fmt: skip
+    return table[keep], summary
+
+
+def _neighbours(g, path, id_col, ids, weights, gal: bool) -> dict:
+    """Neighbours by id: from a GAL file (checked against the panel's ids) or from the
+    geometry of each area's first row."""
+    from ..stats.weights import contiguity
+
+    if not gal:
+        first = g.assign(_id=g[id_col].astype(str)).drop_duplicates("_id").set_index("_id")
+        neighbours, _ = contiguity(first.loc[list(ids)].reset_index(), weights, ids="_id")
+        return neighbours
+    neighbours = read_gal(weights)
+    missing = sorted(set(ids) - set(neighbours))
+    if missing:
+        raise ValueError(f"{weights}: ids not in the GAL file: {', '.join(missing[:5])}")
+    extra = sorted(set(neighbours) - set(ids))
+    if extra:
+        raise ValueError(f"{weights}: GAL ids not in {Path(path).name}: {', '.join(extra[:5])}")
+    return neighbours
