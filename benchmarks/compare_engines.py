@@ -23,7 +23,7 @@ from dv_analysis.config import Settings
 from dv_analysis.stages import risk
 from dv_analysis.stats import laplace
 from dv_analysis.stats import spacetime as st
-from dv_analysis.stats.bym2 import adjacency_matrix, prepare_graph
+from dv_analysis.stats.icar import adjacency_matrix, prepare_graph
 from dv_analysis.stats.weights import contiguity
 
 HYPER = ("sigma", "rho", "sigma_delta", "sigma_eps")

@@ -30,7 +30,7 @@ import pandas as pd
 from dv_analysis import validation as V
 from dv_analysis.config import Settings
 from dv_analysis.stages import clean, features, risk
-from dv_analysis.stats import bym2
+from dv_analysis.stats import bym2, icar
 from dv_analysis.stats.weights import contiguity
 from dv_analysis.synth import SynthConfig, generate
 
@@ -48,8 +48,8 @@ def _flags(gf, expected, adjacency, x) -> pd.DataFrame:
     """P(RR > 1) and P(b > 0) of every village from one fit (with covariates ``x`` or None)."""
     fit = bym2.fit_bym2(gf["observed"], expected, adjacency, x, ids=gf["villcode"])
     n, chains = len(gf), fit.sampler["chains"]
-    size = bym2.padded_size(n)
-    basis, inverse_eigen, alone = bym2.dense_basis(bym2.prepare_graph(adjacency), size)
+    size = icar.padded_size(n)
+    basis, inverse_eigen, alone = icar.dense_basis(icar.prepare_graph(adjacency), size)
     xp = None if x is None else np.vstack([x.to_numpy(float), np.zeros((size - n, x.shape[1]))])
     draws = {k: np.asarray(v) for k, v in LAST["draws"].items()}
     by_chain = {k: v.reshape((chains, -1) + v.shape[1:]) for k, v in draws.items()}
@@ -75,7 +75,7 @@ def world(seed: int, strength: float, root: Path, flag: float) -> dict:
     gf = g[g["person_quarters"] > 0].reset_index(drop=True)
     expected = risk.expected_counts(gf["observed"].to_numpy(float), gf["person_quarters"])
     neighbours, _ = contiguity(gf, "queen", ids="villcode")
-    adjacency = bym2.adjacency_matrix(neighbours, gf["villcode"])
+    adjacency = icar.adjacency_matrix(neighbours, gf["villcode"])
     feats = pd.read_parquet(p.village_features).set_index("villcode").loc[gf["villcode"]]
     x = feats[COVARIATES].astype(float)
     x = ((x - x.mean()) / x.std()).fillna(0.0).reset_index(drop=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from dv_analysis.stats import spacetime as st
-from dv_analysis.stats.bym2 import prepare_graph
+from dv_analysis.stats.icar import prepare_graph
 from dv_analysis.validation import spacetime_reference_panel
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "spacetime_nuts_reference.npz"

@@ -10,13 +10,11 @@ import scipy.sparse as sp
 
 from dv_analysis.stats.bym2 import (
     BYM2Priors,
-    adjacency_matrix,
     choose_parameterisation,
     data_strength,
     fit_bym2,
-    prepare_graph,
-    scaling_factor,
 )
+from dv_analysis.stats.icar import adjacency_matrix, prepare_graph, scaling_factor
 
 SCOTLAND = Path(__file__).parents[1] / "data" / "scotland_lip_cancer.json"
 

@@ -8,7 +8,7 @@ import pytest
 
 from dv_analysis.stats import laplace
 from dv_analysis.stats import spacetime as st
-from dv_analysis.stats.bym2 import prepare_graph
+from dv_analysis.stats.icar import prepare_graph
 from dv_analysis.validation import spacetime_reference_panel
 
 REFERENCE = Path(__file__).resolve().parent.parent / "data" / "spacetime_nuts_reference.npz"

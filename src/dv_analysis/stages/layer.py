@@ -86,7 +86,7 @@ def read_gal(path) -> dict[str, list[str]]:
 def original_scale(draws: dict, mean: pd.Series, sd: pd.Series) -> dict:
     """Fixed effects of covariates standardised as ``(x − mean)/sd``, on the covariates' own
     scale, from the joint draws: ``β = β_std / sd`` and ``β0 = β0_std − Σ β_std · mean / sd``."""
-    from ..stats.bym2 import _describe
+    from ..stats.mcmc import _describe
 
     beta = {c: draws[c] / sd[c] for c in mean.index}
     intercept = draws["intercept"] - sum(beta[c] * mean[c] for c in mean.index)
@@ -113,7 +113,8 @@ def smooth_file(
     ``.gal`` file of neighbours by id. Covariates are standardised. Returns the per-area
     table (``id, rr_mean, rr_low, rr_high, p_exceed_1``) and the fit.
     """
-    from ..stats.bym2 import adjacency_matrix, fit_bym2
+    from ..stats.bym2 import fit_bym2
+    from ..stats.icar import adjacency_matrix
 
     if (population is None) == (expected is None):
         raise ValueError("give either --population or --expected (one of them)")
@@ -222,7 +223,7 @@ def smooth_panel_file(
     ``trend``) and a summary (hyperparameters, diagnostics, periods).
     """
     from ..stats import laplace
-    from ..stats.bym2 import adjacency_matrix, prepare_graph
+    from ..stats.icar import adjacency_matrix, prepare_graph
     from ..stats.spacetime import SpaceTimePriors, log_rr_draws, prepare_panel, summarise_draws
 
     if (population is None) == (expected is None):

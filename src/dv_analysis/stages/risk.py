@@ -30,17 +30,13 @@ import shapely
 from .. import public
 from ..config import RISK_WINDOW_QUARTERS, PeriodPaths, cache_dir, window_periods
 from ..pages import labels as L
-from ..stats import bym2 as bym2_module
+from ..stats import icar as icar_module
 from ..stats import laplace as laplace_module
 from ..stats import spacetime as spacetime_module
 from ..stats import spacetime_nuts
-from ..stats.bym2 import (
-    BYM2Fit,
-    adjacency_matrix,
-    enable_compilation_cache,
-    fit_bym2,
-    prepare_graph,
-)
+from ..stats.bym2 import BYM2Fit, fit_bym2
+from ..stats.icar import adjacency_matrix, prepare_graph
+from ..stats.mcmc import _describe, enable_compilation_cache
 from ..stats.spacetime import NOW_QUARTERS, SpaceTimePriors
 from ..stats.weights import contiguity
 from ..workers import cores, process_pool
@@ -208,7 +204,9 @@ def spacetime_key(villages, y, e, params: RiskParams, level=None) -> str:
     """Content address of a space-time fit: villages and their polygons, counts, expected
     counts, settings and the code that fits it."""
     h = hashlib.sha256(b"spacetime-fit 1|")
-    h.update(code_digest(spacetime_module, laplace_module, spacetime_nuts, _fit_spacetime))
+    h.update(
+        code_digest(icar_module, spacetime_module, laplace_module, spacetime_nuts, _fit_spacetime)
+    )
     fields = ("weights", "engine", "strategy", "now_quarters", "posterior_draws", "chains",
               "warmup", "draws", "seed")  # fmt: skip
     h.update(json.dumps([getattr(params, f) for f in fields]).encode())
@@ -234,9 +232,7 @@ def _hyper_summary(fit) -> dict:
 
 
 def _nuts_hyper(draws: dict) -> dict:
-    return {
-        k: bym2_module._describe(draws[k]) for k in ("sigma", "rho", "sigma_delta", "sigma_eps")
-    }
+    return {k: _describe(draws[k]) for k in ("sigma", "rho", "sigma_delta", "sigma_eps")}
 
 
 def _fit_spacetime(

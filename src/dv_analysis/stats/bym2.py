@@ -44,11 +44,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 
-#: Diagnostics every reported quantity must pass.
-RHAT_MAX = 1.01
-ESS_BULK_MIN = 400
+from .icar import dense_basis, padded_size, prepare_graph
+from .mcmc import _describe, _diagnostics
 
 #: :func:`data_strength` at or above which the centred form is sampled ("auto").
 CENTRED_STRENGTH = 8.0
@@ -73,167 +71,6 @@ class BYM2Priors:
     sigma_sd: float = 1.0
     rho_a: float = 0.5
     rho_b: float = 0.5
-
-
-@dataclass
-class Graph:
-    """An adjacency graph prepared for the ICAR: edges, components, scaling factors."""
-
-    n: int
-    component: np.ndarray  # component id of each area (islands included)
-    scale: np.ndarray  # scaling factor of each area's component (1 for islands)
-    islands: np.ndarray  # bool: areas without neighbours
-    components: list[np.ndarray] = field(default_factory=list)  # members of components of size ≥ 2
-    basis: list[np.ndarray] = field(default_factory=list)  # per component: eigenvectors (columns)
-    inverse_eigen: list[np.ndarray] = field(
-        default_factory=list
-    )  # per component: 1/(s·μ), 0 for the constant
-
-
-def adjacency_matrix(neighbours: dict, ids) -> sp.csr_matrix:
-    """Symmetric binary adjacency matrix from a neighbour dict, rows in the order of ``ids``.
-
-    Parameters
-    ----------
-    neighbours : dict
-        Area id → iterable of neighbouring ids (libpysal's ``W.neighbors`` or a GAL file).
-    ids : sequence
-        The areas in the order of the model's arrays.
-
-    Returns
-    -------
-    scipy.sparse.csr_matrix
-        ``A[i, j] = 1`` where *i* and *j* are neighbours (made symmetric).
-    """
-    pos = {k: i for i, k in enumerate(ids)}
-    rows, cols = [], []
-    for k, nbs in neighbours.items():
-        if k not in pos:
-            raise ValueError(f"area {k!r} of the neighbours is not among the ids")
-        for j in nbs:
-            if j not in pos:
-                raise ValueError(f"neighbour {j!r} of area {k!r} is not among the ids")
-            rows.append(pos[k])
-            cols.append(pos[j])
-    n = len(pos)
-    a = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
-    a = ((a + a.T) > 0).astype(float)
-    a.setdiag(0)
-    a.eliminate_zeros()
-    return a.tocsr()
-
-
-def scaling_factor(laplacian: sp.spmatrix, block: int = 512) -> float:
-    """Scaling factor of a connected graph's ICAR, computed with sparse factorisations only.
-
-    The geometric mean of the marginal variances under the sum-to-zero constraint, i.e. of
-    the diagonal of the Laplacian's pseudo-inverse ``Q⁺`` (what R-INLA's ``inla.scale.model``
-    computes with ``inla.qinv``). Grounding the last area gives a sparse positive-definite
-    ``Q_r``; with ``M`` its inverse padded by a zero row and column and ``P = I − 11ᵀ/n``,
-    ``Q⁺ = P M P``, so ``diag(Q⁺)_i = M_ii − 2 (M1)_i / n + 1ᵀM1 / n²``. ``M_ii`` comes from
-    solves against blocks of unit vectors with one sparse LU factorisation: no dense
-    ``n × n`` matrix is formed, and no small perturbation ``Q + εI`` is needed.
-
-    Parameters
-    ----------
-    laplacian : scipy.sparse matrix
-        ``Q = D − A`` of one connected component (two or more areas).
-    block : int
-        Right-hand sides solved at once (memory ``n × block`` floats).
-
-    Returns
-    -------
-    float
-        The scaling factor ``s``: the model uses ``φ / √s``, whose geometric mean marginal
-        variance is 1, so that ``σ`` means the same on any graph.
-    """
-    from scipy.sparse.linalg import splu
-
-    q = sp.csc_matrix(laplacian, dtype=float)
-    n = q.shape[0]
-    if n < 2:
-        raise ValueError("a scaling factor needs a connected component of two or more areas")
-    if connected_components(q, directed=False)[0] != 1:
-        raise ValueError("the graph is not connected: each component needs its own scaling factor")
-    lu = splu(q[: n - 1, : n - 1].tocsc())
-    diag = np.zeros(n)
-    for start in range(0, n - 1, block):
-        stop = min(start + block, n - 1)
-        rhs = np.zeros((n - 1, stop - start))
-        rhs[np.arange(start, stop), np.arange(stop - start)] = 1.0
-        diag[start:stop] = lu.solve(rhs)[np.arange(start, stop), np.arange(stop - start)]
-    m1 = np.append(lu.solve(np.ones(n - 1)), 0.0)
-    marginal = diag - 2.0 * m1 / n + m1.sum() / n**2
-    return float(np.exp(np.mean(np.log(marginal))))
-
-
-def _spectrum(laplacian: np.ndarray, s: float) -> tuple[np.ndarray, np.ndarray]:
-    """Eigenvectors of a connected component's ICAR precision and 1/(s·μ) for each.
-
-    The constant eigenvector (μ = 0, the direction the sum-to-zero constraint removes)
-    gets 0. ``s`` is the component's scaling factor (:func:`scaling_factor`).
-    """
-    mu, v = np.linalg.eigh(laplacian)
-    inv = np.zeros_like(mu)
-    inv[1:] = 1.0 / mu[1:]  # mu[0] ≈ 0: the component's constant
-    return v, inv / s
-
-
-def prepare_graph(adjacency: sp.spmatrix) -> Graph:
-    """Edges, connected components, islands, per-component scaling factors and spectra.
-
-    Parameters
-    ----------
-    adjacency : scipy.sparse matrix
-        Binary symmetric adjacency of all areas.
-
-    Returns
-    -------
-    Graph
-    """
-    a = sp.csr_matrix(adjacency)
-    n = a.shape[0]
-    _, comp = connected_components(a, directed=False)
-    degree = np.asarray(a.sum(1)).ravel()
-    graph = Graph(n, comp, np.ones(n), degree == 0)
-    for c in np.unique(comp):
-        idx = np.flatnonzero(comp == c)
-        if len(idx) < 2:
-            continue
-        sub = a[idx][:, idx]
-        lap = sp.diags(np.asarray(sub.sum(1)).ravel()) - sub
-        s = scaling_factor(lap)
-        v, inv = _spectrum(lap.toarray(), s)
-        graph.components.append(idx)
-        graph.basis.append(v)
-        graph.inverse_eigen.append(inv)
-        graph.scale[idx] = s
-    return graph
-
-
-def padded_size(n: int) -> int:
-    """The size a graph of ``n`` areas is padded to: the next power of two, at least 64.
-
-    The compiled sampler depends on the array sizes only, so graphs of similar size (the
-    quarters of a city, or the counties of a national run) share one compilation.
-    """
-    return max(64, 1 << (int(n) - 1).bit_length())
-
-
-def dense_basis(graph: Graph, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One block-diagonal eigenbasis for the whole graph, padded to ``size`` areas.
-
-    Returns the basis (``size × size``), 1/(s·μ) per column (0 for each component's
-    constant), and whether each column is an island's (or padding's) own unit vector.
-    """
-    basis = np.eye(size)
-    inv = np.zeros(size)
-    alone = np.ones(size, dtype=bool)
-    for idx, v, iv in zip(graph.components, graph.basis, graph.inverse_eigen, strict=True):
-        basis[np.ix_(idx, idx)] = v
-        inv[idx] = iv
-        alone[idx] = False
-    return basis, inv, alone
 
 
 def _fixed_effects_and_hyperparameters(x, priors):
@@ -449,20 +286,6 @@ class BYM2Fit:
         }
 
 
-def enable_compilation_cache(folder) -> None:
-    """Keep JAX's compiled sampler on disk, so a later process with the same graph size reuses it.
-
-    Compiling NUTS for a city costs about 7 s per process; loading it back about 1 s. The
-    cache holds machine code only (no data).
-    """
-    import jax
-
-    folder = str(folder)
-    if jax.config.jax_compilation_cache_dir != folder:
-        jax.config.update("jax_compilation_cache_dir", folder)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
-
-
 #: Samplers kept by this process (:func:`_sampler`), newest last; at most ``_SAMPLERS_KEPT``.
 _SAMPLERS: dict[tuple, object] = {}
 _SAMPLERS_KEPT = 8
@@ -500,50 +323,6 @@ def _sampler(
     while len(_SAMPLERS) > _SAMPLERS_KEPT:
         _SAMPLERS.pop(next(iter(_SAMPLERS)))
     return mcmc
-
-
-def _describe(draws: np.ndarray) -> dict:
-    flat = np.asarray(draws).ravel()
-    return {
-        "mean": float(flat.mean()),
-        "sd": float(flat.std(ddof=1)),
-        "q05": float(np.quantile(flat, 0.05)),
-        "q95": float(np.quantile(flat, 0.95)),
-    }
-
-
-def _worst(labels: list[str], values: np.ndarray, largest: bool) -> tuple[str, float]:
-    """The worst value and its label; a value that is not finite counts as worst (the last)."""
-    bad = np.flatnonzero(~np.isfinite(values))
-    k = bad[-1] if len(bad) else int(np.argmax(values) if largest else np.argmin(values))
-    return labels[k], float(values[k])
-
-
-def _diagnostics(samples: dict) -> dict:
-    """Split rank-normalised R-hat and bulk ESS of every reported quantity (ArviZ).
-
-    ``samples`` maps names to draws shaped (chains, draws, ...); ArviZ computes all of
-    them at once on one dataset.
-    """
-    import arviz as az
-
-    draws = {name: np.asarray(d) for name, d in samples.items()}
-    data = az.convert_to_dataset(draws)
-    rhat, ess = az.rhat(data, method="rank"), az.ess(data, method="bulk")
-    labels: list[str] = []
-    for name, d in draws.items():
-        size = int(np.prod(d.shape[2:], dtype=int))
-        labels += [name] if d.ndim == 2 else [f"{name}[{k}]" for k in range(size)]
-    flat = [np.asarray(rhat[name], float).ravel() for name in draws]
-    worst_rhat = _worst(labels, np.concatenate(flat), largest=True)
-    flat = [np.asarray(ess[name], float).ravel() for name in draws]
-    worst_ess = _worst(labels, np.concatenate(flat), largest=False)
-    ok = worst_rhat[1] <= RHAT_MAX and worst_ess[1] >= ESS_BULK_MIN
-    return {
-        "rhat_max": worst_rhat[1], "rhat_worst": worst_rhat[0],
-        "ess_bulk_min": worst_ess[1], "ess_bulk_worst": worst_ess[0],
-        "rhat_limit": RHAT_MAX, "ess_bulk_limit": ESS_BULK_MIN, "ok": bool(ok),
-    }  # fmt: skip
 
 
 def fit_bym2(
@@ -604,25 +383,7 @@ def fit_bym2(
     """
     import jax
 
-    y = np.asarray(y, dtype=np.int64)
-    e = np.asarray(expected, dtype=float)
-    if len(y) != len(e) or adjacency.shape[0] != len(y):
-        raise ValueError(
-            f"{len(y)} counts, {len(e)} expected counts and a {adjacency.shape[0]}-area graph"
-        )
-    if (e <= 0).any() or not np.isfinite(e).all():
-        bad = np.flatnonzero(~(e > 0))[:5].tolist()
-        raise ValueError(f"expected counts must be positive; not at positions {bad}")
-    x = None
-    names: list[str] = []
-    if covariates is not None and covariates.shape[1]:
-        if covariates.isna().any().any():
-            raise ValueError(
-                "covariates have missing values: "
-                + ", ".join(covariates.columns[covariates.isna().any()])
-            )
-        x = covariates.to_numpy(float)
-        names = [str(c) for c in covariates.columns]
+    y, e, x, names = _inputs(y, expected, adjacency, covariates)
     strength = data_strength(y, e, adjacency)
     parameterisation = choose_parameterisation(strength, parameterisation)
     centred = parameterisation == "centred"
@@ -646,17 +407,54 @@ def fit_bym2(
     )  # fmt: skip
     s = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
     s["log_rr"] = _log_rr(s, xp, basis, inverse_eigen, alone, graph.n)
-    extra = mcmc.get_extra_fields()
-    seconds = time.perf_counter() - t0
-    rr = np.exp(s["log_rr"].reshape(-1, graph.n))
-    areas = pd.DataFrame(
+    sampler = {
+        "library": "numpyro", "kernel": "NUTS", "chains": chains, "warmup": warmup,
+        "draws": draws, "seed": seed, "max_tree_depth": [warmup_tree_depth, SAMPLING_TREE_DEPTH],
+        "parameterisation": parameterisation, "data_strength": round(strength, 3),
+        "seconds": round(time.perf_counter() - t0, 2), "components": len(graph.components),
+        "islands": int(graph.islands.sum()),
+    }  # fmt: skip
+    areas = _area_table(s["log_rr"], graph.n, y, e, ids)
+    return _result(s, mcmc.get_extra_fields(), names, areas, sampler, priors)
+
+
+def _inputs(y, expected, adjacency, covariates):
+    """Counts, expected counts, covariates (array or None) and their names, checked."""
+    y = np.asarray(y, dtype=np.int64)
+    e = np.asarray(expected, dtype=float)
+    if len(y) != len(e) or adjacency.shape[0] != len(y):
+        raise ValueError(
+            f"{len(y)} counts, {len(e)} expected counts and a {adjacency.shape[0]}-area graph"
+        )
+    if (e <= 0).any() or not np.isfinite(e).all():
+        bad = np.flatnonzero(~(e > 0))[:5].tolist()
+        raise ValueError(f"expected counts must be positive; not at positions {bad}")
+    if covariates is None or not covariates.shape[1]:
+        return y, e, None, []
+    if covariates.isna().any().any():
+        raise ValueError(
+            "covariates have missing values: "
+            + ", ".join(covariates.columns[covariates.isna().any()])
+        )
+    return y, e, covariates.to_numpy(float), [str(c) for c in covariates.columns]
+
+
+def _area_table(log_rr: np.ndarray, n: int, y, e, ids) -> pd.DataFrame:
+    """Each area's posterior relative risk: mean, 90 % interval, P(> 1), P(> 1.5)."""
+    rr = np.exp(log_rr.reshape(-1, n))
+    return pd.DataFrame(
         {
-            "id": np.arange(graph.n) if ids is None else np.asarray(ids),
+            "id": np.arange(n) if ids is None else np.asarray(ids),
             "observed": y, "expected": e, "rr_mean": rr.mean(0),
             "rr_low": np.quantile(rr, 0.05, axis=0), "rr_high": np.quantile(rr, 0.95, axis=0),
             "p_exceed_1": (rr > 1.0).mean(0), "p_exceed_1_5": (rr > 1.5).mean(0),
         }
     )  # fmt: skip
+
+
+def _result(s: dict, extra: dict, names, areas, sampler: dict, priors) -> BYM2Fit:
+    """The fit: areas, fixed effects, hyperparameters and the diagnostics of every reported
+    quantity (and the divergences and leapfrog steps of the kept draws)."""
     fixed = {"intercept": _describe(s["beta0"])}
     for k, name in enumerate(names):
         fixed[name] = _describe(s["beta"][..., k])
@@ -672,20 +470,7 @@ def fit_bym2(
             "divergences": int(np.asarray(extra["diverging"]).sum()),
             "mean_leapfrog_steps": float(np.asarray(extra["num_steps"]).mean()),
         },
-        sampler={
-            "library": "numpyro",
-            "kernel": "NUTS",
-            "chains": chains,
-            "warmup": warmup,
-            "draws": draws,
-            "seed": seed,
-            "max_tree_depth": [warmup_tree_depth, SAMPLING_TREE_DEPTH],
-            "parameterisation": parameterisation,
-            "data_strength": round(strength, 3),
-            "seconds": round(seconds, 2),
-            "components": len(graph.components),
-            "islands": int(graph.islands.sum()),
-        },  # fmt: skip
+        sampler=sampler,
         priors=asdict(priors),
         fixed_draws={"intercept": s["beta0"].ravel()}
         | {name: s["beta"][..., k].ravel() for k, name in enumerate(names)},

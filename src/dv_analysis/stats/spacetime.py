@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import betaln, expit
 
-from .bym2 import Graph, dense_basis
+from .icar import Graph, dense_basis
 
 #: Quarters averaged into the present relative risk, and the distance of the earlier
 #: present that ``p_rising`` compares against.
@@ -159,7 +159,7 @@ def prepare_panel(y, expected, graph: Graph) -> Panel:
         Expected counts; 0 (or missing) marks a village-quarter without population, which
         adds nothing to the likelihood.
     graph : Graph
-        :func:`dv_analysis.stats.bym2.prepare_graph` of the villages' adjacency.
+        :func:`dv_analysis.stats.icar.prepare_graph` of the villages' adjacency.
 
     Returns
     -------

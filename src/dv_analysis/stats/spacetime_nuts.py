@@ -15,7 +15,7 @@ from dataclasses import asdict
 
 import numpy as np
 
-from .bym2 import _diagnostics
+from .mcmc import _diagnostics
 from .spacetime import Panel, SpaceTimePriors, rw1_basis
 
 
