@@ -1,0 +1,132 @@
+"""Location models over posterior draws (issue 26): spopt's answers checked by enumeration,
+a planted toy city, and the staff split."""
+
+from itertools import combinations
+
+import numpy as np
+import pytest
+
+from dv_analysis.stats import location as L
+
+
+def _brute_mclp(w, reach, existing, new):
+    """The best coverage gain over every set of ``new`` candidates (enumeration)."""
+    before = reach[:, existing].any(axis=1)
+    best = 0.0
+    for s in combinations(np.flatnonzero(~existing), new):
+        covered = reach[:, list(s)].any(axis=1) & ~before
+        best = max(best, float(w[covered].sum()))
+    return best
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_mclp_reaches_the_optimum_found_by_enumeration(seed):
+    """spopt's MCLP, on the reduced problem (villages the existing sites miss, undominated
+    candidates), gains exactly what the best of all pairs of candidates gains."""
+    rng = np.random.default_rng(seed)
+    villages, sites = rng.uniform(0, 12_000, (60, 2)), rng.uniform(0, 12_000, (25, 2))
+    minutes = L.travel_minutes(villages, sites)
+    w = rng.gamma(1.0, 1.0, 60)
+    existing = np.zeros(25, bool)
+    existing[:3] = True
+    out = L.mclp(w, minutes, 15.0, 2, existing)
+    assert out["gain"] == pytest.approx(_brute_mclp(w, minutes <= 15.0, existing, 2))
+    assert out["chosen"][:3].all() and out["chosen"].sum() == 5 and len(out["new_sites"]) == 2
+    assert set(out["new_sites"]).isdisjoint({0, 1, 2})
+
+
+def _toy_city():
+    """Two demand clusters 8 km apart (20 villages each, demand 5) and a sparse background
+    (demand 0.2); candidates at each cluster's centre, two between them, two far off; one
+    existing site far off."""
+    rng = np.random.default_rng(4)
+    a = rng.normal([2_000, 2_000], 300, (20, 2))
+    b = rng.normal([10_000, 2_000], 300, (20, 2))
+    background = rng.uniform(0, 12_000, (30, 2))
+    villages = np.vstack([a, b, background])
+    demand = np.r_[np.full(40, 5.0), np.full(30, 0.2)]
+    sites = np.array([[2_000, 2_000], [10_000, 2_000], [6_000, 2_000], [6_000, 4_000],
+                      [0, 12_000], [12_000, 12_000], [6_000, 11_000]])  # fmt: skip
+    existing = np.array([False] * 6 + [True])
+    return villages, demand, sites, existing
+
+
+def test_mclp_picks_the_sites_in_the_planted_clusters():
+    villages, demand, sites, existing = _toy_city()
+    minutes = L.travel_minutes(villages, sites)
+    out = L.mclp(demand, minutes, 10.0, 2, existing)
+    assert out["new_sites"].tolist() == [0, 1]
+    assert out["covered"][:40].all()
+
+
+def test_robust_mclp_reports_how_often_each_site_is_chosen():
+    """Over draws where either cluster may be the larger, the two cluster sites are chosen
+    in every draw with two new sites, and the site between them never."""
+    villages, demand, sites, existing = _toy_city()
+    minutes = L.travel_minutes(villages, sites)
+    rng = np.random.default_rng(0)
+    draws = demand[None, :] * rng.gamma(4.0, 0.25, (50, len(demand)))
+    out = L.robust_mclp(draws, minutes, 10.0, 2, existing)
+    assert out["chosen_share"][[0, 1]].tolist() == [1.0, 1.0]
+    assert out["chosen_share"][6] == 1.0 and out["chosen_share"][[2, 3]].max() == 0.0
+    assert out["most_frequent"] == (0, 1) and sum(out["solutions"].values()) == 50
+    assert (out["gain"] > 0).all() and len(out["gain"]) == 50
+    one = L.robust_mclp(draws, minutes, 10.0, 1, existing)
+    assert set(np.flatnonzero(one["chosen_share"][:6] > 0)) <= {0, 1}
+
+
+def test_existing_sites_count_for_nothing_new():
+    """Demand the existing sites already reach is no gain: with an existing site in cluster
+    A, the one new site goes to cluster B."""
+    villages, demand, sites, _ = _toy_city()
+    existing = np.array([True] + [False] * 6)
+    minutes = L.travel_minutes(villages, sites)
+    out = L.mclp(demand, minutes, 10.0, 1, existing)
+    assert out["new_sites"].tolist() == [1]
+    before = minutes[:, 0] <= 10.0
+    assert out["gain"] == pytest.approx(demand[out["covered"] & ~before].sum())
+    assert out["gain"] >= demand[20:40].sum()
+
+
+def test_p_median_on_a_line_picks_the_weighted_median():
+    villages = np.array([[0.0, 0], [1_000, 0], [2_000, 0], [3_000, 0], [4_000, 0]])
+    weights = np.array([1.0, 1.0, 1.0, 10.0, 1.0])
+    out = L.p_median(weights, L.travel_minutes(villages, villages), 1)
+    assert np.flatnonzero(out["chosen"]).tolist() == [3]
+    assert (out["assigned"] == 3).all()
+
+
+def test_lscp_counts_the_sites_every_listed_village_needs():
+    villages, demand, sites, existing = _toy_city()
+    minutes = L.travel_minutes(villages, sites)
+    must = np.r_[np.ones(40, bool), np.zeros(30, bool)]
+    out = L.lscp(minutes, 10.0, must, existing)
+    assert out["sites"] == 3 and out["chosen"][[0, 1, 6]].all() and len(out["unreachable"]) == 0
+    far = L.lscp(minutes, 4.0, must, existing)  # 4 minutes: less than the trip's start alone
+    assert len(far["unreachable"]) == 40 and far["sites"] == 1
+
+
+def test_travel_minutes_slow_down_hard_to_reach_villages():
+    o = np.array([[0.0, 0.0], [0.0, 0.0]])
+    t = L.travel_minutes(o, np.array([[5_000.0, 0.0]]), np.array([False, True]))
+    assert t[0, 0] == pytest.approx(5 + 60 * 1.3 * 5 / 25)
+    assert t[1, 0] == pytest.approx(1.5 * t[0, 0])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_largest_remainder_sums_to_the_total_and_is_never_negative(seed):
+    rng = np.random.default_rng(seed)
+    w = rng.gamma(0.5, 1.0, 12) * (rng.random(12) > 0.2) - 0.1 * (rng.random(12) > 0.9)
+    out = L.largest_remainder(97, w)
+    assert out.sum() == 97 and (out >= 0).all()
+    assert (np.abs(out - 97 * np.clip(w, 0, None) / np.clip(w, 0, None).sum()) < 1).all()
+
+
+def test_staff_split_has_intervals_around_the_proposal():
+    rng = np.random.default_rng(1)
+    draws = rng.gamma(20.0, 1.0, (200, 12)) * np.linspace(1, 3, 12)
+    out = L.staff_split(97, draws)
+    assert out["proposed"].sum() == 97
+    assert (out["low"] <= out["proposed"]).all() and (out["proposed"] <= out["high"]).all()
+    assert (out["high"] - out["low"]).max() >= 2  # the draws disagree
+    assert out["proposed"][-1] > out["proposed"][0]
