@@ -379,6 +379,29 @@ def test_who_is_affected_sums_to_the_clean_tables(ran):
     assert trends.loc[trends["period"] == "2020Q4", "incidents"].sum() == inc
 
 
+#: Text of every table cell under a header that names a probability (機率), as drawn.
+PROBABILITY_CELLS = """[...document.querySelectorAll('table')].flatMap(t => {
+  const heads = [...t.querySelectorAll('thead th')].map(h => h.innerText);
+  const cols = heads.flatMap((h, i) => h.includes('機率') ? [i] : []);
+  return [...t.querySelectorAll('tbody tr')].flatMap(r => {
+    const c = [...r.querySelectorAll('td, th')];
+    const off = c.length - heads.length;
+    return cols.map(i => (c[i + off] || {}).innerText || '').map(x => x.trim());
+  });
+})"""
+#: The 等級 cells of the outreach page's 留意 table (captioned 留意（依順位）).
+WATCH_TABLE_TIERS = """(() => {
+  const t = [...document.querySelectorAll('table')].find(x => (x.caption || {}).innerText === '留意（依順位）');
+  if (!t) return [];
+  const heads = [...t.querySelectorAll('thead th')].map(x => x.innerText.trim());
+  const i = heads.indexOf('等級');
+  return [...t.querySelectorAll('tbody tr')].map(r => {
+    const c = [...r.querySelectorAll('td, th')];
+    return ((c[i + c.length - heads.length] || {}).innerText || '').trim();
+  });
+})()"""
+
+
 def test_pages_in_a_real_browser(ran, tmp_path):
     """Every staff page loads in headless Chromium with no network request, no console error, Chinese in a CJK font."""
     from dv_analysis.browser import Browser
@@ -395,6 +418,11 @@ def test_pages_in_a_real_browser(ran, tmp_path):
             assert not r.requests, f"{page.name} requested {r.requests}"
             assert not r.console_errors, f"{page.name}: {r.console_errors}"
             assert r.cjk_font, f"{page.name}: heading drawn with {r.heading_fonts}"
+            cells = b.evaluate(PROBABILITY_CELLS)
+            assert not {"100%", "0%"} & set(cells), f"{page.name}: a probability reads {cells}"
+        b.check(p.staff / "04b_priority.html")
+        tiers = b.evaluate(WATCH_TABLE_TIERS)
+        assert tiers and set(tiers) == {"留意"}, f"the 留意 table holds {set(tiers)}"
         assert (tmp_path / "index.png").read_bytes().startswith(b"\x89PNG")
         # the index map: hovering a village shows its name; it works at phone width too
         from dv_analysis import public
@@ -421,3 +449,43 @@ def test_pages_in_a_real_browser(ran, tmp_path):
             and r.cjk_font
             and not r.ok
         )
+
+
+def test_the_run_makes_a_service_plan_and_plan_changes_it(ran, tmp_path, capsys):
+    """The plain run writes the service plan (sites, staff per district summing to the
+    total, the summary); ``dv-analysis plan --new-sites 3`` on a copy of the period places
+    three, leaves the risk and the list as they were, and names a bad candidate file's row."""
+    import shutil
+
+    import pandas as pd
+
+    from dv_analysis.cli import main
+
+    s, _ = ran
+    p = s.period("2020Q4")
+    sites, staff = pd.read_parquet(p.service_plan), pd.read_parquet(p.staff_allocation)
+    summary = json.loads(p.plan_summary.read_text(encoding="utf-8"))
+    assert staff["staff_proposed"].sum() == 97 and (staff["staff_low"] <= staff["staff_high"]).all()
+    assert len(summary["new_sites"]) == 2 and set(summary["new_sites"]) <= set(sites["site_id"])
+    assert (
+        sites["chosen_share"].between(0, 1).all()
+        and (sites.loc[sites["kind"] == "existing", "chosen_share"] == 1).all()
+    )
+    dirs = {}
+    for name, src in (("raw", s.raw_dir), ("clean", s.clean_dir), ("reports", s.reports_dir)):
+        dirs[name] = tmp_path / name
+        shutil.copytree(src, dirs[name])
+    flags = ["--raw-dir", str(dirs["raw"]), "--clean-dir", str(dirs["clean"]),
+             "--reports-dir", str(dirs["reports"]), "--quiet"]  # fmt: skip
+    risk_before = (dirs["clean"] / "2020Q4" / "village_risk.parquet").read_bytes()
+    assert main(["plan", "--period", "2020Q4", "--new-sites", "3", *flags]) == 0, (
+        capsys.readouterr().err
+    )
+    again = json.loads((dirs["clean"] / "2020Q4" / "plan_summary.json").read_text(encoding="utf-8"))
+    assert len(again["new_sites"]) == 3 and again["parameters"]["new_sites"] == 3
+    assert (dirs["clean"] / "2020Q4" / "village_risk.parquet").read_bytes() == risk_before
+    assert (dirs["reports"] / "2020Q4" / "staff" / "06_service_plan.html").exists()
+    bad = tmp_path / "candidates.csv"
+    bad.write_text("name,lon,lat\n新據點,121.55,25.03\n海上,122.5,24.0\n", encoding="utf-8")
+    assert main(["plan", "--period", "2020Q4", "--candidates", str(bad), *flags]) != 0
+    assert "row 3" in capsys.readouterr().err

@@ -119,6 +119,7 @@ STAGE_PARAMS = {
     "04_accessibility.ipynb": "dv_analysis.stages.access:AccessParams",
     "04b_priority.ipynb": "dv_analysis.stages.priority:PriorityParams",
     "05_report.ipynb": "dv_analysis.stages.report:ReportParams",
+    "06_service_plan.ipynb": "dv_analysis.stages.plan:PlanParams",
 }
 
 

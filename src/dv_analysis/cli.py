@@ -287,6 +287,50 @@ def _run(args: argparse.Namespace) -> None:
     )  # fmt: skip
 
 
+def _add_plan(sub) -> None:
+    p = sub.add_parser(
+        "plan",
+        help="the service plan of a period again (new sites, staff per district), with other settings",
+    )
+    p.add_argument(
+        "--period", required=True, help="quarter whose run made the risk and the list, e.g. 2020Q4"
+    )
+    p.add_argument(
+        "--new-sites", type=int, default=None, help="new service centres to place (default 2)"
+    )
+    p.add_argument("--threshold-min", type=float, default=None,
+                   help="minutes within which a village counts as reached (default 30)")  # fmt: skip
+    p.add_argument("--staff", type=int, default=None, help="social workers to share (default 97)")
+    p.add_argument(
+        "--candidates", default=None, help="CSV of candidate sites: name, lon, lat (WGS84)"
+    )
+    p.add_argument("--staffing", default=None, help="CSV of today's staff: townname, staff")
+    _city(p)
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    _dirs(p, "public", "raw", "clean", "reports")
+    p.set_defaults(func=_plan)
+
+
+def _plan(args: argparse.Namespace) -> None:
+    """Run 06_service_plan alone for a period that has been run, as ``run`` does (staged,
+    audited, promoted only when it passes)."""
+    from .runner import run
+
+    settings = _settings(args)
+    paths = settings.period(args.period)
+    if not paths.village_risk_draws.exists() or not paths.village_priority.exists():
+        raise ValueError(f"{args.period}: no village risk or outreach list in {paths.clean};"
+                         f" run `dv-analysis run --period {args.period}` first")  # fmt: skip
+    extra = {k: v for k, v in (("new_sites", args.new_sites), ("threshold_min", args.threshold_min),
+                               ("staff", args.staff), ("candidates", args.candidates),
+                               ("staffing", args.staffing)) if v is not None}  # fmt: skip
+    for key in ("candidates", "staffing"):
+        if key in extra:
+            extra[key] = str(Path(extra[key]).resolve())
+    run(settings, args.period, notebooks=("06_service_plan.ipynb",), extra_parameters=extra,
+        progress=not args.quiet)  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser: global flags and one subparser per subcommand, each with its handler."""
     ap = argparse.ArgumentParser(
@@ -296,7 +340,15 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="store_true", help="log details (join reports, repairs)"
     )
     sub = ap.add_subparsers(dest="command", required=True)
-    for add in (_add_synth, _add_clean, _add_hotspots, _add_smooth, _add_audit, _add_run):
+    for add in (
+        _add_synth,
+        _add_clean,
+        _add_hotspots,
+        _add_smooth,
+        _add_audit,
+        _add_run,
+        _add_plan,
+    ):
         add(sub)
     return ap
 

@@ -44,6 +44,7 @@ NOTEBOOKS: tuple[str, ...] = (
     "04_accessibility.ipynb",
     "04b_priority.ipynb",
     "05_report.ipynb",
+    "06_service_plan.ipynb",
 )
 
 #: What each notebook reads of the others of its period (a notebook starts when these have
@@ -57,6 +58,7 @@ NOTEBOOK_NEEDS: dict[str, tuple[str, ...]] = {
     "04b_priority.ipynb": ("03_hotspots.ipynb", "03b_village_risk.ipynb", "04_accessibility.ipynb"),
     "05_report.ipynb": ("03_hotspots.ipynb", "03b_village_risk.ipynb", "04_accessibility.ipynb",
                         "04b_priority.ipynb"),
+    "06_service_plan.ipynb": ("03b_village_risk.ipynb", "04_accessibility.ipynb", "04b_priority.ipynb"),
 }  # fmt: skip
 
 
@@ -420,8 +422,29 @@ class PeriodPaths:
 
     @property
     def village_risk(self) -> Path:
-        """Posterior relative risk of every village (BYM2)."""
+        """Posterior relative risk of every village (the space-time model)."""
         return self.clean / "village_risk.parquet"
+
+    @property
+    def village_risk_draws(self) -> Path:
+        """Posterior draws of each village's present relative risk (long: villcode, draw,
+        rr_now): what the service plan reads its demand from."""
+        return self.clean / "village_risk_draws.parquet"
+
+    @property
+    def service_plan(self) -> Path:
+        """Existing and candidate service sites: how often each is chosen (06)."""
+        return self.clean / "service_plan.parquet"
+
+    @property
+    def staff_allocation(self) -> Path:
+        """Social workers per district, proposed with intervals (06)."""
+        return self.clean / "staff_allocation.parquet"
+
+    @property
+    def plan_summary(self) -> Path:
+        """The service plan's new sites, coverage gained and parameters (06)."""
+        return self.clean / "plan_summary.json"
 
     @property
     def risk_summary(self) -> Path:

@@ -54,7 +54,7 @@ def _toy_city():
 def test_mclp_picks_the_sites_in_the_planted_clusters():
     villages, demand, sites, existing = _toy_city()
     minutes = L.travel_minutes(villages, sites)
-    out = L.mclp(demand, minutes, 10.0, 2, existing)
+    out = L.mclp(demand, minutes, 20.0, 2, existing)
     assert out["new_sites"].tolist() == [0, 1]
     assert out["covered"][:40].all()
 
@@ -66,12 +66,12 @@ def test_robust_mclp_reports_how_often_each_site_is_chosen():
     minutes = L.travel_minutes(villages, sites)
     rng = np.random.default_rng(0)
     draws = demand[None, :] * rng.gamma(4.0, 0.25, (50, len(demand)))
-    out = L.robust_mclp(draws, minutes, 10.0, 2, existing)
+    out = L.robust_mclp(draws, minutes, 20.0, 2, existing)
     assert out["chosen_share"][[0, 1]].tolist() == [1.0, 1.0]
     assert out["chosen_share"][6] == 1.0 and out["chosen_share"][[2, 3]].max() == 0.0
     assert out["most_frequent"] == (0, 1) and sum(out["solutions"].values()) == 50
     assert (out["gain"] > 0).all() and len(out["gain"]) == 50
-    one = L.robust_mclp(draws, minutes, 10.0, 1, existing)
+    one = L.robust_mclp(draws, minutes, 20.0, 1, existing)
     assert set(np.flatnonzero(one["chosen_share"][:6] > 0)) <= {0, 1}
 
 
@@ -81,9 +81,9 @@ def test_existing_sites_count_for_nothing_new():
     villages, demand, sites, _ = _toy_city()
     existing = np.array([True] + [False] * 6)
     minutes = L.travel_minutes(villages, sites)
-    out = L.mclp(demand, minutes, 10.0, 1, existing)
+    out = L.mclp(demand, minutes, 20.0, 1, existing)
     assert out["new_sites"].tolist() == [1]
-    before = minutes[:, 0] <= 10.0
+    before = minutes[:, 0] <= 20.0
     assert out["gain"] == pytest.approx(demand[out["covered"] & ~before].sum())
     assert out["gain"] >= demand[20:40].sum()
 
@@ -100,16 +100,16 @@ def test_lscp_counts_the_sites_every_listed_village_needs():
     villages, demand, sites, existing = _toy_city()
     minutes = L.travel_minutes(villages, sites)
     must = np.r_[np.ones(40, bool), np.zeros(30, bool)]
-    out = L.lscp(minutes, 10.0, must, existing)
+    out = L.lscp(minutes, 20.0, must, existing)
     assert out["sites"] == 3 and out["chosen"][[0, 1, 6]].all() and len(out["unreachable"]) == 0
-    far = L.lscp(minutes, 4.0, must, existing)  # 4 minutes: less than the trip's start alone
+    far = L.lscp(minutes, 8.0, must, existing)  # 8 minutes: less than the trip's start alone
     assert len(far["unreachable"]) == 40 and far["sites"] == 1
 
 
 def test_travel_minutes_slow_down_hard_to_reach_villages():
     o = np.array([[0.0, 0.0], [0.0, 0.0]])
     t = L.travel_minutes(o, np.array([[5_000.0, 0.0]]), np.array([False, True]))
-    assert t[0, 0] == pytest.approx(5 + 60 * 1.3 * 5 / 25)
+    assert t[0, 0] == pytest.approx(10 + 60 * 1.3 * 5 / 15)
     assert t[1, 0] == pytest.approx(1.5 * t[0, 0])
 
 

@@ -287,3 +287,36 @@ P_VALUE_MARKERS = ("p 值", "q 值", "p-value", "p值")
 #: Columns of staff tables whose cells may wrap (long plain-language text).
 WRAP_COLUMNS = ("原因",)
 NO_DATA = "無資料"
+
+# --- the service plan (06_service_plan) ------------------------------------------------------
+PLAN_REACH = {
+    "before": ("現有據點可到達", "#a6dba0"),
+    "new": ("新增據點後可到達", "#1b7837"),
+    "none": ("仍無法在時限內到達", "#f4a582"),
+}
+PLAN_SITES = {"existing": "現有服務中心", "proposed": "建議新增（點越大、越常被選中）"}
+PLAN_SENTENCE = (
+    "建議新增 {n} 處：{names}；每季約可多涵蓋 {mean:.1f} 起超額事件（90% 可能範圍 {low:.1f}–{high:.1f}），"
+    "其中 {tier2} 個優先關注里將在 {minutes:.0f} 分鐘內可到達。"
+)
+PLAN_STABILITY = (
+    "在 {draws} 組模擬的需求中，這個組合被選中的比例為 {share}；每個地點被選中的比例見下表。"
+)
+PLAN_NOTHING = "現有據點已能在 {minutes:.0f} 分鐘內到達幾乎所有有超額事件的里；新增據點每季約只多涵蓋 {mean:.1f} 起超額事件。"
+PLAN_UNREACHED = "仍有 {n} 個優先關注里在 {minutes:.0f} 分鐘內無法到達，需以外展或其他方式補足。"
+SITE_COLUMNS = {
+    "name": "地點",
+    "source": "類別",
+    "chosen_share": "被選中的比例",
+    "covered_excess_mean": "時限內的超額事件（每季）",
+}
+SITE_SOURCES = {
+    "welfare": "社福機構",
+    "police": "派出所",
+    "village": "里的中心點",
+    "file": "自訂地點",
+}
+STAFF_COLUMNS = {
+    "townname": "行政區", "staff_today": "現有人力", "staff_proposed": "依預期事件分配（90% 範圍）",
+    "staff_by_excess": "依超額事件分配（90% 範圍）", "expected_mean": "下一季預期事件", "excess_mean": "下一季超額事件",
+}  # fmt: skip

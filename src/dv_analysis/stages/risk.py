@@ -262,6 +262,7 @@ def _fit_spacetime(
         raise ValueError(f"engine {params.engine!r}: one of {', '.join(ENGINES)}")
     log_rr = spacetime_module.log_rr_draws(b, delta, panel, level)
     table = spacetime_module.summarise_draws(log_rr, e_next, params.now_quarters)
+    table["rr_now_draws"] = list(_kept_draws(log_rr, params.now_quarters).T)
     k = min(params.now_quarters, y.shape[1])
     table.insert(0, "villcode", villages["villcode"].to_numpy())
     table.insert(1, "observed", y.sum(1))
@@ -274,6 +275,27 @@ def _fit_spacetime(
                           "components": len(graph.components),
                           "islands": int(graph.islands.sum())}}  # fmt: skip
     return table, summary
+
+
+#: Posterior draws of each village's present RR kept for the service plan (thinned evenly).
+KEPT_DRAWS = 200
+
+
+def _kept_draws(log_rr: np.ndarray, now_quarters: int) -> np.ndarray:
+    """``(KEPT_DRAWS, n)`` float32 draws of the present RR, as :func:`summarise_draws`
+    reads "now" (the mean log RR of the last quarters), thinned evenly."""
+    k = min(now_quarters, log_rr.shape[2] // 2) or 1
+    pick = np.linspace(0, len(log_rr) - 1, min(KEPT_DRAWS, len(log_rr))).round().astype(int)
+    return np.exp(log_rr[pick][:, :, -k:].mean(2)).astype(np.float32)
+
+
+def draws_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The kept draws of the fit table as a long table: villcode, draw, rr_now."""
+    keep = table.dropna(subset=["villcode"])
+    rows = [(v, k, float(x)) for v, d in zip(keep["villcode"], keep["rr_now_draws"], strict=True)
+            if d is not None and len(d) for k, x in enumerate(d)]  # fmt: skip
+    out = pd.DataFrame(rows, columns=["villcode", "draw", "rr_now"])
+    return out.astype({"draw": "int16", "rr_now": "float32"})
 
 
 def cached_spacetime(paths: PeriodPaths, villages, y, e, e_next, params: RiskParams, level=None):
@@ -396,6 +418,8 @@ def run(
               f"data ({wp.quarters[0]}–{wp.quarters[-1]})", flush=True)  # fmt: skip
     g, y = wp.villages, wp.y
     table, fit_summary, fit_rows = fit_window(paths, wp, params, progress)
+    draws_table(table).to_parquet(paths.village_risk_draws, index=False)
+    table = table.drop(columns="rr_now_draws")
     table["observed"] = y.sum(1).astype(int)
     table["higher_risk"] = table["p_exceed_1"] >= params.flag_probability
     table["trend"] = table["trend"].map(L.TREND_LABELS)  # 上升 / 持平 / 下降 / 資料不足

@@ -25,10 +25,11 @@ from scipy.spatial.distance import cdist
 #: Road distance over straight-line distance in a city street grid (a common planning
 #: figure: 1.2–1.4; docs/service_plan.md).
 DETOUR = 1.3
-#: Average door-to-door speed of a social worker's trip by scooter or car, km/h.
-SPEED_KMH = 25.0
-#: Minutes of every trip before moving (leaving, parking, finding the door).
-START_MINUTES = 5.0
+#: Average speed of a trip by public transport once under way (bus and metro with their
+#: stops and changes), km/h: how a family reaches a centre.
+SPEED_KMH = 15.0
+#: Minutes of every trip before it moves: walking to the stop and waiting.
+START_MINUTES = 10.0
 #: Travel time multiplier for villages flagged hard to reach (hills, few roads).
 HILL_FACTOR = 1.5
 
@@ -65,7 +66,7 @@ def travel_minutes(
     Examples
     --------
     >>> travel_minutes(np.array([[0.0, 0.0]]), np.array([[0.0, 10_000.0]])).round(1)
-    array([[36.2]])
+    array([[62.]])
     """
     km = cdist(np.asarray(origins, float), np.asarray(sites, float)) / 1000.0
     out = start_minutes + 60.0 * detour * km / speed_kmh
