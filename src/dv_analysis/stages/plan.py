@@ -40,8 +40,12 @@ class PlanParams:
     new_sites: int = 2  # new service centres to place
     threshold_min: float = 30.0  # minutes within which a village counts as reached
     staff: int = 97  # social workers to share across districts
-    candidates: str = ""  # CSV of candidate sites with name, lon and lat; empty means the public layers
-    staffing: str = ""  # CSV of the staff per district today with townname and staff; empty means none
+    candidates: str = (
+        ""  # CSV of candidate sites with name, lon and lat; empty means the public layers
+    )
+    staffing: str = (
+        ""  # CSV of the staff per district today with townname and staff; empty means none
+    )
     seed: int = 42  # (the draws are the risk model's; kept for the CLI and the notebook)
 
 
