@@ -102,3 +102,18 @@ def test_a_cached_fit_is_keyed_by_the_code_that_fits_it(year_of_data, monkeypatc
     assert risk.spacetime_key(wp.villages, y, y + 1.0, risk.RiskParams(strategy="eb")) != key
     monkeypatch.setattr(risk, "code_digest", lambda *code: b"another model")
     assert risk.spacetime_key(wp.villages, y, y + 1.0, risk.RiskParams()) != key
+
+
+def test_kept_draws_skip_villages_without_a_fit():
+    """Villages left out of the fit (no population) have no draws: the long table holds the
+    others' draws only (all of Taiwan has such villages)."""
+    import numpy as np
+    import pandas as pd
+
+    from dv_analysis.stages.risk import draws_table
+
+    t = pd.DataFrame({"villcode": ["a", "b", "c"],
+                      "rr_now_draws": [np.array([1.0, 2.0], np.float32), np.nan, np.array([0.5, 0.7])]})  # fmt: skip
+    out = draws_table(t)
+    assert out["villcode"].tolist() == ["a", "a", "c", "c"] and out["draw"].tolist() == [0, 1, 0, 1]
+    assert out["rr_now"].tolist() == pytest.approx([1.0, 2.0, 0.5, 0.7])

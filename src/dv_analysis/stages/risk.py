@@ -290,10 +290,11 @@ def _kept_draws(log_rr: np.ndarray, now_quarters: int) -> np.ndarray:
 
 
 def draws_table(table: pd.DataFrame) -> pd.DataFrame:
-    """The kept draws of the fit table as a long table: villcode, draw, rr_now."""
+    """The kept draws of the fit table as a long table: villcode, draw, rr_now (villages
+    without a fit, with no population, have none)."""
     keep = table.dropna(subset=["villcode"])
     rows = [(v, k, float(x)) for v, d in zip(keep["villcode"], keep["rr_now_draws"], strict=True)
-            if d is not None and len(d) for k, x in enumerate(d)]  # fmt: skip
+            if isinstance(d, np.ndarray | list) for k, x in enumerate(d)]  # fmt: skip
     out = pd.DataFrame(rows, columns=["villcode", "draw", "rr_now"])
     return out.astype({"draw": "int16", "rr_now": "float32"})
 
