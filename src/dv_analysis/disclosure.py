@@ -266,9 +266,9 @@ def _scan_table(
 def _html_tables(text: str) -> list[pd.DataFrame]:
     from io import StringIO
 
-    try:
-        return pd.read_html(StringIO(text))
-    except ValueError:
+    try:  # lxml only: a page without tables must not fall back to parsers not installed
+        return pd.read_html(StringIO(text), flavor="lxml")
+    except ValueError:  # no tables
         return []
 
 

@@ -303,6 +303,7 @@ PLAN_STABILITY = (
     "在 {draws} 組模擬的需求中，這個組合被選中的比例為 {share}；每個地點被選中的比例見下表。"
 )
 PLAN_NOTHING = "現有據點已能在 {minutes:.0f} 分鐘內到達幾乎所有有超額事件的里；新增據點每季約只多涵蓋 {mean:.1f} 起超額事件。"
+PLAN_SKIPPED = "全國層級不規劃服務據點與人力：據點與社工屬於各縣市，請以縣市為單位執行（例如 `dv-analysis run --city 68000`）。"
 PLAN_UNREACHED = "仍有 {n} 個優先關注里在 {minutes:.0f} 分鐘內無法到達，需以外展或其他方式補足。"
 SITE_COLUMNS = {
     "name": "地點",

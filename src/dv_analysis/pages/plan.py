@@ -47,6 +47,8 @@ def plan_map(villages: gpd.GeoDataFrame, reach: pd.DataFrame, sites: pd.DataFram
 def plan_sentences(summary: dict) -> str:
     """The plan in plain words (zh-TW): the sites, the excess they add, tier-2 villages
     newly reached, how stable the choice is, tier-2 villages still out of reach."""
+    if summary.get("skipped"):
+        return L.PLAN_SKIPPED
     g, minutes = summary["covered_excess_gain"], summary["threshold_min"]
     if not summary["new_sites"] or g["high"] < 0.5:
         text = L.PLAN_NOTHING.format(minutes=minutes, mean=g["mean"])

@@ -178,7 +178,11 @@ def travel(paths: PeriodPaths, villages: gpd.GeoDataFrame, sites: gpd.GeoDataFra
 def run(
     paths: PeriodPaths, params: PlanParams = PlanParams(), progress: bool = True
 ) -> PlanOutputs:
-    """Place the new sites over the posterior draws of demand, share the staff; written."""
+    """Place the new sites over the posterior draws of demand, share the staff; written.
+    For all of Taiwan (``city='all'``) nothing is planned: centres and staff are a city's,
+    so the plan is run per city (``summary['skipped']`` says so; the tables are empty)."""
+    if paths.settings.city == "all":
+        return _skipped(paths, params)
     villages = public.load_boundaries(paths.settings)
     ids = villages["villcode"].to_numpy()
     excess, expected = demand_draws(paths, ids)
@@ -265,3 +269,21 @@ def _summary(paths, params, sites, robust, reach) -> dict:
         "travel_model": {"detour": location.DETOUR, "speed_kmh": location.SPEED_KMH,
                          "start_minutes": location.START_MINUTES, "hill_factor": location.HILL_FACTOR},
     }  # fmt: skip
+
+
+def _skipped(paths: PeriodPaths, params: PlanParams) -> PlanOutputs:
+    """The empty outputs of a run that plans nothing, with the reason in the summary."""
+    sites = pd.DataFrame(columns=["site_id", "name", "kind", "source", "lon", "lat", "chosen_share",
+                                  "covered_excess_mean"])  # fmt: skip
+    staff = pd.DataFrame(
+        columns=["townname", "staff_proposed", "staff_low", "staff_high", "staff_today"]
+    )
+    summary = {
+        "period": str(paths.period),
+        "parameters": asdict(params),
+        "skipped": "all_of_taiwan",
+    }
+    sites.to_parquet(paths.service_plan, index=False)
+    staff.to_parquet(paths.staff_allocation, index=False)
+    paths.plan_summary.write_text(json.dumps(summary, ensure_ascii=False, indent=1), "utf-8")
+    return PlanOutputs(sites, staff, pd.DataFrame(), summary)
