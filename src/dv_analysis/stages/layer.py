@@ -129,24 +129,7 @@ def smooth_file(
     ids = g[id_col].astype(str)
     if ids.duplicated().any():
         raise ValueError(f"{path}: id column {id_col!r} repeats {ids[ids.duplicated()].iloc[0]!r}")
-    y = pd.to_numeric(g[count], errors="coerce")
-    if y.isna().any() or (y < 0).any() or (y % 1 != 0).any():
-        row = int(np.flatnonzero(y.isna() | (y < 0) | (y % 1 != 0))[0])
-        raise ValueError(
-            f"{path}, row {row + 2}, column {count!r}: {g[count].iloc[row]!r} is not a count"
-        )
-    if expected:
-        e = pd.to_numeric(g[expected], errors="coerce").to_numpy(float)
-    else:
-        n = pd.to_numeric(g[population], errors="coerce").to_numpy(float)
-        e = n * y.sum() / np.nansum(n)
-    bad = ~(e > 0)
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        col = expected or population
-        raise ValueError(
-            f"{path}, row {row + 2}, column {col!r}: expected count must be positive (area {ids[row]})"
-        )
+    y, e = _counts(g, path, count, population, expected, ids)
     neighbours = _neighbours(g, path, id_col, ids, weights, gal)
     x = raw = None
     if covariates:
@@ -165,6 +148,30 @@ def smooth_file(
     return table, fit
 
 
+def _counts(g, path, count: str, population, expected, ids) -> tuple[pd.Series, np.ndarray]:
+    """The counts and the expected counts of a table (``population`` gives them at the
+    table's overall rate), checked: a count that is missing, negative or not whole, or an
+    expected count that is not positive, stops with the file, row and column named."""
+    y = pd.to_numeric(g[count], errors="coerce")
+    bad = y.isna() | (y < 0) | (y % 1 != 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"{path}, row {row + 2}, column {count!r}: {g[count].iloc[row]!r} is not a count"
+        )
+    col = expected or population
+    e = pd.to_numeric(g[col], errors="coerce").to_numpy(float)
+    if not expected:
+        e = e * y.sum() / np.nansum(e)
+    bad = ~(e > 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"{path}, row {row + 2}, column {col!r}: expected count must be positive (area {ids[row]})"
+        )
+    return y, e
+
+
 def _panel_arrays(g, path, count, id_col, time_col, population, expected):
     """``(ids, times, y, e)`` of a long panel (one row per area and period), checked: counts
     and expected counts by row and column, one row per area and period, every area in every
@@ -177,20 +184,7 @@ def _panel_arrays(g, path, count, id_col, time_col, population, expected):
         raise ValueError(
             f"{path}, row {row + 2}: area {ids[row]!r} has period {times[row]!r} twice"
         )
-    y = pd.to_numeric(g[count], errors="coerce")
-    bad = y.isna() | (y < 0) | (y % 1 != 0)
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise ValueError(
-            f"{path}, row {row + 2}, column {count!r}: {g[count].iloc[row]!r} is not a count"
-        )
-    col = expected or population
-    e = pd.to_numeric(g[col], errors="coerce")
-    if not expected:
-        e = e * y.sum() / np.nansum(e)
-    if not (e > 0).all():
-        row = int(np.flatnonzero(~(e > 0))[0])
-        raise ValueError(f"{path}, row {row + 2}, column {col!r}: expected count must be positive")
+    y, e = _counts(g, path, count, population, expected, ids)
     wide = pd.DataFrame({"id": ids, "t": times, "y": y, "e": e})
     area_ids, periods = sorted(ids.unique()), sorted(times.unique())
     yw = wide.pivot(index="id", columns="t", values="y").reindex(index=area_ids, columns=periods)

@@ -40,12 +40,8 @@ class PlanParams:
     new_sites: int = 2  # new service centres to place
     threshold_min: float = 30.0  # minutes within which a village counts as reached
     staff: int = 97  # social workers to share across districts
-    candidates: str = (
-        ""  # CSV of candidate sites with name, lon and lat; empty means the public layers
-    )
-    staffing: str = (
-        ""  # CSV of the staff per district today with townname and staff; empty means none
-    )
+    candidates: str = ""  # CSV of candidate sites (name, lon, lat); empty: the public layers
+    staffing: str = ""  # CSV of today's staff per district (townname, staff); empty: none
     seed: int = 42  # (the draws are the risk model's; kept for the CLI and the notebook)
 
 
@@ -140,8 +136,9 @@ def read_staffing(path, districts) -> pd.Series:
     if missing:
         raise ValueError(f"{path}: staffing needs columns townname, staff; missing {missing}")
     staff = pd.to_numeric(df["staff"], errors="coerce")
+    known = set(districts)
     for k in range(len(df)):
-        if df["townname"].iloc[k] not in set(districts):
+        if df["townname"].iloc[k] not in known:
             raise ValueError(
                 f"{path}, row {k + 2}, column 'townname': {df['townname'].iloc[k]!r} is not a district of the city"
             )

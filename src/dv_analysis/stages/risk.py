@@ -292,11 +292,14 @@ def _kept_draws(log_rr: np.ndarray, now_quarters: int) -> np.ndarray:
 def draws_table(table: pd.DataFrame) -> pd.DataFrame:
     """The kept draws of the fit table as a long table: villcode, draw, rr_now (villages
     without a fit, with no population, have none)."""
-    keep = table.dropna(subset=["villcode"])
-    rows = [(v, k, float(x)) for v, d in zip(keep["villcode"], keep["rr_now_draws"], strict=True)
-            if isinstance(d, np.ndarray | list) for k, x in enumerate(d)]  # fmt: skip
-    out = pd.DataFrame(rows, columns=["villcode", "draw", "rr_now"])
-    return out.astype({"draw": "int16", "rr_now": "float32"})
+    keep = table[[isinstance(d, np.ndarray | list) for d in table["rr_now_draws"]]]
+    keep = keep.dropna(subset=["villcode"])
+    sizes = [len(d) for d in keep["rr_now_draws"]]
+    return pd.DataFrame({
+        "villcode": np.repeat(keep["villcode"].to_numpy(), sizes),
+        "draw": np.concatenate([np.arange(k) for k in sizes] or [[]]).astype("int16"),
+        "rr_now": np.concatenate([np.asarray(d, float) for d in keep["rr_now_draws"]] or [[]]).astype("float32"),
+    })  # fmt: skip
 
 
 def cached_spacetime(paths: PeriodPaths, villages, y, e, e_next, params: RiskParams, level=None):
