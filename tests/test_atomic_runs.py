@@ -190,10 +190,11 @@ def test_interrupted_run_leaves_the_previous_outputs_and_the_next_run_recomputes
         signal.signal(signal.SIGINT, previous)
     staged = s.staged("2020Q4").period("2020Q4")
     deadline = time.time() + 120
-    while not (staged.internal / "02_village_features.ipynb").exists():
-        assert proc.poll() is None and time.time() < deadline, "the run ended before 02"
+    # an executed notebook is written when it ends: once 01's is there, 02 runs
+    while not (staged.internal / "01_clean.ipynb").exists():
+        assert proc.poll() is None and time.time() < deadline, "the run ended before 01"
         time.sleep(0.2)
-    time.sleep(1.0)  # inside the notebook
+    time.sleep(1.0)  # inside 02
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
@@ -206,6 +207,7 @@ def test_interrupted_run_leaves_the_previous_outputs_and_the_next_run_recomputes
     # the next run without --force recomputes (the attempt did not finish) and ends ok
     r = subprocess.run(_cli(s, "run", *flags[:2], "--quiet", *fast_flags()), capture_output=True, text=True)  # fmt: skip
     assert r.returncode == 0, r.stderr
+    assert "ERROR" not in r.stdout + r.stderr, "a normal run prints no ERROR line"
     m = json.loads(final.manifest.read_text())
     assert m["status"] == "ok" and "attempt" not in m and not m.get("skipped")
     assert m["started"] > manifest_before["started"], "recomputed, not skipped"

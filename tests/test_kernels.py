@@ -66,3 +66,27 @@ def test_a_spare_that_died_is_replaced(tmp_path):
         assert nb.cells[0].outputs[0]["text"].strip() == "42"
     finally:
         kernels.close()
+
+
+def test_a_kernel_is_not_interrupted_when_it_is_shut_down(monkeypatch):
+    """jupyter_client interrupts a kernel before shutting it down, and a kernel interrupted
+    in a message handler logs ``ERROR | KeyboardInterrupt caught in kernel.`` on the run's
+    console (``make demo`` printed it mid-progress); an interrupt outside a shutdown still
+    goes through."""
+    import asyncio
+
+    from jupyter_client.manager import AsyncKernelManager
+
+    sent = []
+
+    async def interrupt(self):
+        sent.append(self.shutting_down)
+
+    monkeypatch.setattr(AsyncKernelManager, "_async_interrupt_kernel", interrupt)
+    km = _kernel_manager()(kernel_name="python3")
+    km.shutting_down = True
+    asyncio.run(km._async_interrupt_kernel())
+    assert sent == []
+    km.shutting_down = False
+    asyncio.run(km._async_interrupt_kernel())
+    assert sent == [False]

@@ -1,6 +1,7 @@
 """Running the notebooks of a period: execution and scheduling (:mod:`.execute`), staff
 pages (:mod:`.render`) and provenance (:mod:`.provenance`: hashes, run keys, versions)."""
 
+from . import _startup  # noqa: F401  (first: before anything imports jsonschema)
 from .execute import (
     CORE_PARAMETERS,
     SEQUENTIAL_NOTEBOOKS,

@@ -127,6 +127,12 @@ def _kernel_manager():
             kw.setdefault("transport_encryption", "auto")
             super().__init__(**kw)
 
+        async def _async_interrupt_kernel(self):
+            # jupyter_client interrupts a kernel before shutting it down; an idle kernel then
+            # logs "ERROR | KeyboardInterrupt caught in kernel." on the run's console
+            if not self.shutting_down:
+                await super()._async_interrupt_kernel()
+
     return EncryptedKernelManager
 
 
@@ -157,7 +163,7 @@ def _run_notebook(
         pm.execute_notebook(
             str(nb_dir / name), str(out), parameters=params, cwd=str(nb_dir),
             progress_bar=progress_bar, kernel_name="python3", log_output=False,
-            kernel_manager_class=manager,
+            kernel_manager_class=manager, request_save_on_cell_execute=False,
         )  # fmt: skip
     except PapermillExecutionError as e:
         entry.update(status="failed", seconds=round(time.perf_counter() - t0, 2),
@@ -250,8 +256,10 @@ def _execute_graph(paths, params, manifest, notebooks, progress, numbering, jobs
     waiting, running, entries, errors = list(notebooks), {}, {}, {}
     try:
         with process_pool(jobs, initializer=_worker_start) as pool:
-            for _ in range(min(jobs, len(notebooks))):  # every worker and its spare from the start
-                pool.submit(_no_op)
+            # One worker (started by the first notebook) at first: the others would slow its
+            # start by about 2 s on two cores. They start when it ends, behind the notebooks
+            # then ready, and warm up while those run.
+            others = min(jobs, len(notebooks)) - 1
             while waiting or running:
                 ready = [] if errors else [
                     n for n in waiting
@@ -264,6 +272,10 @@ def _execute_graph(paths, params, manifest, notebooks, progress, numbering, jobs
                     # a spare for every notebook still to come, counting the workers' first
                     more = len(waiting) >= jobs  # spares (their initializer): none left unused
                     running[pool.submit(_notebook_job, paths, name, params, more)] = name
+                if entries:  # after the first notebook, behind the notebooks just submitted
+                    for _ in range(others):
+                        pool.submit(_no_op)
+                    others = 0
                 if not running:
                     break  # after a failure: what waits for it never starts
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
