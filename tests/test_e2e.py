@@ -34,6 +34,26 @@ def test_manifest(ran):
     assert "revision" in on_disk["git"]
 
 
+def test_internal_files_are_the_owners_alone_and_staff_pages_readable(ran):
+    """On a shared machine: the run's clean tables, executed notebooks and manifest are
+    600 (folders 700); staff and public pages 644 (folders 755), reachable through 755."""
+    s, _ = ran
+    p = s.period("2020Q4")
+
+    def mode(path):
+        return path.stat().st_mode & 0o777
+
+    for root in (p.clean, p.internal):
+        assert mode(root) == 0o700, root
+        for f in root.rglob("*"):
+            assert mode(f) == (0o700 if f.is_dir() else 0o600), f
+    assert mode(p.manifest) == 0o600
+    for root in (p.staff, p.public):
+        for f in (root, *root.rglob("*")):
+            assert mode(f) == (0o755 if f.is_dir() else 0o644), f
+    assert mode(p.reports) == mode(s.reports_dir) == 0o755
+
+
 def test_outputs_per_period(ran):
     s, _ = ran
     p = s.period("2020Q4")
@@ -485,6 +505,12 @@ def test_the_run_makes_a_service_plan_and_plan_changes_it(ran, tmp_path, capsys)
     assert len(again["new_sites"]) == 3 and again["parameters"]["new_sites"] == 3
     assert (dirs["clean"] / "2020Q4" / "village_risk.parquet").read_bytes() == risk_before
     assert (dirs["reports"] / "2020Q4" / "staff" / "06_service_plan.html").exists()
+    before = json.loads(p.manifest.read_text(encoding="utf-8"))
+    m = json.loads((dirs["reports"] / "2020Q4" / "manifest.json").read_text(encoding="utf-8"))
+    assert m["status"] == "ok" and m["rerun"] == ["06_service_plan.ipynb"]
+    assert [e["notebook"] for e in m["notebooks"]] == [e["notebook"] for e in before["notebooks"]]
+    carried = [e for e in m["notebooks"] if e["notebook"] != "06_service_plan.ipynb"]
+    assert all(e["from_run"] == before["started"] for e in carried), "the run they come from"
     bad = tmp_path / "candidates.csv"
     bad.write_text("name,lon,lat\n新據點,121.55,25.03\n海上,122.5,24.0\n", encoding="utf-8")
     assert main(["plan", "--period", "2020Q4", "--candidates", str(bad), *flags]) != 0

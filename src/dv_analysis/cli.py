@@ -100,9 +100,11 @@ def _add_clean(sub) -> None:
 
 
 def _clean(args: argparse.Namespace) -> None:
+    from .runner.modes import owner_only
     from .stages.clean import clean_range
 
-    clean_range(_settings(args), args.start, args.end)
+    with owner_only():  # clean tables are case-level: the owner's alone
+        clean_range(_settings(args), args.start, args.end)
 
 
 # --- hotspots ----------------------------------------------------------------------------

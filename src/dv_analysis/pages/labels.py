@@ -304,6 +304,14 @@ PLAN_STABILITY = (
 )
 PLAN_NOTHING = "現有據點已能在 {minutes:.0f} 分鐘內到達幾乎所有有超額事件的里；新增據點每季約只多涵蓋 {mean:.1f} 起超額事件。"
 PLAN_SKIPPED = "全國層級不規劃服務據點與人力：據點與社工屬於各縣市，請以縣市為單位執行（例如 `dv-analysis run --city 68000`）。"
+PLAN_LSCP = (
+    "若要讓所有優先關注里都在 {minutes:.0f} 分鐘內可到達，至少需新增 {n} 處據點（集合涵蓋模型）。"
+)
+PLAN_LSCP_NONE = "現有據點已能在 {minutes:.0f} 分鐘內到達所有優先關注里。"
+PLAN_P_MEDIAN = (
+    "若改以縮短平均交通時間為目標（p-median），會選 {names}。依超額事件加權的平均交通時間："
+    "現在約 {today:.1f} 分鐘，本建議方案 {plan:.1f} 分鐘，p-median 方案 {pm:.1f} 分鐘。"
+)
 PLAN_UNREACHED = "仍有 {n} 個優先關注里在 {minutes:.0f} 分鐘內無法到達，需以外展或其他方式補足。"
 SITE_COLUMNS = {
     "name": "地點",

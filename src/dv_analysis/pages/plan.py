@@ -60,6 +60,26 @@ def plan_sentences(summary: dict) -> str:
                                                  share=L.percent(summary["most_frequent_share"]))  # fmt: skip
     if summary["tier2_unreached"]:
         text += "\n\n" + L.PLAN_UNREACHED.format(n=summary["tier2_unreached"], minutes=minutes)
+    return text + _alternative_sentences(summary)
+
+
+def _alternative_sentences(summary: dict) -> str:
+    """The LSCP's count of sites for every tier-2 village, and the p-median's sites and
+    trips (zh-TW); empty for a summary written before they were computed."""
+    text, minutes = "", summary["threshold_min"]
+    if "lscp" in summary:
+        n = summary["lscp"]["new_sites_needed"]
+        line = (
+            L.PLAN_LSCP.format(minutes=minutes, n=n)
+            if n
+            else L.PLAN_LSCP_NONE.format(minutes=minutes)
+        )
+        text += "\n\n" + line
+    trips = summary.get("mean_minutes", {})
+    if "p_median" in summary and trips.get("today") is not None:
+        text += "\n\n" + L.PLAN_P_MEDIAN.format(names="、".join(summary["p_median"]["new_site_names"]),
+                                                  today=trips["today"], plan=trips["plan"],
+                                                  pm=trips["p_median"])  # fmt: skip
     return text
 
 

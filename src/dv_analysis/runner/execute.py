@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..config import NOTEBOOK_NEEDS, NOTEBOOKS, Period, PeriodPaths, Settings, period_range
 from ..workers import cores, process_pool
-from . import kernels, render, staging
+from . import kernels, modes, render, staging
 from .locks import period_lock, period_locks
 from .provenance import (
     git_revision,
@@ -112,6 +112,8 @@ def _single_threaded_kernels() -> None:
 def _write_manifest(paths: PeriodPaths, manifest: dict, started: float) -> None:
     """Add the elapsed time and write the manifest (also after a failure)."""
     manifest["seconds"] = round(manifest.get("seconds", 0.0) + time.perf_counter() - started, 2)
+    order = {n: i for i, n in enumerate(NOTEBOOKS)}
+    manifest["notebooks"].sort(key=lambda e: order.get(e.get("notebook"), len(order)))
     manifest["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     paths.manifest.parent.mkdir(parents=True, exist_ok=True)
     paths.manifest.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -402,6 +404,19 @@ def _partial(notebooks: tuple[str, ...]) -> bool:
     return set(notebooks) != set(NOTEBOOKS)
 
 
+def _carry_entries(final: PeriodPaths, manifest: dict, notebooks: tuple[str, ...]) -> None:
+    """A run of some notebooks (``dv-analysis plan``) starts from the period's outputs: its
+    manifest keeps the entries of the other notebooks, marked with the run they come from,
+    and lists the notebooks it reran."""
+    previous = staging.read_json(final.manifest)
+    manifest["rerun"] = list(notebooks)
+    manifest["notebooks"] = [
+        {**e, "from_run": e.get("from_run", previous.get("started"))}
+        for e in previous.get("notebooks", [])
+        if e.get("notebook") not in notebooks
+    ]
+
+
 def _ended(paths: PeriodPaths, error: BaseException) -> None:
     """Record a staged run that did not pass in the period's manifest (staging kept)."""
     staged = staging.read_json(paths.manifest).get("status")
@@ -446,7 +461,7 @@ def run(
     settings.check_public_dir()
     settings = settings.unstaged
     final = settings.period(period)
-    with period_lock(settings, final.period):
+    with modes.owner_only(), period_lock(settings, final.period):
         window = _window_check(settings, final.period, extra_parameters, progress)
         params = _parameters(settings, final, seed, extra_parameters)
         key = run_key(settings, final.period, params, notebooks)
@@ -459,6 +474,8 @@ def run(
         try:
             manifest = _new_manifest(settings, paths, params, key)
             manifest["window"] = window
+            if _partial(notebooks):
+                _carry_entries(final, manifest, notebooks)
             _execute(
                 paths, {**params, "staging": paths.settings.staging_parameter}, manifest,
                 notebooks, progress=progress, progress_bar=progress, jobs=jobs,
@@ -524,6 +541,13 @@ def run_range(
             " (one folder per quarter, e.g. data_raw/2020Q4/)"
         )
     settings.check_public_dir()
+    with modes.owner_only():
+        return _run_periods(settings, periods, seed, force, progress, extra_parameters,
+                            notebooks, jobs)  # fmt: skip
+
+
+def _run_periods(settings, periods, seed, force, progress, extra_parameters, notebooks, jobs):
+    """:func:`run_range` once its periods are checked (owner-only files)."""
     t0 = time.perf_counter()
     first = tuple(n for n in notebooks if n in SEQUENTIAL_NOTEBOOKS)
     rest = tuple(n for n in notebooks if n not in SEQUENTIAL_NOTEBOOKS)

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..config import PeriodPaths
+from . import modes
 
 
 def _now() -> str:
@@ -106,6 +107,7 @@ def promote(paths: PeriodPaths) -> None:
         os.replace(src, dst)
         if old.exists():
             shutil.rmtree(old)
+    modes.open_readable_tiers(paths.final.reports)
 
 
 def record_attempt(paths: PeriodPaths, status: str, error: str | None = None) -> dict:

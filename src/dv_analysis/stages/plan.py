@@ -31,6 +31,10 @@ from . import access
 
 #: Welfare facility kinds that are the service sites standing today.
 EXISTING_KINDS = ("社會福利服務中心", "婦女暨家庭服務中心")
+#: Candidates the p-median chooses among: those that, each added alone, save the most
+#: excess-weighted minutes (with the MCLP plan's sites). On Taipei all 1,097 took CBC 28 s;
+#: 40 keep the default run quick (docs/service_plan.md).
+P_MEDIAN_CANDIDATES = 40
 
 
 @dataclass(frozen=True)
@@ -165,9 +169,14 @@ def sites_for(
 def travel(paths: PeriodPaths, villages: gpd.GeoDataFrame, sites: gpd.GeoDataFrame) -> np.ndarray:
     """``(n, m)`` travel minutes from each village's representative point to each site,
     hard-to-reach villages (04) slowed by the hill factor (``stats.location``)."""
-    rep = villages.geometry.representative_point()
     acc = pd.read_parquet(paths.accessibility).set_index("villcode").reindex(villages["villcode"])
     hard = acc["hard_to_reach"].fillna(False).astype(bool).to_numpy()
+    return travel_minutes_plain(villages, sites, hard)
+
+
+def travel_minutes_plain(villages, sites, hard: np.ndarray | None = None) -> np.ndarray:
+    """:func:`travel` from the geometries alone (``hard``: villages slowed by the hill factor)."""
+    rep = villages.geometry.representative_point()
     xy = np.column_stack([rep.x, rep.y])
     return location.travel_minutes(xy, np.column_stack([sites.geometry.x, sites.geometry.y]), hard)
 
@@ -194,6 +203,7 @@ def run(
     reach = _village_reach(paths, villages, minutes, existing, robust, params)
     staff = _staff_table(villages, expected, excess, params)
     summary = _summary(paths, params, sites, robust, reach)
+    summary.update(_alternatives(sites, minutes, existing, excess, reach, robust, params))
     table.to_parquet(paths.service_plan, index=False)
     staff.to_parquet(paths.staff_allocation, index=False)
     paths.plan_summary.write_text(json.dumps(summary, ensure_ascii=False, indent=1), "utf-8")
@@ -266,6 +276,52 @@ def _summary(paths, params, sites, robust, reach) -> dict:
         "travel_model": {"detour": location.DETOUR, "speed_kmh": location.SPEED_KMH,
                          "start_minutes": location.START_MINUTES, "hill_factor": location.HILL_FACTOR},
     }  # fmt: skip
+
+
+def _alternatives(sites, minutes, existing, excess, reach, robust, params) -> dict:
+    """The two other questions of the plan, on the mean demand: how many new sites would
+    bring every tier-2 village within the threshold (LSCP), and which new sites would make
+    the excess-weighted trip shortest (p-median), beside the trip today and with the plan."""
+    w = excess.mean(axis=0)
+    tier2 = (reach["tier"] == 2).to_numpy()
+    cover = location.lscp(minutes, params.threshold_min, tier2, existing)
+    plan = existing.copy()
+    plan[list(robust["most_frequent"])] = True
+    out = {"lscp": {"new_sites_needed": int(cover["sites"] - existing.sum()),
+                    "tier2_unreachable": int(len(cover["unreachable"]))},
+           "mean_minutes": {"today": _mean_trip(w, minutes, existing),
+                            "plan": _mean_trip(w, minutes, plan)}}  # fmt: skip
+    if params.new_sites < 1 or w.sum() <= 0:
+        return out
+    top = np.union1d(_trip_savers(w, minutes, existing), list(robust["most_frequent"]))
+    cols = np.r_[np.flatnonzero(existing), top]
+    fixed = np.r_[np.ones(existing.sum(), bool), np.zeros(len(top), bool)]
+    pm = location.p_median(w, minutes[:, cols], int(existing.sum()) + params.new_sites, fixed)
+    new = cols[pm["chosen"] & ~fixed]
+    out["p_median"] = {"new_sites": [sites["site_id"].iloc[j] for j in new],
+                       "new_site_names": [str(sites["name"].iloc[j]) for j in new],
+                       "candidates": int(len(top))}  # fmt: skip
+    out["mean_minutes"]["p_median"] = round(pm["mean_minutes"], 2)
+    return out
+
+
+def _trip_savers(w: np.ndarray, minutes: np.ndarray, existing: np.ndarray) -> np.ndarray:
+    """The ``P_MEDIAN_CANDIDATES`` candidates that, each added alone, save the most
+    excess-weighted minutes (the p-median's candidates, with the MCLP plan's sites)."""
+    if existing.any():
+        today = minutes[:, existing].min(axis=1)
+    else:
+        today = np.full(len(w), minutes.max())
+    saving = w @ np.clip(today[:, None] - minutes, 0.0, None)
+    saving[existing] = -np.inf
+    return np.argsort(-saving, kind="stable")[: min(P_MEDIAN_CANDIDATES, int((~existing).sum()))]
+
+
+def _mean_trip(w: np.ndarray, minutes: np.ndarray, open_: np.ndarray) -> float | None:
+    """Mean minutes to the nearest open site, weighted by ``w`` (None without a site)."""
+    if not open_.any() or w.sum() <= 0:
+        return None
+    return round(float((w * minutes[:, open_].min(axis=1)).sum() / w.sum()), 2)
 
 
 def _skipped(paths: PeriodPaths, params: PlanParams) -> PlanOutputs:
