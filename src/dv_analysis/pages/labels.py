@@ -304,6 +304,11 @@ PLAN_STABILITY = (
 )
 PLAN_NOTHING = "現有據點已能在 {minutes:.0f} 分鐘內到達幾乎所有有超額事件的里；新增據點每季約只多涵蓋 {mean:.1f} 起超額事件。"
 PLAN_SKIPPED = "全國層級不規劃服務據點與人力：據點與社工屬於各縣市，請以縣市為單位執行（例如 `dv-analysis run --city 68000`）。"
+PLAN_NO_SITES = (
+    "公開圖層只收錄臺北市的社福據點與派出所：本市沒有現有服務中心的資料，候選地點只有各里的中心點，"
+    "因此下面的方案假設目前沒有任何據點。請以 `dv-analysis plan --candidates 檔案` 提供自訂候選地點"
+    "（欄位 name、lon、lat）。"
+)
 PLAN_LSCP = (
     "若要讓所有優先關注里都在 {minutes:.0f} 分鐘內可到達，至少需新增 {n} 處據點（集合涵蓋模型）。"
 )

@@ -49,6 +49,17 @@ def plan_sentences(summary: dict) -> str:
     newly reached, how stable the choice is, tier-2 villages still out of reach."""
     if summary.get("skipped"):
         return L.PLAN_SKIPPED
+    return _no_sites_note(summary) + _plan_text(summary)
+
+
+def _no_sites_note(summary: dict) -> str:
+    """For a city the public layers hold no centres of (only Taipei's are there)."""
+    own = summary.get("parameters", {}).get("candidates")
+    return L.PLAN_NO_SITES + "\n\n" if summary.get("existing_sites") == 0 and not own else ""
+
+
+def _plan_text(summary: dict) -> str:
+    """The plan's sentences (see :func:`plan_sentences`)."""
     g, minutes = summary["covered_excess_gain"], summary["threshold_min"]
     if not summary["new_sites"] or g["high"] < 0.5:
         text = L.PLAN_NOTHING.format(minutes=minutes, mean=g["mean"])
