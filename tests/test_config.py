@@ -72,7 +72,7 @@ def test_check_public_dir(tmp_path):
 def test_no_literal_paths_outside_config():
     """Only config.py builds paths to the data folders."""
     src = Path(__file__).parents[1] / "src" / "dv_analysis"
-    for f in src.glob("*.py"):
+    for f in src.rglob("*.py"):  # every module, subpackages included
         if f.name == "config.py":
             continue
         text = f.read_text(encoding="utf-8")

@@ -9,3 +9,6 @@ cities, one entry in :data:`VILLAGE_LAYER_CITIES`.
 
 from . import names as names
 from .loaders import *  # noqa: F403 - the loaders are this package's interface
+from .loaders import __all__ as _loaders
+
+__all__ = ["names", *_loaders]

@@ -24,6 +24,38 @@ from . import names
 
 log = logging.getLogger(__name__)
 
+#: What ``dv_analysis.public`` re-exports (the loaders are the package's interface).
+__all__ = [
+    "CRS_LONLAT",
+    "CRS_METRIC",
+    "POPULATION_COLUMNS",
+    "POPULATION_COLUMNS_INV",
+    "POPULATION_COUNTS",
+    "VILLAGE_LAYER_CITIES",
+    "available_population_months",
+    "covers",
+    "district_label",
+    "load_boundaries",
+    "load_bus_stops",
+    "load_children_0to5",
+    "load_medical",
+    "load_metro_exits",
+    "load_metro_lines",
+    "load_metro_stations",
+    "load_police",
+    "load_population",
+    "load_vital_events",
+    "load_welfare_facilities",
+    "load_welfare_recipients",
+    "load_youbike",
+    "match_villages",
+    "population_month_for",
+    "read_vital_events_file",
+    "reassign_unmatched_population",
+    "roc_month",
+    "village_name_index",
+]
+
 CRS_METRIC = "EPSG:3826"
 CRS_LONLAT = "EPSG:4326"
 

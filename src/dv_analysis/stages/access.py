@@ -115,20 +115,6 @@ def facilities(settings: Settings) -> dict[str, gpd.GeoDataFrame]:
     return out
 
 
-def coverage_note(settings: Settings) -> str:
-    """Which layers do not cover the city (Traditional Chinese, for the page); '' when all do."""
-    missing = [k for k, cities in LAYER_CITIES.items() if settings.city not in cities]
-    if not missing:
-        return ""
-    zh = {"metro_station": "捷運站", "metro_exit": "捷運出口", "bus_stop": "公車站", "youbike": "YouBike",
-          "police": "警察機關", "welfare": "社會福利機構", "medical": "醫療院所"}  # fmt: skip
-    return (
-        "本市沒有完整的下列公開圖層，相關指標留空、不納入不便指數："
-        + "、".join(zh[k] for k in missing)
-        + "（這些圖層目前只涵蓋臺北市）。"
-    )
-
-
 def uncovered_layers(city: str) -> list[str]:
     """The point layers that do not cover ``city`` (their measures are left empty)."""
     return [k for k, cities in LAYER_CITIES.items() if city not in cities]
