@@ -6,13 +6,19 @@ Each stage has one frozen parameters dataclass, shared by its notebook, the comm
 line and the tests; ``tests/test_repo.py`` checks that every notebook's ``parameters``
 cell has the same defaults.
 
-=====================  ===========================  ====================
-notebook               stage                        parameters
-=====================  ===========================  ====================
-``01_clean``           :mod:`.clean`                ``CleanParams``
-``02_village_features`` :mod:`.features`            ``FeatureParams``
-``03_hotspots``        :mod:`.hotspots`             ``HotspotParams``
-``04_accessibility``   :mod:`.access`               ``AccessParams``
-``05_report``          :mod:`.report`               (none beyond the run's)
-=====================  ===========================  ====================
+========================  =====================  ====================
+notebook                  stage                  parameters
+========================  =====================  ====================
+``01_clean``              :mod:`.clean`          ``CleanParams``
+``02_village_features``   :mod:`.features`       ``FeatureParams``
+``03_hotspots``           :mod:`.hotspots`       ``HotspotParams``
+``03b_village_risk``      :mod:`.risk`           ``RiskParams``
+``04_accessibility``      :mod:`.access`         ``AccessParams``
+``04b_priority``          :mod:`.priority`       ``PriorityParams``
+``05_report``             :mod:`.report`         ``ReportParams``
+``06_service_plan``       :mod:`.plan`           ``PlanParams``
+========================  =====================  ====================
+
+Beside them: :mod:`.cache` (fits kept by the content of their inputs) and :mod:`.layer`
+(``dv-analysis hotspots`` and ``smooth`` on any layer the analyst gives).
 """

@@ -10,9 +10,12 @@ Modules: :mod:`.weights` (spatial weights), :mod:`.rates` (person-quarters, EB r
 conditional-permutation kernels), :mod:`.emerging` (trends and emerging hotspots),
 :mod:`.scan` (Kulldorff's scan), :mod:`.areas` (all of these for one table of areas),
 :mod:`.accessibility` (distances, 2SFCA, the composite index), :mod:`.models` (count
-models, blind spots, next-quarter prediction), :mod:`.bym2` (the ICAR graph and its
-scaling, the pooled BYM2 sampled with NUTS), :mod:`.spacetime` (the space-time village
+models, blind spots, next-quarter prediction), :mod:`.bym2` (the pooled BYM2 sampled with
+NUTS), :mod:`.icar` (the ICAR graph and its scaling), :mod:`.mcmc` (the sampler cache,
+summaries, R-hat and ESS), :mod:`.spacetime` (the space-time village
 model: priors, structure, what is reported from draws), :mod:`.laplace` (its nested-Laplace
 engine), :mod:`.spacetime_nuts` (its NUTS engine, the reference), :mod:`.early_warning`
-(the Poisson CUSUM of neighbourhoods), :mod:`.backtest` (rankings scored at rolling origins).
+(rises of neighbourhoods, calibrated to a false-alarm rate per year, and the reporting
+test), :mod:`.backtest` (rankings scored at rolling origins, nested, with a block
+bootstrap), :mod:`.location` (MCLP, p-median and LSCP over posterior draws; staff split).
 """
