@@ -9,7 +9,7 @@ import nbformat
 import papermill as pm
 import pytest
 
-from dv_analysis.config import NOTEBOOKS
+from dv_analysis.config import NOTEBOOK_REGISTRY, NOTEBOOKS
 from dv_analysis.runner import CORE_PARAMETERS
 
 ROOT = Path(__file__).parents[1]
@@ -111,16 +111,16 @@ def test_parameter_lines_fit_on_one_line(path):
 
 
 #: Each notebook's stage parameters dataclass (05_report has none beyond the run's).
-STAGE_PARAMS = {
-    "01_clean.ipynb": "dv_analysis.stages.clean:CleanParams",
-    "02_village_features.ipynb": "dv_analysis.stages.features:FeatureParams",
-    "03_hotspots.ipynb": "dv_analysis.stages.hotspots:HotspotParams",
-    "03b_village_risk.ipynb": "dv_analysis.stages.risk:RiskParams",
-    "04_accessibility.ipynb": "dv_analysis.stages.access:AccessParams",
-    "04b_priority.ipynb": "dv_analysis.stages.priority:PriorityParams",
-    "05_report.ipynb": "dv_analysis.stages.report:ReportParams",
-    "06_service_plan.ipynb": "dv_analysis.stages.plan:PlanParams",
-}
+STAGE_PARAMS = {n.name: f"dv_analysis.stages.{n.stage}:{n.params}" for n in NOTEBOOK_REGISTRY}
+
+
+def test_every_notebook_file_has_a_registry_entry_and_every_entry_a_file():
+    """config.NOTEBOOK_REGISTRY is the one list of notebooks; needs name registered ones
+    that run earlier."""
+    files = {p.name for p in (ROOT / "notebooks").glob("*.ipynb")}
+    assert files == set(NOTEBOOKS), files ^ set(NOTEBOOKS)
+    for k, n in enumerate(NOTEBOOK_REGISTRY):
+        assert set(n.needs) <= set(NOTEBOOKS[:k]), f"{n.name} needs a later or unknown notebook"
 
 
 @pytest.mark.parametrize("name", sorted(STAGE_PARAMS))

@@ -36,30 +36,43 @@ CITIES: dict[str, str] = {
 }
 DEFAULT_CITY = "63000"
 
-NOTEBOOKS: tuple[str, ...] = (
-    "01_clean.ipynb",
-    "02_village_features.ipynb",
-    "03_hotspots.ipynb",
-    "03b_village_risk.ipynb",
-    "04_accessibility.ipynb",
-    "04b_priority.ipynb",
-    "05_report.ipynb",
-    "06_service_plan.ipynb",
-)
+
+@dataclass(frozen=True)
+class Notebook:
+    """One notebook of a period: the single registry entry everything else derives from
+    (the run order, the scheduling graph, the sequential ones, the parameters test)."""
+
+    name: str  # file in notebooks/
+    stage: str  # module under dv_analysis.stages
+    params: str  # its frozen parameters dataclass
+    needs: tuple[str, ...] = ()  # notebooks of the period whose outputs it reads
+    sequential: bool = False  # reads the previous quarter's outputs: quarters run in order
+
+
+#: The notebooks of a period, in run order. A new notebook is one entry here
+#: (docs/architecture.md, "A new notebook"); ``tests/test_repo.py`` checks that every
+#: notebook file has an entry, every entry a file, and the parameters cell its dataclass.
+NOTEBOOK_REGISTRY: tuple[Notebook, ...] = (
+    Notebook("01_clean.ipynb", "clean", "CleanParams", sequential=True),
+    Notebook("02_village_features.ipynb", "features", "FeatureParams", ("01_clean.ipynb",)),
+    Notebook("03_hotspots.ipynb", "hotspots", "HotspotParams", ("02_village_features.ipynb",)),
+    Notebook("03b_village_risk.ipynb", "risk", "RiskParams", ("02_village_features.ipynb",)),
+    Notebook("04_accessibility.ipynb", "access", "AccessParams",
+             ("02_village_features.ipynb", "03_hotspots.ipynb")),
+    Notebook("04b_priority.ipynb", "priority", "PriorityParams",
+             ("03_hotspots.ipynb", "03b_village_risk.ipynb", "04_accessibility.ipynb")),
+    Notebook("05_report.ipynb", "report", "ReportParams",
+             ("03_hotspots.ipynb", "03b_village_risk.ipynb", "04_accessibility.ipynb",
+              "04b_priority.ipynb")),
+    Notebook("06_service_plan.ipynb", "plan", "PlanParams",
+             ("03b_village_risk.ipynb", "04_accessibility.ipynb", "04b_priority.ipynb")),
+)  # fmt: skip
+
+NOTEBOOKS: tuple[str, ...] = tuple(n.name for n in NOTEBOOK_REGISTRY)
 
 #: What each notebook reads of the others of its period (a notebook starts when these have
 #: finished; ``dv-analysis run`` with ``--jobs`` > 1 runs independent ones at once).
-NOTEBOOK_NEEDS: dict[str, tuple[str, ...]] = {
-    "01_clean.ipynb": (),
-    "02_village_features.ipynb": ("01_clean.ipynb",),
-    "03_hotspots.ipynb": ("02_village_features.ipynb",),
-    "03b_village_risk.ipynb": ("02_village_features.ipynb",),
-    "04_accessibility.ipynb": ("02_village_features.ipynb", "03_hotspots.ipynb"),
-    "04b_priority.ipynb": ("03_hotspots.ipynb", "03b_village_risk.ipynb", "04_accessibility.ipynb"),
-    "05_report.ipynb": ("03_hotspots.ipynb", "03b_village_risk.ipynb", "04_accessibility.ipynb",
-                        "04b_priority.ipynb"),
-    "06_service_plan.ipynb": ("03b_village_risk.ipynb", "04_accessibility.ipynb", "04b_priority.ipynb"),
-}  # fmt: skip
+NOTEBOOK_NEEDS: dict[str, tuple[str, ...]] = {n.name: n.needs for n in NOTEBOOK_REGISTRY}
 
 
 #: Every file of the public layers the suite reads, relative to the public-data folder.

@@ -17,7 +17,15 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..config import NOTEBOOK_NEEDS, NOTEBOOKS, Period, PeriodPaths, Settings, period_range
+from ..config import (
+    NOTEBOOK_NEEDS,
+    NOTEBOOK_REGISTRY,
+    NOTEBOOKS,
+    Period,
+    PeriodPaths,
+    Settings,
+    period_range,
+)
 from ..workers import cores, process_pool
 from . import kernels, modes, render, staging
 from .locks import period_lock, period_locks
@@ -51,7 +59,7 @@ class NotebookFailed(RuntimeError):
 #: Notebooks that read the previous quarter's own outputs (cleaning recognises re-exported
 #: rows by the previous quarter's notifications): a range runs them quarter by quarter
 #: first; the others only read clean tables and can run for several quarters at once.
-SEQUENTIAL_NOTEBOOKS: tuple[str, ...] = ("01_clean.ipynb",)
+SEQUENTIAL_NOTEBOOKS: tuple[str, ...] = tuple(n.name for n in NOTEBOOK_REGISTRY if n.sequential)
 
 
 def _parameters(settings: Settings, paths: PeriodPaths, seed: int, extra: dict | None) -> dict:
@@ -254,7 +262,7 @@ def _execute_graph(paths, params, manifest, notebooks, progress, numbering, jobs
 
     first, count = numbering
     number = {n: i for i, n in enumerate(notebooks, first)}
-    needs = {n: [m for m in NOTEBOOK_NEEDS.get(n, ()) if m in notebooks] for n in notebooks}
+    needs = {n: [m for m in NOTEBOOK_NEEDS[n] if m in notebooks] for n in notebooks}
     waiting, running, entries, errors = list(notebooks), {}, {}, {}
     try:
         with process_pool(jobs, initializer=_worker_start) as pool:
