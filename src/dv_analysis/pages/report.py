@@ -1,11 +1,11 @@
 """The quarterly report's own blocks: highlights, change since last quarter, the published table.
 
-They read the period's aggregate outputs (never a case-level table) through the paths.
+They take the period's aggregate outputs, read once by the stage
+(:class:`dv_analysis.stages.report.ReportInputs`, here ``inputs``; never a case-level
+table), and return text, tables and HTML: no file is read or written here.
 """
 
 from __future__ import annotations
-
-import json
 
 import numpy as np
 import pandas as pd
@@ -14,11 +14,10 @@ from . import labels as L
 from .tables import percent, published_districts, quarter_change
 
 
-def change_table(paths) -> pd.DataFrame:
+def change_table(inputs) -> pd.DataFrame:
     """Incidents per district this quarter and last quarter, with the change."""
-    panel = pd.read_parquet(paths.village_panel)
-    feats = pd.read_parquet(paths.village_features, columns=["villcode", "townname"])
-    return quarter_change(panel, feats, paths.period)
+    feats = inputs.features[["villcode", "townname"]]
+    return quarter_change(inputs.panel, feats, inputs.period)
 
 
 def _change_line(change: pd.DataFrame) -> list[str]:
@@ -46,32 +45,27 @@ def window_warning(features: pd.DataFrame) -> str:
     )
 
 
-def highlights(paths) -> str:
+def highlights(inputs) -> str:
     """The quarter's main points in plain zh-TW (Markdown), from the aggregate outputs."""
-    feats = pd.read_parquet(
-        paths.village_features, columns=["villcode", "window_quarters", "window_length"]
-    )
+    feats = inputs.features
     warning = window_warning(feats)
-    lines = ([f"- {warning}"] if warning else []) + _change_line(change_table(paths))
-    if paths.priority_summary.exists():
-        ps = json.loads(paths.priority_summary.read_text(encoding="utf-8"))
+    lines = ([f"- {warning}"] if warning else []) + _change_line(change_table(inputs))
+    if (ps := inputs.priority_summary) is not None:
         tiers = {int(k): v for k, v in ps["tiers"].items()}
         lines.append(
             f"- 下一季建議**優先關注 {tiers.get(2, 0)} 個里**、留意 {tiers.get(1, 0)} 個里；"
             f"近期明顯上升 {ps['emerging']} 個里（名單與原因見「外展優先名單」頁）。"
         )
-    if paths.hotspot_summary.exists():
-        hs = json.loads(paths.hotspot_summary.read_text(encoding="utf-8"))
+    if (hs := inputs.hotspot_summary) is not None:
         lines.append(
             f"- 熱點里 {hs['n_hot']} 個、冷點里 {hs['n_cold']} 個（Gi*，已控制偽發現率）。"
         )
-    if paths.emerging_hotspots.exists():
-        e = pd.read_parquet(paths.emerging_hotspots)["category"].value_counts()
+    if inputs.emerging is not None:
+        e = inputs.emerging["category"].value_counts()
         for k in L.EMERGING_HIGHLIGHTS:
             if e.get(k, 0):
                 lines.append(f"- {L.EMERGING_LABELS[k]}：{int(e[k])} 個里。")
-    if paths.blind_spots.exists():
-        b = pd.read_parquet(paths.blind_spots)
+    if (b := inputs.blind_spots) is not None:
         lines.append(
             f"- 可能低報（事件少於預期且交通不便）的里：{int(b['blind_spot'].sum())} 個，詳見「交通可及性」頁。"
         )
@@ -79,22 +73,18 @@ def highlights(paths) -> str:
     return "\n".join(lines)
 
 
-def open_data_preview(paths) -> pd.DataFrame:
+def open_data_preview(inputs) -> pd.DataFrame:
     """The published district table as written (zh-TW headers), for the report page."""
-    t = pd.read_csv(
-        paths.open_data / "districts.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False
-    )
-    return published_districts(t)
+    return published_districts(inputs.open_districts)
 
 
-def quarter_sentences(paths) -> str:
+def quarter_sentences(inputs) -> str:
     """The quarter in three sentences: volume, change, what is new (Markdown)."""
-    t = pd.read_parquet(paths.trends)
-    by_q = t.groupby("period")["incidents"].sum()
-    cur = str(paths.period)
+    by_q = inputs.trends.groupby("period")["incidents"].sum()
+    cur = str(inputs.period)
     n = int(by_q.get(cur, 0))
-    year_ago = str(paths.period.back(4))
-    prev = str(paths.period.previous())
+    year_ago = str(inputs.period.back(4))
+    prev = str(inputs.period.previous())
     first = f"本季全市共 **{n:,} 起**家庭暴力事件"
     if year_ago in by_q.index and by_q[year_ago]:
         first += (
@@ -107,8 +97,7 @@ def quarter_sentences(paths) -> str:
         else "沒有上季資料可比較。"
     )
     third = "本季沒有新出現的上升群聚。"
-    if paths.priority_summary.exists():
-        ps = json.loads(paths.priority_summary.read_text(encoding="utf-8"))
+    if (ps := inputs.priority_summary) is not None:
         tiers = {int(k): v for k, v in ps["tiers"].items()}
         third = (
             f"早期預警發現 **{ps['emerging']} 個里**近期明顯上升；建議下一季優先關注 "
@@ -117,22 +106,22 @@ def quarter_sentences(paths) -> str:
             else f"沒有里出現明顯的新上升；建議下一季優先關注 **{tiers.get(2, 0)} 個里**（名單見下）。"
         )
     text = f"{first}。{second}{third}"
-    if paths.risk_summary.exists():  # the risk model's miss, loud on the page staff open first
+    if inputs.risk_summary is not None:  # the risk model's miss, loud on the page staff open first
         from .summaries import diagnostics_warning
 
-        warning = diagnostics_warning(json.loads(paths.risk_summary.read_text(encoding="utf-8")))
+        warning = diagnostics_warning(inputs.risk_summary)
         text = f"{warning}\n\n{text}" if warning else text
     return text
 
 
-def outreach_preview(paths, top: int = 10) -> pd.DataFrame:
+def outreach_preview(inputs, top: int = 10) -> pd.DataFrame:
     """The first ``top`` villages of the outreach list (tier 2), as on 04b_priority."""
     from .tables import priority_list
 
-    return priority_list(pd.read_parquet(paths.village_priority), 2).head(top)
+    return priority_list(inputs.priority, 2).head(top)
 
 
-def index_map(paths, villages) -> str:
+def index_map(inputs, villages) -> str:
     """The interactive village map of the front page (HTML): risk, P(RR > 1), tier,
     reach of services and possible under-reporting, with a tooltip per village."""
     from .interactive import class_colours, legend, quantile_classes, village_map
@@ -147,15 +136,12 @@ def index_map(paths, villages) -> str:
         "access_index",
         "under_reporting",
     ]
-    pr = v[["villcode"]].merge(
-        pd.read_parquet(paths.village_priority, columns=listed), on="villcode", how="left"
-    )
+    pr = v[["villcode"]].merge(inputs.priority[listed], on="villcode", how="left")
     now = ["villcode", "rr_now_mean", "rr_now_low", "rr_now_high", "p_now_exceed_1", "trend"]
-    pr = pr.merge(pd.read_parquet(paths.village_risk, columns=now), on="villcode", how="left")
+    pr = pr.merge(inputs.risk[now], on="villcode", how="left")
     feats = v[["villcode"]].merge(
-        pd.read_parquet(paths.village_features, columns=["villcode", "incidents_w", "rate_incidents_w"]),
-        on="villcode", how="left",
-    )  # fmt: skip
+        inputs.features[["villcode", "incidents_w", "rate_incidents_w"]], on="villcode", how="left"
+    )
     access = quantile_classes(pr["access_index"], L.ACCESS_LABELS, L.ACCESS_COLOURS)
     layers = {
         "risk": (L.MAP_LAYERS["risk"], class_colours(pr["rr_now_mean"], L.RISK_CLASSES), legend(L.RISK_CLASSES)),
@@ -187,27 +173,25 @@ def index_map(paths, villages) -> str:
         if isinstance(r.reasons, str) and r.reasons:
             lines.append(f"原因：{r.reasons}")
         tips.append("\n".join(lines))
-    return village_map(v, layers, tips, f"各里地圖 {paths.period}")
+    return village_map(v, layers, tips, f"各里地圖 {inputs.period}")
 
 
-def trend_frame(paths) -> pd.DataFrame:
+def trend_frame(inputs) -> pd.DataFrame:
     """City incidents per quarter and case type (rows: quarters; columns: case types and 合計)."""
-    t = pd.read_parquet(paths.trends)
-    wide = t.pivot_table(
+    wide = inputs.trends.pivot_table(
         index="period", columns="case_type", values="incidents", aggfunc="sum"
     ).fillna(0)
     wide[L.TOTAL_LABEL] = wide.sum(axis=1)
     return wide.astype(int)
 
 
-def district_trends(paths, quarters: int = 8) -> pd.DataFrame:
+def district_trends(inputs, quarters: int = 8) -> pd.DataFrame:
     """Incidents per district over the last ``quarters`` quarters and the same quarter a year ago."""
-    t = pd.read_parquet(paths.trends)
-    wide = t.pivot_table(
+    wide = inputs.trends.pivot_table(
         index="townname", columns="period", values="incidents", aggfunc="sum"
     ).fillna(0)
-    cur = str(paths.period)
-    year_ago = str(paths.period.back(4))
+    cur = str(inputs.period)
+    year_ago = str(inputs.period.back(4))
     cols = [c for c in wide.columns if c <= cur][-quarters:]
     out = wide[cols].astype(int)
     if year_ago in wide.columns:
@@ -225,10 +209,10 @@ def district_trends(paths, quarters: int = 8) -> pd.DataFrame:
     return pd.concat([out, total]).rename_axis("行政區").reset_index()
 
 
-def affected_tables(paths) -> dict[str, pd.DataFrame]:
+def affected_tables(inputs) -> dict[str, pd.DataFrame]:
     """Who is affected this quarter: one cross-table per :data:`labels.AFFECTED_TABLES` entry,
     with totals; zh-TW labels."""
-    a = pd.read_parquet(paths.affected)
+    a = inputs.affected
     out = {}
     for name, (title, row_label) in L.AFFECTED_TABLES.items():
         t = a[a["table"] == name]

@@ -6,13 +6,15 @@ Everything written under ``reports/<period>/public/`` goes through
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .. import disclosure
-from ..config import PeriodPaths
+from ..config import Period, PeriodPaths
 
 VILLAGE_COUNTS = ("incidents_q", "notifications_q", "victims_q", "incidents_w")
 VILLAGE_DICTIONARY = {
@@ -223,3 +225,56 @@ def run(
         )
     written.append(public_page(paths, villages if village_level else None, districts, trends))
     return written
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """The period's aggregate outputs the report page shows, read once by
+    :func:`load_inputs` and handed to :mod:`dv_analysis.pages.report` (which reads no file).
+    An output of a notebook that did not run is ``None``."""
+
+    period: Period
+    features: pd.DataFrame  # village_features
+    panel: pd.DataFrame  # village_panel
+    trends: pd.DataFrame  # trends (city and districts per quarter and case type)
+    affected: pd.DataFrame  # who is affected (aggregate cross-tables)
+    open_districts: pd.DataFrame  # public/open_data/districts.csv as published
+    priority: pd.DataFrame | None  # village_priority (04b)
+    risk: pd.DataFrame | None  # village_risk (03b)
+    emerging: pd.DataFrame | None  # emerging_hotspots (03)
+    blind_spots: pd.DataFrame | None  # blind_spots (04)
+    priority_summary: dict | None
+    hotspot_summary: dict | None
+    risk_summary: dict | None
+
+
+def load_inputs(paths: PeriodPaths) -> ReportInputs:
+    """Read what the report page shows (after :func:`run` has written the open data)."""
+    return ReportInputs(
+        period=paths.period,
+        features=pd.read_parquet(paths.village_features),
+        panel=pd.read_parquet(paths.village_panel),
+        trends=pd.read_parquet(paths.trends),
+        affected=pd.read_parquet(paths.affected),
+        open_districts=pd.read_csv(
+            paths.open_data / "districts.csv",
+            encoding="utf-8-sig",
+            dtype=str,
+            keep_default_na=False,
+        ),  # fmt: skip
+        priority=_table(paths.village_priority),
+        risk=_table(paths.village_risk),
+        emerging=_table(paths.emerging_hotspots),
+        blind_spots=_table(paths.blind_spots),
+        priority_summary=_json(paths.priority_summary),
+        hotspot_summary=_json(paths.hotspot_summary),
+        risk_summary=_json(paths.risk_summary),
+    )
+
+
+def _table(path: Path) -> pd.DataFrame | None:
+    return pd.read_parquet(path) if path.exists() else None
+
+
+def _json(path: Path) -> dict | None:
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
