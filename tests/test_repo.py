@@ -260,3 +260,39 @@ def test_architecture_lists_every_module():
             if f.stem != "__init__":
                 assert re.search(rf"\b{re.escape(f.stem)}\b", tree), f"{package}/{f.name} missing"
     assert "synth.py" not in tree
+
+
+#: docs/architecture.md's layer table as prefixes: what each layer's modules may import of
+#: the package (imports inside functions included; every layer may import itself).
+LAYER_ALLOWS = {
+    "dv_analysis.stats": ("dv_analysis.stats",),
+    "dv_analysis.pages.labels": (),
+    "dv_analysis.pages": ("dv_analysis.pages", "dv_analysis.public", "dv_analysis.disclosure"),
+    "dv_analysis.stages": ("dv_analysis.stages", "dv_analysis.config", "dv_analysis.public",
+                           "dv_analysis.stats", "dv_analysis.workers", "dv_analysis.pages.labels",
+                           "dv_analysis.disclosure"),
+    "dv_analysis.workers": (),
+}  # fmt: skip
+
+
+def test_every_import_is_one_the_layer_table_allows():
+    """No page reads a stage, no stage draws a page (stages import pages.labels only), stats
+    imports only stats: the table of docs/architecture.md, checked on the import graph."""
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    for row in (
+        "| `stats/` | numpy",
+        "| `pages/` | `labels`, other `pages` modules, `public` (boundaries for maps), `disclosure` |",
+        "| `stages/` | `config`, `public`, `stats`, `workers`, `pages.labels` (zh-TW values some tables carry), `disclosure` |",
+    ):
+        assert row in text, f"the table changed: update LAYER_ALLOWS with it ({row})"
+    bad = []
+    for module, deps in _package_imports().items():
+        layer = max((k for k in LAYER_ALLOWS if module == k or module.startswith(k + ".")),
+                    key=len, default=None)  # fmt: skip
+        if layer is None:
+            continue
+        allowed = (layer, *LAYER_ALLOWS[layer])
+        bad += [f"{module} → {d}" for d in deps
+                if not any(d == a or d.startswith(a + ".") for a in allowed)
+                and d not in ("dv_analysis",)]  # fmt: skip
+    assert not bad, bad

@@ -530,6 +530,10 @@ class PeriodPaths:
         return self.public / "open_data"
 
     @property
+    def public_map(self) -> Path:
+        return self.public / "map_incident_rates.png"
+
+    @property
     def manifest(self) -> Path:
         return self.reports / "manifest.json"
 

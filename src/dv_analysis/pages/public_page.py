@@ -1,14 +1,14 @@
 """The public twin of the quarterly report: ``public/index.html`` with its rate map.
 
 It shows only the disclosure-controlled tables it is given (counts 1–9 withheld, the
-rest rounded to 5); the map's classes are written beside the image so the audit can
-check what the picture shows.
+rest rounded to 5); the map comes with the table of what it shows, which the stage
+writes beside the image so the audit can check the picture. Nothing here reads or
+writes a file (``stages.report.write_public_page`` writes what these return).
 """
 
 from __future__ import annotations
 
 import html
-import json
 
 import numpy as np
 import pandas as pd
@@ -18,20 +18,19 @@ from . import labels as L
 from .credits import sources_html
 
 
-def public_rate_map(paths, villages_public: pd.DataFrame, out_png) -> pd.DataFrame:
+def public_rate_map(boundaries, villages_public: pd.DataFrame, title: str):
     """Map of the published window rates: quintile classes, withheld villages in their own class.
 
-    Writes the PNG and, beside it, ``<png>.data.csv`` with exactly what the map shows
-    (the class of each village), so the audit can check the table behind the image.
+    Returns the figure and exactly what it shows (the class of each village), which is
+    published beside the image so the audit can check the table behind it.
     """
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    from .. import public
     from . import display, maps
 
     display.setup()
-    geo = public.load_boundaries(paths.settings)[["villcode", "townname", "villname", "geometry"]]
+    geo = boundaries[["villcode", "townname", "villname", "geometry"]]
     g = geo.merge(
         villages_public[["villcode", "rate_incidents_w", "incidents_w_status"]],
         on="villcode",
@@ -55,11 +54,8 @@ def public_rate_map(paths, villages_public: pd.DataFrame, out_png) -> pd.DataFra
     maps.plot_layer(g, ax, color=[colors[c] for c in classes], edgecolor="white", linewidth=0.2)
     ax.legend(handles=[Patch(color=colors[k], label=k) for k in [*labels, SUPPRESSED_LABEL]], title="每千人每季事件率（近四季）",
               loc="lower right", fontsize=7, title_fontsize=8)  # fmt: skip
-    maps.frame(ax, geo, f"{paths.period} 各里事件率（公開版）")
+    maps.frame(ax, geo, title)
     fig.tight_layout()
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=110)
-    plt.close(fig)
     shown = pd.DataFrame(
         {
             "villcode": g["villcode"],
@@ -68,20 +64,19 @@ def public_rate_map(paths, villages_public: pd.DataFrame, out_png) -> pd.DataFra
             "rate_class": classes,
         }
     )
-    shown.to_csv(out_png.with_name(out_png.name + ".data.csv"), index=False, encoding="utf-8-sig")
-    return shown
+    return fig, shown
 
 
-def public_district_map(paths, districts_public: pd.DataFrame, out_png) -> pd.DataFrame:
-    """Map of the published district window rates (four classes), with ``<png>.data.csv``."""
+def public_district_map(boundaries, districts_public: pd.DataFrame, title: str):
+    """Map of the published district window rates (four classes): the figure and the
+    class of each district it shows."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    from .. import public
     from . import display, maps
 
     display.setup()
-    geo = public.load_boundaries(paths.settings)[["villcode", "townname", "geometry"]]
+    geo = boundaries[["villcode", "townname", "geometry"]]
     towns = geo.dissolve("townname").reset_index()[["townname", "geometry"]]
     g = towns.merge(districts_public[["townname", "rate_incidents_w"]], on="townname", how="left")
     rate = g["rate_incidents_w"].astype(float)
@@ -104,14 +99,9 @@ def public_district_map(paths, districts_public: pd.DataFrame, out_png) -> pd.Da
         ax.annotate(r.townname, (pt.x, pt.y), ha="center", fontsize=8)
     ax.legend(handles=[Patch(color=colors[k], label=k) for k in [*labels, SUPPRESSED_LABEL] if k in set(classes)],
               title="每千人每季事件率（近四季）", loc="lower right", fontsize=7, title_fontsize=8)  # fmt: skip
-    maps.frame(ax, geo, f"{paths.period} 各行政區事件率（公開版）")
+    maps.frame(ax, geo, title)
     fig.tight_layout()
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=110)
-    plt.close(fig)
-    shown = pd.DataFrame({"townname": g["townname"], "rate_class": classes})
-    shown.to_csv(out_png.with_name(out_png.name + ".data.csv"), index=False, encoding="utf-8-sig")
-    return shown
+    return fig, pd.DataFrame({"townname": g["townname"], "rate_class": classes})
 
 
 def _cell(v) -> str:
@@ -132,23 +122,25 @@ def _html_table(table: pd.DataFrame) -> str:
     return f"<table><tr>{head}</tr>{rows}</table>"
 
 
-def public_page(
-    paths, villages: pd.DataFrame | None, districts: pd.DataFrame, trends: pd.DataFrame
-):
-    """The disclosure-controlled twin of the quarterly report: ``public/index.html`` with its map and tables.
+def public_page(published, boundaries, hotspot_summary: dict | None, map_name: str):
+    """The disclosure-controlled twin of the quarterly report: the HTML of
+    ``public/index.html``, and its map (figure, table of what it shows).
 
-    ``villages`` (None at the default district level), ``districts`` and ``trends``
-    (incidents per district and quarter) are the published, disclosure-controlled tables.
+    ``published`` holds the published, disclosure-controlled tables
+    (:class:`dv_analysis.stages.report.Published`: ``period``, ``villages``, None at the
+    default district level, ``districts`` and ``trends``); ``map_name`` is the image's
+    file name beside the page.
     """
-    png = paths.public / "map_incident_rates.png"
+    period, villages, districts, trends = (
+        published.period, published.villages, published.districts, published.trends
+    )  # fmt: skip
     if villages is not None:
-        public_rate_map(paths, villages, png)
+        figure = public_rate_map(boundaries, villages, f"{period} 各里事件率（公開版）")
     else:
-        public_district_map(paths, districts, png)
+        figure = public_district_map(boundaries, districts, f"{period} 各行政區事件率（公開版）")
     n_hot = n_cold = None
-    if paths.hotspot_summary.exists():
-        hs = json.loads(paths.hotspot_summary.read_text(encoding="utf-8"))
-        n_hot, n_cold = hs["n_hot"], hs["n_cold"]
+    if hotspot_summary is not None:
+        n_hot, n_cold = hotspot_summary["n_hot"], hotspot_summary["n_cold"]
     total = districts["incidents_q"].astype("Float64").sum()
     table = districts.rename(columns=L.PUBLIC_COUNT_LABELS)
     table = table[
@@ -168,14 +160,14 @@ def public_page(
             f"事件率的熱點里 {n_hot} 個、冷點里 {n_cold} 個（Getis-Ord Gi*，已控制偽發現率）。"
         )
     page = f"""<!DOCTYPE html>
-<html lang="zh-Hant"><head><meta charset="utf-8"><title>家庭暴力風險季報（公開版） {paths.period}</title>
+<html lang="zh-Hant"><head><meta charset="utf-8"><title>家庭暴力風險季報（公開版） {period}</title>
 <style>body{{font-family:"Noto Sans CJK TC","Noto Sans TC","Microsoft JhengHei","PingFang TC",sans-serif;max-width:60em;margin:2em auto;padding:0 1em;line-height:1.6}}
 table{{border-collapse:collapse}}td,th{{padding:4px 10px;border-bottom:1px solid #ddd;text-align:right}}th{{text-align:left}}
 img{{max-width:100%}}@page{{size:A4;margin:15mm}}</style></head><body>
-<h1>家庭暴力風險季報（公開版）{paths.period}</h1>
+<h1>家庭暴力風險季報（公開版）{period}</h1>
 <p>本頁為可公開的彙總統計，已經揭露控制：1 到 9 件不公開、其餘四捨五入到 5 的倍數；若某區只有一個里不公開，會再多遮蔽一個里。</p>
 <h2>本季重點</h2><ul>{"".join(f"<li>{html.escape(p)}</li>" for p in points)}</ul>
-<h2>{level}事件率</h2><img src="{png.name}" alt="{level}事件率地圖（公開版）">
+<h2>{level}事件率</h2><img src="{map_name}" alt="{level}事件率地圖（公開版）">
 <h2>各行政區</h2>{_html_table(table)}
 <h2>各行政區趨勢（每季事件數）</h2>{_html_table(trend_table)}
 <p>資料檔：{files}（含欄位說明）。</p>
@@ -183,6 +175,4 @@ img{{max-width:100%}}@page{{size:A4;margin:15mm}}</style></head><body>
 <li>不含任何個案資料。</li></ul>
 <h2>資料來源</h2>{sources_html()}
 </body></html>"""
-    out = paths.public / "index.html"
-    out.write_text(page, encoding="utf-8")
-    return out
+    return page, figure

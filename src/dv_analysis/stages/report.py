@@ -184,19 +184,29 @@ def district_trends_public(
     return out.rename(columns={c: f"incidents_{c}" for c in cols})
 
 
+@dataclass(frozen=True)
+class Published:
+    """The disclosure-controlled tables :func:`run` published, for the public page."""
+
+    period: Period
+    villages: pd.DataFrame | None  # None at the default district level
+    districts: pd.DataFrame
+    trends: pd.DataFrame
+    written: list  # files written so far
+
+
 def run(
     paths: PeriodPaths,
     params: ReportParams = ReportParams(),
     policy: disclosure.Policy = disclosure.DEFAULT_POLICY,
-) -> list:
-    """Write the report's aggregates, ``public/open_data/`` and ``public/index.html``.
+) -> Published:
+    """Write the report's aggregates and ``public/open_data/``; the published tables for
+    the public page (:func:`write_public_page` writes it).
 
     The public tier is district-level unless ``params.public_level`` is ``village``:
     then the village table and map are published too (a deliberate choice, recorded in
     the manifest; the audit fails on village rows in ``public/`` otherwise).
     """
-    from ..pages.public_page import public_page
-
     if params.public_level not in PUBLIC_LEVELS:
         raise ValueError(
             f"public_level {params.public_level!r} is not one of {', '.join(PUBLIC_LEVELS)}"
@@ -223,8 +233,25 @@ def run(
         written.append(
             disclosure.write_public_csv(villages, out / "villages.csv", VILLAGE_DICTIONARY)
         )
-    written.append(public_page(paths, villages if village_level else None, districts, trends))
-    return written
+    return Published(paths.period, villages if village_level else None, districts, trends, written)
+
+
+def write_public_page(paths: PeriodPaths, page: str, figure) -> list:
+    """Write ``public/index.html``, its map (PNG) and, beside the map,
+    ``<png>.data.csv``: exactly what the map shows, for the audit. ``figure`` is the
+    (matplotlib figure, shown table) pair of :func:`dv_analysis.pages.public_page.public_page`."""
+    import matplotlib.pyplot as plt
+
+    fig, shown = figure
+    png = paths.public_map
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
+    data = png.with_name(png.name + ".data.csv")
+    shown.to_csv(data, index=False, encoding="utf-8-sig")
+    index = paths.public / "index.html"
+    index.write_text(page, encoding="utf-8")
+    return [png, data, index]
 
 
 @dataclass(frozen=True)
