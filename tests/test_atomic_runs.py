@@ -99,7 +99,7 @@ def test_promote_replaces_the_period_and_recover_undoes_a_half_move(settings):
     staging.write_json(
         final.manifest, {"status": "ok", "finished": "then", "run_key": {"key": "k"}}
     )
-    staged = settings.staged("2020Q4").period("2020Q4")
+    staged = settings.with_staging("2020Q4").period("2020Q4")
     assert staged.clean != final.clean and staged.final.clean == final.clean
     staging.prepare(staged)
     assert not (staged.clean / "table.txt").exists(), "a full run starts empty"
@@ -128,7 +128,9 @@ def test_an_unfinished_run_is_never_skipped(settings):
             {"executed": str(paths.manifest), "staff_html": str(paths.manifest)}]},
     )  # fmt: skip
     assert up_to_date(paths, "k")
-    staging.record_attempt(settings.staged("2020Q4").period("2020Q4"), "interrupted", "Ctrl-C")
+    staging.record_attempt(
+        settings.with_staging("2020Q4").period("2020Q4"), "interrupted", "Ctrl-C"
+    )
     assert not up_to_date(paths, "k"), "same key, but the last attempt did not finish"
 
 
@@ -188,7 +190,7 @@ def test_interrupted_run_leaves_the_previous_outputs_and_the_next_run_recomputes
         proc = subprocess.Popen(_cli(s, "run", *flags), stderr=subprocess.PIPE, text=True)
     finally:
         signal.signal(signal.SIGINT, previous)
-    staged = s.staged("2020Q4").period("2020Q4")
+    staged = s.with_staging("2020Q4").period("2020Q4")
     deadline = time.time() + 120
     # an executed notebook is written when it ends: once 01's is there, 02 runs
     while not (staged.internal / "01_clean.ipynb").exists():

@@ -135,7 +135,7 @@ def test_failure_names_the_notebook(small_data):
         manifest["status"] == "failed" and "01_clean.ipynb failed" in manifest["attempt"]["error"]
     )
     assert manifest["outputs"] is None, "no earlier complete run of 2019Q1"
-    attempt = json.loads(small_data.staged("2019Q1").period("2019Q1").manifest.read_text())
+    attempt = json.loads(small_data.with_staging("2019Q1").period("2019Q1").manifest.read_text())
     assert attempt["notebooks"][0]["status"] == "failed", "the attempt is kept for inspection"
 
 
@@ -145,7 +145,7 @@ def test_failure_with_notebooks_at_once_names_the_notebook_and_starts_nothing_af
     with pytest.raises(NotebookFailed, match=r"01_clean\.ipynb failed for 2019Q1"):
         run(small_data, "2019Q1", progress=False, jobs=2)
     manifest = json.loads(small_data.period("2019Q1").manifest.read_text())
-    attempt = json.loads(small_data.staged("2019Q1").period("2019Q1").manifest.read_text())
+    attempt = json.loads(small_data.with_staging("2019Q1").period("2019Q1").manifest.read_text())
     assert manifest["status"] == "failed"
     assert [n["notebook"] for n in attempt["notebooks"]] == ["01_clean.ipynb"]
     assert attempt["notebooks"][0]["status"] == "failed"

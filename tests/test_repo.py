@@ -296,3 +296,11 @@ def test_every_import_is_one_the_layer_table_allows():
                 if not any(d == a or d.startswith(a + ".") for a in allowed)
                 and d not in ("dv_analysis",)]  # fmt: skip
     assert not bad, bad
+
+
+def test_every_affected_cross_table_has_its_title():
+    """The stage's cross-tables and the page's titles are keyed alike (one list of names)."""
+    from dv_analysis.pages.labels import AFFECTED_TABLES
+    from dv_analysis.stages.report import AFFECTED_CROSSES
+
+    assert list(AFFECTED_CROSSES) == list(AFFECTED_TABLES)

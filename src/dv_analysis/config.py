@@ -267,7 +267,7 @@ class Settings:
             staging=frozenset(str(Period.parse(q)) for q in staging.split(",") if q.strip()),
         )
 
-    def staged(self, *periods: str | Period) -> Settings:
+    def with_staging(self, *periods: str | Period) -> Settings:
         """These settings with ``periods`` written to the staging folders."""
         return replace(self, staging=frozenset(str(Period.parse(p)) for p in periods))
 
@@ -348,7 +348,7 @@ class PeriodPaths:
         return self.settings.raw_dir / str(self.period)
 
     @property
-    def staged(self) -> bool:
+    def is_staged(self) -> bool:
         """True when this run writes the period to the staging folders first."""
         return str(self.period) in self.settings.staging
 
@@ -358,7 +358,7 @@ class PeriodPaths:
         return PeriodPaths(self.settings.unstaged, self.period)
 
     def _home(self, base: Path) -> Path:
-        return base / ".staging" / str(self.period) if self.staged else base / str(self.period)
+        return base / ".staging" / str(self.period) if self.is_staged else base / str(self.period)
 
     @property
     def clean(self) -> Path:

@@ -4,5 +4,5 @@
 (:mod:`.tables`), maps (:mod:`.maps`), charts (:mod:`.charts`), plain-language text
 (:mod:`.summaries`), the quarterly report's blocks (:mod:`.report`), the public page
 (:mod:`.public_page`) and the source credits (:mod:`.credits`) from aggregate tables.
-:mod:`.display` sets up fonts and styles tables in the notebooks.
+:mod:`.show` (imported as ``show``; it used to be ``display``, which shadowed IPython's) sets up fonts and styles tables in the notebooks.
 """

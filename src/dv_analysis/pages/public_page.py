@@ -27,9 +27,9 @@ def public_rate_map(boundaries, villages_public: pd.DataFrame, title: str):
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    from . import display, maps
+    from . import maps, show
 
-    display.setup()
+    show.setup()
     geo = boundaries[["villcode", "townname", "villname", "geometry"]]
     g = geo.merge(
         villages_public[["villcode", "rate_incidents_w", "incidents_w_status"]],
@@ -73,9 +73,9 @@ def public_district_map(boundaries, districts_public: pd.DataFrame, title: str):
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    from . import display, maps
+    from . import maps, show
 
-    display.setup()
+    show.setup()
     geo = boundaries[["villcode", "townname", "geometry"]]
     towns = geo.dissolve("townname").reset_index()[["townname", "geometry"]]
     g = towns.merge(districts_public[["townname", "rate_incidents_w"]], on="townname", how="left")

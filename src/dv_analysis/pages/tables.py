@@ -1,7 +1,7 @@
 """Tables for staff pages, with zh-TW headers and values from :mod:`.labels`.
 
 Every function takes aggregate tables (never case rows) and returns a frame ready for
-:func:`dv_analysis.pages.display.table`.
+:func:`dv_analysis.pages.show.table`.
 """
 
 from __future__ import annotations

@@ -476,7 +476,7 @@ def run(
         previous = _previous_run(final, key, force, progress)
         if previous is not None:
             return previous
-        paths = settings.staged(final.period).period(final.period)
+        paths = settings.with_staging(final.period).period(final.period)
         staging.prepare(paths, copy=_partial(notebooks))
         staging.record_attempt(paths, "running")
         try:
@@ -606,7 +606,7 @@ def _run_parallel(settings, periods, first, rest, seed, force, progress, extra, 
             todo.append((final.period, params, key))
     if not todo:
         return [results[str(p)] for p in periods]
-    staged = settings.staged(*(p for p, _, _ in todo))
+    staged = settings.with_staging(*(p for p, _, _ in todo))
     with period_locks(settings, [p for p, _, _ in todo]):
         if progress:
             print(

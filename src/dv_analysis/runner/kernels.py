@@ -26,7 +26,7 @@ WARM_UP = """
 import IPython.display
 import matplotlib.pyplot
 import dv_analysis.config, dv_analysis.public
-from dv_analysis.pages import charts, credits, display, maps, report, summaries, tables
+from dv_analysis.pages import charts, credits, maps, report, show, summaries, tables
 from dv_analysis.stages import access, clean, features, hotspots, priority
 """
 

@@ -77,7 +77,7 @@ def prepare(paths: PeriodPaths, copy: bool = False) -> None:
     file an earlier run wrote survives it (an old ``public/villages.csv``, say); a run of
     some notebooks only starts from a copy, keeping the other notebooks' outputs.
     """
-    if not paths.staged:
+    if not paths.is_staged:
         raise ValueError(f"{paths.period} is not staged")
     recover(paths)
     for src, dst in _pairs(paths):

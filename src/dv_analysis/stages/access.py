@@ -57,7 +57,7 @@ class AccessParams:
 
 
 @dataclass
-class RiskResult:
+class AccessResult:
     """Everything the accessibility page shows."""
 
     table: pd.DataFrame  # features + accessibility + blind-spot evidence, one row per village
@@ -198,7 +198,7 @@ def _prediction(paths: PeriodPaths, df: pd.DataFrame, terms: tuple, params: Acce
     return scores, notes
 
 
-def run(paths: PeriodPaths, params: AccessParams = AccessParams()) -> RiskResult:
+def run(paths: PeriodPaths, params: AccessParams = AccessParams()) -> AccessResult:
     """Accessibility, NB models per case type, blind spots and next-quarter scores; written to disk."""
     layers = facilities(paths.settings)
     df = _model_table(paths, layers)
@@ -220,4 +220,4 @@ def run(paths: PeriodPaths, params: AccessParams = AccessParams()) -> RiskResult
     df[list(BLIND_SPOT_COLUMNS)].to_parquet(paths.blind_spots, index=False)
     scores.to_parquet(paths.prediction_scores, index=False)
     notes += fit_notes + bs_notes + pred_notes
-    return RiskResult(df, models, irr, comp, scores, notes, layers)
+    return AccessResult(df, models, irr, comp, scores, notes, layers)

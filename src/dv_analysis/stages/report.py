@@ -39,6 +39,15 @@ DISTRICT_DICTIONARY = {
     "rate_incidents_w": "近四季每千人每季事件率（以公布的四捨五入值計算）",
     "*_status": "空白表示已公開；「數量過少不公開」表示不公開",
 }
+#: The cross-tables of who is affected: name → (row, column) of the notifications. Their
+#: zh-TW titles are ``pages.labels.AFFECTED_TABLES``, keyed alike (checked by a test).
+AFFECTED_CROSSES: dict[str, tuple[str, str]] = {
+    "sex": ("victim_sex", "case_type"),
+    "age": ("age_group", "case_type"),
+    "relationship": ("relationship", "case_type"),
+    "channel": ("reporter_unit", "townname"),
+    "sex_district": ("victim_sex", "townname"),
+}
 TREND_DICTIONARY = {
     "townname": "行政區",
     "incidents_*": "該季事件數（1–9 件不公開，其餘四捨五入至 5 的倍數）",
@@ -104,15 +113,8 @@ def affected_table(notifications: pd.DataFrame) -> pd.DataFrame:
         reporter_unit=notifications["reporter_unit"].replace("", UNKNOWN).fillna(UNKNOWN),
         age_group=age_group(notifications["victim_age"]),
     )
-    specs = {
-        "sex": ("victim_sex", "case_type"),
-        "age": ("age_group", "case_type"),
-        "relationship": ("relationship", "case_type"),
-        "channel": ("reporter_unit", "townname"),
-        "sex_district": ("victim_sex", "townname"),
-    }
     frames = []
-    for name, (row, col) in specs.items():
+    for name, (row, col) in AFFECTED_CROSSES.items():
         c = n.groupby([row, col]).size().rename("count").reset_index()
         frames.append(c.rename(columns={row: "row", col: "column"}).assign(table=name))
     out = pd.concat(frames, ignore_index=True)[["table", "row", "column", "count"]]

@@ -7,11 +7,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from dv_analysis.pages import display  # noqa: E402
+from dv_analysis.pages import show  # noqa: E402
 
 
 def test_cjk_font_installed_and_used():
-    font = display.setup()
+    font = show.setup()
     assert font is not None, "no CJK font: install fonts-noto-cjk (make env does)"
     fig, ax = plt.subplots()
     ax.set_title("熱點與冷點：萬華區糖廍里")
@@ -25,7 +25,7 @@ def test_cjk_font_installed_and_used():
 def test_table_hides_index_and_formats():
     import pandas as pd
 
-    html = display.table(pd.DataFrame({"里": ["青山里"], "列數": [12345]}), "標題").to_html()
+    html = show.table(pd.DataFrame({"里": ["青山里"], "列數": [12345]}), "標題").to_html()
     assert "12,345" in html and "標題" in html
 
 
@@ -33,17 +33,17 @@ def test_font_installed_after_the_matplotlib_cache_is_found(monkeypatch):
     """A font list cached before fonts-noto-cjk was installed must not hide the font."""
     from matplotlib import font_manager
 
-    from dv_analysis.pages import display
+    from dv_analysis.pages import show
 
     stale = [f for f in font_manager.fontManager.ttflist if "CJK" not in f.name]
     monkeypatch.setattr(font_manager.fontManager, "ttflist", stale)
-    assert display.cjk_font() in display.CJK_FONTS
+    assert show.cjk_font() in show.CJK_FONTS
 
 
 def test_staff_tables_show_whole_numbers_as_integers_and_small_p_values_as_below():
     import pandas as pd
 
-    from dv_analysis.pages.display import format_p, table
+    from dv_analysis.pages.show import format_p, table
 
     df = pd.DataFrame({"距離（公尺）": [1425.0, 932.0], "比率": [0.5, 1.25], "p 值": [0.0004, 0.2]})
     cells = table(df).to_html()
