@@ -220,6 +220,17 @@ def p_median(
     """p-median (spopt's ``PMedian``): ``p`` sites in all, existing ones kept, that make the
     demand-weighted travel time smallest.
 
+    Parameters
+    ----------
+    weights : numpy.ndarray
+        ``(n,)`` demand per village (negative values count as 0).
+    minutes : numpy.ndarray
+        ``(n, m)`` travel minutes from :func:`travel_minutes`.
+    p : int
+        Sites in all, the existing ones included.
+    existing : numpy.ndarray, optional
+        ``(m,)`` bool: sites that stand already (always chosen).
+
     Returns
     -------
     dict
@@ -243,6 +254,17 @@ def lscp(minutes: np.ndarray, threshold: float, must_reach: np.ndarray,
          existing: np.ndarray | None = None) -> dict:  # fmt: skip
     """Location set covering (spopt's ``LSCP``): the fewest sites, existing ones kept, that
     bring every ``must_reach`` village within ``threshold`` minutes.
+
+    Parameters
+    ----------
+    minutes : numpy.ndarray
+        ``(n, m)`` travel minutes from :func:`travel_minutes`.
+    threshold : float
+        Minutes within which a village counts as reached.
+    must_reach : numpy.ndarray
+        ``(n,)`` bool: the villages to bring within reach (tier 2).
+    existing : numpy.ndarray, optional
+        ``(m,)`` bool: sites that stand already (kept, counted in ``sites``).
 
     Returns
     -------
@@ -273,6 +295,18 @@ def largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
 
     Each share's whole part first, then one more each to the largest remainders (ties to
     the earlier). Negative weights count as 0; all zero shares equally.
+
+    Parameters
+    ----------
+    total : int
+        Units to share (social workers).
+    weights : numpy.ndarray
+        ``(k,)`` weight of each recipient (district).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(k,)`` whole shares, never negative, summing to ``total``.
 
     Examples
     --------
