@@ -304,3 +304,20 @@ def test_every_affected_cross_table_has_its_title():
     from dv_analysis.stages.report import AFFECTED_CROSSES
 
     assert list(AFFECTED_CROSSES) == list(AFFECTED_TABLES)
+
+
+def test_the_stats_doctests_hold():
+    """Every example in a stats docstring is run (one was wrong: an EB example that showed
+    no shrinkage where the prior variance truncates to 0 and every area gets the mean)."""
+    import doctest
+    import importlib
+    import pkgutil
+
+    import dv_analysis.stats as stats
+
+    ran = 0
+    for m in pkgutil.iter_modules(stats.__path__):
+        result = doctest.testmod(importlib.import_module(f"dv_analysis.stats.{m.name}"))
+        assert result.failed == 0, m.name
+        ran += result.attempted
+    assert ran >= 15

@@ -39,7 +39,19 @@ def village_points(
 ) -> pd.DataFrame:
     """Grid points inside each village (its representative point when none fall inside).
 
-    Returns village index ``v``, ``x``, ``y``; large villages are thinned to ``max_points``.
+    Parameters
+    ----------
+    villages : geopandas.GeoDataFrame
+        Village polygons in a metric CRS.
+    grid_m : float, default 150
+        Spacing of the grid in metres.
+    max_points : int, default 400
+        Large villages are thinned to at most this many points.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per point: village position ``v``, ``x``, ``y``.
     """
     rows = []
     for i, geom in enumerate(villages.geometry.values):
@@ -95,7 +107,25 @@ def two_step_fca(
 
     Step 1: each facility's supply over the decay-weighted population within ``d0``.
     Step 2: each demand point sums the ratios of facilities within ``d0``, decay-weighted.
-    Returns accessibility per demand point (facilities per resident; multiply for readability).
+
+    Parameters
+    ----------
+    demand_xy : numpy.ndarray
+        ``(n, 2)`` demand points (metres).
+    demand : numpy.ndarray
+        ``(n,)`` population at each demand point.
+    supply_xy : numpy.ndarray
+        ``(m, 2)`` facilities (metres).
+    supply : numpy.ndarray
+        ``(m,)`` capacity of each facility (1 each when unknown).
+    d0 : float, default 3000
+        Catchment radius in metres; the Gaussian decay reaches 0 there.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n,)`` accessibility per demand point (facilities per resident; multiply for
+        readability); zeros without facilities.
     """
     if len(supply_xy) == 0:
         return np.zeros(len(demand_xy))
@@ -197,7 +227,20 @@ def _finish(out, per_point, villages, pop, fac, d0) -> pd.DataFrame:
 
 
 def composite_index(table: pd.DataFrame) -> pd.Series:
-    """Mean of the standardised components of :data:`INDEX_COMPONENTS` (distances logged), higher = harder to reach."""
+    """Mean of the standardised components of :data:`INDEX_COMPONENTS` (distances logged),
+    higher = harder to reach.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per village with the columns of :data:`INDEX_COMPONENTS`; a column that is
+        all missing (a layer that does not cover the city) is left out.
+
+    Returns
+    -------
+    pandas.Series
+        The index per village, in the order of ``table``.
+    """
     parts = []
     for col, sign in INDEX_COMPONENTS.items():
         x = table[col].astype(float)

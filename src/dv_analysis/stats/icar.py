@@ -153,6 +153,21 @@ def padded_size(n: int) -> int:
 
     The compiled sampler depends on the array sizes only, so graphs of similar size (the
     quarters of a city, or the counties of a national run) share one compilation.
+
+    Parameters
+    ----------
+    n : int
+        Areas of the graph.
+
+    Returns
+    -------
+    int
+        The padded size.
+
+    Examples
+    --------
+    >>> padded_size(10), padded_size(456), padded_size(1024)
+    (64, 512, 1024)
     """
     return max(64, 1 << (int(n) - 1).bit_length())
 
@@ -160,8 +175,18 @@ def padded_size(n: int) -> int:
 def dense_basis(graph: Graph, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One block-diagonal eigenbasis for the whole graph, padded to ``size`` areas.
 
-    Returns the basis (``size × size``), 1/(s·μ) per column (0 for each component's
-    constant), and whether each column is an island's (or padding's) own unit vector.
+    Parameters
+    ----------
+    graph : Graph
+        The ICAR graph (:func:`prepare_graph`): components, their eigenbases and scalings.
+    size : int
+        Areas after padding (:func:`padded_size`).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        The basis (``size × size``), 1/(s·μ) per column (0 for each component's constant),
+        and whether each column is an island's (or padding's) own unit vector.
     """
     basis = np.eye(size)
     inv = np.zeros(size)

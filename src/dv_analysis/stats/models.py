@@ -51,7 +51,21 @@ class CountModels:
 
 
 def design(df: pd.DataFrame, terms: tuple[str, ...]) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
-    """Standardised covariates with a constant; returns X, means and sds (for reading IRRs per SD)."""
+    """Standardised covariates with a constant (for reading IRRs per SD).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        One row per area with the columns ``terms``.
+    terms : tuple of str
+        Covariates.
+
+    Returns
+    -------
+    tuple
+        ``X`` (constant and standardised covariates), the means and the SDs used (an SD
+        of 0 counts as 1).
+    """
     x = df[list(terms)].astype(float)
     means, sds = x.mean(), x.std().replace(0, 1)
     x = (x - means) / sds
@@ -121,7 +135,22 @@ def fit_count_models(
 
 
 def nb_interval(mu: np.ndarray, alpha: float, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
-    """Central predictive interval of NB2 counts with mean ``mu`` and dispersion ``alpha``."""
+    """Central predictive interval of NB2 counts with mean ``mu`` and dispersion ``alpha``.
+
+    Parameters
+    ----------
+    mu : numpy.ndarray
+        Expected counts.
+    alpha : float
+        NB2 dispersion (variance ``mu + alpha·mu²``).
+    level : float, default 0.9
+        Coverage of the interval.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Lower and upper limits (counts).
+    """
     size = 1 / max(alpha, 1e-9)
     p = size / (size + mu)
     lo = stats.nbinom.ppf((1 - level) / 2, size, p)
@@ -177,6 +206,26 @@ def lag_table(panel: pd.DataFrame, static: pd.DataFrame, lags: int = 4) -> pd.Da
 
 
 def poisson_deviance(y: np.ndarray, mu: np.ndarray) -> float:
+    """Mean Poisson deviance of counts ``y`` against predictions ``mu`` (as scikit-learn's
+    ``mean_poisson_deviance``; ``mu`` floored at 1e-9).
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        Observed counts.
+    mu : numpy.ndarray
+        Predicted means.
+
+    Returns
+    -------
+    float
+        ``2 · mean(y log(y/mu) − (y − mu))``, 0 for a perfect prediction.
+
+    Examples
+    --------
+    >>> poisson_deviance(np.array([0.0, 2.0]), np.array([0.0, 2.0])) < 1e-8
+    True
+    """
     mu = np.clip(mu, 1e-9, None)
     with np.errstate(divide="ignore", invalid="ignore"):
         term = np.where(y > 0, y * np.log(y / mu), 0.0)

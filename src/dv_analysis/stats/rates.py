@@ -83,8 +83,16 @@ def eb_rate(events, population) -> np.ndarray:
 
     Examples
     --------
+    A small area with no events moves most of the way to the mean, large areas little:
+
+    >>> eb_rate([0, 20, 60], [50, 1000, 1000]).round(4).tolist()
+    [0.0264, 0.0218, 0.058]
+
+    When the rates vary no more than Poisson noise alone would (prior variance ≤ 0),
+    every area gets the mean:
+
     >>> eb_rate([0, 10], [10, 1000]).round(4).tolist()
-    [0.0, 0.01]
+    [0.0099, 0.0099]
     """
     y = np.asarray(events, float)
     n = np.asarray(population, float)
