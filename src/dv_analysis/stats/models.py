@@ -86,7 +86,28 @@ def fit_count_models(
     terms: tuple[str, ...] = COVARIATES + ACCESS_TERMS,
     w=None,
 ) -> CountModels:
-    """Fit Poisson and NB2 for ``outcome`` with ``log(exposure)`` offset; rows with missing values are dropped (counted)."""
+    """Fit Poisson and NB2 for ``outcome`` with ``log(exposure)`` offset; rows with missing
+    values are dropped (counted in the warnings).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        One row per area with ``outcome``, ``exposure`` and ``terms``.
+    outcome : str
+        Count column.
+    exposure : str
+        Person-time column (its log is the offset).
+    terms : tuple of str
+        Covariates, standardised before the fit (:func:`design`).
+    w : libpysal.weights.W, optional
+        Weights in the order of ``df``: Moran's I of the NB model's residuals.
+
+    Returns
+    -------
+    CountModels
+        Both fits, the IRR table per SD, the AIC comparison, the residual Moran's I and
+        the fits' warnings.
+    """
     data = df.dropna(subset=[outcome, exposure, *terms])
     data = data[data[exposure] > 0]
     X, means, sds = design(data, terms)
@@ -196,7 +217,23 @@ def blind_spots(
 # Next-quarter prediction
 # ---------------------------------------------------------------------------
 def lag_table(panel: pd.DataFrame, static: pd.DataFrame, lags: int = 4) -> pd.DataFrame:
-    """Per village and quarter: the count, its previous ``lags`` quarters and static covariates."""
+    """Per village and quarter: the count, its previous ``lags`` quarters and static covariates.
+
+    Parameters
+    ----------
+    panel : pandas.DataFrame
+        ``villcode``, ``period``, ``incidents``, ``pop_total`` per village and quarter.
+    static : pandas.DataFrame
+        ``villcode`` and covariates that do not change over the quarters.
+    lags : int, default 4
+        Previous quarters kept as ``lag1`` … ``lag{lags}``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The panel with the lags, ``log_pop`` and the static covariates; rows without every
+        lag (the first ``lags`` quarters of each village) are dropped.
+    """
     p = panel.sort_values(["villcode", "period"]).copy()
     for k in range(1, lags + 1):
         p[f"lag{k}"] = p.groupby("villcode")["incidents"].shift(k)
