@@ -477,12 +477,13 @@ def run(
         if previous is not None:
             return previous
         paths = settings.with_staging(final.period).period(final.period)
-        staging.prepare(paths, copy=_partial(notebooks))
+        partial = _partial(notebooks)
+        staging.prepare(paths, copy=partial)
         staging.record_attempt(paths, "running")
         try:
             manifest = _new_manifest(settings, paths, params, key)
             manifest["window"] = window
-            if _partial(notebooks):
+            if partial:
                 _carry_entries(final, manifest, notebooks)
             _execute(
                 paths, {**params, "staging": paths.settings.staging_parameter}, manifest,

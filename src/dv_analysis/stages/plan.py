@@ -224,8 +224,7 @@ def _site_table(sites, robust, excess, reach) -> pd.DataFrame:
 def _village_reach(paths, villages, minutes, existing, robust, params) -> pd.DataFrame:
     """Per village: reached by today's sites, by the most frequent plan, and its tier."""
     reach = minutes <= params.threshold_min
-    plan = existing.copy()
-    plan[list(robust["most_frequent"])] = True
+    plan = _plan_sites(existing, robust)
     prio = pd.read_parquet(paths.village_priority).set_index("villcode")["tier"]
     return pd.DataFrame({
         "villcode": villages["villcode"], "townname": villages["townname"],
@@ -285,8 +284,7 @@ def _alternatives(sites, minutes, existing, excess, reach, robust, params) -> di
     w = excess.mean(axis=0)
     tier2 = (reach["tier"] == 2).to_numpy()
     cover = location.lscp(minutes, params.threshold_min, tier2, existing)
-    plan = existing.copy()
-    plan[list(robust["most_frequent"])] = True
+    plan = _plan_sites(existing, robust)
     out = {"lscp": {"new_sites_needed": int(cover["sites"] - existing.sum()),
                     "tier2_unreachable": int(len(cover["unreachable"]))},
            "mean_minutes": {"today": _mean_trip(w, minutes, existing),
@@ -303,6 +301,13 @@ def _alternatives(sites, minutes, existing, excess, reach, robust, params) -> di
                        "candidates": int(len(top))}  # fmt: skip
     out["mean_minutes"]["p_median"] = round(pm["mean_minutes"], 2)
     return out
+
+
+def _plan_sites(existing: np.ndarray, robust: dict) -> np.ndarray:
+    """``(m,)`` bool: the sites of the plan, existing ones and the most frequent new set."""
+    plan = existing.copy()
+    plan[list(robust["most_frequent"])] = True
+    return plan
 
 
 def _trip_savers(w: np.ndarray, minutes: np.ndarray, existing: np.ndarray) -> np.ndarray:

@@ -215,7 +215,7 @@ def run(
         )
     written = write_aggregates(paths)
     feats = pd.read_parquet(paths.village_features)
-    hot = pd.read_parquet(paths.hotspots) if paths.hotspots.exists() else None
+    hot = _table(paths.hotspots)
     villages, districts, _ = open_data(feats, hot, policy)
     pq = feats.groupby("townname")["person_quarters_w"].sum()
     with np.errstate(divide="ignore", invalid="ignore"):
