@@ -282,7 +282,8 @@ def _execute_graph(paths, params, manifest, notebooks, progress, numbering, jobs
                     # a spare for every notebook still to come, counting the workers' first
                     more = len(waiting) >= jobs  # spares (their initializer): none left unused
                     running[pool.submit(_notebook_job, paths, name, params, more)] = name
-                if entries:  # after the first notebook, behind the notebooks just submitted
+                if entries and waiting and not errors:  # after the first notebook, behind the
+                    # notebooks just submitted; none after a failure or when nothing is left
                     for _ in range(others):
                         pool.submit(_no_op)
                     others = 0
