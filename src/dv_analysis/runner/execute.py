@@ -27,7 +27,7 @@ from ..config import (
     period_range,
 )
 from ..workers import cores, process_pool
-from . import kernels, modes, render, staging
+from . import forkserver, kernels, modes, render, staging
 from .locks import period_lock, period_locks
 from .provenance import (
     git_revision,
@@ -129,13 +129,25 @@ def _write_manifest(paths: PeriodPaths, manifest: dict, started: float) -> None:
 
 def _kernel_manager():
     """Kernels with CurveZMQ-encrypted channels where the kernel supports it (ipykernel ≥ 7.3
-    warns on every start over plain TCP; the kernel and the runner share the machine)."""
+    warns on every start over plain TCP; the kernel and the runner share the machine),
+    forked from the run's kernel server when one serves (:mod:`.forkserver`)."""
+    import uuid
+
     from jupyter_client.manager import AsyncKernelManager
 
     class EncryptedKernelManager(AsyncKernelManager):
         def __init__(self, **kw):
             kw.setdefault("transport_encryption", "auto")
             super().__init__(**kw)
+
+        async def _async_pre_start_kernel(self, **kw):
+            # forked from the run's kernel server when one serves (.forkserver)
+            if self.provisioner is None:
+                self.kernel_id = self.kernel_id or kw.pop("kernel_id", str(uuid.uuid4()))
+                self.provisioner = forkserver.provisioner_class()(
+                    kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self
+                )
+            return await super()._async_pre_start_kernel(**kw)
 
         async def _async_interrupt_kernel(self):
             # jupyter_client interrupts a kernel before shutting it down; an idle kernel then
@@ -211,16 +223,17 @@ def _execute(
     """
     started = time.perf_counter()
     first, count = numbering or (1, len(notebooks))
-    _single_threaded_kernels()
+    _single_threaded_kernels()  # before the kernel server starts: it imports numpy
     try:
-        if jobs > 1 and len(notebooks) > 1:
-            _execute_graph(paths, params, manifest, notebooks, progress, (first, count), jobs)
-        else:
-            for i, name in enumerate(notebooks, first):
-                if progress:
-                    print(f"[{i}/{count}] {name} ({paths.period})", flush=True)
-                more = name != notebooks[-1]
-                _run_notebook(paths, name, params, manifest, progress_bar, prepare_next=more)
+        with forkserver.serving():
+            if jobs > 1 and len(notebooks) > 1:
+                _execute_graph(paths, params, manifest, notebooks, progress, (first, count), jobs)
+            else:
+                for i, name in enumerate(notebooks, first):
+                    if progress:
+                        print(f"[{i}/{count}] {name} ({paths.period})", flush=True)
+                    more = name != notebooks[-1]
+                    _run_notebook(paths, name, params, manifest, progress_bar, prepare_next=more)
     finally:
         kernels.close()
         _write_manifest(paths, manifest, started)
@@ -551,7 +564,8 @@ def run_range(
             " (one folder per quarter, e.g. data_raw/2020Q4/)"
         )
     settings.check_public_dir()
-    with modes.owner_only():
+    _single_threaded_kernels()  # before the kernel server starts: it imports numpy
+    with modes.owner_only(), forkserver.serving():  # one kernel server for the range
         return _run_periods(settings, periods, seed, force, progress, extra_parameters,
                             notebooks, jobs)  # fmt: skip
 

@@ -1,0 +1,189 @@
+"""Notebook kernels forked from one warm process instead of started cold (Linux).
+
+Every notebook gets a kernel of its own. Started cold, a kernel costs about 4.5 s of CPU
+before its first statistic: a new Python process (about 1.5 s) that then imports pandas,
+geopandas, statsmodels, esda, matplotlib and the suite (about 3 s). A period runs eight
+notebooks on two cores, so that was about 36 s of CPU in a Taipei quarter of about 85 s
+(``docs/benchmarks.md``).
+
+A run now starts one *kernel server* (:mod:`._kernel_server`, a process of its own that
+imports those modules once) and every kernel of the run is forked from it: the process
+that would have been started, with the modules already loaded. The kernel is otherwise
+the one ``jupyter_client`` would start: the same command line, environment, working
+directory and session, its own process and namespace, the runner's kernel manager and
+encrypted channels. The server runs no notebook code, so no notebook sees another's state.
+
+The server lives for one :func:`~dv_analysis.runner.run` or ``run_range`` (:func:`serving`);
+its address is in the environment (``DV_KERNEL_SERVER``), so the run's worker processes
+find it. Where it cannot serve (not Linux, ``DV_KERNEL_SERVER=off``, a kernel that is not
+``ipykernel_launcher``, a server that died) kernels start as before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+#: Environment variables that hand the server to the run's worker processes.
+ADDRESS_VARIABLE = "DV_KERNEL_SERVER"
+KEY_VARIABLE = "DV_KERNEL_SERVER_KEY"
+
+
+def supported() -> bool:
+    """Kernels can be forked here: Linux (``os.fork`` after imports, ``pidfd``), not turned off."""
+    off = os.environ.get(ADDRESS_VARIABLE, "").lower() in ("off", "0", "no")
+    return sys.platform.startswith("linux") and hasattr(os, "pidfd_open") and not off
+
+
+@contextlib.contextmanager
+def serving() -> Iterator[bool]:
+    """A kernel server for the block (one already serving this process is kept); True if
+    one serves. The server ends with the block, and with it any kernel still alive."""
+    if not supported() or os.environ.get(ADDRESS_VARIABLE):
+        yield bool(os.environ.get(ADDRESS_VARIABLE)) and supported()
+        return
+    folder = tempfile.mkdtemp(prefix="dv-kernels-")  # 0700: only this user can connect
+    address = str(Path(folder) / "server")
+    key = secrets.token_hex(16)
+    script = Path(__file__).with_name("_kernel_server.py")
+    process = subprocess.Popen(  # noqa: S603 - this package's own script
+        [sys.executable, str(script), address],
+        env={**os.environ, KEY_VARIABLE: key},
+        stdin=subprocess.DEVNULL,
+    )
+    os.environ[ADDRESS_VARIABLE], os.environ[KEY_VARIABLE] = address, key
+    try:
+        yield True
+    finally:
+        del os.environ[ADDRESS_VARIABLE], os.environ[KEY_VARIABLE]
+        _end(process)
+        with contextlib.suppress(OSError):
+            Path(address).unlink(missing_ok=True)
+            os.rmdir(folder)
+
+
+def _end(process: subprocess.Popen) -> None:
+    """End the server (it kills the kernels still alive first), even in its imports."""
+    process.terminate()
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _connect(address: str, key: str, timeout: float = 30.0):
+    """A connection to the server, waiting for it to listen (it does within a second of its
+    start, before its imports)."""
+    import time
+    from multiprocessing.connection import Client
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return Client(address, family="AF_UNIX", authkey=bytes.fromhex(key))
+        except (FileNotFoundError, ConnectionRefusedError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def _request(message: dict, address: str, key: str, timeout: float = 120.0):
+    """Send one request to the server and return its answer."""
+    with _connect(address, key) as conn:
+        conn.send(message)
+        if not conn.poll(timeout):  # the server answers once it has imported PRELOAD
+            raise TimeoutError(f"the kernel server did not answer in {timeout:.0f} s")
+        return conn.recv()
+
+
+def available() -> bool:
+    """A server serves this process's run (its address is in the environment)."""
+    return supported() and bool(os.environ.get(ADDRESS_VARIABLE))
+
+
+def fork_kernel(cmd: list[str], env: dict, cwd: str | None) -> ForkedProcess:
+    """A kernel for the ``ipykernel_launcher`` command ``cmd``, forked by the server."""
+    if cmd[1:3] != ["-m", "ipykernel_launcher"]:
+        raise ValueError(f"not an ipykernel command line: {cmd[:3]}")
+    request = {"cmd": list(cmd), "env": dict(env), "cwd": cwd or os.getcwd()}
+    pid = _request(request, os.environ[ADDRESS_VARIABLE], os.environ[KEY_VARIABLE])
+    return ForkedProcess(pid)
+
+
+class ForkedProcess:
+    """The part of :class:`subprocess.Popen` that ``jupyter_client`` uses, for a kernel
+    the server forked (not this process's child: followed through a ``pidfd``, which no
+    later process can take the place of)."""
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.returncode: int | None = None
+        self._fd = os.pidfd_open(pid)
+        self._signal: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None and select.select([self._fd], [], [], 0)[0]:
+            self._ended()
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            if not select.select([self._fd], [], [], timeout)[0]:
+                raise subprocess.TimeoutExpired(f"kernel {self.pid}", timeout)
+            self._ended()
+        return self.returncode  # type: ignore[return-value]
+
+    def _ended(self) -> None:
+        # the exit status belongs to the server (its child); a kernel this side killed
+        # reports the signal, as Popen would
+        self.returncode = -self._signal if self._signal else 0
+        os.close(self._fd)
+
+    def send_signal(self, sig: int) -> None:
+        if self.returncode is None:
+            if sig in (signal.SIGKILL, signal.SIGTERM):
+                self._signal = sig
+            signal.pidfd_send_signal(self._fd, sig)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+
+def provisioner_class():
+    """``jupyter_client``'s local provisioner, launching through the server when one serves."""
+    from jupyter_client.provisioning import LocalProvisioner
+
+    class ForkingProvisioner(LocalProvisioner):
+        """Kernels forked by the run's kernel server (see the module); started as usual
+        when there is none or it fails."""
+
+        async def launch_kernel(self, cmd, **kwargs):
+            if not available():
+                return await super().launch_kernel(cmd, **kwargs)
+            try:
+                self.process = fork_kernel(cmd, kwargs.get("env") or dict(os.environ),
+                                           kwargs.get("cwd"))  # fmt: skip
+            except (OSError, EOFError, TimeoutError, ValueError) as e:
+                log.warning("kernel server unavailable (%s); starting the kernel as usual", e)
+                return await super().launch_kernel(cmd, **kwargs)
+            self.pid = self.pgid = self.process.pid
+            return self.connection_info
+
+    return ForkingProvisioner
