@@ -20,7 +20,7 @@ import pandas as pd
 import shapely
 
 from ..config import Period, Settings
-from . import names
+from . import memo, names
 
 log = logging.getLogger(__name__)
 
@@ -163,12 +163,24 @@ def load_boundaries(settings: Settings, city: str | None = None) -> gpd.GeoDataF
     geometry; invalid polygons are repaired with ``make_valid``.
     """
     city = _city_filter(settings.city if city is None else city)
-    g = _read_boundaries(str(settings.boundaries_file))
+    return _city_boundaries(str(settings.boundaries_file), city).copy()
+
+
+@functools.lru_cache(maxsize=8)
+def _city_boundaries(path: str, city: str | None) -> gpd.GeoDataFrame:
+    """A city's (or all) village polygons, kept on disk by content (:mod:`.memo`)."""
+    if not Path(path).exists():
+        raise FileNotFoundError(f"village boundaries not found: {path}")
+    return memo.kept("boundaries", [Path(path)], (city,), lambda: _boundaries_of(path, city))
+
+
+def _boundaries_of(path: str, city: str | None) -> gpd.GeoDataFrame:
+    g = _read_boundaries(path)
     if city is not None:
         g = g[g["countycode"] == city]
         if g.empty:
             raise ValueError(f"no village in the boundaries has COUNTYCODE {city}")
-    return g.reset_index(drop=True).copy()
+    return g.reset_index(drop=True)
 
 
 def village_name_index(boundaries: pd.DataFrame) -> pd.DataFrame:
@@ -321,13 +333,21 @@ def load_population(
     """
     month = population_month_for(settings, period)
     path = settings.population_file(month)
+    city = _city_filter(settings.city if city is None else city)
+    files = [path, settings.boundaries_file]
+    return memo.kept("population", files, (month, city),
+                     lambda: _read_population(settings, month, city))  # fmt: skip
+
+
+def _read_population(settings: Settings, month: str, city: str | None) -> pd.DataFrame:
+    """:func:`load_population` for a month's file, read and matched."""
+    path = settings.population_file(month)
     raw = pd.read_csv(path, dtype={"村里代碼": str}, encoding="utf-8-sig")
     missing = set(POPULATION_COLUMNS) - set(raw.columns)
     if missing:
         raise ValueError(f"{path}: missing column(s) {sorted(missing)}")
     df = raw.rename(columns=POPULATION_COLUMNS)[list(POPULATION_COLUMNS.values())]
     df["register_code"] = df["register_code"].map(names.villcode)
-    city = _city_filter(settings.city if city is None else city)
     if city is not None:
         df = df[df["register_code"].str[:5] == city].reset_index(drop=True)
     b = load_boundaries(settings, city or "all")
@@ -553,6 +573,13 @@ def load_vital_events(
     Months without a file are listed in ``attrs['missing_months']``.
     """
     city = _city_filter(settings.city if city is None else city)
+    files = [f for f in map(settings.vital_events_file, months) if f.exists()]
+    return memo.kept("vital_events", [*files, settings.boundaries_file], (tuple(months), city),
+                     lambda: _read_vital_events(settings, months, city))  # fmt: skip
+
+
+def _read_vital_events(settings: Settings, months: list[str], city: str | None) -> pd.DataFrame:
+    """:func:`load_vital_events` for the months' files, read, matched and summed."""
     frames, missing = [], []
     for m in months:
         path = settings.vital_events_file(m)

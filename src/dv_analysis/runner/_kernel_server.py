@@ -25,6 +25,7 @@ PRELOAD = (
     "ipykernel.kernelapp",
     "IPython.display",
     "matplotlib",
+    "mapclassify",  # geopandas' classified maps: compiles a numba function at import (4–6 s)
     "dv_analysis.config",
     "dv_analysis.public",
     "dv_analysis.pages.charts",
