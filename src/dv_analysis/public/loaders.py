@@ -512,7 +512,12 @@ def read_vital_events_file(path: Path) -> pd.DataFrame:
 
     Handles a BOM, an English header followed by a Chinese one, trailing empty
     columns, and the split of marriages/divorces into opposite- and same-sex pairs.
+    Kept on disk by content (:mod:`.memo`): a window reads each month once.
     """
+    return memo.kept("vital_events_file", [Path(path)], (), lambda: _parse_vital_events(path))
+
+
+def _parse_vital_events(path: Path) -> pd.DataFrame:
     raw = pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False)
     raw = raw.loc[:, [c for c in raw.columns if not str(c).startswith("Unnamed")]]
     raw.columns = [str(c).strip() for c in raw.columns]

@@ -4,8 +4,9 @@ Run as a script by :mod:`.forkserver` (``python _kernel_server.py ADDRESS``, wit
 authentication key in ``DV_KERNEL_SERVER_KEY``), not imported: it must not import the
 runner (papermill, ZMQ clients) nor anything that starts a thread, since it forks.
 
-It listens first, then imports the modules the notebooks import (``PRELOAD``), then
-answers each request ``{"cmd", "env", "cwd"}`` (an ``ipykernel_launcher`` command line)
+It listens first, then imports the modules the notebooks import: ``FIRST``, then it waits
+for the first request and answers it (with any other already waiting), then ``REST``. Then
+it answers each request ``{"cmd", "env", "cwd"}`` (an ``ipykernel_launcher`` command line)
 by forking a child that becomes that kernel, and replies with the child's pid. A child
 keeps the imported modules and nothing else of the server: it gets the request's
 environment, working directory and a session of its own, as ``jupyter_client`` gives a
@@ -18,28 +19,38 @@ import os
 import signal
 import sys
 
-#: What the server imports once for every kernel (the notebooks' own imports; not JAX,
-#: whose settings the village-risk notebook makes before importing it, and not pyplot,
-#: whose backend each kernel chooses for itself).
-PRELOAD = (
+#: What the server imports before it forks its first kernel: the kernel itself and what the
+#: first notebook (01, cleaning) imports, so that notebook starts early.
+FIRST = (
     "ipykernel.kernelapp",
     "IPython.display",
     "matplotlib",
-    "mapclassify",  # geopandas' classified maps: compiles a numba function at import (4–6 s)
     "dv_analysis.config",
-    "dv_analysis.public",
     "dv_analysis.pages.charts",
-    "dv_analysis.pages.credits",
-    "dv_analysis.pages.maps",
-    "dv_analysis.pages.report",
     "dv_analysis.pages.show",
     "dv_analysis.pages.summaries",
     "dv_analysis.pages.tables",
-    "dv_analysis.stages.access",
     "dv_analysis.stages.clean",
+)
+
+#: What it imports then for every later kernel: the other notebooks' imports (not pyplot,
+#: whose backend each kernel chooses for itself; JAX only if the NUTS engine is asked for).
+REST = (
+    "mapclassify",  # geopandas' classified maps: compiles a numba function at import (4–6 s)
+    "dv_analysis.public",
+    "dv_analysis.pages.credits",
+    "dv_analysis.pages.maps",
+    "dv_analysis.pages.plan",
+    "dv_analysis.pages.public_page",
+    "dv_analysis.pages.report",
+    "dv_analysis.stages.access",
     "dv_analysis.stages.features",
     "dv_analysis.stages.hotspots",
+    "dv_analysis.stages.plan",
     "dv_analysis.stages.priority",
+    "dv_analysis.stages.report",
+    "dv_analysis.stages.risk",
+    "spopt.locate",  # the service plan's location models (about 1 s)
 )
 
 _children: set[int] = set()
@@ -105,29 +116,59 @@ def _become_kernel(request: dict) -> None:
         os._exit(code)
 
 
-def _serve(listener) -> None:
-    while True:
-        conn = listener.accept()
-        try:
-            request = conn.recv()
-            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
-            pid = os.fork()
-            if pid == 0:
-                listener.close()
-                conn.close()
-                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
-                _become_kernel(request)
-            _children.add(pid)  # before its end can be reaped
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
-            conn.send(pid)
-        except (EOFError, OSError):
-            pass
-        finally:
+def _accept(sock, key: bytes, block: bool):
+    """The next authenticated request's connection; None if none waits and not ``block``."""
+    import select
+    from multiprocessing.connection import Connection, answer_challenge, deliver_challenge
+
+    if not block and not select.select([sock], [], [], 0)[0]:
+        return None
+    conn = Connection(sock.accept()[0].detach())
+    try:
+        deliver_challenge(conn, key)
+        answer_challenge(conn, key)
+    except Exception:  # noqa: BLE001 - a client without the key gets nothing
+        conn.close()
+        return _accept(sock, key, block)
+    return conn
+
+
+def _fork(sock, conn) -> None:
+    """Answer one request: fork its kernel, reply with the kernel's pid."""
+    try:
+        request = conn.recv()
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+        pid = os.fork()
+        if pid == 0:
+            sock.close()
             conn.close()
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+            _become_kernel(request)
+        _children.add(pid)  # before its end can be reaped
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+        conn.send(pid)
+    except (EOFError, OSError):
+        pass
+    finally:
+        conn.close()
+
+
+def _quiet_imports() -> None:
+    import warnings
+
+    # Python warns at every fork of a process with more than one thread. After the imports
+    # the one other thread here is pyarrow's jemalloc background thread (pandas imports
+    # pyarrow), which jemalloc's own fork handlers make safe; the numerical libraries run
+    # single-threaded (the runner's OMP_NUM_THREADS and the like), and no JAX backend runs.
+    warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
+    # esda imports tqdm.auto, which warns that ipywidgets is missing and takes the text
+    # progress bar, as it does in a kernel started cold (there the warm-up hides it)
+    warnings.filterwarnings("ignore", "IProgress not found")
 
 
 def main(address: str) -> None:
-    from multiprocessing.connection import Listener
+    import importlib
+    import socket
 
     _die_with_parent()
     signal.signal(signal.SIGTERM, _stop)
@@ -135,22 +176,21 @@ def main(address: str) -> None:
     if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
         sys.path.pop(0)  # this script's folder is no package root
     key = bytes.fromhex(os.environ.pop("DV_KERNEL_SERVER_KEY"))
-    listener = Listener(address, family="AF_UNIX", authkey=key)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(address)
+    sock.listen(64)
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    import importlib
-    import warnings
-
-    # Python warns at every fork of a process with more than one thread. After PRELOAD the
-    # one other thread here is pyarrow's jemalloc background thread (pandas imports
-    # pyarrow), which jemalloc's own fork handlers make safe; the numerical libraries run
-    # single-threaded (the runner's OMP_NUM_THREADS and the like), and JAX is not imported.
-    warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
-    # esda imports tqdm.auto, which warns that ipywidgets is missing and takes the text
-    # progress bar, as it does in a kernel started cold (there the warm-up hides it)
-    warnings.filterwarnings("ignore", "IProgress not found")
-    for name in PRELOAD:
+    _quiet_imports()
+    for name in FIRST:
         importlib.import_module(name)
-    _serve(listener)
+    conn = _accept(sock, key, block=True)  # the first notebook's kernel: a run asks for it
+    while conn is not None:  # at once (and any other already waiting)
+        _fork(sock, conn)
+        conn = _accept(sock, key, block=False)
+    for name in REST:
+        importlib.import_module(name)
+    while True:
+        _fork(sock, _accept(sock, key, block=True))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ find it. Where it cannot serve (not Linux, ``DV_KERNEL_SERVER=off``, a kernel th
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import secrets
@@ -103,58 +104,98 @@ def _request(message: dict, address: str, key: str, timeout: float = 120.0):
     """Send one request to the server and return its answer."""
     with _connect(address, key) as conn:
         conn.send(message)
-        if not conn.poll(timeout):  # the server answers once it has imported PRELOAD
+        if not conn.poll(timeout):  # the server answers between or after its imports
             raise TimeoutError(f"the kernel server did not answer in {timeout:.0f} s")
         return conn.recv()
 
 
+_failed: list[str] = []  # a request that failed: later kernels of this process start cold
+
+
 def available() -> bool:
-    """A server serves this process's run (its address is in the environment)."""
-    return supported() and bool(os.environ.get(ADDRESS_VARIABLE))
+    """A server serves this process's run (its address is in the environment) and has not
+    failed it."""
+    return supported() and bool(os.environ.get(ADDRESS_VARIABLE)) and not _failed
 
 
 def fork_kernel(cmd: list[str], env: dict, cwd: str | None) -> ForkedProcess:
-    """A kernel for the ``ipykernel_launcher`` command ``cmd``, forked by the server."""
+    """A kernel for the ``ipykernel_launcher`` command ``cmd``, forked by the server.
+
+    Returns at once: the request is answered in the background (the server answers when
+    its imports allow), and the kernel's channels wait for it as they would for a kernel
+    still starting.
+    """
     if cmd[1:3] != ["-m", "ipykernel_launcher"]:
         raise ValueError(f"not an ipykernel command line: {cmd[:3]}")
     request = {"cmd": list(cmd), "env": dict(env), "cwd": cwd or os.getcwd()}
-    pid = _request(request, os.environ[ADDRESS_VARIABLE], os.environ[KEY_VARIABLE])
-    return ForkedProcess(pid)
+    return ForkedProcess(request, os.environ[ADDRESS_VARIABLE], os.environ[KEY_VARIABLE])
 
 
 class ForkedProcess:
     """The part of :class:`subprocess.Popen` that ``jupyter_client`` uses, for a kernel
-    the server forked (not this process's child: followed through a ``pidfd``, which no
-    later process can take the place of)."""
+    the server forks (not this process's child: followed through a ``pidfd``, which no
+    later process can take the place of). Until the server has answered, the kernel counts
+    as alive and starting; ``pid`` waits for the answer."""
 
     stdin = stdout = stderr = None
 
-    def __init__(self, pid: int):
-        self.pid = pid
+    def __init__(self, request: dict, address: str, key: str):
+        import threading
+
         self.returncode: int | None = None
-        self._fd = os.pidfd_open(pid)
+        self._pid: int | None = None
+        self._fd: int | None = None
+        self._error: BaseException | None = None
         self._signal: int | None = None
+        self._answered = threading.Event()
+        threading.Thread(target=self._ask, args=(request, address, key), daemon=True).start()
+
+    def _ask(self, request: dict, address: str, key: str) -> None:
+        try:  # socket I/O only, in a thread of its own
+            self._pid = _request(request, address, key)
+            self._fd = os.pidfd_open(self._pid)
+        except BaseException as e:  # noqa: BLE001 - reported as a kernel that never started
+            self._error = e
+            _failed.append(f"{type(e).__name__}: {e}")
+            log.warning("the kernel server failed (%s); later kernels start as usual", e)
+        finally:
+            self._answered.set()
+
+    @property
+    def pid(self) -> int:
+        self._answered.wait()
+        if self._error is not None:
+            raise ProcessLookupError(
+                errno.ESRCH, f"the kernel server forked no kernel: {self._error}"
+            )
+        return self._pid  # type: ignore[return-value]
 
     def poll(self) -> int | None:
-        if self.returncode is None and select.select([self._fd], [], [], 0)[0]:
-            self._ended()
+        if self.returncode is None and self._answered.is_set():
+            if self._error is not None:
+                self.returncode = 1
+            elif select.select([self._fd], [], [], 0)[0]:
+                self._ended()
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
         if self.returncode is None:
-            if not select.select([self._fd], [], [], timeout)[0]:
-                raise subprocess.TimeoutExpired(f"kernel {self.pid}", timeout)
-            self._ended()
+            if not self._answered.wait(timeout):
+                raise subprocess.TimeoutExpired(f"kernel (asked of {ADDRESS_VARIABLE})", timeout)
+            if self.poll() is None and not select.select([self._fd], [], [], timeout)[0]:
+                raise subprocess.TimeoutExpired(f"kernel {self._pid}", timeout)
+            self.poll()
         return self.returncode  # type: ignore[return-value]
 
     def _ended(self) -> None:
         # the exit status belongs to the server (its child); a kernel this side killed
         # reports the signal, as Popen would
         self.returncode = -self._signal if self._signal else 0
-        os.close(self._fd)
+        os.close(self._fd)  # type: ignore[arg-type]
 
     def send_signal(self, sig: int) -> None:
-        if self.returncode is None:
+        self.pid  # noqa: B018 - waits for the kernel to exist
+        if self.poll() is None:
             if sig in (signal.SIGKILL, signal.SIGTERM):
                 self._signal = sig
             signal.pidfd_send_signal(self._fd, sig)
@@ -172,18 +213,36 @@ def provisioner_class():
 
     class ForkingProvisioner(LocalProvisioner):
         """Kernels forked by the run's kernel server (see the module); started as usual
-        when there is none or it fails."""
+        when there is none or it failed."""
+
+        forked = False  # whether this kernel was forked (it has the server's imports)
 
         async def launch_kernel(self, cmd, **kwargs):
-            if not available():
+            if not available() or cmd[1:3] != ["-m", "ipykernel_launcher"]:
                 return await super().launch_kernel(cmd, **kwargs)
-            try:
-                self.process = fork_kernel(cmd, kwargs.get("env") or dict(os.environ),
-                                           kwargs.get("cwd"))  # fmt: skip
-            except (OSError, EOFError, TimeoutError, ValueError) as e:
-                log.warning("kernel server unavailable (%s); starting the kernel as usual", e)
-                return await super().launch_kernel(cmd, **kwargs)
-            self.pid = self.pgid = self.process.pid
+            env = kwargs.get("env") or dict(os.environ)
+            self.process = fork_kernel(cmd, env, kwargs.get("cwd"))
+            self.forked = True
             return self.connection_info
+
+        @property
+        def pid(self):
+            if isinstance(self.process, ForkedProcess):
+                return self.process.pid
+            return self.__dict__.get("_pid")
+
+        @pid.setter
+        def pid(self, value):
+            self.__dict__["_pid"] = value
+
+        @property
+        def pgid(self):  # the kernel leads a session of its own
+            return (
+                self.pid if isinstance(self.process, ForkedProcess) else self.__dict__.get("_pgid")
+            )
+
+        @pgid.setter
+        def pgid(self, value):
+            self.__dict__["_pgid"] = value
 
     return ForkingProvisioner

@@ -31,6 +31,10 @@ from dv_analysis.pages import charts, credits, maps, report, show, summaries, ta
 from dv_analysis.stages import access, clean, features, hotspots, priority
 """
 
+#: The warm-up of a kernel forked from the run's kernel server (:mod:`.forkserver`), which
+#: imported the rest before forking it.
+FORKED_WARM_UP = "import matplotlib.pyplot\n"
+
 #: Arguments nbclient gives the kernels it starts (history in memory, not in SQLite).
 KERNEL_ARGUMENTS = ["--HistoryManager.hist_file=:memory:"]
 
@@ -38,14 +42,15 @@ _spares: dict[str, tuple[object, object]] = {}  # cwd → (kernel manager, clien
 
 
 def _start(manager_class: type, cwd: str):
-    """A kernel started in ``cwd`` with ``WARM_UP`` sent to it (not waited for)."""
+    """A kernel started in ``cwd`` with its warm-up sent to it (not waited for)."""
     from jupyter_core.utils import run_sync
 
     km = manager_class(kernel_name="python3")
     run_sync(km.start_kernel)(cwd=cwd, extra_arguments=list(KERNEL_ARGUMENTS))
     kc = km.blocking_client()
     kc.start_channels()
-    kc.execute(WARM_UP, silent=True, store_history=False, allow_stdin=False)
+    code = FORKED_WARM_UP if getattr(km.provisioner, "forked", False) else WARM_UP
+    kc.execute(code, silent=True, store_history=False, allow_stdin=False)
     return km, kc
 
 
