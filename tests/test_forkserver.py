@@ -130,4 +130,7 @@ def test_a_stuck_kernel_is_killed_on_sigterm_of_the_server(tmp_path):
         kc.get_shell_msg(timeout=20)
         pid = km.provisioner.pid
         kc.stop_channels()
+    deadline = time.monotonic() + 10
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert not _alive(pid)  # SIGKILL, which it cannot ignore

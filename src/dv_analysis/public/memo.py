@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import inspect
 import logging
 import os
 import pickle
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,14 +33,16 @@ from ..config import cache_dir
 log = logging.getLogger(__name__)
 
 
+#: The modules whose source is in every key (files of this package).
+KEYED_SOURCES = ("loaders.py", "names.py", "memo.py")
+
+
 @functools.cache
 def _code_digest() -> bytes:
     """SHA-256 of the source of the code that reads the public layers."""
-    from . import loaders, names
-
     h = hashlib.sha256()
-    for module in (loaders, names, sys.modules[__name__]):
-        h.update(inspect.getsource(module).encode())
+    for name in KEYED_SOURCES:
+        h.update(Path(__file__).with_name(name).read_bytes())
     return h.digest()
 
 
