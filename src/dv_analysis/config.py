@@ -111,9 +111,11 @@ def project_root() -> Path:
 
 
 def cache_dir() -> Path:
-    """Compiled code kept between runs (JAX's sampler): ``DV_CACHE_DIR`` or ``<root>/.cache``.
+    """What runs keep between them: ``DV_CACHE_DIR`` or ``<root>/.cache``.
 
-    Machine code only, no data; safe to delete (the next run compiles again).
+    JAX's compiled sampler (``jax/``) and the public layers as parsed and matched
+    (``public/``, :mod:`dv_analysis.public.memo`): no case data; safe to delete (the next
+    run compiles and reads again).
     """
     env = os.environ.get("DV_CACHE_DIR")
     return Path(env).expanduser().resolve() if env else project_root() / ".cache"
