@@ -8,6 +8,7 @@ import pytest
 
 from dv_analysis.stages import clean as cleaning
 from dv_analysis.stages.clean import RawInputError, clean_period, parse_date, read_raw_file
+from dv_analysis.stages.clean.read import _read_csv_text
 from dv_analysis.synth import RAW_COLUMNS
 
 
@@ -301,7 +302,7 @@ def test_csv_reader_matches_pandas_parser(text):
     import io
 
     ref = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=True)
-    got = cleaning._read_csv_text(text)
+    got = _read_csv_text(text)
     pd.testing.assert_frame_equal(got.astype(str), ref.astype(str))
 
 

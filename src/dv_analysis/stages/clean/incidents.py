@@ -1,0 +1,125 @@
+"""Notifications grouped into incidents (one victim and case type within a window of days)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+
+
+def _group_codes(*columns: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """One integer per distinct combination of the columns' values (in order of first
+    appearance), and the position of each combination's first row."""
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    for col in columns:
+        codes, uniq = pd.factorize(col, use_na_sentinel=False)
+        key, _ = pd.factorize(key * len(uniq) + codes)  # stays below rows × distinct values
+    _, first = np.unique(key, return_index=True)
+    return key, first
+
+
+def _content_key(df: pd.DataFrame) -> pd.Series:
+    """One integer per distinct (id, notified date, victim, case type): equal rows, equal keys."""
+    key, _ = _group_codes(
+        df["notification_id"], df["notified_date"], df["victim_key"], df["case_type"]
+    )
+    return pd.Series(key, index=df.index)
+
+
+def build_incidents(notes: pd.DataFrame, window_days: int = 14) -> pd.DataFrame:
+    """Group notifications into incidents.
+
+    Notifications about the same victim and case type whose notification dates are
+    within ``window_days`` of the previous one form one incident (several units
+    reporting the same event). Without a victim key a notification is its own incident.
+    Adds ``incident_id`` to ``notes`` (in place) and returns the incident table.
+    """
+    if notes.empty:
+        notes["incident_id"] = pd.Series(dtype=str)
+        return pd.DataFrame(
+            columns=[
+                "incident_id",
+                "victim_key",
+                "case_type",
+                "villcode",
+                "first_notified",
+                "last_notified",
+                "n_notifications",
+                "n_units",
+                "high_danger",
+                "opened",
+            ]
+        )
+    n = len(notes)
+    vk_codes, vk_uniq = pd.factorize(notes["victim_key"], sort=True, use_na_sentinel=False)
+    ct_codes, ct_uniq = pd.factorize(notes["case_type"], sort=True, use_na_sentinel=False)
+    id_codes, id_uniq = pd.factorize(notes["notification_id"], sort=True, use_na_sentinel=False)
+    days = pd.to_datetime(notes["notified_date"]).to_numpy("datetime64[D]").astype(np.int64)
+    # by victim, case type, date and id (integer codes in the strings' order: no string sort)
+    order = np.lexsort((id_codes, days, ct_codes, vk_codes))
+    vk, ct, dd = vk_codes[order], ct_codes[order], days[order]
+    blank = np.asarray(vk_uniq == "", dtype=bool)[vk]
+    new = np.ones(n, dtype=bool)
+    new[1:] = ~(
+        (vk[1:] == vk[:-1]) & (ct[1:] == ct[:-1]) & ~blank[1:] & (dd[1:] - dd[:-1] <= window_days)
+    )
+    starts = np.flatnonzero(new)  # each incident's first notification, in sorted order
+    grp = np.empty(n, dtype=np.int64)
+    grp[order] = np.cumsum(new) - 1  # each notification's incident, in the notes' order
+    first = order[starts]  # the notes' row of each incident's first notification
+    ends = order[np.r_[starts[1:], n] - 1]  # and of its last (the latest date)
+    victim, ctype = vk_uniq.take(vk_codes[first]), ct_uniq.take(ct_codes[first])
+    ids = np.array(
+        [
+            "I" + hashlib.sha256(f"{v}|{t}|{f}".encode()).hexdigest()[:15].upper()
+            for v, t, f in zip(
+                victim.tolist(), ctype.tolist(), id_uniq.take(id_codes[first]).tolist(), strict=True
+            )
+        ],
+        dtype=object,
+    )
+    notes["incident_id"] = ids[grp]
+    n_groups = len(starts)
+    # reporting units: distinct known units per incident
+    unit, unit_uniq = pd.factorize(notes["reporter_unit"])
+    known = unit >= 0
+    pairs = _distinct(grp[known] * len(unit_uniq) + unit[known])
+    n_units = np.bincount(pairs // max(len(unit_uniq), 1), minlength=n_groups)
+    # the most frequent village of the incident's notifications (ties: the smallest code)
+    vc_codes, vc_uniq = pd.factorize(notes["villcode"], sort=True)
+    pair, count = _distinct(grp * len(vc_uniq) + vc_codes, counts=True)
+    pg, pv = pair // len(vc_uniq), pair % len(vc_uniq)
+    best = np.lexsort((pv, -count, pg))
+    best = best[np.r_[True, pg[best][1:] != pg[best][:-1]]]
+    village = np.empty(n_groups, dtype=np.int64)
+    village[pg[best]] = pv[best]
+    # opened if any notification says so, else not opened if any says so, else unknown
+    opened = notes["opened"]
+    yes = np.bincount(grp, weights=(opened == "是").to_numpy(bool), minlength=n_groups) > 0
+    no = np.bincount(grp, weights=(opened == "否").to_numpy(bool), minlength=n_groups) > 0
+    danger = np.bincount(grp, weights=notes["tipvda"].to_numpy(float) >= 8, minlength=n_groups) > 0
+    inc = pd.DataFrame(
+        {
+            "incident_id": ids,
+            "victim_key": victim,
+            "case_type": ctype,
+            "villcode": vc_uniq.take(village),
+            "first_notified": notes["notified_date"].to_numpy()[first],
+            "last_notified": notes["notified_date"].to_numpy()[ends],
+            "n_notifications": np.diff(np.r_[starts, n]).astype(np.int64),
+            "n_units": n_units.astype(np.int64),
+            "opened": np.where(yes, "是", np.where(no, "否", None)),
+            "high_danger": danger,
+        }
+    )
+    return inc.iloc[np.argsort(ids.astype("U16"), kind="stable")].reset_index(drop=True)
+
+
+def _distinct(values: np.ndarray, counts: bool = False):
+    """Sorted distinct integers (and how often each occurs), by one sort."""
+    v = np.sort(values)
+    first = np.r_[True, v[1:] != v[:-1]] if len(v) else np.zeros(0, dtype=bool)
+    if not counts:
+        return v[first]
+    return v[first], np.diff(np.r_[np.flatnonzero(first), len(v)])

@@ -1,0 +1,164 @@
+"""Locating each notification's village: code, then names, then point in polygon."""
+
+from __future__ import annotations
+
+import re
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from ... import public
+from ...config import CITIES, Settings
+from ...public import names
+from .fields import _map_unique, _to_float
+from .incidents import _group_codes
+
+
+def coordinates_to_twd97(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Coordinates given as TWD97 TM2 metres or WGS84 lon/lat → EPSG:3826 metres.
+
+    Returns x, y and the detected system per row ('twd97', 'lonlat' or '').
+    """
+    x = np.asarray(x, float)
+    y = np.asarray(y, float)
+    lonlat = (x > 118) & (x < 123) & (y > 21) & (y < 27)
+    # EPSG:3826 extent of Taiwan with Penghu, Kinmen and Matsu
+    twd = (x > -6.0e4) & (x < 3.6e5) & (y > 2.4e6) & (y < 2.95e6)
+    ox, oy = np.where(twd, x, np.nan), np.where(twd, y, np.nan)
+    if lonlat.any():
+        pts = gpd.GeoSeries(gpd.points_from_xy(x[lonlat], y[lonlat]), crs=public.CRS_LONLAT).to_crs(
+            public.CRS_METRIC
+        )
+        ox[lonlat], oy[lonlat] = pts.x.to_numpy(), pts.y.to_numpy()
+    system = np.where(twd, "twd97", np.where(lonlat, "lonlat", ""))
+    return ox, oy, system
+
+
+class _NameIndex:
+    """Village codes by (city, district, village) keys; by (city, village) where the name is unique."""
+
+    def __init__(self, idx: pd.DataFrame) -> None:
+        self.pair = dict(
+            zip(
+                zip(idx["city_k"], idx["district_k"], idx["village_k"], strict=True),
+                idx["villcode"],
+                strict=True,
+            )
+        )
+        self.by_village = (
+            idx.drop_duplicates(["city_k", "village_k"], keep=False)
+            .set_index(["city_k", "village_k"])["villcode"]
+            .to_dict()
+        )
+        self.district: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        for c, d, v, code in zip(
+            idx["city_k"], idx["district_k"], idx["village_k"], idx["villcode"], strict=True
+        ):
+            self.district.setdefault((c, d), []).append((v, code))
+
+    def lookup(self, c: str, d: str, cands: tuple[str, ...]) -> str | None:
+        """The code of the first candidate spelling that matches, or None."""
+        for v in cands:
+            hit = self.pair.get((c, d, v)) if d else self.by_village.get((c, v))
+            if hit:
+                return hit
+        if d and any("?" in v for v in cands):  # a character CP950 could not hold, as '?'
+            return self._wildcard(c, d, cands)
+        return None
+
+    def _wildcard(self, c: str, d: str, cands: tuple[str, ...]) -> str | None:
+        """A '?' matches any one character, within the district, if exactly one village fits."""
+        here = self.district.get((c, d), [])
+        for v in cands:
+            pat = re.compile("^" + re.escape(v).replace(r"\?", ".") + "$")
+            hits = [code for k, code in here if pat.match(k)]
+            if len(hits) == 1:
+                return hits[0]
+        return None
+
+
+def _by_names(df: pd.DataFrame, b: pd.DataFrame, ck: pd.Series, national: bool) -> pd.Series:
+    """Village code from district and village names (with the city's name in a national run),
+    looked up once per distinct spelling of (city, district, village)."""
+    idx = public.village_name_index(b)
+    if not national:  # one city: its name is not part of the key
+        idx = idx.assign(city_k="")
+    rk = ck if national else pd.Series("", index=df.index)
+    key, first = _group_codes(rk, df["district_raw"], df["village_raw"])
+    index = _NameIndex(idx)
+    found = np.empty(len(first), dtype=object)
+    found[:] = [
+        index.lookup(c, names.district_key(d), names.village_candidates(v))
+        for c, d, v in zip(
+            rk.iloc[first],
+            df["district_raw"].iloc[first],
+            df["village_raw"].iloc[first],
+            strict=True,
+        )
+    ]
+    return pd.Series(found[key], index=df.index, dtype=object)
+
+
+def _by_points(settings: Settings, city: str, x, y, need: np.ndarray):
+    """Point-in-polygon over all of Taiwan: rows and codes inside the area, and rows elsewhere."""
+    pts = gpd.GeoDataFrame(
+        {"row": np.flatnonzero(need)},
+        geometry=gpd.points_from_xy(x[need], y[need]),
+        crs=public.CRS_METRIC,
+    )
+    allb = public.load_boundaries(settings, "all")
+    hit = gpd.sjoin(
+        pts, allb[["villcode", "countycode", "geometry"]], how="left", predicate="within"
+    )
+    hit = hit[~hit.index.duplicated()]
+    in_city = (hit["countycode"].notna() if city == "all" else hit["countycode"] == city).to_numpy()
+    rows = hit["row"].to_numpy()
+    elsewhere = hit["countycode"].notna().to_numpy() & ~in_city
+    return rows[in_city], hit["villcode"].to_numpy()[in_city], rows[elsewhere]
+
+
+def locate(df: pd.DataFrame, settings: Settings, city: str) -> pd.DataFrame:
+    """Village of each row: valid VILLCODE, then district + village names, then point-in-polygon.
+
+    Adds ``villcode``, ``locate_method`` (code/names/xy/''), ``retired_code``,
+    ``out_of_area`` (the row names or points into another city), and ``x``, ``y`` in
+    EPSG:3826.
+    """
+    b = public.load_boundaries(settings, city)
+    national = city == "all"  # every city is in the area; names are matched with their city
+    city_key = "" if national else names.city_key(CITIES.get(city, b["countyname"].iloc[0]))
+    known = set(b["villcode"])
+    out = pd.DataFrame(index=df.index)
+    code = _map_unique(df["code_raw"], names.villcode)
+    ck = _map_unique(df["city_raw"], names.city_key)
+    other_city = (ck != "") & (ck != city_key) & (not national)
+    other_code = code.notna() & (code.str[:5] != city) & (not national)
+    vill = pd.Series(np.where(code.isin(known), code, None), index=df.index, dtype=object)
+    method = pd.Series(np.where(vill.notna(), "code", ""), index=df.index, dtype=object)
+    name_hit = _by_names(df, b, ck, national)
+    use = vill.isna() & name_hit.notna()
+    vill[use] = name_hit[use]
+    method[use] = "names"
+    xr = _map_unique(df["x_raw"], _to_float).to_numpy(float)
+    yr = _map_unique(df["y_raw"], _to_float).to_numpy(float)
+    x, y, _ = coordinates_to_twd97(xr, yr)
+    out["x"], out["y"] = x, y
+    need = vill.isna().to_numpy() & np.isfinite(x)
+    xy_other = np.zeros(len(df), bool)
+    if need.any():
+        rows, codes, elsewhere = _by_points(settings, city, x, y, need)
+        vill.iloc[rows] = codes
+        method.iloc[rows] = "xy"
+        xy_other[elsewhere] = True
+    out["villcode"] = vill
+    out["locate_method"] = method
+    # a well-formed code of the area that the boundary vintage no longer has (re-divided villages)
+    out["retired_code"] = (code.notna() & ~code.isin(known) & ~other_code & vill.isna()).to_numpy()
+    # out of area: the row says another city, or its only location is in another city
+    out["out_of_area"] = (
+        other_city
+        | (other_code & vill.isna())
+        | (pd.Series(xy_other, index=df.index) & vill.isna())
+    ).to_numpy()
+    return out
