@@ -321,3 +321,26 @@ def test_the_stats_doctests_hold():
         assert result.failed == 0, m.name
         ran += result.attempted
     assert ran >= 15
+
+
+def test_every_public_stats_function_has_numpydoc_parameters_and_returns():
+    """numpydoc as in esda and momepy: each public function of ``stats`` (in its module's
+    ``__all__`` where it has one) documents its Parameters and Returns."""
+    import ast
+
+    missing = []
+    for f in sorted((ROOT / "src" / "dv_analysis" / "stats").glob("*.py")):
+        tree = ast.parse(f.read_text(encoding="utf-8"))
+        public = None
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "__all__":
+                public = {e.value for e in node.value.elts}
+        for node in tree.body:
+            if not isinstance(node, ast.FunctionDef) or node.name.startswith("_"):
+                continue
+            if public is not None and node.name not in public:
+                continue
+            doc = ast.get_docstring(node) or ""
+            if "Parameters\n----------" not in doc or "Returns\n-------" not in doc:
+                missing.append(f"{f.stem}.{node.name}")
+    assert not missing, missing

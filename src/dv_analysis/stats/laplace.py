@@ -78,7 +78,23 @@ class _Prior:
 
 
 def latent_prior(theta: np.ndarray, panel: Panel, priors: SpaceTimePriors) -> _Prior:
-    """The latent field's Gaussian prior at θ (see the module docstring)."""
+    """The latent field's Gaussian prior at θ (see the module docstring).
+
+    Parameters
+    ----------
+    theta : numpy.ndarray
+        (log σ, logit ρ, log σ_δ, log σ_ε).
+    panel : Panel
+        The prepared panel (:func:`~dv_analysis.stats.spacetime.prepare_panel`).
+    priors : SpaceTimePriors
+        The priors (the level's standard deviation is used here).
+
+    Returns
+    -------
+    _Prior
+        The BYM2 precision, the paths' precision and covariances, the level's precision and
+        the log-determinant of the whole prior precision.
+    """
     h = natural(theta)
     n, t = panel.shape
     lam = spatial_variances(h["rho"], panel)
@@ -157,7 +173,23 @@ def _means(panel: Panel, gamma, b, w) -> np.ndarray:
 
 
 def find_mode(panel: Panel, prior: _Prior, start: tuple | None = None) -> _Mode:
-    """Newton's method for the mode of p(x | θ, y), with step halving (see module docstring)."""
+    """Newton's method for the mode of p(x | θ, y), with step halving (see module docstring).
+
+    Parameters
+    ----------
+    panel : Panel
+        The prepared panel.
+    prior : _Prior
+        The latent prior at θ (:func:`latent_prior`).
+    start : tuple of numpy.ndarray, optional
+        (γ, b, w) to start from, e.g. the mode at a neighbouring θ; default zeros.
+
+    Returns
+    -------
+    _Mode
+        The mode, the objective there, log|H| and the factors of the Hessian, the largest
+        gradient component and the iterations used.
+    """
     n, t = panel.shape
     gamma, b, w = start if start is not None else (np.zeros(t), np.zeros(n), np.zeros((n, t)))
     f = _objective(panel, prior, gamma, b, w)
@@ -181,7 +213,25 @@ def find_mode(panel: Panel, prior: _Prior, start: tuple | None = None) -> _Mode:
 
 
 def log_posterior_theta(theta, panel: Panel, priors: SpaceTimePriors, start=None):
-    """Laplace approximation of log p(θ | y) up to a constant, and the mode it used."""
+    """Laplace approximation of log p(θ | y) up to a constant, and the mode it used.
+
+    Parameters
+    ----------
+    theta : numpy.ndarray
+        (log σ, logit ρ, log σ_δ, log σ_ε).
+    panel : Panel
+        The prepared panel.
+    priors : SpaceTimePriors
+        The priors.
+    start : tuple of numpy.ndarray, optional
+        Where Newton's method starts (:func:`find_mode`).
+
+    Returns
+    -------
+    tuple
+        ``(value, mode, prior)``: log p̃(θ | y) up to a constant, the :class:`_Mode` and the
+        :class:`_Prior` at θ.
+    """
     prior = latent_prior(theta, panel, priors)
     mode = find_mode(panel, prior, start)
     value = log_prior_theta(theta, priors) + mode.objective + 0.5 * (prior.log_det - mode.log_det_h)
@@ -196,7 +246,23 @@ def theta_mode(
     panel: Panel, priors: SpaceTimePriors, start: np.ndarray | None = None
 ) -> tuple[np.ndarray, dict]:
     """The mode of log p̃(θ | y) (L-BFGS on numerical gradients, warm-started Newton), from
-    ``start`` (default :data:`START_THETA`)."""
+    ``start`` (default :data:`START_THETA`).
+
+    Parameters
+    ----------
+    panel : Panel
+        The prepared panel.
+    priors : SpaceTimePriors
+        The priors.
+    start : numpy.ndarray, optional
+        θ to start from (clipped to ``THETA_BOUNDS``).
+
+    Returns
+    -------
+    tuple
+        ``(theta, search)``: the mode, and a dict with ``converged``, ``message``,
+        ``evaluations`` and ``start`` (the latent mode at the last θ, to warm-start later fits).
+    """
     cache: dict = {"start": None, "evaluations": 0}
 
     def negative(theta):
@@ -215,7 +281,22 @@ def theta_mode(
 def theta_hessian(f, theta: np.ndarray, step: float = 0.05) -> np.ndarray:
     """Finite-difference Hessian of a scalar function ``f`` at its minimum θ, from
     ``1 + 2d + d(d−1)/2`` evaluations: central differences on the diagonal, and
-    ``(f(θ+eᵢ+eⱼ) − f(θ+eᵢ) − f(θ+eⱼ) + f(θ))/h²`` off it."""
+    ``(f(θ+eᵢ+eⱼ) − f(θ+eᵢ) − f(θ+eⱼ) + f(θ))/h²`` off it.
+
+    Parameters
+    ----------
+    f : callable
+        θ → scalar (the negative log posterior).
+    theta : numpy.ndarray
+        Where the Hessian is taken (the minimum of ``f``).
+    step : float
+        The finite-difference step.
+
+    Returns
+    -------
+    numpy.ndarray
+        The symmetric ``d × d`` Hessian.
+    """
     d = len(theta)
     e = np.eye(d) * step
     f0 = f(theta)
@@ -419,7 +500,24 @@ def _draw_latent(panel: Panel, mode, prior, count: int, rng):
 def draw(fit: LaplaceFit, panel: Panel, draws: int = 2000, seed: int = 42):
     """Posterior draws of (γ, b, δ) from the fit: points of θ by weight, then the latent
     field from each point's Gaussian approximation. Returns arrays shaped
-    (draws, T), (draws, n), (draws, n, T)."""
+    (draws, T), (draws, n), (draws, n, T).
+
+    Parameters
+    ----------
+    fit : LaplaceFit
+        The fit (:func:`fit_laplace`).
+    panel : Panel
+        The panel it was fitted to.
+    draws : int
+        How many draws.
+    seed : int
+        Seed of the draws.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        γ ``(draws, T)``, b ``(draws, n)`` and δ ``(draws, n, T)``.
+    """
     from threadpoolctl import threadpool_limits
 
     rng = np.random.default_rng(seed)

@@ -17,6 +17,15 @@ def enable_compilation_cache(folder) -> None:
 
     Compiling NUTS for a city costs about 7 s per process; loading it back about 1 s. The
     cache holds machine code only (no data).
+
+    Parameters
+    ----------
+    folder : str or pathlib.Path
+        Where JAX keeps its compiled code (created if missing).
+
+    Returns
+    -------
+    None
     """
     import jax
 

@@ -191,6 +191,28 @@ def blind_spots(
 
     ``blind_spot`` is True where P(Y ≤ observed | expected) < ``alpha`` and the access
     index is at or above its ``access_quantile``.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        One row per village: the outcome, the exposure, the covariates and ``access_index``.
+    outcome : str
+        Column of observed counts.
+    exposure : str
+        Column of the exposure (person-quarters), the model's offset.
+    alpha : float
+        Lower-tail probability under which a village has too few reports.
+    access_quantile : float
+        Quantile of the access index from which a village counts as hard to reach.
+    terms : tuple of str
+        Covariates of the model.
+
+    Returns
+    -------
+    tuple
+        ``(table, models)``: the modelled rows of ``df`` (complete, positive exposure) with
+        ``expected``, ``expected_low90``, ``expected_high90``, ``ratio``, ``p_lower`` and
+        ``blind_spot`` added, and the fitted :class:`CountModels`.
     """
     base = fit_count_models(df, outcome, exposure, terms)
     data = df.dropna(subset=[outcome, exposure, *terms])
@@ -279,6 +301,22 @@ def predict_next_quarter(
     every score. A covariate missing for some villages (a layer that covers some cities
     only, as for all of Taiwan) is left out of both models, and a note says so: the
     prediction is of every village, and the GLM cannot take a missing value.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The village panel: one row per village and quarter with counts, lags and covariates.
+    test_quarters : int
+        The last quarters held out for testing.
+    seed : int
+        Seed of the gradient boosting.
+
+    Returns
+    -------
+    tuple
+        ``(scores, notes)``: one row per model (naive, glm, gbm) with ``mae``, ``rmse`` and
+        ``poisson_deviance`` (train and test quarters in ``attrs``), and notes on
+        covariates left out and on fits that warned.
     """
     from sklearn.ensemble import HistGradientBoostingRegressor
 

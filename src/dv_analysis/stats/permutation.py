@@ -101,6 +101,32 @@ def conditional_p(
     or :data:`G_LOCAL_STAR` (``z`` the raw values, binary weights with the self-weight on
     the diagonal, ``scaling`` the sum of the values). ``w`` is a libpysal ``W``; its sparse
     matrix is copied, never changed.
+
+    Parameters
+    ----------
+    kind : int
+        :data:`MORAN_LOCAL` or :data:`G_LOCAL_STAR`.
+    z : numpy.ndarray
+        The values (standardised for Moran's I, raw for G*).
+    w : libpysal.weights.W
+        The weights (not changed).
+    observed : numpy.ndarray
+        The observed statistic of every area.
+    permutations : int
+        Number of conditional permutations.
+    seed : int
+        Seed of the permutations (esda's: the same p-values).
+    scaling : float, optional
+        G*'s denominator (the sum of the values); unused for Moran's I.
+    alternative : str
+        One of :data:`ALTERNATIVES`, as esda counts them.
+    island_weight : float
+        Weight of an island's self-neighbour, as esda gives it.
+
+    Returns
+    -------
+    numpy.ndarray
+        One pseudo p-value per area.
     """
     if alternative not in ALTERNATIVES:
         raise ValueError(f"alternative={alternative!r} is not one of {', '.join(ALTERNATIVES)}")

@@ -79,7 +79,18 @@ HYPERPARAMETERS = ("sigma", "rho", "sigma_delta", "sigma_eps")
 
 
 def natural(theta: np.ndarray) -> dict:
-    """The hyperparameters on their own scale from θ = (log σ, logit ρ, log σ_δ, log σ_ε)."""
+    """The hyperparameters on their own scale from θ = (log σ, logit ρ, log σ_δ, log σ_ε).
+
+    Parameters
+    ----------
+    theta : numpy.ndarray
+        (log σ, logit ρ, log σ_δ, log σ_ε).
+
+    Returns
+    -------
+    dict
+        ``sigma``, ``rho``, ``sigma_delta`` and ``sigma_eps``.
+    """
     return {
         "sigma": float(np.exp(theta[0])),
         "rho": float(expit(theta[1])),
@@ -114,20 +125,55 @@ def log_prior_theta(theta: np.ndarray, priors: SpaceTimePriors) -> float:
 
 
 def rw1_structure(quarters: int) -> np.ndarray:
-    """Structure matrix ``R = DᵀD`` of a first-order random walk over ``quarters`` steps."""
+    """Structure matrix ``R = DᵀD`` of a first-order random walk over ``quarters`` steps.
+
+    Parameters
+    ----------
+    quarters : int
+        The steps of the walk (T).
+
+    Returns
+    -------
+    numpy.ndarray
+        The ``T × T`` structure matrix (rank T − 1).
+    """
     d = np.diff(np.eye(quarters), axis=0)
     return d.T @ d
 
 
 def rw1_basis(quarters: int) -> np.ndarray:
     """Columns spanning the RW1's sum-to-zero paths, scaled so that a path is
-    ``basis @ z`` with ``z ~ N(0, I)`` for a unit step standard deviation (``T × (T−1)``)."""
+    ``basis @ z`` with ``z ~ N(0, I)`` for a unit step standard deviation (``T × (T−1)``).
+
+    Parameters
+    ----------
+    quarters : int
+        The steps of the walk (T).
+
+    Returns
+    -------
+    numpy.ndarray
+        The ``T × (T−1)`` basis.
+    """
     kappa, u = np.linalg.eigh(rw1_structure(quarters))
     return u[:, 1:] / np.sqrt(kappa[1:])  # (1, 0) for a single quarter: no path
 
 
 def path_covariance(quarters: int, sigma_delta: float) -> np.ndarray:
-    """Covariance of a village's path δ_i: ``σ_δ² R⁺`` (sum-to-zero RW1)."""
+    """Covariance of a village's path δ_i: ``σ_δ² R⁺`` (sum-to-zero RW1).
+
+    Parameters
+    ----------
+    quarters : int
+        The steps of the walk (T).
+    sigma_delta : float
+        The walk's step standard deviation.
+
+    Returns
+    -------
+    numpy.ndarray
+        The ``T × T`` covariance.
+    """
     b = rw1_basis(quarters)
     return sigma_delta**2 * (b @ b.T)
 
@@ -185,7 +231,20 @@ def prepare_panel(y, expected, graph: Graph) -> Panel:
 
 def spatial_variances(rho: float, panel: Panel) -> np.ndarray:
     """Variance per unit σ² of each eigen-coordinate of the BYM2 effect:
-    ``(1−ρ) + ρ/(s·μ)``; 1 for islands."""
+    ``(1−ρ) + ρ/(s·μ)``; 1 for islands.
+
+    Parameters
+    ----------
+    rho : float
+        BYM2's mixing parameter (the spatially structured share).
+    panel : Panel
+        The prepared panel (its graph's eigenvalues, scaling factors and islands).
+
+    Returns
+    -------
+    numpy.ndarray
+        One variance per eigen-coordinate (n).
+    """
     return np.where(panel.alone, 1.0, (1.0 - rho) + rho * panel.inverse_eigen)
 
 
@@ -200,6 +259,22 @@ def log_rr_draws(b, delta, panel: Panel, level=None) -> np.ndarray:
     differ (a shift of 0.03 in every village's log RR on a realistic Taipei), and neither is
     a village's risk. ``level`` (T,), default 1, is the area's observed level against a
     larger reference (a county against Taiwan: its rate over Taiwan's in each quarter).
+
+    Parameters
+    ----------
+    b : numpy.ndarray
+        Draws of the village effects, ``(draws, n)``.
+    delta : numpy.ndarray
+        Draws of the village paths, ``(draws, n, T)``.
+    panel : Panel
+        The panel (its expected counts weight the city's mean).
+    level : numpy.ndarray, optional
+        The area's level against a larger reference in each quarter (T,), default 1.
+
+    Returns
+    -------
+    numpy.ndarray
+        log relative risk draws, ``(draws, n, T)``.
     """
     lr = b[:, :, None] + delta
     e = np.exp(panel.log_e) * panel.mask
@@ -220,7 +295,20 @@ def _interval(draws: np.ndarray, prefix: str) -> dict:
 
 def trend_label(p_rising: np.ndarray, cut: float = TREND_PROBABILITY) -> np.ndarray:
     """rising / falling / level from P(rising): rising at ``p ≥ cut``, falling at
-    ``p ≤ 1 − cut``; unknown where there is no earlier period to compare (one quarter)."""
+    ``p ≤ 1 − cut``; unknown where there is no earlier period to compare (one quarter).
+
+    Parameters
+    ----------
+    p_rising : numpy.ndarray
+        P(RR now > RR four quarters earlier) per village; NaN where there is no earlier period.
+    cut : float
+        The probability from which a village is rising (and under ``1 − cut`` falling).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``"rising"``, ``"falling"``, ``"level"`` or ``"unknown"`` per village.
+    """
     p = np.asarray(p_rising, dtype=float)
     label = np.where(p >= cut, "rising", np.where(1 - p >= cut, "falling", "level"))
     return np.where(np.isnan(p), "unknown", label)
