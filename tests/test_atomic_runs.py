@@ -153,7 +153,7 @@ def test_run_cleans_every_quarter_of_the_window_first(small_data, tmp_path, caps
 def test_the_run_says_how_much_of_each_window_has_data(small_data, tmp_path, capsys):
     """2020Q4 of two quarters of exports: the four-quarter window is a warning, the risk
     model's twelve a note; both go into the manifest's record."""
-    from dv_analysis.runner.execute import _window_check
+    from dv_analysis.runner.period import _window_check
 
     s = make_settings(tmp_path)
     shutil.copytree(small_data.raw_dir, s.raw_dir)

@@ -11,7 +11,7 @@ from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 
 from dv_analysis.runner import forkserver, kernels
-from dv_analysis.runner.execute import _kernel_manager, _single_threaded_kernels
+from dv_analysis.runner.notebook import _kernel_manager, _single_threaded_kernels
 
 pytestmark = pytest.mark.skipif(not forkserver.supported(), reason="kernels fork on Linux only")
 

@@ -5,7 +5,7 @@ import nbformat
 from nbclient import NotebookClient
 
 from dv_analysis.runner import kernels
-from dv_analysis.runner.execute import _kernel_manager
+from dv_analysis.runner.notebook import _kernel_manager
 
 
 def _notebook(*sources):

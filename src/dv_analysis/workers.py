@@ -1,6 +1,6 @@
 """Worker processes: the one way the suite runs work on several cores.
 
-Notebooks of a period (``runner.execute``) and the county fits of all of Taiwan
+Notebooks of a period (``runner.schedule``) and the county fits of all of Taiwan
 (``stages.risk``) run in worker processes started with ``spawn``: no inherited ZMQ
 sockets or JAX threads, and the same behaviour on Linux, macOS and Windows. A script that
 calls them must guard its main code with ``if __name__ == "__main__":`` (Python's rule for

@@ -1,16 +1,13 @@
-"""Running the notebooks of a period: execution and scheduling (:mod:`.execute`), staff
-pages (:mod:`.render`) and provenance (:mod:`.provenance`: hashes, run keys, versions)."""
+"""Running the notebooks of a period: one period (:mod:`.period`) or a range (:mod:`.ranges`),
+the notebooks' order (:mod:`.schedule`), one notebook (:mod:`.notebook`, in kernels of
+:mod:`.kernels` and :mod:`.forkserver`), the manifest (:mod:`.manifest`), staff pages
+(:mod:`.render`) and provenance (:mod:`.provenance`: hashes, run keys, versions)."""
 
 from . import _startup  # noqa: F401  (first: before anything imports jsonschema)
-from .execute import (
-    CORE_PARAMETERS,
-    SEQUENTIAL_NOTEBOOKS,
-    NotebookFailed,
-    default_jobs,
-    run,
-    run_range,
-)
+from .notebook import NotebookFailed
+from .period import CORE_PARAMETERS, run
 from .provenance import code_fingerprint, input_checksums, run_key, up_to_date
+from .ranges import SEQUENTIAL_NOTEBOOKS, default_jobs, run_range
 from .render import REPORT_NOTEBOOK, STAFF_HIDDEN_TAGS, staff_html
 
 __all__ = [

@@ -1,0 +1,158 @@
+"""One period: locked, its window's quarters cleaned first, staged, executed, audited and
+promoted only when everything passed (:func:`run`).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from ..config import NOTEBOOKS, Period, Settings
+from . import modes, staging
+from .locks import period_lock
+from .manifest import _audit, _carry_entries, _ended, _new_manifest, _parameters, _previous_run
+from .provenance import run_key
+from .schedule import _execute
+
+#: Parameters every notebook declares (a test checks it with papermill.inspect_notebook).
+CORE_PARAMETERS: tuple[str, ...] = (
+    "period",
+    "city",
+    "public_dir",
+    "raw_dir",
+    "clean_dir",
+    "reports_dir",
+    "staging",
+    "seed",
+)
+
+
+def _window_check(settings: Settings, period: Period, extra: dict | None, progress: bool) -> dict:
+    """Clean the stale quarters before ``period`` and say how much of the window has data.
+
+    Returns ``{"cleaned": [...], "window": n, "window_quarters": k, "window_missing": [...],
+    "risk_window": m, "risk_window_quarters": j}`` (recorded in the manifest); a short
+    window is a warning on the console, a short risk window a note.
+    """
+    from ..config import (
+        FIRST_REGISTER_QUARTER,
+        RISK_WINDOW_QUARTERS,
+        WINDOW_QUARTERS,
+        window_periods,
+    )
+    from ..stages.clean import ensure_cleaned
+
+    def missing_of(length: int) -> list[str]:  # the period itself is cleaned by the run
+        quarters = window_periods(period, length)[:-1]
+        return [str(q) for q in quarters if not settings.period(q).notifications.exists()]
+
+    cleaned = ensure_cleaned(settings, period, FIRST_REGISTER_QUARTER, progress)
+    window = int((extra or {}).get("window", WINDOW_QUARTERS))
+    missing = missing_of(window)
+    if missing:
+        print(
+            f"WARNING: window: {window - len(missing)} of {window} quarters for {period};"
+            f" no raw exports for {', '.join(missing)} in {settings.raw_dir}"
+            " (the window counts and rates cover the quarters that exist)",
+            file=sys.stderr,
+            flush=True,
+        )
+    risk_window = int((extra or {}).get("risk_window", RISK_WINDOW_QUARTERS))
+    risk_have = risk_window - len(missing_of(risk_window))
+    if progress and risk_have < risk_window:
+        print(
+            f"note: the village-risk model reads {risk_have} of its {risk_window} quarters"
+            f" for {period} (the others have no clean data); more quarters make its village"
+            " risks surer",
+            flush=True,
+        )
+    return {
+        "cleaned": cleaned,
+        "window": window,
+        "window_quarters": window - len(missing),
+        "window_missing": missing,
+        "risk_window": risk_window,
+        "risk_window_quarters": risk_have,
+    }
+
+
+def _partial(notebooks: tuple[str, ...]) -> bool:
+    """A run of some notebooks only: it starts from a copy of the period's outputs."""
+    return set(notebooks) != set(NOTEBOOKS)
+
+
+def run(
+    settings: Settings,
+    period: str | Period,
+    *,
+    seed: int = 42,
+    notebooks: tuple[str, ...] = NOTEBOOKS,
+    progress: bool = True,
+    extra_parameters: dict | None = None,
+    force: bool = True,
+    jobs: int = 1,
+) -> dict:
+    """Execute the notebooks for a period; return the manifest (also written to disk).
+
+    With ``jobs`` > 1 notebooks that do not read each other run at once (``03_hotspots``
+    and ``03b_village_risk``, then ``04_accessibility`` beside the risk model); the results
+    do not depend on it (every notebook has its own seeds).
+
+    The period is locked for the run (:mod:`.locks`); the earlier quarters its window
+    and panel read are cleaned first where stale. Outputs are written to the staging
+    folders and moved into place only when every notebook and the audit passed
+    (:mod:`.staging`); a failed or interrupted run leaves the previous outputs as they
+    were and its state in the manifest.
+
+    With ``force=False`` a period whose manifest records a finished run with the same
+    :func:`run_key` (same parameters, code and inputs) is not recomputed: its manifest is
+    returned with ``skipped`` set. Stops at the first failing notebook with
+    :class:`NotebookFailed`, after writing the manifest with the failure recorded.
+    """
+    settings.check_public_dir()
+    settings = settings.unstaged
+    final = settings.period(period)
+    with modes.owner_only(), period_lock(settings, final.period):
+        window = _window_check(settings, final.period, extra_parameters, progress)
+        params = _parameters(settings, final, seed, extra_parameters)
+        key = run_key(settings, final.period, params, notebooks)
+        previous = _previous_run(final, key, force, progress)
+        if previous is not None:
+            return previous
+        paths = settings.with_staging(final.period).period(final.period)
+        partial = _partial(notebooks)
+        staging.prepare(paths, copy=partial)
+        staging.record_attempt(paths, "running")
+        try:
+            manifest = _new_manifest(settings, paths, params, key)
+            manifest["window"] = window
+            if partial:
+                _carry_entries(final, manifest, notebooks)
+            _execute(
+                paths, {**params, "staging": paths.settings.staging_parameter}, manifest,
+                notebooks, progress=progress, progress_bar=progress, jobs=jobs,
+            )  # fmt: skip
+            _audit(paths, manifest, progress)
+            staging.promote(paths)
+        except BaseException as e:
+            _ended(paths, e)
+            raise
+    if progress:
+        print(f"done in {manifest['seconds']:.1f} s")
+        print(f"  executed notebooks (internal): {final.internal}")
+        print(f"  staff pages:                   {final.staff}")
+        print(f"  clean tables (internal):       {final.clean}")
+        print(f"  manifest:                      {final.manifest}")
+    return manifest
+
+
+def _finish_period(
+    settings: Settings, period: str, params: dict, manifest: dict, notebooks, progress: bool
+) -> dict:
+    """Worker of a parallel range: the notebooks after cleaning, audit and manifest."""
+    paths = settings.period(period)
+    done = len(manifest["notebooks"])
+    _execute(
+        paths, params, manifest, tuple(notebooks), progress=progress, progress_bar=False,
+        numbering=(done + 1, done + len(notebooks)),
+    )  # fmt: skip
+    return _audit(paths, manifest, progress)
