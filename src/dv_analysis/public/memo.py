@@ -7,7 +7,7 @@ villages by code and name, about 5 s. These frames are the same every quarter, s
 loaders keep them in ``<cache dir>/public/`` (``DV_CACHE_DIR``, default ``.cache/``):
 
 - The key is the SHA-256 of every file read, of the loader's arguments, and of the source
-  of the code that reads them (this module, :mod:`.loaders` and :mod:`.names`). A changed
+  of the code that reads them (the loaders' modules, :mod:`.names` and this one). A changed
   file or a changed loader is read afresh; nothing is kept by date.
 - An entry is a pickle of the frame the loader returned, so its dtypes, geometry and join
   report (``attrs``) come back exactly. It is public data only; the folder is the
@@ -34,7 +34,10 @@ log = logging.getLogger(__name__)
 
 
 #: The modules whose source is in every key (files of this package).
-KEYED_SOURCES = ("loaders.py", "names.py", "memo.py")
+KEYED_SOURCES = (
+    "join.py", "boundaries.py", "population.py", "vital_events.py", "points.py",
+    "village_tables.py", "names.py", "memo.py",
+)  # fmt: skip
 
 
 @functools.cache
