@@ -330,7 +330,7 @@ def _plan(args: argparse.Namespace) -> None:
         if key in extra:
             extra[key] = str(Path(extra[key]).resolve())
     run(settings, args.period, notebooks=("06_service_plan.ipynb",), extra_parameters=extra,
-        progress=not args.quiet)  # fmt: skip
+        progress=not args.quiet, force=True)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

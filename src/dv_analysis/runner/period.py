@@ -88,7 +88,7 @@ def run(
     notebooks: tuple[str, ...] = NOTEBOOKS,
     progress: bool = True,
     extra_parameters: dict | None = None,
-    force: bool = True,
+    force: bool = False,
     jobs: int = 1,
 ) -> dict:
     """Execute the notebooks for a period; return the manifest (also written to disk).
@@ -103,10 +103,11 @@ def run(
     (:mod:`.staging`); a failed or interrupted run leaves the previous outputs as they
     were and its state in the manifest.
 
-    With ``force=False`` a period whose manifest records a finished run with the same
-    :func:`run_key` (same parameters, code and inputs) is not recomputed: its manifest is
-    returned with ``skipped`` set. Stops at the first failing notebook with
-    :class:`NotebookFailed`, after writing the manifest with the failure recorded.
+    A period whose manifest records a finished run with the same :func:`run_key` (same
+    parameters, code and inputs) is not recomputed, as in :func:`run_range`: its manifest is
+    returned with ``skipped`` set. ``force=True`` recomputes it. Stops at the first failing
+    notebook with :class:`NotebookFailed`, after writing the manifest with the failure
+    recorded.
     """
     settings.check_public_dir()
     settings = settings.unstaged
