@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-from dv_analysis.stages import features, risk
+from dv_analysis.stages import cache, features, risk
 
 
 @pytest.mark.slow(seconds=25, why="two space-time fits of Taipei")
@@ -100,7 +100,7 @@ def test_a_cached_fit_is_keyed_by_the_code_that_fits_it(year_of_data, monkeypatc
     key = risk.spacetime_key(wp.villages, y, y + 1.0, risk.RiskParams())
     assert risk.spacetime_key(wp.villages, y, y + 1.0, risk.RiskParams()) == key
     assert risk.spacetime_key(wp.villages, y, y + 1.0, risk.RiskParams(strategy="eb")) != key
-    monkeypatch.setattr(risk, "code_digest", lambda *code: b"another model")
+    monkeypatch.setattr(cache, "code_digest", lambda *code: b"another model")
     assert risk.spacetime_key(wp.villages, y, y + 1.0, risk.RiskParams()) != key
 
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import json
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 
@@ -35,6 +37,41 @@ def code_digest(*code) -> bytes:
     for obj in code:
         h.update(inspect.getsource(obj).encode())
     return h.digest()
+
+
+def key(tag: str, code: tuple, *parts) -> str:
+    """Content address of a kept result: SHA-256 of ``tag``, the source of ``code``
+    (:func:`code_digest`: a change to the code that computes the result changes the key, so
+    no version is kept by hand) and every part, each prefixed by its length.
+
+    Parameters
+    ----------
+    tag : str
+        What is kept, e.g. ``"gi-quarter"``.
+    code : tuple of module or function
+        What computes it.
+    *parts : bytes, str, numpy.ndarray or JSON-serialisable
+        Its inputs and settings; arrays by their dtype, shape and bytes.
+
+    Returns
+    -------
+    str
+        64 hexadecimal digits.
+    """
+    h = hashlib.sha256(tag.encode() + b"|")
+    h.update(code_digest(*code))
+    for part in parts:
+        if isinstance(part, bytes):
+            data = part
+        elif isinstance(part, str):
+            data = part.encode()
+        elif isinstance(part, np.ndarray):
+            a = np.ascontiguousarray(part)
+            data = f"{a.dtype.str}{a.shape}".encode() + a.tobytes()
+        else:
+            data = json.dumps(part, sort_keys=True, default=str).encode()
+        h.update(len(data).to_bytes(8, "little") + data)
+    return h.hexdigest()
 
 
 def keyed_table(

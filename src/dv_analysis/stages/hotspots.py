@@ -9,13 +9,11 @@ content key), so a range computes every quarter once.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from functools import partial
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 
 from .. import public
@@ -29,7 +27,8 @@ from ..stats.local import local_statistics, quarter_seed
 from ..stats.rates import eb_rate
 from ..stats.scan import scan_table
 from ..stats.weights import build_weights
-from .cache import code_digest, keyed_table
+from .cache import key as content_key
+from .cache import keyed_table
 from .features import village_areas
 
 
@@ -60,14 +59,12 @@ class HotspotOutputs:
 
 def _panel_key(order, g: pd.DataFrame, count: str, population: str, spec: str, perms, seed) -> str:
     """Content address of one quarter's Gi*: its counts, populations, weights, test settings
-    and the code that computes it (:func:`.cache.code_digest`)."""
-    h = hashlib.sha256()
-    h.update(f"gi-quarter|{spec}|{int(perms)}|{seed}|".encode())
-    h.update(code_digest(local_module, permutation_module, rates_module, _quarter_gi))
-    h.update("|".join(map(str, order)).encode())
-    h.update(np.ascontiguousarray(g[count].fillna(0).to_numpy(float)).tobytes())
-    h.update(np.ascontiguousarray(g[population].fillna(0).to_numpy(float)).tobytes())
-    return h.hexdigest()
+    and the code that computes it (:func:`.cache.key`)."""
+    return content_key(
+        "gi-quarter", (local_module, permutation_module, rates_module, _quarter_gi),
+        [spec, int(perms), seed], "|".join(map(str, order)),
+        g[count].fillna(0).to_numpy(float), g[population].fillna(0).to_numpy(float),
+    )  # fmt: skip
 
 
 def _quarter_gi(g: pd.DataFrame, w, order, period: str, count, population, perms, seed):

@@ -17,7 +17,6 @@ for the benchmarks that compare the two models; no stage uses it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -40,7 +39,7 @@ from ..stats.mcmc import _describe, enable_compilation_cache
 from ..stats.spacetime import NOW_QUARTERS, SpaceTimePriors
 from ..stats.weights import contiguity
 from ..workers import cores, process_pool
-from .cache import code_digest
+from .cache import key as content_key
 
 log = logging.getLogger(__name__)
 
@@ -203,19 +202,16 @@ def panel_window(panel: pd.DataFrame, villages, end: str, count: str, window: in
 def spacetime_key(villages, y, e, params: RiskParams, level=None) -> str:
     """Content address of a space-time fit: villages and their polygons, counts, expected
     counts, settings and the code that fits it."""
-    h = hashlib.sha256(b"spacetime-fit 1|")
-    h.update(
-        code_digest(icar_module, spacetime_module, laplace_module, spacetime_nuts, _fit_spacetime)
-    )
     fields = ("weights", "engine", "strategy", "now_quarters", "posterior_draws", "chains",
               "warmup", "draws", "seed")  # fmt: skip
-    h.update(json.dumps([getattr(params, f) for f in fields]).encode())
-    h.update("|".join(villages["villcode"].astype(str)).encode())
-    h.update(np.ascontiguousarray(y, float).tobytes() + np.ascontiguousarray(e, float).tobytes())
-    if level is not None:
-        h.update(np.ascontiguousarray(level, float).tobytes())
-    h.update(b"".join(shapely.to_wkb(villages.geometry.to_numpy(), output_dimension=2)))
-    return h.hexdigest()
+    return content_key(
+        "spacetime-fit",
+        (icar_module, spacetime_module, laplace_module, spacetime_nuts, _fit_spacetime),
+        [getattr(params, f) for f in fields], "|".join(villages["villcode"].astype(str)),
+        np.asarray(y, float), np.asarray(e, float),
+        b"" if level is None else np.asarray(level, float),
+        b"".join(shapely.to_wkb(villages.geometry.to_numpy(), output_dimension=2)),
+    )  # fmt: skip
 
 
 def _hyper_summary(fit) -> dict:
