@@ -7,7 +7,7 @@ Everything written under ``reports/<period>/public/`` goes through
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -195,6 +195,7 @@ class Published:
     districts: pd.DataFrame
     trends: pd.DataFrame
     written: list  # files written so far
+    read: dict = field(default_factory=dict)  # the period's tables run read, for load_inputs
 
 
 def run(
@@ -222,9 +223,8 @@ def run(
         districts["rate_incidents_w"] = (
             1000 * districts["incidents_w"].astype(float) / districts["townname"].map(pq)
         ).round(3)
-    trends = district_trends_public(
-        pd.read_parquet(paths.trends), paths.period, params.trend_quarters, policy
-    )
+    trend_table = pd.read_parquet(paths.trends)
+    trends = district_trends_public(trend_table, paths.period, params.trend_quarters, policy)
     out = paths.open_data
     written += [
         disclosure.write_public_csv(districts, out / "districts.csv", DISTRICT_DICTIONARY),
@@ -235,7 +235,9 @@ def run(
         written.append(
             disclosure.write_public_csv(villages, out / "villages.csv", VILLAGE_DICTIONARY)
         )
-    return Published(paths.period, villages if village_level else None, districts, trends, written)
+    read = {"features": feats, "trends": trend_table}
+    return Published(paths.period, villages if village_level else None, districts, trends, written,
+                     read)  # fmt: skip
 
 
 def write_public_page(paths: PeriodPaths, page: str, figure) -> list:
@@ -277,13 +279,15 @@ class ReportInputs:
     risk_summary: dict | None
 
 
-def load_inputs(paths: PeriodPaths) -> ReportInputs:
-    """Read what the report page shows (after :func:`run` has written the open data)."""
+def load_inputs(paths: PeriodPaths, published: Published | None = None) -> ReportInputs:
+    """Read what the report page shows (after :func:`run` has written the open data); the
+    tables ``published`` (what :func:`run` returned) already read are not read again."""
+    read = published.read if published is not None else {}
     return ReportInputs(
         period=paths.period,
-        features=pd.read_parquet(paths.village_features),
+        features=read["features"] if read else pd.read_parquet(paths.village_features),
         panel=pd.read_parquet(paths.village_panel),
-        trends=pd.read_parquet(paths.trends),
+        trends=read["trends"] if read else pd.read_parquet(paths.trends),
         affected=pd.read_parquet(paths.affected),
         open_districts=pd.read_csv(
             paths.open_data / "districts.csv",
