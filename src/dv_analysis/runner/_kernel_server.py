@@ -56,12 +56,21 @@ REST = (
 _children: set[int] = set()
 
 
-def _die_with_parent() -> None:
-    """SIGTERM to this process when the one that started it ends (Linux ``prctl``)."""
+def _prctl(option: int, value) -> None:
     import ctypes
 
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    ctypes.CDLL(None, use_errno=True).prctl(option, value)
+
+
+def _die_with_parent() -> None:
+    """SIGTERM to this process when the one that started it ends (Linux ``prctl``)."""
+    _prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _name(name: str) -> None:
+    """The name ``top`` and ``ps -o comm`` show (a forked kernel keeps the server's command
+    line in ``ps aux``)."""
+    _prctl(15, name.encode()[:15])  # PR_SET_NAME
 
 
 def _reap(*_) -> None:
@@ -89,6 +98,7 @@ def _become_kernel(request: dict) -> None:
     code = 1
     try:
         os.setsid()
+        _name("dv-kernel")
         for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, signal.SIG_DFL)
         os.chdir(request["cwd"])
@@ -171,6 +181,7 @@ def main(address: str) -> None:
     import socket
 
     _die_with_parent()
+    _name("dv-kernel-srv")
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGCHLD, _reap)
     if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):

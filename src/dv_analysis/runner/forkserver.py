@@ -94,7 +94,7 @@ def _connect(address: str, key: str, timeout: float = 30.0):
     while True:
         try:
             return Client(address, family="AF_UNIX", authkey=bytes.fromhex(key))
-        except (FileNotFoundError, ConnectionRefusedError):
+        except FileNotFoundError:  # not listening yet (a refused connection: it has died)
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
