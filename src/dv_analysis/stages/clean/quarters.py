@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...config import Period, Settings
+from ...config import Period, Settings, period_range
 from .period import clean_key, clean_period, write_outputs
 from .read import _raw_exports
 
@@ -14,8 +14,6 @@ def stale_quarters(settings: Settings, period: str | Period, first: Period) -> l
     Keys chain through the previous quarter, so the check runs in order, as if every
     stale quarter before were cleaned again.
     """
-    from ..config import period_range
-
     out = []
     p = Period.parse(period)
     if p <= first:
@@ -59,8 +57,6 @@ def clean_range(
     """Clean every quarter from ``start`` to ``end`` (or the quarters ``only``) in order, so
     re-exports are recognised. Returns the totals per period.
     """
-    from ..config import period_range
-
     out = {}
     periods = only if only is not None else period_range(start, end)
     for i, p in enumerate(periods, 1):
