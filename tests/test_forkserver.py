@@ -107,6 +107,20 @@ def test_kernels_die_with_the_server(tmp_path):
     run_sync(km.cleanup_resources)()
 
 
+def test_a_failed_server_sends_only_its_own_run_to_cold_kernels(tmp_path):
+    """A server that failed a request is not asked again; the next run's server is."""
+    _single_threaded_kernels()
+    with forkserver.serving():
+        address = os.environ[forkserver.ADDRESS_VARIABLE]
+        forkserver._failed[address] = "OSError: a test"
+        assert not forkserver.available()
+    with forkserver.serving():
+        assert forkserver.available()
+        nb = _notebook("1 + 1")
+        km = _run(nb, tmp_path)
+        assert km.provisioner.forked
+
+
 def test_without_a_server_kernels_start_as_before(tmp_path, monkeypatch):
     monkeypatch.setenv(forkserver.ADDRESS_VARIABLE, "off")
     with forkserver.serving() as serving:
@@ -128,6 +142,7 @@ def test_a_stuck_kernel_is_killed_on_sigterm_of_the_server(tmp_path):
         kc.wait_for_ready(timeout=120)
         kc.execute("import signal; signal.signal(signal.SIGTERM, signal.SIG_IGN)")
         kc.get_shell_msg(timeout=20)
+        assert km.provisioner.forked
         pid = km.provisioner.pid
         kc.stop_channels()
     deadline = time.monotonic() + 10

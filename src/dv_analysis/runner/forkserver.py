@@ -109,13 +109,15 @@ def _request(message: dict, address: str, key: str, timeout: float = 120.0):
         return conn.recv()
 
 
-_failed: list[str] = []  # a request that failed: later kernels of this process start cold
+#: Servers (by address) a request to which failed: later kernels of their run start cold.
+_failed: dict[str, str] = {}
 
 
 def available() -> bool:
     """A server serves this process's run (its address is in the environment) and has not
     failed it."""
-    return supported() and bool(os.environ.get(ADDRESS_VARIABLE)) and not _failed
+    address = os.environ.get(ADDRESS_VARIABLE, "")
+    return supported() and bool(address) and address not in _failed
 
 
 def fork_kernel(cmd: list[str], env: dict, cwd: str | None) -> ForkedProcess:
@@ -156,7 +158,7 @@ class ForkedProcess:
             self._fd = os.pidfd_open(self._pid)
         except BaseException as e:  # noqa: BLE001 - reported as a kernel that never started
             self._error = e
-            _failed.append(f"{type(e).__name__}: {e}")
+            _failed[address] = f"{type(e).__name__}: {e}"
             log.warning("the kernel server failed (%s); later kernels start as usual", e)
         finally:
             self._answered.set()
