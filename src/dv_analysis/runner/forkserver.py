@@ -159,7 +159,7 @@ class ForkedProcess:
         except BaseException as e:  # noqa: BLE001 - reported as a kernel that never started
             self._error = e
             _failed[address] = f"{type(e).__name__}: {e}"
-            log.warning("the kernel server failed (%s); later kernels start as usual", e)
+            log.info("the kernel server failed (%s); later kernels start as usual", e)
         finally:
             self._answered.set()
 
