@@ -31,6 +31,23 @@ def _alive(pid: int) -> bool:
         return f.read().split(")")[-1].split()[0] != "Z"
 
 
+def _wait_for_end(pid: int, seconds: float = 10.0) -> None:
+    """Wait until ``pid`` has ended (a kill lands asynchronously), at most ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def _started(cwd):
+    """A kernel started (forked, with a server) in ``cwd`` and its ready client."""
+    km = _kernel_manager()()
+    run_sync(km.start_kernel)(cwd=str(cwd))
+    kc = km.blocking_client()
+    kc.start_channels()
+    kc.wait_for_ready(timeout=120)
+    return km, kc
+
+
 def _run(nb, cwd):
     adopted = kernels.take(_kernel_manager(), cwd, prepare_next=False)
     km = adopted()
@@ -75,11 +92,7 @@ def test_figures_still_show_inline(tmp_path):
 def test_interrupt_and_kill_reach_a_forked_kernel(tmp_path):
     _single_threaded_kernels()
     with forkserver.serving():
-        km = _kernel_manager()()
-        run_sync(km.start_kernel)(cwd=str(tmp_path))
-        kc = km.blocking_client()
-        kc.start_channels()
-        kc.wait_for_ready(timeout=120)
+        km, kc = _started(tmp_path)
         msg = kc.execute("import time; time.sleep(60)")
         time.sleep(1.0)
         run_sync(km.interrupt_kernel)()
@@ -100,9 +113,7 @@ def test_kernels_die_with_the_server(tmp_path):
         run_sync(km.start_kernel)(cwd=str(tmp_path))
         pid = km.provisioner.pid
         assert _alive(pid)
-    deadline = time.monotonic() + 10
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    _wait_for_end(pid)
     assert not _alive(pid)
     run_sync(km.cleanup_resources)()
 
@@ -135,17 +146,11 @@ def test_a_stuck_kernel_is_killed_on_sigterm_of_the_server(tmp_path):
     """The server's SIGTERM handler kills each kernel's whole session."""
     _single_threaded_kernels()
     with forkserver.serving():
-        km = _kernel_manager()()
-        run_sync(km.start_kernel)(cwd=str(tmp_path))
-        kc = km.blocking_client()
-        kc.start_channels()
-        kc.wait_for_ready(timeout=120)
+        km, kc = _started(tmp_path)
         kc.execute("import signal; signal.signal(signal.SIGTERM, signal.SIG_IGN)")
         kc.get_shell_msg(timeout=20)
         assert km.provisioner.forked
         pid = km.provisioner.pid
         kc.stop_channels()
-    deadline = time.monotonic() + 10
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    _wait_for_end(pid)
     assert not _alive(pid)  # SIGKILL, which it cannot ignore

@@ -120,6 +120,11 @@ def available() -> bool:
     return supported() and bool(address) and address not in _failed
 
 
+def forkable(cmd: list[str]) -> bool:
+    """The server can fork this kernel command: ``python -m ipykernel_launcher …``."""
+    return cmd[1:3] == ["-m", "ipykernel_launcher"]
+
+
 def fork_kernel(cmd: list[str], env: dict, cwd: str | None) -> ForkedProcess:
     """A kernel for the ``ipykernel_launcher`` command ``cmd``, forked by the server.
 
@@ -127,7 +132,7 @@ def fork_kernel(cmd: list[str], env: dict, cwd: str | None) -> ForkedProcess:
     its imports allow), and the kernel's channels wait for it as they would for a kernel
     still starting.
     """
-    if cmd[1:3] != ["-m", "ipykernel_launcher"]:
+    if not forkable(cmd):
         raise ValueError(f"not an ipykernel command line: {cmd[:3]}")
     request = {"cmd": list(cmd), "env": dict(env), "cwd": cwd or os.getcwd()}
     return ForkedProcess(request, os.environ[ADDRESS_VARIABLE], os.environ[KEY_VARIABLE])
@@ -220,7 +225,7 @@ def provisioner_class():
         forked = False  # whether this kernel was forked (it has the server's imports)
 
         async def launch_kernel(self, cmd, **kwargs):
-            if not available() or cmd[1:3] != ["-m", "ipykernel_launcher"]:
+            if not available() or not forkable(cmd):
                 return await super().launch_kernel(cmd, **kwargs)
             env = kwargs.get("env") or dict(os.environ)
             self.process = fork_kernel(cmd, env, kwargs.get("cwd"))
