@@ -201,3 +201,34 @@ def test_staff_page_reports_the_register_mismatch():
         )
         == ""
     )
+
+
+def test_one_village_name_matcher_for_cleaning_and_the_loaders():
+    """VillageNames: as written before 里-stripped, district-less names, '?', ambiguity."""
+    from dv_analysis.public.names import VillageNames
+
+    b = pd.DataFrame(
+        {
+            "countyname": ["臺北市", "臺北市", "臺北市", "新北市", "新北市", "臺北市"],
+            "townname": ["萬華區", "萬華區", "士林區", "板橋區", "板橋區", "大安區"],
+            "villname": ["義村里", "義里", "青山里", "青山里", "文化里", "龍門里"],
+            "villcode": ["A", "B", "C", "D", "E", "F"],
+        }
+    )
+    by_city = VillageNames(b)
+    assert by_city.lookup("臺北", "萬華", "義村") == "A"  # as written first, not 義里
+    assert by_city.lookup("臺北", "萬華區", "義里") == "B"
+    assert by_city.lookup("臺北", "", "青山") == "C"  # unique in its city without a district
+    assert by_city.lookup("臺北", "士林", "青?里") == "C"  # CP950's '?'
+    assert by_city.lookup("臺北", "", "文化") is None  # 新北's, not 臺北's
+    assert by_city.lookup("新北", "", "文化") == "E"
+    nationwide = VillageNames(b, by_city=False)
+    assert nationwide.lookup("", "", "青山") is None  # two cities have one
+    assert nationwide.lookup("", "", "文化") == "E"
+    assert nationwide.lookup("", "大安", "龍門") == "F"
+    got = by_city.codes(
+        pd.Series(["臺北", "新北", "臺北"]),
+        pd.Series(["士林", "板橋", None]),
+        pd.Series(["青山"] * 3),
+    )
+    assert got.tolist() == ["C", "D", "C"]

@@ -11,7 +11,8 @@ cities, one entry in :data:`VILLAGE_LAYER_CITIES`.
 
 from . import names as names
 from .boundaries import district_label, load_boundaries
-from .join import CRS_LONLAT, CRS_METRIC, match_villages, village_name_index
+from .join import CRS_LONLAT, CRS_METRIC, match_villages
+from .names import village_name_index
 from .points import (
     load_bus_stops,
     load_medical,

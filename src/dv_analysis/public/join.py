@@ -80,26 +80,6 @@ def _city_filter(city: str | None) -> str | None:
     return None if city in (None, "all") else str(city)
 
 
-def village_name_index(boundaries: pd.DataFrame) -> pd.DataFrame:
-    """(city key, district key, village key) → villcode for name matching.
-
-    Keys that are ambiguous within a city are dropped from the index (they cannot
-    identify a village) and listed in ``attrs['ambiguous']``.
-    """
-    idx = pd.DataFrame(
-        {
-            "city_k": boundaries["countyname"].map(names.city_key),
-            "district_k": boundaries["townname"].map(names.district_key),
-            "village_k": boundaries["villname"].map(names.village_key),
-            "villcode": boundaries["villcode"].values,
-        }
-    )
-    dup = idx.duplicated(["city_k", "district_k", "village_k"], keep=False)
-    out = idx[~dup].reset_index(drop=True)
-    out.attrs["ambiguous"] = idx[dup]["villcode"].tolist()
-    return out
-
-
 def match_villages(
     df: pd.DataFrame,
     boundaries: pd.DataFrame,
@@ -113,8 +93,9 @@ def match_villages(
 ) -> pd.DataFrame:
     """Add ``villcode`` and ``in_boundaries`` to ``df``: by code first, then by names.
 
-    A code counts when it is a village of ``boundaries``; names are matched on the
-    normalised (city, district, village) keys. Unmatched rows stay, flagged.
+    A code counts when it is a village of ``boundaries``; names are matched by
+    :class:`~dv_analysis.public.names.VillageNames`, the matcher cleaning uses too.
+    Unmatched rows stay, flagged.
     """
     df = df.copy()
     known = set(boundaries["villcode"])
@@ -127,33 +108,11 @@ def match_villages(
     result = pd.Series(np.where(by_code, code, None), index=df.index, dtype=object)
     method = pd.Series(np.where(by_code, "code", None), index=df.index, dtype=object)
     if village_col:
-        idx = village_name_index(boundaries)
-        keys = pd.DataFrame(
-            {
-                "city_k": df[city_col].map(names.city_key).values if city_col else "",
-                "district_k": df[district_col].map(names.district_key).values,
-                "village_k": df[village_col].map(names.village_key).values,
-            },
-            index=df.index,
-        )
-        if not city_col:
-            idx = idx.drop(columns="city_k").drop_duplicates(
-                ["district_k", "village_k"], keep=False
-            )
-            keys = keys.drop(columns="city_k")
-        on = [c for c in ("city_k", "district_k", "village_k") if c in keys.columns]
-        merged = keys.reset_index().merge(idx, on=on, how="left").set_index("index")["villcode"]
-        merged = merged.reindex(df.index)
-        # a name written without its suffix (義村 for 義村里): try it as written
-        unstripped = keys.assign(
-            village_k=df[village_col].map(lambda v: names.village_key(v, strip=False)).values
-        )
-        again = (
-            unstripped.reset_index().merge(idx, on=on, how="left").set_index("index")["villcode"]
-        )
-        merged = again.reindex(df.index).fillna(merged)
-        use = ~by_code & merged.notna()
-        result[use] = merged[use]
+        index = names.VillageNames(boundaries, by_city=city_col is not None)
+        city = df[city_col].map(names.city_key) if city_col else None
+        by_name = index.codes(city, df[district_col], df[village_col])
+        use = ~by_code & by_name.notna()
+        result[use] = by_name[use]
         method[use] = "names"
     df["villcode"] = result
     df["in_boundaries"] = result.notna()

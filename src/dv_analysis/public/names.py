@@ -140,3 +140,111 @@ def split_county_district(text: object) -> tuple[str, str]:
         if 0 < i < len(s) - 1:
             return city_key(s[: i + 1]), district_key(s[i + 1 :])
     return "", district_key(s)
+
+
+def village_name_index(boundaries: pd.DataFrame, *, by_city: bool = True) -> pd.DataFrame:
+    """(city key, district key, village key) → villcode, for matching by names.
+
+    Parameters
+    ----------
+    boundaries : pandas.DataFrame
+        Village boundaries with ``countyname``, ``townname``, ``villname`` and ``villcode``.
+    by_city : bool
+        Key on the city too. With ``False`` the city key is '' for every village, for rows
+        that give no city (a one-city layer, or a layer whose names are unique nationally).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``city_k``, ``district_k``, ``village_k`` and ``villcode``. Keys that name
+        more than one village cannot identify one: they are left out and their codes listed
+        in ``attrs['ambiguous']``.
+    """
+    idx = pd.DataFrame(
+        {
+            "city_k": boundaries["countyname"].map(city_key) if by_city else "",
+            "district_k": boundaries["townname"].map(district_key),
+            "village_k": boundaries["villname"].map(village_key),
+            "villcode": boundaries["villcode"].values,
+        }
+    )
+    dup = idx.duplicated(["city_k", "district_k", "village_k"], keep=False)
+    out = idx[~dup].reset_index(drop=True)
+    out.attrs["ambiguous"] = idx[dup]["villcode"].tolist()
+    return out
+
+
+class VillageNames:
+    """The one village-name matcher: case exports, population registers and vital events.
+
+    A name is looked up by (city, district, village) keys: as written, then without its
+    里/村 (:func:`village_candidates`). Without a district, by (city, village) where that
+    name is unique in the city. A '?' (a character CP950 could not hold) matches any one
+    character within the district when exactly one village fits.
+
+    Parameters
+    ----------
+    boundaries : pandas.DataFrame
+        The villages names are matched to (see :func:`village_name_index`).
+    by_city : bool
+        Whether the rows' city names are part of the key.
+    """
+
+    def __init__(self, boundaries: pd.DataFrame, *, by_city: bool = True) -> None:
+        idx = village_name_index(boundaries, by_city=by_city)
+        self.by_city = by_city
+        self.ambiguous: list[str] = idx.attrs["ambiguous"]
+        cols = [idx[c].tolist() for c in ("city_k", "district_k", "village_k", "villcode")]
+        self._pair = {(c, d, v): code for c, d, v, code in zip(*cols, strict=True)}
+        self._by_village = (
+            idx.drop_duplicates(["city_k", "village_k"], keep=False)
+            .set_index(["city_k", "village_k"])["villcode"]
+            .to_dict()
+        )
+        self._district: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        for c, d, v, code in zip(*cols, strict=True):
+            self._district.setdefault((c, d), []).append((v, code))
+
+    def lookup(self, city_k: str, district: object, village: object) -> str | None:
+        """The villcode of one name (the city as a key, '' when not by city), or None."""
+        d = district_key(district)
+        c = city_k if self.by_city else ""
+        cands = village_candidates(village)
+        for v in cands:
+            hit = self._pair.get((c, d, v)) if d else self._by_village.get((c, v))
+            if hit:
+                return hit
+        if d and any("?" in v for v in cands):
+            return self._wildcard(c, d, cands)
+        return None
+
+    def _wildcard(self, c: str, d: str, cands: tuple[str, ...]) -> str | None:
+        """A '?' matches any one character, within the district, if exactly one village fits."""
+        here = self._district.get((c, d), [])
+        for v in cands:
+            pat = re.compile("^" + re.escape(v).replace(r"\?", ".") + "$")
+            hits = [code for k, code in here if pat.match(k)]
+            if len(hits) == 1:
+                return hits[0]
+        return None
+
+    def codes(self, city_k: pd.Series | None, district: pd.Series, village: pd.Series) -> pd.Series:
+        """:meth:`lookup` of every row, once per distinct (city, district, village).
+
+        Parameters
+        ----------
+        city_k : pandas.Series or None
+            City keys (:func:`city_key`), or None when the rows give no city.
+        district, village : pandas.Series
+            The names as written.
+
+        Returns
+        -------
+        pandas.Series
+            The villcode of each row (None where no village matched), same index.
+        """
+        city = city_k if city_k is not None else pd.Series("", index=district.index)
+        frame = pd.DataFrame({"c": city.values, "d": district.values, "v": village.values})
+        codes_, uniq = pd.factorize(pd.MultiIndex.from_frame(frame.astype(object).fillna("")))
+        found = np.array([self.lookup(c, d, v) for c, d, v in uniq], dtype=object)
+        return pd.Series(found[codes_], index=district.index, dtype=object)

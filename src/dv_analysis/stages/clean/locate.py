@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -12,7 +10,6 @@ from ... import public
 from ...config import CITIES, Settings
 from ...public import names
 from .fields import _map_unique, _to_float
-from .incidents import _group_codes
 
 
 def coordinates_to_twd97(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -35,69 +32,10 @@ def coordinates_to_twd97(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.n
     return ox, oy, system
 
 
-class _NameIndex:
-    """Village codes by (city, district, village) keys; by (city, village) where the name is unique."""
-
-    def __init__(self, idx: pd.DataFrame) -> None:
-        self.pair = dict(
-            zip(
-                zip(idx["city_k"], idx["district_k"], idx["village_k"], strict=True),
-                idx["villcode"],
-                strict=True,
-            )
-        )
-        self.by_village = (
-            idx.drop_duplicates(["city_k", "village_k"], keep=False)
-            .set_index(["city_k", "village_k"])["villcode"]
-            .to_dict()
-        )
-        self.district: dict[tuple[str, str], list[tuple[str, str]]] = {}
-        for c, d, v, code in zip(
-            idx["city_k"], idx["district_k"], idx["village_k"], idx["villcode"], strict=True
-        ):
-            self.district.setdefault((c, d), []).append((v, code))
-
-    def lookup(self, c: str, d: str, cands: tuple[str, ...]) -> str | None:
-        """The code of the first candidate spelling that matches, or None."""
-        for v in cands:
-            hit = self.pair.get((c, d, v)) if d else self.by_village.get((c, v))
-            if hit:
-                return hit
-        if d and any("?" in v for v in cands):  # a character CP950 could not hold, as '?'
-            return self._wildcard(c, d, cands)
-        return None
-
-    def _wildcard(self, c: str, d: str, cands: tuple[str, ...]) -> str | None:
-        """A '?' matches any one character, within the district, if exactly one village fits."""
-        here = self.district.get((c, d), [])
-        for v in cands:
-            pat = re.compile("^" + re.escape(v).replace(r"\?", ".") + "$")
-            hits = [code for k, code in here if pat.match(k)]
-            if len(hits) == 1:
-                return hits[0]
-        return None
-
-
 def _by_names(df: pd.DataFrame, b: pd.DataFrame, ck: pd.Series, national: bool) -> pd.Series:
-    """Village code from district and village names (with the city's name in a national run),
-    looked up once per distinct spelling of (city, district, village)."""
-    idx = public.village_name_index(b)
-    if not national:  # one city: its name is not part of the key
-        idx = idx.assign(city_k="")
-    rk = ck if national else pd.Series("", index=df.index)
-    key, first = _group_codes(rk, df["district_raw"], df["village_raw"])
-    index = _NameIndex(idx)
-    found = np.empty(len(first), dtype=object)
-    found[:] = [
-        index.lookup(c, names.district_key(d), names.village_candidates(v))
-        for c, d, v in zip(
-            rk.iloc[first],
-            df["district_raw"].iloc[first],
-            df["village_raw"].iloc[first],
-            strict=True,
-        )
-    ]
-    return pd.Series(found[key], index=df.index, dtype=object)
+    """Village code from district and village names (with the city's name in a national run)."""
+    index = names.VillageNames(b, by_city=national)
+    return index.codes(ck if national else None, df["district_raw"], df["village_raw"])
 
 
 def _by_points(settings: Settings, city: str, x, y, need: np.ndarray):
