@@ -84,3 +84,21 @@ def test_no_literal_paths_outside_config():
             '"data_truth',
         ):
             assert literal not in text, f"{f.name} hard-codes {literal}"
+
+
+def test_period_paths_are_one_table_and_one_accessor(tmp_path):
+    import pickle
+
+    from dv_analysis.config import CLEAN_FILES, REPORT_FILES, Period, PeriodPaths, Settings
+
+    paths = PeriodPaths(
+        Settings.from_args(clean_dir=tmp_path / "c", reports_dir=tmp_path / "r"),
+        Period.parse("2020Q4"),
+    )
+    assert paths.village_risk == paths.clean / "village_risk.parquet"
+    assert paths.open_data == paths.reports / "public" / "open_data"
+    assert len(set(CLEAN_FILES.values())) == len(CLEAN_FILES)
+    assert not set(CLEAN_FILES) & set(REPORT_FILES)
+    with pytest.raises(AttributeError, match="no file or folder 'village_rsk'"):
+        _ = paths.village_rsk
+    assert pickle.loads(pickle.dumps(paths)).village_risk == paths.village_risk

@@ -259,6 +259,72 @@ class Settings:
         return self.truth_dir / self.city
 
 
+#: The files of a period's clean folder (``data_clean/<period>``) by attribute name:
+#: ``paths.village_risk`` is ``paths.clean / "village_risk.parquet"``.
+CLEAN_FILES: dict[str, str] = {
+    # Checksums of the raw files the clean tables were made from (stale when they differ).
+    "clean_key": "clean.key",
+    "notifications": "notifications.parquet",
+    "incidents": "incidents.parquet",
+    "quarantine": "quarantine.parquet",
+    # Rows recognised as duplicates: file, row, reason, notification id.
+    "duplicates": "duplicates.parquet",
+    # Columns of the exports the schema does not know, kept aside with their rows.
+    "extra_columns": "extra_columns.parquet",
+    "cleaning_summary": "cleaning_summary.json",
+    "village_features": "village_features.parquet",
+    "village_panel": "village_panel.parquet",
+    # Incidents per village, quarter and the unit that first reported them (long).
+    "village_units": "village_units.parquet",
+    "hotspots": "hotspots.parquet",
+    "emerging_hotspots": "emerging_hotspots.parquet",
+    "gi_panel": "gi_panel.parquet",
+    # Gi* of this quarter alone (one slice of every later panel), reused while unchanged.
+    "gi_quarter": "gi_quarter.parquet",
+    "scan_clusters": "scan_clusters.parquet",
+    "hotspot_summary": "hotspot_summary.json",
+    # Posterior relative risk of every village (the space-time model).
+    "village_risk": "village_risk.parquet",
+    # Posterior draws of each village's present relative risk (long: villcode, draw, rr_now):
+    # what the service plan reads its demand from.
+    "village_risk_draws": "village_risk_draws.parquet",
+    # Existing and candidate service sites: how often each is chosen (06).
+    "service_plan": "service_plan.parquet",
+    # Social workers per district, proposed with intervals (06).
+    "staff_allocation": "staff_allocation.parquet",
+    # The service plan's new sites, coverage gained and parameters (06).
+    "plan_summary": "plan_summary.json",
+    # Fixed effects, hyperparameters, diagnostics and sampler of the village-risk model.
+    "risk_summary": "risk_summary.json",
+    # Poisson CUSUM of every village's neighbourhood against its own baseline.
+    "early_warning": "early_warning.parquet",
+    # Hit rate and PAI of every ranking at every rolling origin.
+    "backtest": "backtest.parquet",
+    # The outreach list: rank, tier, reasons and the numbers behind them.
+    "village_priority": "village_priority.parquet",
+    "priority_summary": "priority_summary.json",
+    # Incidents per quarter, district and case type over every quarter with clean data.
+    "trends": "trends.parquet",
+    # This quarter's notifications by victim sex, age group, relationship, channel and
+    # district.
+    "affected": "affected.parquet",
+    "accessibility": "accessibility.parquet",
+    "risk_factors": "risk_factors.parquet",
+    "blind_spots": "blind_spots.parquet",
+    "prediction_scores": "prediction_scores.parquet",
+}
+
+#: The files and folders of a period's report folder (``reports/<period>``) by attribute name.
+REPORT_FILES: dict[str, str] = {
+    "internal": "internal",  # analysts only: executed notebooks, the audit
+    "staff": "staff",  # aggregates for staff: the HTML pages
+    "public": "public",  # disclosure-checked aggregates
+    "open_data": "public/open_data",
+    "public_map": "public/map_incident_rates.png",
+    "manifest": "manifest.json",
+}
+
+
 @dataclass(frozen=True)
 class PeriodPaths:
     """Files of one period: raw input folder, clean tables, report folders, manifest."""
@@ -288,177 +354,16 @@ class PeriodPaths:
         return self._home(self.settings.clean_dir)
 
     @property
-    def clean_key(self) -> Path:
-        """Checksums of the raw files the clean tables were made from (stale when they differ)."""
-        return self.clean / "clean.key"
-
-    @property
-    def notifications(self) -> Path:
-        return self.clean / "notifications.parquet"
-
-    @property
-    def incidents(self) -> Path:
-        return self.clean / "incidents.parquet"
-
-    @property
-    def quarantine(self) -> Path:
-        return self.clean / "quarantine.parquet"
-
-    @property
-    def duplicates(self) -> Path:
-        """Rows recognised as duplicates: file, row, reason, notification id."""
-        return self.clean / "duplicates.parquet"
-
-    @property
-    def extra_columns(self) -> Path:
-        """Columns of the exports the schema does not know, kept aside with their rows."""
-        return self.clean / "extra_columns.parquet"
-
-    @property
-    def cleaning_summary(self) -> Path:
-        return self.clean / "cleaning_summary.json"
-
-    @property
-    def village_features(self) -> Path:
-        return self.clean / "village_features.parquet"
-
-    @property
-    def village_panel(self) -> Path:
-        return self.clean / "village_panel.parquet"
-
-    @property
-    def village_units(self) -> Path:
-        """Incidents per village, quarter and the unit that first reported them (long)."""
-        return self.clean / "village_units.parquet"
-
-    @property
-    def hotspots(self) -> Path:
-        return self.clean / "hotspots.parquet"
-
-    @property
-    def emerging_hotspots(self) -> Path:
-        return self.clean / "emerging_hotspots.parquet"
-
-    @property
-    def gi_panel(self) -> Path:
-        return self.clean / "gi_panel.parquet"
-
-    @property
-    def gi_quarter(self) -> Path:
-        """Gi* of this quarter alone (one slice of every later panel), reused while unchanged."""
-        return self.clean / "gi_quarter.parquet"
-
-    @property
-    def scan_clusters(self) -> Path:
-        return self.clean / "scan_clusters.parquet"
-
-    @property
-    def hotspot_summary(self) -> Path:
-        return self.clean / "hotspot_summary.json"
-
-    @property
-    def village_risk(self) -> Path:
-        """Posterior relative risk of every village (the space-time model)."""
-        return self.clean / "village_risk.parquet"
-
-    @property
-    def village_risk_draws(self) -> Path:
-        """Posterior draws of each village's present relative risk (long: villcode, draw,
-        rr_now): what the service plan reads its demand from."""
-        return self.clean / "village_risk_draws.parquet"
-
-    @property
-    def service_plan(self) -> Path:
-        """Existing and candidate service sites: how often each is chosen (06)."""
-        return self.clean / "service_plan.parquet"
-
-    @property
-    def staff_allocation(self) -> Path:
-        """Social workers per district, proposed with intervals (06)."""
-        return self.clean / "staff_allocation.parquet"
-
-    @property
-    def plan_summary(self) -> Path:
-        """The service plan's new sites, coverage gained and parameters (06)."""
-        return self.clean / "plan_summary.json"
-
-    @property
-    def risk_summary(self) -> Path:
-        """Fixed effects, hyperparameters, diagnostics and sampler of the village-risk model."""
-        return self.clean / "risk_summary.json"
-
-    @property
-    def early_warning(self) -> Path:
-        """Poisson CUSUM of every village's neighbourhood against its own baseline."""
-        return self.clean / "early_warning.parquet"
-
-    @property
-    def backtest(self) -> Path:
-        """Hit rate and PAI of every ranking at every rolling origin."""
-        return self.clean / "backtest.parquet"
-
-    @property
-    def village_priority(self) -> Path:
-        """The outreach list: rank, tier, reasons and the numbers behind them."""
-        return self.clean / "village_priority.parquet"
-
-    @property
-    def priority_summary(self) -> Path:
-        return self.clean / "priority_summary.json"
-
-    @property
-    def trends(self) -> Path:
-        """Incidents per quarter, district and case type over every quarter with clean data."""
-        return self.clean / "trends.parquet"
-
-    @property
-    def affected(self) -> Path:
-        """This quarter's notifications by victim sex, age group, relationship, channel and district."""
-        return self.clean / "affected.parquet"
-
-    @property
-    def accessibility(self) -> Path:
-        return self.clean / "accessibility.parquet"
-
-    @property
-    def risk_factors(self) -> Path:
-        return self.clean / "risk_factors.parquet"
-
-    @property
-    def blind_spots(self) -> Path:
-        return self.clean / "blind_spots.parquet"
-
-    @property
-    def prediction_scores(self) -> Path:
-        return self.clean / "prediction_scores.parquet"
-
-    @property
     def reports(self) -> Path:
         return self._home(self.settings.reports_dir)
 
-    @property
-    def internal(self) -> Path:
-        return self.reports / "internal"
-
-    @property
-    def staff(self) -> Path:
-        return self.reports / "staff"
-
-    @property
-    def public(self) -> Path:
-        return self.reports / "public"
-
-    @property
-    def open_data(self) -> Path:
-        return self.public / "open_data"
-
-    @property
-    def public_map(self) -> Path:
-        return self.public / "map_incident_rates.png"
-
-    @property
-    def manifest(self) -> Path:
-        return self.reports / "manifest.json"
+    def __getattr__(self, name: str) -> Path:
+        """The one accessor of :data:`CLEAN_FILES` and :data:`REPORT_FILES`."""
+        if name in CLEAN_FILES:
+            return self.clean / CLEAN_FILES[name]
+        if name in REPORT_FILES:
+            return self.reports / REPORT_FILES[name]
+        raise AttributeError(f"{type(self).__name__!r} has no file or folder {name!r}")
 
     @property
     def truth(self) -> Path:
