@@ -75,16 +75,20 @@ def expected_counts(observed: np.ndarray, person_quarters: np.ndarray) -> np.nda
 PANEL_COUNTS = ("incidents", "notifications")
 
 
+def _check_count(count: str) -> None:
+    if count not in PANEL_COUNTS:
+        raise ValueError(
+            f"count {count!r}: the risk model reads a count of the village panel "
+            f"({', '.join(PANEL_COUNTS)}) over its own window (risk_window quarters)"
+        )
+
+
 def window_table(paths: PeriodPaths, count: str, window: int) -> tuple[pd.DataFrame, list[str]]:
     """Village polygons with ``observed`` (``count`` summed over the ``window`` quarters ending
     with the period) and ``person_quarters`` (each quarter's population, summed), in boundary
     order, read from the period's village panel; and the window's quarters that have clean
     data (the others count for nobody: the sums cover the quarters that exist)."""
-    if count not in PANEL_COUNTS:
-        raise ValueError(
-            f"count {count!r}: the risk model reads a count of the village panel "
-            f"({', '.join(PANEL_COUNTS)}) summed over its own window (risk_window quarters)"
-        )
+    _check_count(count)
     if window < 1:
         raise ValueError(f"risk_window {window}: at least one quarter")
     wanted = [str(q) for q in window_periods(paths.period, window)]
@@ -179,11 +183,7 @@ def window_panel(paths: PeriodPaths, count: str, window: int) -> WindowPanel:
 def panel_window(panel: pd.DataFrame, villages, end: str, count: str, window: int) -> WindowPanel:
     """:func:`window_panel` of a panel already read, for the ``window`` quarters ending with
     quarter ``end`` (the backtest's origins read earlier windows of the same panel)."""
-    if count not in PANEL_COUNTS:
-        raise ValueError(
-            f"count {count!r}: the risk model reads a count of the village panel "
-            f"({', '.join(PANEL_COUNTS)}) over its own window (risk_window quarters)"
-        )
+    _check_count(count)
     if window < 2:
         raise ValueError(f"risk_window {window}: the space-time model needs at least 2 quarters")
     wanted = [str(q) for q in window_periods(end, window)]
