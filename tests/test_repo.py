@@ -344,3 +344,36 @@ def test_every_public_stats_function_has_numpydoc_parameters_and_returns():
             if "Parameters\n----------" not in doc or "Returns\n-------" not in doc:
                 missing.append(f"{f.stem}.{node.name}")
     assert not missing, missing
+
+
+#: Lines of code (no docstring, blank or comment lines) a function may have without saying
+#: why; a longer one must carry a ``# long: <why>`` comment in its body.
+MAX_FUNCTION_LINES = 60
+
+
+def _code_lines(func, lines: list[str]) -> int:
+    import ast
+
+    body = func.body
+    doc = isinstance(body[0], ast.Expr) and isinstance(
+        getattr(body[0], "value", None), ast.Constant
+    )
+    start = body[0].end_lineno + 1 if doc else body[0].lineno
+    text = [line.strip() for line in lines[start - 1 : func.end_lineno]]
+    return sum(1 for line in text if line and not line.startswith("#"))
+
+
+def test_no_function_is_over_sixty_lines_without_saying_why():
+    import ast
+
+    long = []
+    for path in sorted((ROOT / "src" / "dv_analysis").rglob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        lines = source.splitlines()
+        for node in ast.walk(ast.parse(source)):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            body = "\n".join(lines[node.lineno - 1 : node.end_lineno])
+            if _code_lines(node, lines) > MAX_FUNCTION_LINES and "# long:" not in body:
+                long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}")
+    assert not long, "functions over 60 lines of code without '# long: <why>': " + ", ".join(long)

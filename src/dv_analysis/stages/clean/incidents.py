@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,13 @@ def _content_key(df: pd.DataFrame) -> pd.Series:
     return pd.Series(key, index=df.index)
 
 
+#: Columns of the incident table.
+INCIDENT_COLUMNS = (
+    "incident_id", "victim_key", "case_type", "villcode", "first_notified", "last_notified",
+    "n_notifications", "n_units", "high_danger", "opened",
+)  # fmt: skip
+
+
 def build_incidents(notes: pd.DataFrame, window_days: int = 14) -> pd.DataFrame:
     """Group notifications into incidents.
 
@@ -37,20 +45,47 @@ def build_incidents(notes: pd.DataFrame, window_days: int = 14) -> pd.DataFrame:
     """
     if notes.empty:
         notes["incident_id"] = pd.Series(dtype=str)
-        return pd.DataFrame(
-            columns=[
-                "incident_id",
-                "victim_key",
-                "case_type",
-                "villcode",
-                "first_notified",
-                "last_notified",
-                "n_notifications",
-                "n_units",
-                "high_danger",
-                "opened",
-            ]
-        )
+        return pd.DataFrame(columns=list(INCIDENT_COLUMNS))
+    g = _group(notes, window_days)
+    notes["incident_id"] = g.ids[g.grp]
+    n_groups, grp = len(g.starts), g.grp
+    opened = notes["opened"]
+    yes = np.bincount(grp, weights=(opened == "是").to_numpy(bool), minlength=n_groups) > 0
+    no = np.bincount(grp, weights=(opened == "否").to_numpy(bool), minlength=n_groups) > 0
+    danger = np.bincount(grp, weights=notes["tipvda"].to_numpy(float) >= 8, minlength=n_groups) > 0
+    inc = pd.DataFrame(
+        {
+            "incident_id": g.ids,
+            "victim_key": g.victim,
+            "case_type": g.ctype,
+            "villcode": _main_village(notes["villcode"], grp, n_groups),
+            "first_notified": notes["notified_date"].to_numpy()[g.first],
+            "last_notified": notes["notified_date"].to_numpy()[g.ends],
+            "n_notifications": np.diff(np.r_[g.starts, len(notes)]).astype(np.int64),
+            "n_units": _units(notes["reporter_unit"], grp, n_groups).astype(np.int64),
+            # opened if any notification says so, else not opened if any says so, else unknown
+            "opened": np.where(yes, "是", np.where(no, "否", None)),
+            "high_danger": danger,
+        }
+    )
+    return inc.iloc[np.argsort(g.ids.astype("U16"), kind="stable")].reset_index(drop=True)
+
+
+@dataclass
+class _Groups:
+    """Notifications grouped into incidents (positions are rows of the notes)."""
+
+    grp: np.ndarray  # each notification's incident
+    starts: np.ndarray  # each incident's first notification, in sorted order
+    first: np.ndarray  # the row of each incident's first notification
+    ends: np.ndarray  # and of its last (the latest date)
+    victim: np.ndarray
+    ctype: np.ndarray
+    ids: np.ndarray  # incident ids, by content
+
+
+def _group(notes: pd.DataFrame, window_days: int) -> _Groups:
+    """Same victim and case type within ``window_days`` of the previous notification."""
     n = len(notes)
     vk_codes, vk_uniq = pd.factorize(notes["victim_key"], sort=True, use_na_sentinel=False)
     ct_codes, ct_uniq = pd.factorize(notes["case_type"], sort=True, use_na_sentinel=False)
@@ -64,56 +99,41 @@ def build_incidents(notes: pd.DataFrame, window_days: int = 14) -> pd.DataFrame:
     new[1:] = ~(
         (vk[1:] == vk[:-1]) & (ct[1:] == ct[:-1]) & ~blank[1:] & (dd[1:] - dd[:-1] <= window_days)
     )
-    starts = np.flatnonzero(new)  # each incident's first notification, in sorted order
+    starts = np.flatnonzero(new)
     grp = np.empty(n, dtype=np.int64)
-    grp[order] = np.cumsum(new) - 1  # each notification's incident, in the notes' order
-    first = order[starts]  # the notes' row of each incident's first notification
-    ends = order[np.r_[starts[1:], n] - 1]  # and of its last (the latest date)
+    grp[order] = np.cumsum(new) - 1
+    first = order[starts]
     victim, ctype = vk_uniq.take(vk_codes[first]), ct_uniq.take(ct_codes[first])
+    firsts = id_uniq.take(id_codes[first]).tolist()
     ids = np.array(
         [
             "I" + hashlib.sha256(f"{v}|{t}|{f}".encode()).hexdigest()[:15].upper()
-            for v, t, f in zip(
-                victim.tolist(), ctype.tolist(), id_uniq.take(id_codes[first]).tolist(), strict=True
-            )
+            for v, t, f in zip(victim.tolist(), ctype.tolist(), firsts, strict=True)
         ],
         dtype=object,
     )
-    notes["incident_id"] = ids[grp]
-    n_groups = len(starts)
-    # reporting units: distinct known units per incident
-    unit, unit_uniq = pd.factorize(notes["reporter_unit"])
+    ends = order[np.r_[starts[1:], n] - 1]
+    return _Groups(grp, starts, first, ends, victim, ctype, ids)
+
+
+def _units(reporter_unit: pd.Series, grp: np.ndarray, n_groups: int) -> np.ndarray:
+    """Distinct known reporting units of each incident."""
+    unit, unit_uniq = pd.factorize(reporter_unit)
     known = unit >= 0
     pairs = _distinct(grp[known] * len(unit_uniq) + unit[known])
-    n_units = np.bincount(pairs // max(len(unit_uniq), 1), minlength=n_groups)
-    # the most frequent village of the incident's notifications (ties: the smallest code)
-    vc_codes, vc_uniq = pd.factorize(notes["villcode"], sort=True)
+    return np.bincount(pairs // max(len(unit_uniq), 1), minlength=n_groups)
+
+
+def _main_village(villcode: pd.Series, grp: np.ndarray, n_groups: int) -> np.ndarray:
+    """The most frequent village of each incident's notifications (ties: the smallest code)."""
+    vc_codes, vc_uniq = pd.factorize(villcode, sort=True)
     pair, count = _distinct(grp * len(vc_uniq) + vc_codes, counts=True)
     pg, pv = pair // len(vc_uniq), pair % len(vc_uniq)
     best = np.lexsort((pv, -count, pg))
     best = best[np.r_[True, pg[best][1:] != pg[best][:-1]]]
     village = np.empty(n_groups, dtype=np.int64)
     village[pg[best]] = pv[best]
-    # opened if any notification says so, else not opened if any says so, else unknown
-    opened = notes["opened"]
-    yes = np.bincount(grp, weights=(opened == "是").to_numpy(bool), minlength=n_groups) > 0
-    no = np.bincount(grp, weights=(opened == "否").to_numpy(bool), minlength=n_groups) > 0
-    danger = np.bincount(grp, weights=notes["tipvda"].to_numpy(float) >= 8, minlength=n_groups) > 0
-    inc = pd.DataFrame(
-        {
-            "incident_id": ids,
-            "victim_key": victim,
-            "case_type": ctype,
-            "villcode": vc_uniq.take(village),
-            "first_notified": notes["notified_date"].to_numpy()[first],
-            "last_notified": notes["notified_date"].to_numpy()[ends],
-            "n_notifications": np.diff(np.r_[starts, n]).astype(np.int64),
-            "n_units": n_units.astype(np.int64),
-            "opened": np.where(yes, "是", np.where(no, "否", None)),
-            "high_danger": danger,
-        }
-    )
-    return inc.iloc[np.argsort(ids.astype("U16"), kind="stable")].reset_index(drop=True)
+    return vc_uniq.take(village)
 
 
 def _distinct(values: np.ndarray, counts: bool = False):
