@@ -377,3 +377,23 @@ def test_no_function_is_over_sixty_lines_without_saying_why():
             if _code_lines(node, lines) > MAX_FUNCTION_LINES and "# long:" not in body:
                 long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}")
     assert not long, "functions over 60 lines of code without '# long: <why>': " + ", ".join(long)
+
+
+def test_every_package_declares_all_and_a_container_lists_its_modules():
+    import ast
+
+    for init in sorted((ROOT / "src" / "dv_analysis").rglob("__init__.py")):
+        tree = ast.parse(init.read_text(encoding="utf-8"))
+        found = [
+            n.value
+            for n in tree.body
+            if isinstance(n, ast.Assign)
+            and any(getattr(t, "id", "") == "__all__" for t in n.targets)
+        ]
+        assert found, f"{init.relative_to(ROOT)} declares no __all__"
+        imports = any(isinstance(n, ast.ImportFrom | ast.Import) for n in tree.body)
+        if not imports:  # a container of modules: __all__ names every one
+            names = {ast.literal_eval(e) for e in found[0].elts}
+            here = {p.stem for p in init.parent.glob("*.py") if not p.stem.startswith("_")}
+            here |= {p.name for p in init.parent.iterdir() if (p / "__init__.py").exists()}
+            assert names == here, f"{init.relative_to(ROOT)}: __all__ {sorted(names ^ here)}"

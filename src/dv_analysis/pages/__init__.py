@@ -6,3 +6,18 @@
 (:mod:`.public_page`) and the source credits (:mod:`.credits`) from aggregate tables.
 :mod:`.show` (imported as ``show``; it used to be ``display``, which shadowed IPython's) sets up fonts and styles tables in the notebooks.
 """
+
+#: The package's modules (``from dv_analysis.pages import *`` imports them).
+__all__ = [
+    "charts",
+    "credits",
+    "interactive",
+    "labels",
+    "maps",
+    "plan",
+    "public_page",
+    "report",
+    "show",
+    "summaries",
+    "tables",
+]

@@ -22,3 +22,17 @@ notebook                  stage                  parameters
 Beside them: :mod:`.cache` (fits kept by the content of their inputs) and :mod:`.layer`
 (``dv-analysis hotspots`` and ``smooth`` on any layer the analyst gives).
 """
+
+#: The package's modules (``from dv_analysis.stages import *`` imports them).
+__all__ = [
+    "access",
+    "cache",
+    "clean",
+    "features",
+    "hotspots",
+    "layer",
+    "plan",
+    "priority",
+    "report",
+    "risk",
+]

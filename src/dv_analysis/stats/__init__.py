@@ -19,3 +19,25 @@ engine), :mod:`.spacetime_nuts` (its NUTS engine, the reference), :mod:`.early_w
 test), :mod:`.backtest` (rankings scored at rolling origins, nested, with a block
 bootstrap), :mod:`.location` (MCLP, p-median and LSCP over posterior draws; staff split).
 """
+
+#: The package's modules (``from dv_analysis.stats import *`` imports them).
+__all__ = [
+    "accessibility",
+    "areas",
+    "backtest",
+    "bym2",
+    "early_warning",
+    "emerging",
+    "icar",
+    "laplace",
+    "local",
+    "location",
+    "mcmc",
+    "models",
+    "permutation",
+    "rates",
+    "scan",
+    "spacetime",
+    "spacetime_nuts",
+    "weights",
+]
