@@ -2,7 +2,8 @@
 
 :mod:`.labels` is the one zh-TW vocabulary; the other modules build tables
 (:mod:`.tables`), maps (:mod:`.maps`), charts (:mod:`.charts`), plain-language text
-(:mod:`.summaries`), the quarterly report's blocks (:mod:`.report`), the public page
+(:mod:`.summaries`), the front page's blocks (:mod:`.front_page`, the
+quarterly report staff open first), the public page
 (:mod:`.public_page`) and the source credits (:mod:`.credits`) from aggregate tables.
 :mod:`.show` (imported as ``show``; it used to be ``display``, which shadowed IPython's) sets up fonts and styles tables in the notebooks.
 """
@@ -11,12 +12,12 @@
 __all__ = [
     "charts",
     "credits",
+    "front_page",
     "interactive",
     "labels",
     "maps",
     "plan",
     "public_page",
-    "report",
     "show",
     "summaries",
     "tables",

@@ -42,7 +42,7 @@ REST = (
     "dv_analysis.pages.maps",
     "dv_analysis.pages.plan",
     "dv_analysis.pages.public_page",
-    "dv_analysis.pages.report",
+    "dv_analysis.pages.front_page",
     "dv_analysis.stages.access",
     "dv_analysis.stages.features",
     "dv_analysis.stages.hotspots",

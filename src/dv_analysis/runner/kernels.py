@@ -27,7 +27,7 @@ import IPython.display
 import matplotlib.pyplot
 import mapclassify
 import dv_analysis.config, dv_analysis.public
-from dv_analysis.pages import charts, credits, maps, report, show, summaries, tables
+from dv_analysis.pages import charts, credits, front_page, maps, show, summaries, tables
 from dv_analysis.stages import access, clean, features, hotspots, priority
 """
 

@@ -261,7 +261,7 @@ def write_public_page(paths: PeriodPaths, page: str, figure) -> list:
 @dataclass(frozen=True)
 class ReportInputs:
     """The period's aggregate outputs the report page shows, read once by
-    :func:`load_inputs` and handed to :mod:`dv_analysis.pages.report` (which reads no file).
+    :func:`load_inputs` and handed to :mod:`dv_analysis.pages.front_page` (which reads no file).
     An output of a notebook that did not run is ``None``."""
 
     period: Period

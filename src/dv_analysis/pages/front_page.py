@@ -1,4 +1,5 @@
-"""The quarterly report's own blocks: highlights, change since last quarter, the published table.
+"""The front page's blocks (05_report's staff page, ``staff/index.html``): highlights,
+change since last quarter, the published table.
 
 They take the period's aggregate outputs, read once by the stage
 (:class:`dv_analysis.stages.report.ReportInputs`, here ``inputs``; never a case-level
