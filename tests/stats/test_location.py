@@ -96,6 +96,40 @@ def test_p_median_on_a_line_picks_the_weighted_median():
     assert (out["assigned"] == 3).all()
 
 
+def _brute_p_median(w, cost, existing, new):
+    """The smallest weighted trip over every set of ``new`` free sites (enumeration)."""
+    best = np.inf
+    for s in combinations(np.flatnonzero(~existing), new):
+        open_ = existing.copy()
+        open_[list(s)] = True
+        best = min(best, float(w @ cost[:, open_].min(axis=1)))
+    return best
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_p_median_with_fixed_sites_matches_enumeration_and_spopts_full_model(seed):
+    """The reduced model (fixed sites as one column, villages they serve best left out)
+    reaches the full model's optimum."""
+    from spopt.locate import PMedian
+
+    rng = np.random.default_rng(seed)
+    villages, sites = rng.uniform(0, 20_000, (60, 2)), rng.uniform(0, 20_000, (14, 2))
+    w = rng.gamma(0.5, 2.0, 60) * (rng.uniform(size=60) > 0.2)
+    cost = L.travel_minutes(villages, sites)
+    existing = np.zeros(14, bool)
+    existing[:4] = True
+    out = L.p_median(w, cost, 6, existing)
+    assert out["chosen"][:4].all() and out["chosen"].sum() == 6
+    trip = float(w @ cost[:, out["chosen"]].min(axis=1))
+    assert trip == pytest.approx(_brute_p_median(w, cost, existing, 2), rel=1e-9)
+    full = PMedian.from_cost_matrix(
+        cost, w, p_facilities=6, predefined_facilities_arr=existing.astype(int)
+    )
+    full = full.solve(L._solver())
+    chosen = np.array([v.varValue > 0.5 for v in full.fac_vars])
+    assert trip == pytest.approx(float(w @ cost[:, chosen].min(axis=1)), rel=1e-9)
+
+
 def test_lscp_counts_the_sites_every_listed_village_needs():
     villages, demand, sites, existing = _toy_city()
     minutes = L.travel_minutes(villages, sites)

@@ -237,17 +237,45 @@ def p_median(
         ``chosen`` (``(m,)`` bool), ``assigned`` (``(n,)`` index of each village's site),
         ``mean_minutes`` (demand-weighted mean travel time).
     """
-    from spopt.locate import PMedian
-
     w = np.clip(np.asarray(weights, float), 0.0, None)
     cost = np.asarray(minutes, float)
-    pre = None if existing is None else np.asarray(existing, int)
-    model = PMedian.from_cost_matrix(cost, w, p_facilities=int(p), predefined_facilities_arr=pre)
-    model = model.solve(_solver())
-    chosen = np.array([v.varValue > 0.5 for v in model.fac_vars])
+    fixed = np.zeros(cost.shape[1], bool) if existing is None else np.asarray(existing, bool)
+    chosen = fixed.copy()
+    free = np.flatnonzero(~fixed)
+    picked = _p_median_new(w, cost, fixed, int(p) - int(fixed.sum())) if len(free) else []
+    chosen[free[picked]] = True
     assigned = np.flatnonzero(chosen)[np.argmin(cost[:, chosen], axis=1)]
     mean = float((w * cost[np.arange(len(w)), assigned]).sum() / max(w.sum(), 1e-12))
     return {"chosen": chosen, "assigned": assigned, "mean_minutes": mean}
+
+
+def _p_median_new(w: np.ndarray, cost: np.ndarray, fixed: np.ndarray, new: int) -> np.ndarray:
+    """Positions among the free sites of the ``new`` ones spopt's ``PMedian`` opens.
+
+    With sites fixed open, a village never goes to a free site farther than its nearest
+    fixed one: the fixed sites become one column (that nearest time), and villages no free
+    site brings nearer (or without demand) leave, as their cost cannot change. The optimum
+    is the full model's (``tests/stats/test_location.py`` compares them with enumeration).
+    """
+    from spopt.locate import PMedian
+
+    free = ~fixed
+    new = min(max(new, 0), int(free.sum()))
+    if fixed.any():
+        near = cost[:, fixed].min(axis=1)
+        rows = (w > 0) & (cost[:, free] < near[:, None]).any(axis=1)
+        sub = np.c_[near[rows], cost[np.ix_(rows, free)]]
+        pre = np.r_[1, np.zeros(int(free.sum()), int)]
+    else:
+        rows = w > 0
+        sub, pre = cost[rows][:, free], None
+    if new == 0 or not rows.any():  # nothing to gain: the first free sites, as ties go
+        return np.arange(new)
+    model = PMedian.from_cost_matrix(sub, w[rows], p_facilities=new + int(fixed.any()),
+                                     predefined_facilities_arr=pre)  # fmt: skip
+    model = model.solve(_solver())
+    opened = np.array([v.varValue > 0.5 for v in model.fac_vars])
+    return np.flatnonzero(opened[1:] if fixed.any() else opened)
 
 
 def lscp(minutes: np.ndarray, threshold: float, must_reach: np.ndarray,
