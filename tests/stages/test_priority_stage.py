@@ -39,7 +39,39 @@ def world(settings, monkeypatch):
                              "rr_now_mean": mean / e})  # fmt: skip
 
     monkeypatch.setattr(priority, "origin_risk", fake_risk)
+    monkeypatch.setattr(priority, "prefit_origins", lambda *a: (0, False))  # tested below
     return villages, panel, seen, quarters, pop
+
+
+def test_missing_origin_fits_are_made_on_two_cores_and_read_back_as_made_here(settings):
+    """A first run's origin fits, half made in a forked child, are the fits this process
+    makes itself; a second call finds nothing to fit."""
+    from dv_analysis import workers
+
+    villages = public.load_boundaries(settings)
+    villages = villages[villages["townname"] == "松山區"].reset_index(drop=True)
+    rng = np.random.default_rng(3)
+    quarters = [str(q) for q in period_range("2019Q1", "2020Q4")]
+    pop = rng.integers(2000, 9000, len(villages))
+    panel = pd.concat(
+        [pd.DataFrame({"villcode": villages["villcode"], "period": q, "pop_total": pop,
+                       "incidents": rng.poisson(pop / 800)}) for q in quarters],
+        ignore_index=True,
+    )  # fmt: skip
+    paths, params = settings.period("2020Q4"), priority.PriorityParams(risk_window=4)
+    origins = quarters[-5:-1]
+    assert priority.prefit_origins(paths, panel, villages, origins, params) == (
+        4,
+        workers.cores() >= 2 and "fork" in __import__("multiprocessing").get_all_start_methods(),
+    )
+    assert len(list(settings.fit_cache.glob("st-*.parquet"))) == 4, "the child's two are kept too"
+    kept = [priority.origin_risk(paths, panel, villages, o, params) for o in origins]
+    for f in settings.fit_cache.iterdir():
+        f.unlink()
+    for o, read_back in zip(origins, kept, strict=True):
+        made = priority.origin_risk(paths, panel, villages, o, params)
+        pd.testing.assert_frame_equal(read_back, made)
+    assert priority.prefit_origins(paths, panel, villages, origins, params) == (0, False)
 
 
 def test_backtest_ranks_with_earlier_quarters_only(settings, world):

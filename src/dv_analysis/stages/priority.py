@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from .. import public
+from .. import public, workers
 from ..config import RISK_WINDOW_QUARTERS, Period, PeriodPaths
 from ..pages import labels as L
 from ..stats.backtest import nested_selection, score_rankings
@@ -174,6 +174,12 @@ def model_scores(risk: pd.DataFrame) -> dict[str, np.ndarray]:
     }
 
 
+def _origin_params(params: PriorityParams) -> risk_stage.RiskParams:
+    return risk_stage.RiskParams(risk_window=params.risk_window, weights=params.weights,
+                                 strategy="eb", posterior_draws=params.backtest_draws,
+                                 seed=params.seed)  # fmt: skip
+
+
 def origin_risk(paths: PeriodPaths, panel, villages, origin: str, params: PriorityParams):
     """The space-time model with data up to ``origin`` only (θ at its mode, R-INLA's "eb":
     a ranking to score, not numbers staff read), kept by content in the fit cache so that
@@ -181,10 +187,32 @@ def origin_risk(paths: PeriodPaths, panel, villages, origin: str, params: Priori
     wp = risk_stage.panel_window(panel, villages, origin, "incidents", params.risk_window)
     if len(wp.quarters) < 2:
         return None
-    rp = risk_stage.RiskParams(risk_window=params.risk_window, weights=params.weights,
-                               strategy="eb", posterior_draws=params.backtest_draws,
-                               seed=params.seed)  # fmt: skip
-    return risk_stage.fit_window(paths, wp, rp)[0]
+    return risk_stage.fit_window(paths, wp, _origin_params(params))[0]
+
+
+def _fit_origins(paths: PeriodPaths, panel, villages, origins, params: PriorityParams) -> None:
+    for origin in origins:
+        origin_risk(paths, panel, villages, origin, params)
+
+
+def prefit_origins(paths: PeriodPaths, panel, villages, origins, params: PriorityParams):
+    """Fit the origins whose fits are not kept yet, half of them in a forked child on the
+    other core (:func:`dv_analysis.workers.beside`), so that the backtest then reads every
+    one back. Only when three or more are missing (a first run: the next quarter misses
+    one) and for one city (all of Taiwan spreads each fit's counties over the cores).
+    Returns how many were fitted and whether a child took half of them."""
+    rp = _origin_params(params)
+
+    def missing(origin: str) -> bool:
+        wp = risk_stage.panel_window(panel, villages, origin, "incidents", params.risk_window)
+        return len(wp.quarters) >= 2 and not risk_stage.window_kept(paths, wp, rp)
+
+    todo = [o for o in origins if missing(o)] if paths.settings.city != "all" else []
+    if len(todo) < 3:
+        return len(todo), False
+    with workers.beside(_fit_origins, paths, panel, villages, todo[1::2], params) as forked:
+        _fit_origins(paths, panel, villages, todo[0::2] if forked else todo, params)
+    return len(todo), forked
 
 
 def backtest(paths: PeriodPaths, panel, villages, params: PriorityParams, progress=True):
@@ -195,9 +223,12 @@ def backtest(paths: PeriodPaths, panel, villages, params: PriorityParams, progre
     ids = villages["villcode"].to_numpy()
     periods = sorted(p for p in panel["period"].unique() if p <= str(paths.period))
     targets = periods[4:][-params.backtest_quarters :] if params.backtest_quarters > 0 else []
+    origins = [periods[periods.index(t) - 1] for t in targets]
+    fitted, forked = prefit_origins(paths, panel, villages, origins, params)
+    if forked and progress:
+        print(f"  backtest: {fitted} new origin fits made on two cores", flush=True)
     rows = []
-    for i, t in enumerate(targets, 1):
-        origin = periods[periods.index(t) - 1]
+    for i, (t, origin) in enumerate(zip(targets, origins, strict=True), 1):
         if progress:
             print(f"  backtest {i}/{len(targets)}: rank with data to {origin}, score {t}",
                   flush=True)  # fmt: skip

@@ -385,15 +385,31 @@ def _model_form(params: RiskParams) -> dict:
     }
 
 
+def _window_args(wp: WindowPanel, params: RiskParams) -> tuple[tuple, np.ndarray]:
+    """(villages, y, e, e_next) of the villages with population, and their mask."""
+    e = spacetime_module.expected_by_type(wp.counts, wp.populations)
+    e_next = spacetime_module.expected_next(wp.counts, wp.populations, params.now_quarters)
+    rows = e.sum(1) > 0
+    return (wp.villages[rows].reset_index(drop=True), wp.y[rows], e[rows], e_next[rows]), rows
+
+
+def window_kept(paths: PeriodPaths, wp: WindowPanel, params: RiskParams) -> bool:
+    """Whether :func:`fit_window` would read this window's fit back from the fit cache (one
+    city; all of Taiwan is fitted county by county and answers False)."""
+    if paths.settings.city == "all":
+        return False
+    villages, y, e, _ = _window_args(wp, params)[0]
+    stem = f"st-{spacetime_key(villages, y, e, params)}"
+    folder = paths.settings.fit_cache
+    return (folder / f"{stem}.parquet").exists() and (folder / f"{stem}.json").exists()
+
+
 def fit_window(paths: PeriodPaths, wp: WindowPanel, params: RiskParams, progress: bool = False):
     """The space-time model of one window (kept by content in the fit cache; county by county
     for all of Taiwan). Returns the fitted columns for every village of ``wp`` (empty for
     villages without population), the fit summary and the mask of fitted villages."""
-    g, y = wp.villages, wp.y
-    e = spacetime_module.expected_by_type(wp.counts, wp.populations)
-    e_next = spacetime_module.expected_next(wp.counts, wp.populations, params.now_quarters)
-    fit_rows = e.sum(1) > 0
-    args = (g[fit_rows].reset_index(drop=True), y[fit_rows], e[fit_rows], e_next[fit_rows])
+    g = wp.villages
+    args, fit_rows = _window_args(wp, params)
     if paths.settings.city == "all":
         areas, fit_summary = _spacetime_by_county(paths, *args, params, progress)
     else:
