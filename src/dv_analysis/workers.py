@@ -4,7 +4,9 @@ Notebooks of a period (``runner.schedule``) and the county fits of all of Taiwan
 (``stages.risk``) run in worker processes started with ``spawn``: no inherited ZMQ
 sockets or JAX threads, and the same behaviour on Linux, macOS and Windows. A script that
 calls them must guard its main code with ``if __name__ == "__main__":`` (Python's rule for
-``spawn``); notebooks and the ``dv-analysis`` command need nothing.
+``spawn``); notebooks and the ``dv-analysis`` command need nothing. The one exception is
+:func:`beside`: a short computation forked from the calling process, whose results go to
+files the caller would otherwise write itself (the backtest's origin fits).
 """
 
 from __future__ import annotations
