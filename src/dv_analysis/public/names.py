@@ -244,7 +244,30 @@ class VillageNames:
             The villcode of each row (None where no village matched), same index.
         """
         city = city_k if city_k is not None else pd.Series("", index=district.index)
-        frame = pd.DataFrame({"c": city.values, "d": district.values, "v": village.values})
-        codes_, uniq = pd.factorize(pd.MultiIndex.from_frame(frame.astype(object).fillna("")))
-        found = np.array([self.lookup(c, d, v) for c, d, v in uniq], dtype=object)
-        return pd.Series(found[codes_], index=district.index, dtype=object)
+        key, first = group_codes(city, district, village)
+        rows = zip(city.iloc[first], district.iloc[first], village.iloc[first], strict=True)
+        found = np.array([self.lookup(c, d, v) for c, d, v in rows], dtype=object)
+        return pd.Series(found[key], index=district.index, dtype=object)
+
+
+def group_codes(*columns: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """One integer per distinct combination of the columns' values (in order of first
+    appearance; missing values are a value of their own), and the position of each
+    combination's first row: what lets a name be looked up once per distinct spelling.
+
+    Parameters
+    ----------
+    *columns : pandas.Series
+        Columns of equal length.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        The code of each row, and the first row of each code.
+    """
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    for col in columns:
+        codes, uniq = pd.factorize(col, use_na_sentinel=False)
+        key, _ = pd.factorize(key * len(uniq) + codes)  # stays below rows × distinct values
+    _, first = np.unique(key, return_index=True)
+    return key, first

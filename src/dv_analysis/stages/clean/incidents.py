@@ -8,21 +8,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-
-def _group_codes(*columns: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """One integer per distinct combination of the columns' values (in order of first
-    appearance), and the position of each combination's first row."""
-    key = np.zeros(len(columns[0]), dtype=np.int64)
-    for col in columns:
-        codes, uniq = pd.factorize(col, use_na_sentinel=False)
-        key, _ = pd.factorize(key * len(uniq) + codes)  # stays below rows × distinct values
-    _, first = np.unique(key, return_index=True)
-    return key, first
+from ...public.names import group_codes
 
 
 def _content_key(df: pd.DataFrame) -> pd.Series:
     """One integer per distinct (id, notified date, victim, case type): equal rows, equal keys."""
-    key, _ = _group_codes(
+    key, _ = group_codes(
         df["notification_id"], df["notified_date"], df["victim_key"], df["case_type"]
     )
     return pd.Series(key, index=df.index)
