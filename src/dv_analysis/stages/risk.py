@@ -122,13 +122,18 @@ def _fit(gf: pd.DataFrame, expected: np.ndarray, params: RiskParams) -> BYM2Fit:
     )  # fmt: skip
 
 
+def is_kept(folder, stem: str) -> bool:
+    """Whether :func:`kept_fit` would read ``stem`` back from ``folder``."""
+    return (folder / f"{stem}.parquet").exists() and (folder / f"{stem}.json").exists()
+
+
 def kept_fit(folder, stem: str, section: str, make):
     """A fit's village table and summary kept by content in ``folder`` (``<stem>.parquet``
     and ``<stem>.json``): read back when both are there (the summary's ``section`` then says
     ``cached``), otherwise ``make()`` → (table, summary) written there, the table atomically.
     Returns (table, summary, read back or not)."""
     table, meta = folder / f"{stem}.parquet", folder / f"{stem}.json"
-    if table.exists() and meta.exists():
+    if is_kept(folder, stem):
         summary = json.loads(meta.read_text(encoding="utf-8"))
         summary[section] = {**summary[section], "cached": True}
         return pd.read_parquet(table), summary, True
@@ -298,12 +303,15 @@ def draws_table(table: pd.DataFrame) -> pd.DataFrame:
     })  # fmt: skip
 
 
+def _spacetime_stem(villages, y, e, params: RiskParams, level=None) -> str:
+    return f"st-{spacetime_key(villages, y, e, params, level)}"
+
+
 def cached_spacetime(paths: PeriodPaths, villages, y, e, e_next, params: RiskParams, level=None):
     """A space-time fit read back when one with the same content was made before
     (``data_clean/.cache/bym2/st-<key>.*``, internal), otherwise made and kept."""
-    key = spacetime_key(villages, y, e, params, level)
     out, summary, _ = kept_fit(
-        paths.settings.fit_cache, f"st-{key}", "engine",
+        paths.settings.fit_cache, _spacetime_stem(villages, y, e, params, level), "engine",
         lambda: _fit_spacetime(villages, y, e, e_next, params, level),
     )  # fmt: skip
     return out, summary
@@ -399,9 +407,7 @@ def window_kept(paths: PeriodPaths, wp: WindowPanel, params: RiskParams) -> bool
     if paths.settings.city == "all":
         return False
     villages, y, e, _ = _window_args(wp, params)[0]
-    stem = f"st-{spacetime_key(villages, y, e, params)}"
-    folder = paths.settings.fit_cache
-    return (folder / f"{stem}.parquet").exists() and (folder / f"{stem}.json").exists()
+    return is_kept(paths.settings.fit_cache, _spacetime_stem(villages, y, e, params))
 
 
 def fit_window(paths: PeriodPaths, wp: WindowPanel, params: RiskParams, progress: bool = False):

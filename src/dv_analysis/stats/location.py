@@ -242,8 +242,7 @@ def p_median(
     fixed = np.zeros(cost.shape[1], bool) if existing is None else np.asarray(existing, bool)
     chosen = fixed.copy()
     free = np.flatnonzero(~fixed)
-    picked = _p_median_new(w, cost, fixed, int(p) - int(fixed.sum())) if len(free) else []
-    chosen[free[picked]] = True
+    chosen[free[_p_median_new(w, cost, fixed, int(p) - int(fixed.sum()))]] = True
     assigned = np.flatnonzero(chosen)[np.argmin(cost[:, chosen], axis=1)]
     mean = float((w * cost[np.arange(len(w)), assigned]).sum() / max(w.sum(), 1e-12))
     return {"chosen": chosen, "assigned": assigned, "mean_minutes": mean}
