@@ -193,7 +193,6 @@ class VillageNames:
     def __init__(self, boundaries: pd.DataFrame, *, by_city: bool = True) -> None:
         idx = village_name_index(boundaries, by_city=by_city)
         self.by_city = by_city
-        self.ambiguous: list[str] = idx.attrs["ambiguous"]
         cols = [idx[c].tolist() for c in ("city_k", "district_k", "village_k", "villcode")]
         self._pair = {(c, d, v): code for c, d, v, code in zip(*cols, strict=True)}
         self._by_village = (
