@@ -14,7 +14,7 @@ models, blind spots, next-quarter prediction), :mod:`.bym2` (the pooled BYM2 sam
 NUTS), :mod:`.icar` (the ICAR graph and its scaling), :mod:`.mcmc` (the sampler cache,
 summaries, R-hat and ESS), :mod:`.spacetime` (the space-time village
 model: priors, structure, what is reported from draws), :mod:`.laplace` (its nested-Laplace
-engine), :mod:`.spacetime_nuts` (its NUTS engine, the reference), :mod:`.early_warning`
+engine), :mod:`.latent` (its latent field at one θ), :mod:`.gmrf` (banded Cholesky), :mod:`.spacetime_nuts` (its NUTS engine, the reference), :mod:`.early_warning`
 (rises of neighbourhoods, calibrated to a false-alarm rate per year, and the reporting
 test), :mod:`.backtest` (rankings scored at rolling origins, nested, with a block
 bootstrap), :mod:`.location` (MCLP, p-median and LSCP over posterior draws; staff split).
@@ -28,8 +28,10 @@ __all__ = [
     "bym2",
     "early_warning",
     "emerging",
+    "gmrf",
     "icar",
     "laplace",
+    "latent",
     "local",
     "location",
     "mcmc",

@@ -25,6 +25,9 @@ class Graph:
     inverse_eigen: list[np.ndarray] = field(
         default_factory=list
     )  # per component: 1/(s·μ), 0 for the constant
+    precision: sp.csr_matrix | None = (
+        None  # the scaled ICAR precision s·(D − A), block by component
+    )
 
 
 def adjacency_matrix(neighbours: dict, ids) -> sp.csr_matrix:
@@ -133,6 +136,7 @@ def prepare_graph(adjacency: sp.spmatrix) -> Graph:
     _, comp = connected_components(a, directed=False)
     degree = np.asarray(a.sum(1)).ravel()
     graph = Graph(n, comp, np.ones(n), degree == 0)
+    rows, cols, vals = [], [], []
     for c in np.unique(comp):
         idx = np.flatnonzero(comp == c)
         if len(idx) < 2:
@@ -145,6 +149,15 @@ def prepare_graph(adjacency: sp.spmatrix) -> Graph:
         graph.basis.append(v)
         graph.inverse_eigen.append(inv)
         graph.scale[idx] = s
+        coo = sp.coo_matrix(lap)
+        rows.append(idx[coo.row])
+        cols.append(idx[coo.col])
+        vals.append(s * coo.data)
+    graph.precision = sp.csr_matrix(
+        (np.concatenate(vals or [[]]), (np.concatenate(rows or [[]]).astype(int),
+                                        np.concatenate(cols or [[]]).astype(int))),
+        shape=(n, n),
+    )  # fmt: skip
     return graph
 
 
