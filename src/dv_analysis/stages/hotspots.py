@@ -23,7 +23,7 @@ from ..stats import permutation as permutation_module
 from ..stats import rates as rates_module
 from ..stats.areas import AreaResult, analyse_areas
 from ..stats.emerging import emerging_hotspots
-from ..stats.local import local_statistics, quarter_seed
+from ..stats.local import gi_statistics, quarter_seed
 from ..stats.rates import eb_rate
 from ..stats.scan import scan_table
 from ..stats.weights import build_weights
@@ -70,7 +70,7 @@ def _panel_key(order, g: pd.DataFrame, count: str, population: str, spec: str, p
 def _quarter_gi(g: pd.DataFrame, w, order, period: str, count, population, perms, seed):
     """Gi* of one quarter's EB rate: id, period, gi_z, gi_p, gi_q, gi_bin."""
     rate = eb_rate(g[count].fillna(0).to_numpy(float), g[population].fillna(0).to_numpy(float))
-    res = local_statistics(rate, w, order, permutations=perms, seed=seed)
+    res = gi_statistics(rate, w, order, permutations=perms, seed=seed)
     res["period"] = period
     return res[["id", "period", "gi_z", "gi_p", "gi_q", "gi_bin"]]
 

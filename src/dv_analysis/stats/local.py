@@ -158,16 +158,9 @@ def moran_rate(
     )
 
 
-def _local_p(y: np.ndarray, w: libpysal.weights.W, permutations: int, seed: int):
-    """Observed local Moran and Gi*, and their two-sided permutation pseudo p-values."""
-    lisa = esda.Moran_Local(y, transformed(w, "r"), transformation="r", permutations=0)
-    lisa_p = (
-        permutation.conditional_p(
-            permutation.MORAN_LOCAL, lisa.z, lisa.w, lisa.Is, permutations, seed
-        ).astype(float)
-        if permutations
-        else np.full(len(y), np.nan)
-    )
+def _gi_p(y: np.ndarray, w: libpysal.weights.W, permutations: int, seed: int):
+    """Observed Gi* (binary weights, star) and its two-sided permutation pseudo p-values (the
+    normal approximation's without permutations)."""
     gi = esda.G_Local(y, transformed(w, "b"), transform="B", star=True, permutations=0)
     gi_p = (
         permutation.conditional_p(
@@ -176,7 +169,66 @@ def _local_p(y: np.ndarray, w: libpysal.weights.W, permutations: int, seed: int)
         if permutations
         else 2 * stats.norm.sf(np.abs(gi.Zs))
     )
-    return lisa, np.minimum(1.0, lisa_p), gi, np.minimum(1.0, gi_p)
+    return gi, np.minimum(1.0, gi_p)
+
+
+def _lisa_p(y: np.ndarray, w: libpysal.weights.W, permutations: int, seed: int):
+    """Observed local Moran and its two-sided permutation pseudo p-values."""
+    lisa = esda.Moran_Local(y, transformed(w, "r"), transformation="r", permutations=0)
+    lisa_p = (
+        permutation.conditional_p(
+            permutation.MORAN_LOCAL, lisa.z, lisa.w, lisa.Is, permutations, seed
+        ).astype(float)
+        if permutations
+        else np.full(len(y), np.nan)
+    )
+    return lisa, np.minimum(1.0, lisa_p)
+
+
+def gi_statistics(
+    y, w: libpysal.weights.W, ids, permutations: int = 9999, seed: int = 42, fdr: bool = True,
+    exclude: list | None = None,
+) -> pd.DataFrame:  # fmt: skip
+    """The Gi* columns of :func:`local_statistics` alone (the same numbers, without the
+    local Moran's permutations: half the work, for the quarters of a panel).
+
+    Parameters
+    ----------
+    y : array-like
+        Values per area.
+    w : libpysal.weights.W
+        Weights in the order of ``y`` (not changed).
+    ids : array-like
+        Area identifiers, returned in column ``id``.
+    permutations : int
+        Conditional permutations per area (0: the normal approximation).
+    seed : int
+        Seed of the permutations.
+    fdr : bool
+        Adjust p-values with Benjamini–Hochberg.
+    exclude : list, optional
+        Ids of areas that get no result (NaN, bin 0).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``id, gi_z, gi_p, gi_q, gi_bin``.
+    """
+    y = np.asarray(y, float)
+    gi, gi_p = _gi_p(y, w, permutations, seed)
+    excluded = np.isin(np.asarray(ids), exclude or [])
+    gi_p[excluded] = np.nan
+    gi_q = fdr_bh(gi_p) if fdr else gi_p
+    z = np.asarray(gi.Zs, float).copy()
+    z[excluded] = np.nan
+    # no finite z (constant rates: EB shrinks every area to the mean) means no hot spot
+    bins = np.where(
+        np.isfinite(gi_q) & np.isfinite(z),
+        gi_bins(np.nan_to_num(z), np.nan_to_num(gi_q, nan=1.0)),
+        0,
+    )
+    return pd.DataFrame({"id": np.asarray(ids), "gi_z": z, "gi_p": gi_p, "gi_q": gi_q,
+                         "gi_bin": bins})  # fmt: skip
 
 
 def local_statistics(
@@ -218,33 +270,18 @@ def local_statistics(
         two-sided permutation pseudo p-values.
     """
     y = np.asarray(y, float)
-    lisa, lisa_p, gi, gi_p = _local_p(y, w, permutations, seed)
+    out = gi_statistics(y, w, ids, permutations, seed, fdr, exclude)
+    lisa, lisa_p = _lisa_p(y, w, permutations, seed)
     excluded = np.isin(np.asarray(ids), exclude or [])
-    gi_p[excluded] = np.nan
     lisa_p[excluded] = np.nan
-    gi_q = fdr_bh(gi_p) if fdr else gi_p
     lisa_qa = fdr_bh(lisa_p) if fdr else lisa_p
     quad = np.array([LISA_QUADRANTS[int(q)] for q in lisa.q])
-    z = np.asarray(gi.Zs, float).copy()
-    z[excluded] = np.nan
-    return pd.DataFrame(
-        {
-            "id": np.asarray(ids),
-            "gi_z": z,
-            "gi_p": gi_p,
-            "gi_q": gi_q,
-            # no finite z (constant rates: EB shrinks every area to the mean) means no hot spot
-            "gi_bin": np.where(
-                np.isfinite(gi_q) & np.isfinite(z),
-                gi_bins(np.nan_to_num(z), np.nan_to_num(gi_q, nan=1.0)),
-                0,
-            ),
-            "lisa_I": np.where(excluded, np.nan, lisa.Is),
-            "lisa_q": quad,
-            "lisa_p": lisa_p,
-            "lisa_q_adj": lisa_qa,
-            "lisa_cluster": np.where(lisa_qa < alpha, quad, "ns"),
-        }
+    return out.assign(
+        lisa_I=np.where(excluded, np.nan, lisa.Is),
+        lisa_q=quad,
+        lisa_p=lisa_p,
+        lisa_q_adj=lisa_qa,
+        lisa_cluster=np.where(lisa_qa < alpha, quad, "ns"),
     )
 
 
