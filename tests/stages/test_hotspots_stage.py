@@ -42,8 +42,8 @@ def test_panel_gi_reuses_unchanged_quarters(tmp_path, monkeypatch):
     later = panel_gi(areas, panel[panel["period"] == "2020Q3"], "id", permutations=199, seed=4)
     pd.testing.assert_frame_equal(later, plain[plain["period"] == "2020Q3"].reset_index(drop=True))
     calls = []
-    real = stage.local_statistics
-    monkeypatch.setattr(stage, "local_statistics", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = stage.gi_statistics
+    monkeypatch.setattr(stage, "gi_statistics", lambda *a, **k: calls.append(1) or real(*a, **k))
     again = panel_gi(areas, panel, "id", permutations=199, seed=4, cache=cache)
     pd.testing.assert_frame_equal(again, first)
     assert calls == []  # every quarter read back

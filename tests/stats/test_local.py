@@ -9,7 +9,14 @@ import pandas as pd
 import pytest
 from libpysal import examples
 
-from dv_analysis.stats.local import fdr_bh, gi_bins, global_moran, local_statistics, moran_rate
+from dv_analysis.stats.local import (
+    fdr_bh,
+    gi_bins,
+    gi_statistics,
+    global_moran,
+    local_statistics,
+    moran_rate,
+)
 from dv_analysis.stats.weights import build_weights
 
 VALIDATION = Path(__file__).parents[3] / "shared" / "data" / "validation"
@@ -90,3 +97,15 @@ def test_constant_rates_give_no_hotspots():
     w = libpysal.weights.lat2W(5, 5)
     t = local_statistics(np.full(25, 0.3), w, np.arange(25), permutations=99, seed=1)
     assert (t["gi_bin"] == 0).all() and t["gi_z"].isna().all()
+
+
+def test_gi_alone_gives_the_gi_columns_of_the_full_local_statistics():
+    """The panel's Gi* without the local Moran: the same numbers as the full table's."""
+    import libpysal
+
+    w = libpysal.weights.lat2W(7, 7)
+    y = np.random.default_rng(2).gamma(2.0, 1.0, 49)
+    ids = [f"a{i}" for i in range(49)]
+    full = local_statistics(y, w, ids, permutations=199, seed=5, exclude=["a3"])
+    alone = gi_statistics(y, w, ids, permutations=199, seed=5, exclude=["a3"])
+    pd.testing.assert_frame_equal(alone, full[["id", "gi_z", "gi_p", "gi_q", "gi_bin"]])
