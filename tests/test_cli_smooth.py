@@ -40,26 +40,32 @@ def test_smooth_with_a_gal_file(scotland_files, capsys):
     s = json.loads((r / "summary.json").read_text())
     assert {"fixed_effects", "hyperparameters", "diagnostics"} <= set(s)
     assert set(s["fixed_effects"]["aff"]) == {"mean", "sd", "q05", "q95"}
-    assert {"rhat_max", "ess_bulk_min"} <= set(s["diagnostics"])
+    assert s["diagnostics"]["engine"] == "laplace" and s["diagnostics"]["ok"]  # the default
     # on the covariate's own scale (0.1 × AFF), as R-INLA reports it: intercept −0.2215,
     # AFF/10 0.3707 (Moraga 2019, ch. 6; the issue's R-INLA numbers); the standardised
     # effect beside it is the same per SD
     fe = s["fixed_effects"]
-    assert fe["aff"]["mean"] == pytest.approx(0.37, abs=0.03)
-    assert fe["intercept"]["mean"] == pytest.approx(-0.22, abs=0.06)
+    assert fe["aff"]["mean"] == pytest.approx(0.37, abs=0.02)
+    assert fe["intercept"]["mean"] == pytest.approx(-0.22, abs=0.03)
     sd = pd.read_csv(r / "scotland.csv")["aff"].std()
     assert s["fixed_effects_standardised"]["aff"]["mean"] / sd == pytest.approx(0.365, abs=0.03)
 
 
 def test_smooth_reads_a_plain_table_with_a_gal_file(scotland_files, capsys):
-    """A GAL file needs no geometry: a table without x and y is read as it is."""
+    """A GAL file needs no geometry: a table without x and y is read as it is (here with the
+    reference engine, NUTS)."""
     r = scotland_files
     pd.read_csv(r / "scotland.csv").drop(columns=["x", "y"]).to_csv(r / "plain.csv", index=False)
     code = main(["smooth", str(r / "plain.csv"), "--count", "cases", "--expected", "E",
                  "--id", "district", "--weights", str(r / "scotland.gal"), "--draws", "300",
-                 "--warmup", "300", "--out", str(r / "plain_out.csv")])  # fmt: skip
+                 "--warmup", "300", "--engine", "nuts", "--out", str(r / "plain_out.csv"),
+                 "--summary", str(r / "plain.json")])  # fmt: skip
     assert code == 0, capsys.readouterr().err
+    assert "BYM2 (nuts) on 56 areas" in capsys.readouterr().out
     assert len(pd.read_csv(r / "plain_out.csv", encoding="utf-8-sig")) == 56
+    assert {"rhat_max", "ess_bulk_min"} <= set(
+        json.loads((r / "plain.json").read_text())["diagnostics"]
+    )
 
 
 @pytest.mark.parametrize(

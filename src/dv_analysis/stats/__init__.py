@@ -11,7 +11,7 @@ conditional-permutation kernels), :mod:`.emerging` (trends and emerging hotspots
 :mod:`.scan` (Kulldorff's scan), :mod:`.areas` (all of these for one table of areas),
 :mod:`.accessibility` (distances, 2SFCA, the composite index), :mod:`.models` (count
 models, blind spots, next-quarter prediction), :mod:`.bym2` (the pooled BYM2 sampled with
-NUTS), :mod:`.icar` (the ICAR graph and its scaling), :mod:`.mcmc` (the sampler cache,
+NUTS), :mod:`.bym2_laplace` (the same by nested Laplace), :mod:`.icar` (the ICAR graph and its scaling), :mod:`.mcmc` (the sampler cache,
 summaries, R-hat and ESS), :mod:`.spacetime` (the space-time village
 model: priors, structure, what is reported from draws), :mod:`.laplace` (its nested-Laplace
 engine), :mod:`.latent` (its latent field at one θ), :mod:`.gmrf` (banded Cholesky), :mod:`.spacetime_nuts` (its NUTS engine, the reference), :mod:`.early_warning`
@@ -26,6 +26,7 @@ __all__ = [
     "areas",
     "backtest",
     "bym2",
+    "bym2_laplace",
     "early_warning",
     "emerging",
     "gmrf",

@@ -18,7 +18,7 @@ from scipy.linalg import cho_solve_banded, cholesky_banded
 from scipy.linalg.lapack import dtbtrs
 from scipy.sparse.csgraph import reverse_cuthill_mckee
 
-__all__ = ["BandedPattern", "BandedFactor"]
+__all__ = ["BandedPattern", "BandedFactor", "BorderedFactor"]
 
 
 @dataclass
@@ -155,3 +155,147 @@ class BandedFactor:
         out = np.empty_like(z, dtype=float)
         out[self.order] = self._triangular(z, "T")
         return out
+
+
+@dataclass
+class BorderedFactor:
+    """``K = [[G, Bᵀ], [B, U]]``: a banded ``U = Q + diag(d)`` bordered by a few dense rows
+    (the quarters' levels, or fixed effects), factored for solves, ``log |K|`` and draws of
+    ``N(0, K⁻¹)``, all under the constraints ``A x_U = 0`` (one row of ``A`` per connected
+    component: its ICAR effects sum to zero), applied by conditioning (Rue & Held 2005,
+    section 2.3.3, "conditioning by kriging").
+
+    Attributes
+    ----------
+    u : BandedFactor
+        The factor of ``U``.
+    coupling : numpy.ndarray
+        ``B``, shape ``(n, k)``.
+    u_inv_b : numpy.ndarray
+        ``U⁻¹ B``.
+    g : tuple
+        :func:`scipy.linalg.cho_factor` of ``G − Bᵀ U⁻¹ B``.
+    constraints : numpy.ndarray
+        ``A``, shape ``(C, n)``.
+    kriging : tuple or None
+        ``K⁻¹ Ãᵀ`` (border part, banded part) and the factor of ``Ã K⁻¹ Ãᵀ``; None without
+        constraints.
+    """
+
+    u: BandedFactor
+    coupling: np.ndarray
+    u_inv_b: np.ndarray
+    g: tuple
+    constraints: np.ndarray
+    kriging: tuple | None
+
+    @classmethod
+    def factor(cls, pattern: BandedPattern, diagonal, coupling, g, constraints) -> BorderedFactor:
+        """Factor ``K`` for ``U = Q + diag(diagonal)`` (``Q`` from ``pattern``).
+
+        Parameters
+        ----------
+        pattern : BandedPattern
+            ``Q``.
+        diagonal : numpy.ndarray
+            ``(n,)`` added to ``Q``'s diagonal.
+        coupling : numpy.ndarray
+            ``B``, ``(n, k)``.
+        g : numpy.ndarray
+            ``G``, ``(k, k)``.
+        constraints : numpy.ndarray
+            ``A``, ``(C, n)`` (``C`` may be 0).
+
+        Returns
+        -------
+        BorderedFactor
+        """
+        from scipy.linalg import cho_factor, cho_solve
+
+        k = coupling.shape[1]
+        u = pattern.factor(diagonal)
+        solved = u.solve(np.hstack([coupling, constraints.T]))
+        u_inv_b, u_inv_a = solved[:, :k], solved[:, k:]
+        g_factor = cho_factor(g - coupling.T @ u_inv_b, lower=True, check_finite=False)
+        kriging = None
+        if len(constraints):
+            z_g = cho_solve(g_factor, -coupling.T @ u_inv_a, check_finite=False)
+            z_u = u_inv_a - u_inv_b @ z_g
+            kriging = (z_g, z_u, cho_factor(constraints @ z_u, lower=True, check_finite=False))
+        return cls(u, coupling, u_inv_b, g_factor, constraints, kriging)
+
+    def solve(self, r_g: np.ndarray, r_u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``K⁻¹ r`` under the constraints: the maximiser of ``rᵀx − ½ xᵀKx`` with ``A x_U = 0``.
+
+        Parameters
+        ----------
+        r_g, r_u : numpy.ndarray
+            The border's and the banded part's right-hand sides.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            ``(x_g, x_u)``.
+        """
+        from scipy.linalg import cho_solve
+
+        y = self.u.solve(r_u)
+        x_g = cho_solve(self.g, r_g - self.coupling.T @ y, check_finite=False)
+        return self.krige(x_g, y - self.u_inv_b @ x_g)
+
+    def krige(self, x_g: np.ndarray, x_u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``x − K⁻¹Ãᵀ (Ã K⁻¹ Ãᵀ)⁻¹ Ã x``: the constrained point nearest ``x`` in ``K``'s
+        metric (columns of ``x`` are separate points).
+
+        Parameters
+        ----------
+        x_g, x_u : numpy.ndarray
+            The border's and the banded part's coordinates.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+        """
+        from scipy.linalg import cho_solve
+
+        if self.kriging is None:
+            return x_g, x_u
+        z_g, z_u, m = self.kriging
+        lam = cho_solve(m, self.constraints @ x_u, check_finite=False)
+        return x_g - z_g @ lam, x_u - z_u @ lam
+
+    def log_det(self) -> float:
+        """``log |K|`` restricted to the constraints (``+ log |Ã K⁻¹ Ãᵀ|``, without the
+        constant ``− log |AAᵀ|``).
+
+        Returns
+        -------
+        float
+        """
+        out = self.u.log_det() + 2 * np.log(np.diag(self.g[0])).sum()
+        if self.kriging is not None:
+            out += 2 * np.log(np.diag(self.kriging[2][0])).sum()
+        return float(out)
+
+    def draw(self, count: int, rng) -> tuple[np.ndarray, np.ndarray]:
+        """``count`` draws of ``N(0, K⁻¹)`` under the constraints, as columns: through the
+        factor of ``K`` in the order (banded part, border), then kriged.
+
+        Parameters
+        ----------
+        count : int
+        rng : numpy.random.Generator
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            ``(x_g (k, count), x_u (n, count))``.
+        """
+        from scipy.linalg import solve_triangular
+
+        k, n = self.coupling.shape[1], self.coupling.shape[0]
+        lower = np.tril(self.g[0])
+        x_g = solve_triangular(lower, rng.standard_normal((k, count)), lower=True, trans="T",
+                               check_finite=False)  # fmt: skip
+        z_u = rng.standard_normal((n, count)) - self.u.half_solve(self.coupling @ x_g)
+        return self.krige(x_g, self.u.half_solve_t(z_u))

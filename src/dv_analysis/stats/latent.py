@@ -30,9 +30,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve
 
-from .gmrf import BandedFactor
+from .gmrf import BorderedFactor
 from .spacetime import Panel, SpaceTimePriors, natural, path_covariance
 
 __all__ = ["LatentPrior", "Mode", "latent_prior", "find_mode", "draw_latent"]
@@ -91,62 +90,28 @@ class _System:
     border: np.ndarray  # (n, T) coupling of b_i and γ after w
     k: np.ndarray  # (n,) curvature of b_i after w
     denom: np.ndarray  # (n,) curvature of v_i: 1 + a² k
-    coupling: np.ndarray  # (n, T) B: coupling of u and γ after v
-    u_factor: BandedFactor  # U = Q + diag(c² k / denom)
-    u_inv_b: np.ndarray  # (n, T) U⁻¹ B
-    g_factor: tuple  # Cholesky of G' = G − Bᵀ U⁻¹ B
-    kriging: tuple | None  # (Z = K⁻¹ Ãᵀ as (γ part, u part), Cholesky of Ã K⁻¹ Ãᵀ)
+    reduced: BorderedFactor  # [[G, Bᵀ], [B, U]] in (γ, u), U = Q + diag(c² k / denom)
 
 
 def _system(panel: Panel, prior: LatentPrior, mu: np.ndarray) -> _System:
-    n, t = panel.shape
+    t = panel.shape[1]
     p_inv = np.linalg.inv(prior.cw_inv[None, :, :] + mu[:, :, None] * np.eye(t)[None])
     pm = np.einsum("its,is->it", p_inv, mu)  # P_i⁻¹ μ_i
     border = mu - mu * pm
     k = mu.sum(1) - (mu * pm).sum(1)
     a, c = prior.a, prior.c
     denom = 1.0 + a**2 * k
-    coupling = c[:, None] * border / denom[:, None]
     g = np.diag(mu.sum(0) + prior.level_prec) - np.einsum("it,its,is->ts", mu, p_inv, mu)
     g -= (border * (a**2 / denom)[:, None]).T @ border
-    u_factor = panel.structure.factor(c**2 * k / denom)
-    a_t = panel.constraints.T
-    solved = u_factor.solve(np.hstack([coupling, a_t]))
-    u_inv_b, u_inv_a = solved[:, :t], solved[:, t:]
-    g_factor = cho_factor(g - coupling.T @ u_inv_b, lower=True, check_finite=False)
-    kriging = None
-    if len(panel.constraints):
-        z_gamma = cho_solve(g_factor, -coupling.T @ u_inv_a, check_finite=False)
-        z_u = u_inv_a - u_inv_b @ z_gamma
-        kriging = (z_gamma, z_u, cho_factor(panel.constraints @ z_u, lower=True))
-    return _System(p_inv, border, k, denom, coupling, u_factor, u_inv_b, g_factor, kriging)
-
-
-def _reduced_solve(panel: Panel, s: _System, r_gamma: np.ndarray, r_u: np.ndarray):
-    """Solve ``[[G, Bᵀ], [B, U]] x = r`` under the sum-to-zero constraints (kriging)."""
-    y = s.u_factor.solve(r_u)
-    x_gamma = cho_solve(s.g_factor, r_gamma - s.coupling.T @ y, check_finite=False)
-    x_u = y - s.u_inv_b @ x_gamma
-    return _krige(panel, s, x_gamma, x_u)
-
-
-def _krige(panel: Panel, s: _System, x_gamma: np.ndarray, x_u: np.ndarray):
-    """``x − K⁻¹Ãᵀ (Ã K⁻¹ Ãᵀ)⁻¹ Ã x``: the nearest point (in K's metric) that keeps every
-    component's u summing to zero; ``x`` may hold several columns."""
-    if s.kriging is None:
-        return x_gamma, x_u
-    z_gamma, z_u, m = s.kriging
-    lam = cho_solve(m, panel.constraints @ x_u, check_finite=False)
-    return x_gamma - z_gamma @ lam, x_u - z_u @ lam
+    reduced = BorderedFactor.factor(panel.structure, c**2 * k / denom,
+                                    c[:, None] * border / denom[:, None], g, panel.constraints)  # fmt: skip
+    return _System(p_inv, border, k, denom, reduced)
 
 
 def _log_det_h(s: _System) -> float:
     """log|H| at the mode under the constraints, up to a constant free of θ."""
     out = -np.linalg.slogdet(s.p_inv)[1].sum() + np.log(s.denom).sum()
-    out += s.u_factor.log_det() + 2 * np.log(np.diag(s.g_factor[0])).sum()
-    if s.kriging is not None:
-        out += 2 * np.log(np.diag(s.kriging[2][0])).sum()
-    return float(out)
+    return float(out + s.reduced.log_det())
 
 
 @dataclass
@@ -204,9 +169,7 @@ def _newton_step(panel: Panel, prior: LatentPrior, s: _System, mu: np.ndarray, g
     q = (mu * pg).sum(1)
     r_gamma, r_v, r_u = g_gamma - (mu * pg).sum(0), g_v - a * q, g_u - c * q
     scale = r_v / s.denom
-    d_gamma, d_u = _reduced_solve(
-        panel, s, r_gamma - s.border.T @ (a * scale), r_u - a * c * s.k * scale
-    )
+    d_gamma, d_u = s.reduced.solve(r_gamma - s.border.T @ (a * scale), r_u - a * c * s.k * scale)
     d_v = (r_v - a * c * s.k * d_u - a * (s.border @ d_gamma)) / s.denom
     d_b = a * d_v + c * d_u
     d_w = pg - np.einsum("its,is->it", s.p_inv, mu * (d_gamma[None, :] + d_b[:, None]))
@@ -285,10 +248,7 @@ def draw_latent(panel: Panel, mode: Mode, prior: LatentPrior, count: int, rng):
     """
     n, t = panel.shape
     s = mode.system
-    # (γ, u) ~ N(0, K⁻¹) through the factor of K in the order (u, γ), then conditioned
-    x_gamma = _lower_t_solve(s.g_factor, rng.standard_normal((t, count)))
-    z_u = rng.standard_normal((n, count)) - s.u_factor.half_solve(s.coupling @ x_gamma)
-    d_gamma, d_u = _krige(panel, s, x_gamma, s.u_factor.half_solve_t(z_u))
+    d_gamma, d_u = s.reduced.draw(count, rng)  # (γ, u) ~ N(0, K⁻¹) under the constraints
     a, c = prior.a[:, None], prior.c[:, None]
     mean_v = -(a * c * s.k[:, None] * d_u + a * (s.border @ d_gamma)) / s.denom[:, None]
     d_v = mean_v + rng.standard_normal((n, count)) / np.sqrt(s.denom)[:, None]
@@ -302,13 +262,6 @@ def draw_latent(panel: Panel, mode: Mode, prior: LatentPrior, count: int, rng):
     noise = np.einsum("its,dis->dit", chol_p, rng.standard_normal((count, n, t)))
     w = mode.w[None] - shift + noise
     return mode.gamma[None] + d_gamma, mode.b[None] + d_b, _split_delta(prior, w, rng)
-
-
-def _lower_t_solve(factor: tuple, z: np.ndarray) -> np.ndarray:
-    """``L⁻ᵀ z`` for a lower Cholesky factor from :func:`scipy.linalg.cho_factor`."""
-    from scipy.linalg import solve_triangular
-
-    return solve_triangular(np.tril(factor[0]), z, lower=True, trans="T", check_finite=False)
 
 
 def _split_delta(prior: LatentPrior, w: np.ndarray, rng) -> np.ndarray:
