@@ -30,3 +30,19 @@ def test_mann_kendall():
 )
 def test_emerging_categories(bins, z, p, expected):
     assert classify_emerging(np.array(bins), z, p) == expected
+
+
+def test_rows_at_once_match_pymannkendall_row_by_row():
+    """Ties, a constant row, missing values and short rows: the matrix version gives the
+    numbers of :func:`mann_kendall` (pymannkendall) on every row."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(40, 12)).round(1)  # rounding makes ties
+    x[0] = 1.0
+    x[1, [2, 5]] = np.nan
+    x[2, 2:] = np.nan  # two values only
+    x[3] = np.arange(12.0)
+    from dv_analysis.stats.emerging import mann_kendall_rows
+
+    s, z, p = mann_kendall_rows(x)
+    for i in range(len(x)):
+        assert np.allclose((s[i], z[i], p[i]), mann_kendall(x[i])), i

@@ -119,6 +119,41 @@ def classify_emerging(bins, trend_z: float, trend_p: float, alpha: float = 0.10)
     return "no pattern"
 
 
+def mann_kendall_rows(x) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`mann_kendall` of every row of a matrix at once (the same numbers as
+    ``pymannkendall.original_test`` row by row, which took 16 s for Taiwan's 7,701 villages).
+
+    Parameters
+    ----------
+    x : array-like, shape (areas, periods)
+        Series in time order; non-finite values are skipped.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        S, z and the two-sided p-value of each row (``(S, 0, 1)`` where no trend can be
+        shown, as :func:`mann_kendall`).
+    """
+    from scipy.stats import norm
+
+    x = np.asarray(x, float)
+    ok = np.isfinite(x)
+    n = ok.sum(1)
+    k, j = np.triu_indices(x.shape[1], 1)  # every pair of periods k < j
+    both = ok[:, k] & ok[:, j]
+    diff = np.where(both, x[:, j] - x[:, k], 0.0)
+    s = (np.sign(diff)).sum(1)
+    var = n * (n - 1) * (2 * n + 5) / 18.0
+    for i in np.flatnonzero((diff == 0).any(1) & both.any(1)):  # rows with ties: few
+        _, t = np.unique(x[i, ok[i]], return_counts=True)
+        var[i] -= (t * (t - 1) * (2 * t + 5)).sum() / 18.0
+    valid = (n >= 3) & (var > 0)
+    safe = np.where(valid, var, 1.0)
+    z = np.where(valid, (s - np.sign(s)) / np.sqrt(safe), 0.0)
+    p = np.where(valid, 2 * (1 - norm.cdf(np.abs(z))), 1.0)
+    return np.where(n >= 3, s, 0.0).astype(float), z, p
+
+
 def emerging_hotspots(
     panel: pd.DataFrame, id_col: str = "id", period_col: str = "period"
 ) -> pd.DataFrame:
@@ -136,20 +171,15 @@ def emerging_hotspots(
     pandas.DataFrame
         ``id_col, n_periods, n_hot, n_cold, trend_s, trend_z, trend_p, category``.
     """
-    rows = []
-    for key, g in panel.sort_values(period_col).groupby(id_col, sort=True):
-        s, z, p = mann_kendall(g["gi_z"].to_numpy())
-        bins = g["gi_bin"].to_numpy()
-        rows.append(
-            {
-                id_col: key,
-                "n_periods": len(g),
-                "n_hot": int((bins > 0).sum()),
-                "n_cold": int((bins < 0).sum()),
-                "trend_s": s,
-                "trend_z": z,
-                "trend_p": p,
-                "category": classify_emerging(bins, z, p),
-            }
-        )
-    return pd.DataFrame(rows)
+    z_grid = panel.pivot(index=id_col, columns=period_col, values="gi_z").sort_index(axis=1)
+    bins = panel.pivot(index=id_col, columns=period_col, values="gi_bin").sort_index(axis=1)
+    present = panel.pivot(index=id_col, columns=period_col, values=period_col).notna()
+    present = present.reindex(columns=z_grid.columns).to_numpy()
+    s, z, p = mann_kendall_rows(z_grid.to_numpy(float))
+    b = bins.to_numpy(float)
+    cats = [classify_emerging(b[i][present[i]].astype(int), z[i], p[i]) for i in range(len(b))]
+    b = np.where(present, b, 0)
+    return pd.DataFrame({
+        id_col: z_grid.index.to_numpy(), "n_periods": present.sum(1), "n_hot": (b > 0).sum(1),
+        "n_cold": (b < 0).sum(1), "trend_s": s, "trend_z": z, "trend_p": p, "category": cats,
+    })  # fmt: skip

@@ -55,6 +55,9 @@ INTEGRATION_POINTS = 32
 PROPOSAL_SCALE = 1.5
 PROPOSAL_DF = 4
 MIN_WEIGHT_ESS = 0.15
+#: Curvature below which a direction of θ counts as flat in the proposal (a standard
+#: deviation of 1/√0.05 ≈ 4.5: wider than the box along σ_δ or σ_ε).
+FLAT_CURVATURE = 0.05
 
 
 def log_posterior_theta(theta, panel: Panel, priors: SpaceTimePriors, start=None):
@@ -187,7 +190,9 @@ def _proposal(centre: np.ndarray, hessian: np.ndarray, seed: int, times: int = 1
 
     d = len(centre)
     vals, vecs = np.linalg.eigh(hessian)
-    vals = np.maximum(vals, 1e-6)  # a flat direction: a wide proposal, the weights decide
+    # a flat direction (σ_δ of a single quarter, which no data inform): a proposal as wide
+    # as the box, the same whatever rounding noise the finite differences leave there
+    vals = np.maximum(vals, FLAT_CURVATURE)
     root = vecs / np.sqrt(vals) * PROPOSAL_SCALE  # proposal scale matrix: root rootᵀ
     u = np.clip(
         qmc.Sobol(d + 1, scramble=True, seed=seed).random(INTEGRATION_POINTS * times),
