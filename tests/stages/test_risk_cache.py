@@ -90,6 +90,46 @@ def test_county_fits_are_cached_and_do_not_depend_on_the_workers(year_of_data, m
     pd.testing.assert_frame_equal(one, both)
 
 
+@pytest.mark.slow(seconds=8, why="two county space-time fits, then read back")
+def test_county_jobs_prefitted_in_one_pool_are_read_back_without_a_pool(year_of_data, monkeypatch):
+    """The backtest's prefit of all of Taiwan (every origin's counties in one pool, results
+    not sent back) keeps fits that the county-by-county fit then reads back in its own
+    process: no pool is started, and the numbers are those of fitting there."""
+    import shutil
+
+    from dv_analysis.stats.spacetime import expected_by_type, expected_next
+
+    s, _, _ = year_of_data
+    paths = s.period("2020Q4")
+    features.build(paths)
+    wp = risk.window_panel(paths, "incidents", 4)
+    keep = wp.villages["villcode"].str[5:8].isin(["010", "020"]).to_numpy()
+    g = wp.villages[keep].reset_index(drop=True)
+    g["villcode"] = "9" + g["villcode"].str[5:8] + "0" + g["villcode"]  # two "counties"
+    counts = {k: v[keep] for k, v in wp.counts.items()}
+    pops = {k: v[keep] for k, v in wp.populations.items()}
+    args = (g, sum(counts.values()), expected_by_type(counts, pops), expected_next(counts, pops, 4))
+    params = risk.RiskParams(posterior_draws=300, strategy="eb")
+    shutil.rmtree(paths.settings.fit_cache, ignore_errors=True)
+    jobs = risk.county_jobs(*args, prefix="2020Q3/")
+    assert sorted(j[0] for j in jobs) == ["2020Q3/90100", "2020Q3/90200"]
+    assert not any(risk.job_kept(paths, j, params) for j in jobs)
+    made = risk.run_county_jobs(paths, jobs, params, keep=False)
+    assert set(made) == {j[0] for j in jobs} and all(v is None for v in made.values())
+    assert all(risk.job_kept(paths, j, params) for j in jobs)
+
+    def no_pool(*a, **k):
+        raise AssertionError("a pool was started though every fit was kept")
+
+    monkeypatch.setattr(risk, "process_pool", no_pool)
+    read, summary = risk._spacetime_by_county(paths, *args, params, progress=False)
+    assert all(c["engine"]["cached"] for c in summary["per_county"].values())
+    shutil.rmtree(paths.settings.fit_cache)
+    monkeypatch.undo()  # a pool again, fitting afresh
+    fresh, _ = risk._spacetime_by_county(paths, *args, params, progress=False)
+    pd.testing.assert_frame_equal(read, fresh)
+
+
 def test_a_cached_fit_is_keyed_by_the_code_that_fits_it(year_of_data, monkeypatch):
     """Another model or engine is another fit: the key holds their code, and the strategy."""
     s, _, _ = year_of_data

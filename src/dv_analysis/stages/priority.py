@@ -196,23 +196,45 @@ def _fit_origins(paths: PeriodPaths, panel, villages, origins, params: PriorityP
 
 
 def prefit_origins(paths: PeriodPaths, panel, villages, origins, params: PriorityParams):
-    """Fit the origins whose fits are not kept yet, half of them in a forked child on the
-    other core (:func:`dv_analysis.workers.beside`), so that the backtest then reads every
-    one back. Only when three or more are missing (a first run: the next quarter misses
-    one) and for one city (all of Taiwan spreads each fit's counties over the cores).
-    Returns how many were fitted and whether a child took half of them."""
+    """Fit the origins whose fits are not kept yet, so that the backtest then reads every
+    one back. One city: when three or more are missing (a first run: the next quarter
+    misses one), half of them in a forked child on the other core
+    (:func:`dv_analysis.workers.beside`). All of Taiwan: every missing origin's counties in
+    one pool on every core (:func:`_prefit_counties`). Returns how many origins were
+    fitted and whether the work was shared among cores."""
+    if paths.settings.city == "all":
+        return _prefit_counties(paths, panel, villages, origins, params)
     rp = _origin_params(params)
 
     def missing(origin: str) -> bool:
         wp = risk_stage.panel_window(panel, villages, origin, "incidents", params.risk_window)
         return len(wp.quarters) >= 2 and not risk_stage.window_kept(paths, wp, rp)
 
-    todo = [o for o in origins if missing(o)] if paths.settings.city != "all" else []
+    todo = [o for o in origins if missing(o)]
     if len(todo) < 3:
         return len(todo), False
     with workers.beside(_fit_origins, paths, panel, villages, todo[1::2], params) as forked:
         _fit_origins(paths, panel, villages, todo[0::2] if forked else todo, params)
     return len(todo), forked
+
+
+def _prefit_counties(paths: PeriodPaths, panel, villages, origins, params: PriorityParams):
+    """All of Taiwan: the county fits of every origin not kept yet, in one pool (one origin
+    after the other left a core idle at the end of each and started a pool for each)."""
+    rp = _origin_params(params)
+    jobs, fitted = [], set()
+    for origin in origins:
+        wp = risk_stage.panel_window(panel, villages, origin, "incidents", params.risk_window)
+        if len(wp.quarters) < 2:
+            continue
+        args, _ = risk_stage.window_args(wp, rp)
+        for job in risk_stage.county_jobs(*args, prefix=f"{origin}/"):
+            if not risk_stage.job_kept(paths, job, rp):
+                jobs.append(job)
+                fitted.add(origin)
+    if jobs:
+        risk_stage.run_county_jobs(paths, jobs, rp, keep=False)
+    return len(fitted), bool(jobs)
 
 
 def backtest(paths: PeriodPaths, panel, villages, params: PriorityParams, progress=True):

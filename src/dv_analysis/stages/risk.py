@@ -317,37 +317,76 @@ def cached_spacetime(paths: PeriodPaths, villages, y, e, e_next, params: RiskPar
     return out, summary
 
 
-def _county_spacetime(paths, jobs, params: RiskParams) -> dict:
-    """Worker: the space-time fits of a few counties (code, villages, y, e, e_next, level)."""
-    return {job[0]: cached_spacetime(paths, *job[1:5], params, job[5]) for job in jobs}
+def _county_spacetime(paths, jobs, params: RiskParams, keep: bool = True) -> dict:
+    """Worker: the space-time fits of a few jobs (key, villages, y, e, e_next, level);
+    ``keep=False`` only makes and keeps them (a prefit) and returns their keys."""
+    out = {}
+    for job in jobs:
+        result = cached_spacetime(paths, *job[1:5], params, job[5])
+        out[job[0]] = result if keep else None
+    return out
 
 
-def _spacetime_by_county(paths, villages, y, e, e_next, params, progress):
-    """All of Taiwan: one space-time fit per county (expected counts at Taiwan's rates, each
-    county's relative risks against Taiwan through its observed level), counties shared
-    among processes on every core, the largest first."""
-    from concurrent.futures import as_completed
-
+def county_jobs(villages, y, e, e_next, prefix: str = "") -> list[tuple]:
+    """All of Taiwan's fit split by county: ``(key, villages, y, e, e_next, level)`` per
+    county, the largest first, with expected counts at Taiwan's rates and each county's
+    relative risks against Taiwan through its observed level over the window (``level``;
+    ½ keeps an empty county finite). ``key`` is ``prefix`` + the county code."""
     counties = villages["villcode"].str[:5].to_numpy()
     size = pd.Series(counties).value_counts()
     taiwan = y.sum() / e.sum()
-    jobs: list[list] = [[] for _ in range(min(cores(), len(size)))]
-    for k, code in enumerate(size.index):  # largest first, dealt in turn
+    jobs = []
+    for code in size.index:
         sel = counties == code
-        # the county's rate over the window against Taiwan's (½ keeps an empty county finite)
         level = np.full(y.shape[1], (y[sel].sum() + 0.5) / e[sel].sum() / taiwan)
-        jobs[k % len(jobs)].append((code, villages[sel].reset_index(drop=True), y[sel], e[sel],
-                                    e_next[sel], level))  # fmt: skip
+        jobs.append((prefix + code, villages[sel].reset_index(drop=True), y[sel], e[sel],
+                     e_next[sel], level))  # fmt: skip
+    return jobs
+
+
+def job_kept(paths: PeriodPaths, job: tuple, params: RiskParams) -> bool:
+    """Whether a county job's fit is kept in the fit cache."""
+    stem = _spacetime_stem(job[1], job[2], job[3], params, job[5])
+    return is_kept(paths.settings.fit_cache, stem)
+
+
+def run_county_jobs(paths, jobs, params: RiskParams, keep: bool = True, progress=None) -> dict:
+    """The fits of county jobs (:func:`county_jobs`), shared among processes on every core
+    (largest first, dealt in turn); read back in this process when every one is kept, as
+    on a rerun or at a backtest origin fitted before. ``progress(key, result, done)`` is
+    called as each arrives (with ``keep``)."""
+    from concurrent.futures import as_completed
+
+    if all(job_kept(paths, job, params) for job in jobs):
+        results = _county_spacetime(paths, jobs, params, keep)
+        if progress and keep:
+            for i, (key, result) in enumerate(results.items(), 1):
+                progress(key, result, i)
+        return results
+    dealt: list[list] = [[] for _ in range(min(cores(), len(jobs)))]
+    for k, job in enumerate(sorted(jobs, key=lambda j: -len(j[1]))):
+        dealt[k % len(dealt)].append(job)
     results: dict = {}
-    with process_pool(len(jobs)) as pool:
-        futures = [pool.submit(_county_spacetime, paths, job, params) for job in jobs]
+    with process_pool(len(dealt)) as pool:
+        futures = [pool.submit(_county_spacetime, paths, d, params, keep) for d in dealt]
         for future in as_completed(futures):
-            for code, result in future.result().items():
-                results[code] = result
-                if progress:
-                    print(f"  space-time county {code} ({len(results)}/{len(size)}): "
-                          f"{size[code]} villages, {result[1]['engine']['seconds']:.0f} s",
-                          flush=True)  # fmt: skip
+            for key, result in future.result().items():
+                results[key] = result
+                if progress and keep:
+                    progress(key, result, len(results))
+    return results
+
+
+def _spacetime_by_county(paths, villages, y, e, e_next, params, progress):
+    """All of Taiwan: one space-time fit per county (:func:`county_jobs`)."""
+    jobs = county_jobs(villages, y, e, e_next)
+    sizes = {job[0]: len(job[1]) for job in jobs}
+
+    def report(code, result, done):
+        print(f"  space-time county {code} ({done}/{len(jobs)}): {sizes[code]} villages, "
+              f"{result[1]['engine']['seconds']:.0f} s", flush=True)  # fmt: skip
+
+    results = run_county_jobs(paths, jobs, params, progress=report if progress else None)
     codes = sorted(results)
     per_county = {c: results[c][1] for c in codes}
     summary = {
@@ -393,7 +432,7 @@ def _model_form(params: RiskParams) -> dict:
     }
 
 
-def _window_args(wp: WindowPanel, params: RiskParams) -> tuple[tuple, np.ndarray]:
+def window_args(wp: WindowPanel, params: RiskParams) -> tuple[tuple, np.ndarray]:
     """(villages, y, e, e_next) of the villages with population, and their mask."""
     e = spacetime_module.expected_by_type(wp.counts, wp.populations)
     e_next = spacetime_module.expected_next(wp.counts, wp.populations, params.now_quarters)
@@ -406,7 +445,7 @@ def window_kept(paths: PeriodPaths, wp: WindowPanel, params: RiskParams) -> bool
     city; all of Taiwan is fitted county by county and answers False)."""
     if paths.settings.city == "all":
         return False
-    villages, y, e, _ = _window_args(wp, params)[0]
+    villages, y, e, _ = window_args(wp, params)[0]
     return is_kept(paths.settings.fit_cache, _spacetime_stem(villages, y, e, params))
 
 
@@ -415,7 +454,7 @@ def fit_window(paths: PeriodPaths, wp: WindowPanel, params: RiskParams, progress
     for all of Taiwan). Returns the fitted columns for every village of ``wp`` (empty for
     villages without population), the fit summary and the mask of fitted villages."""
     g = wp.villages
-    args, fit_rows = _window_args(wp, params)
+    args, fit_rows = window_args(wp, params)
     if paths.settings.city == "all":
         areas, fit_summary = _spacetime_by_county(paths, *args, params, progress)
     else:
