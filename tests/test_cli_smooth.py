@@ -168,3 +168,12 @@ def test_smooth_with_time_names_bad_panels(panel_files, capsys, edit, message):
                  "--out", str(r / "bad.csv")])  # fmt: skip
     assert code != 0
     assert message in capsys.readouterr().err
+
+
+def test_smooth_with_time_refuses_the_nuts_engine_in_words(panel_files, capsys):
+    r = panel_files
+    code = main(["smooth", str(r / "panel.csv"), "--count", "cases", "--population", "pop",
+                 "--id", "area", "--time", "quarter", "--weights", str(r / "panel.gal"),
+                 "--engine", "nuts", "--out", str(r / "st_nuts.csv")])  # fmt: skip
+    assert code != 0
+    assert "--engine nuts is not supported with --time" in capsys.readouterr().err

@@ -234,6 +234,11 @@ def _smooth_panel(args: argparse.Namespace) -> None:
 
     if args.covariate:
         raise ValueError("--covariate is not supported with --time (the space-time model has none)")
+    if args.engine != "laplace":
+        raise ValueError(
+            "--engine nuts is not supported with --time: the space-time model is"
+            " fitted by nested Laplace here (NUTS: dv-analysis run -p engine nuts)"
+        )
     table, summary = smooth_panel_file(
         args.input, args.count, args.id, args.time, args.population, args.expected,
         args.weights, seed=args.seed,
