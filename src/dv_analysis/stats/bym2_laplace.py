@@ -31,10 +31,9 @@ from scipy.special import betaln, expit
 
 from .bym2 import BYM2Fit, BYM2Priors, _area_table, _inputs
 from .gmrf import BorderedFactor
-from .icar import prepare_graph
+from .icar import banded_structure, prepare_graph
 from .laplace import theta_hessian
 from .mcmc import _describe
-from .spacetime import _structure
 
 __all__ = ["fit_bym2_laplace"]
 
@@ -185,7 +184,7 @@ def fit_bym2_laplace(
     x = np.hstack([np.ones((n, 1)), np.zeros((n, 0)) if xc is None else xc])
     prec = np.r_[1 / priors.intercept_sd**2, np.full(len(names), 1 / priors.beta_sd**2)]
     g = prepare_graph(adjacency)
-    structure, constraints = _structure(g)
+    structure, constraints = banded_structure(g)
     graph = _Graph(structure, constraints, g.islands)
     data = (y.astype(float), np.log(e), x, prec, graph)
     start = (np.zeros(x.shape[1]), np.zeros(n), np.zeros(n))

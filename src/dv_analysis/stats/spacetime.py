@@ -31,11 +31,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from scipy.special import betaln, expit
 
 from .gmrf import BandedPattern
-from .icar import Graph, dense_basis
+from .icar import Graph, banded_structure, dense_basis
 
 #: Quarters averaged into the present relative risk, and the distance of the earlier
 #: present that ``p_rising`` compares against.
@@ -230,24 +229,7 @@ def prepare_panel(y, expected, graph: Graph) -> Panel:
         raise ValueError("a village-quarter with counts has no expected count (no population)")
     basis, inv, alone = dense_basis(graph, graph.n)
     log_e = np.where(mask, np.log(np.where(mask, e, 1.0)), 0.0)
-    return Panel(y, log_e, mask, basis, inv, alone, *_structure(graph))
-
-
-#: Added to the diagonal of the scaled ICAR precision so that it can be factored; the
-#: sum-to-zero constraints remove the direction it makes proper (each component's constant),
-#: and against the precision's other eigenvalues (0.01 and more on the city graphs) it is a
-#: change of 1e-6 or less.
-RIDGE = 1e-8
-
-
-def _structure(graph: Graph) -> tuple[BandedPattern, np.ndarray]:
-    """The banded ICAR precision of the nested-Laplace engine (an island's own coordinate
-    gets precision 1: it carries no risk) and the components' sum-to-zero constraints."""
-    q = graph.precision + sp.diags(np.where(graph.islands, 1.0, RIDGE))
-    constraints = np.zeros((len(graph.components), graph.n))
-    for k, idx in enumerate(graph.components):
-        constraints[k, idx] = 1.0
-    return BandedPattern.from_matrix(q), constraints
+    return Panel(y, log_e, mask, basis, inv, alone, *banded_structure(graph))
 
 
 def spatial_variances(rho: float, panel: Panel) -> np.ndarray:
