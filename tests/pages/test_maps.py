@@ -92,3 +92,18 @@ def test_risk_map_draws_and_hatches_the_unsure_villages():
     assert painted == unsure.tolist()
     ax.figure.savefig(__import__("io").BytesIO(), format="png")
     plt.close(ax.figure)
+
+
+def test_outlines_are_kept_for_the_same_villages_and_made_anew_for_others():
+    g = _grid(6, towns=3, counties=2)
+    first = maps.outlines(g, "countyname")
+    assert maps.outlines(g, "countyname") is first  # dissolved once
+    fresh = g[["countyname", "geometry"]].dissolve("countyname").rename_axis("name").reset_index()
+    assert first["name"].tolist() == fresh["name"].tolist()
+    assert first.geometry.geom_equals(fresh.geometry).all()
+    towns = maps.outlines(g, "townname")
+    assert len(towns) == 3 and towns is not first
+    part = maps.outlines(g.iloc[:12], "countyname")  # other villages: their own outlines
+    assert part is not first and part.union_all().area == 12
+    renamed = g.assign(countyname=[f"d{i % 2}" for i in range(len(g))])
+    assert maps.outlines(renamed, "countyname")["name"].tolist() == ["d0", "d1"]

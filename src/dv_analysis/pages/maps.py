@@ -67,10 +67,23 @@ def hatch(ax, polygons: gpd.GeoSeries, pattern: str = "////", color: str = "#555
                                edgecolor=color, hatch=pattern, linewidth=0.0))  # fmt: skip
 
 
+#: Outlines already dissolved in this process (:func:`outlines`), newest last.
+_OUTLINES: dict = {}
+
+
 def outlines(villages: gpd.GeoDataFrame, by: str = "townname") -> gpd.GeoDataFrame:
     """Polygons dissolved from the villages by district (or ``by="countyname"``: county),
-    with their ``name``."""
-    return villages[[by, "geometry"]].dissolve(by).rename_axis("name").reset_index()
+    with their ``name``. Kept for the process by the villages' codes, names and extent:
+    dissolving Taiwan's 7,701 villages by county takes 0.9 s, and a national run draws a
+    dozen maps on the same villages. Callers must not change the frame returned."""
+    key = (by, len(villages), tuple(villages.total_bounds.round(6)),
+           hash(tuple(villages["villcode"])) if "villcode" in villages else id(villages),
+           hash(tuple(villages[by])))  # fmt: skip
+    if key not in _OUTLINES:
+        _OUTLINES[key] = villages[[by, "geometry"]].dissolve(by).rename_axis("name").reset_index()
+        while len(_OUTLINES) > 4:
+            _OUTLINES.pop(next(iter(_OUTLINES)))
+    return _OUTLINES[key]
 
 
 def frame(ax, villages: gpd.GeoDataFrame, title: str) -> None:
