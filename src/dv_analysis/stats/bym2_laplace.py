@@ -27,13 +27,15 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from scipy.optimize import minimize
-from scipy.special import betaln, expit
+from scipy.special import expit
 
 from .bym2 import BYM2Fit, BYM2Priors, _area_table, _inputs
 from .gmrf import BorderedFactor
 from .icar import banded_structure, prepare_graph
-from .laplace import theta_hessian
+from .laplace import THETA_BOUNDS, theta_hessian
+from .latent import bym2_weights, free_gradient, halved_step
 from .mcmc import _describe
+from .spacetime import bym2_log_prior
 
 __all__ = ["fit_bym2_laplace"]
 
@@ -58,19 +60,19 @@ class _Graph:
     alone: np.ndarray
 
 
-def _log_prior(theta, priors: BYM2Priors) -> float:
-    """log p(log σ, logit ρ), Jacobians included."""
-    s, logit_rho = theta
-    sigma, rho = np.exp(s), expit(logit_rho)
-    lp = -0.5 * (sigma / priors.sigma_sd) ** 2 + s
-    return float(lp + priors.rho_a * np.log(rho) + priors.rho_b * np.log1p(-rho)
-                 - betaln(priors.rho_a, priors.rho_b))  # fmt: skip
+@dataclass
+class _Point:
+    """The Gaussian approximation at one θ: the mode (β, v, u), the factor of the Hessian
+    with v eliminated, v's curvature, the means, Newton's last gradient and the weights of
+    v and u in b."""
 
-
-def _weights(theta, graph: _Graph):
-    sigma, rho = np.exp(theta[0]), expit(theta[1])
-    a = np.where(graph.alone, sigma, sigma * np.sqrt(1.0 - rho))
-    return a, np.where(graph.alone, 0.0, sigma * np.sqrt(rho))
+    mode: tuple
+    factor: BorderedFactor
+    denom: np.ndarray
+    mu: np.ndarray
+    gradient_norm: float
+    a: np.ndarray
+    c: np.ndarray
 
 
 def _factor(x, mu, a, c, prec, graph: _Graph):
@@ -90,51 +92,49 @@ def _objective(y, log_e, x, prec, graph, a, c, z) -> float:
     return float(like - 0.5 * (prec @ beta**2 + v @ v + u @ graph.structure.matrix @ u))
 
 
-def _mode(y, log_e, x, prec, graph: _Graph, a, c, start):
-    """Newton's method with step halving for (β, v, u); returns the mode, objective, factor,
-    v's curvature, μ and the gradient's size."""
+def _mode(y, log_e, x, prec, graph: _Graph, a, c, start) -> tuple[_Point, float]:
+    """Newton's method with step halving for (β, v, u): the point and the objective there."""
     z, norm = start, np.inf
-    f = _objective(y, log_e, x, prec, graph, a, c, z)
+
+    def objective(point):
+        return _objective(y, log_e, x, prec, graph, a, c, point)
+
+    f = objective(z)
     for _ in range(NEWTON_MAX_ITER):
         beta, v, u = z
         mu = np.exp(log_e + x @ beta + a * v + c * u)
         r = y - mu
         g_beta, g_v, g_u = x.T @ r - prec * beta, a * r - v, c * r - graph.structure.matrix @ u
-        k, denom = _factor(x, mu, a, c, prec, graph)
-        centred = g_u - graph.constraints.T @ (graph.constraints @ g_u / graph.constraints.sum(1))
+        factor, denom = _factor(x, mu, a, c, prec, graph)
+        centred = free_gradient(g_u, graph.constraints)
         norm = max(np.abs(g_beta).max(), np.abs(g_v).max(), np.abs(centred).max())
         if norm < NEWTON_TOL:
             break
         scale = g_v / denom  # eliminate v: its row is denom v + a c μ u + a μ xβ
-        d_beta, d_u = k.solve(g_beta - x.T @ (a * mu * scale), g_u - a * c * mu * scale)
+        d_beta, d_u = factor.solve(g_beta - x.T @ (a * mu * scale), g_u - a * c * mu * scale)
         d_v = (g_v - a * c * mu * d_u - a * mu * (x @ d_beta)) / denom
-        for step in 0.5 ** np.arange(30):
-            cand = (beta + step * d_beta, v + step * d_v, u + step * d_u)
-            f_new = _objective(y, log_e, x, prec, graph, a, c, cand)
-            if f_new >= f - 1e-10:
-                break
-        z, f = cand, f_new
-    return z, f, k, denom, mu, norm
+        z, f = halved_step(objective, z, (d_beta, d_v, d_u), f)
+    return _Point(z, factor, denom, mu, float(norm), a, c), f
 
 
-def _log_post(theta, data, priors, start):
+def _log_post(theta, data, priors: BYM2Priors, start) -> tuple[float, _Point]:
     y, log_e, x, prec, graph = data
-    a, c = _weights(theta, graph)
-    z, f, k, denom, mu, norm = _mode(y, log_e, x, prec, graph, a, c, start)
-    value = _log_prior(theta, priors) + f - 0.5 * (k.log_det() + np.log(denom).sum())
-    return value, (z, k, denom, mu, norm, a, c)
+    a, c = bym2_weights(np.exp(theta[0]), expit(theta[1]), graph.alone)
+    point, f = _mode(y, log_e, x, prec, graph, a, c, start)
+    prior = bym2_log_prior(theta[0], theta[1], priors.sigma_sd, priors.rho_a, priors.rho_b)
+    return prior + f - 0.5 * (point.factor.log_det() + np.log(point.denom).sum()), point
 
 
-def _theta_mode(data, priors, n_latent):
-    cache = {"start": n_latent}
+def _theta_mode(data, priors, start):
+    cache = {"start": start}
 
     def negative(theta):
         value, point = _log_post(theta, data, priors, cache["start"])
-        cache["start"] = point[0]
+        cache["start"] = point.mode
         return -value
 
     res = minimize(negative, np.array([np.log(0.5), 0.0]), method="L-BFGS-B",
-                   bounds=((-7.0, 2.0), (-9.0, 9.0)), options={"eps": 1e-4})  # fmt: skip
+                   bounds=THETA_BOUNDS[:2], options={"eps": 1e-4})  # fmt: skip
     return res, theta_hessian(negative, res.x), cache["start"]
 
 
@@ -196,7 +196,7 @@ def fit_bym2_laplace(
     s, ess = _draw(points, w, fits, data, draws, seed)
     fixed = {"intercept": _describe(s["beta"][:, 0])}
     fixed |= {name: _describe(s["beta"][:, j + 1]) for j, name in enumerate(names)}
-    newton = max(f[4] for f, wk in zip(fits, w, strict=True) if wk > 1e-12)
+    newton = max(f.gradient_norm for f, wk in zip(fits, w, strict=True) if wk > 1e-12)
     diagnostics = {"engine": "laplace", "theta_search_converged": bool(res.success),
                    "newton_gradient_max": float(newton), "grid_points": len(points),
                    "edge_mass": float(w[edge].sum()), "importance_ess_share": round(ess, 3)}  # fmt: skip
@@ -216,20 +216,20 @@ def fit_bym2_laplace(
     )  # fmt: skip
 
 
-def _gaussian(fit, x, count: int, rng):
+def _gaussian(fit: _Point, x, count: int, rng):
     """``count`` draws of (β, v, u) − mode from the Gaussian approximation at one θ."""
-    _, k, denom, mu, _, a, c = fit
-    d_beta, d_u = k.draw(count, rng)
+    denom, mu, a, c = fit.denom, fit.mu, fit.a, fit.c
+    d_beta, d_u = fit.factor.draw(count, rng)
     shift = -(a * c * mu)[:, None] * d_u - (a * mu)[:, None] * (x @ d_beta)
     d_v = shift / denom[:, None] + rng.standard_normal(d_u.shape) / np.sqrt(denom)[:, None]
     return d_beta, d_v, d_u
 
 
-def _importance(fit, data, deltas) -> np.ndarray:
+def _importance(fit: _Point, data, deltas) -> np.ndarray:
     """log p(y, x | θ) − log q(x) (up to a constant) of draws from the Gaussian q: the
     log joint at each draw plus ½ dᵀHd."""
     y, log_e, x, prec, graph = data
-    (beta, v, u), _, _, mu, _, a, c = fit
+    (beta, v, u), mu, a, c = fit.mode, fit.mu, fit.a, fit.c
     d_beta, d_v, d_u = deltas
     q = graph.structure.matrix
     lin = x @ d_beta + a[:, None] * d_v + c[:, None] * d_u  # change of η
@@ -264,7 +264,7 @@ def _draw(points, weights, fits, data, draws: int, seed: int) -> tuple[dict, flo
         w /= w.sum()
         shares.append((m, float(1.0 / (w**2).sum() / len(w))))
         keep = rng.choice(len(w), size=int(m), p=w)
-        (beta0, v0, u0), a, c = fit[0], fit[5], fit[6]
+        (beta0, v0, u0), a, c = fit.mode, fit.a, fit.c
         beta = beta0[:, None] + deltas[0][:, keep]
         v, u = v0[:, None] + deltas[1][:, keep], u0[:, None] + deltas[2][:, keep]
         out["beta"].append(beta.T)

@@ -173,8 +173,7 @@ def emerging_hotspots(
     """
     z_grid = panel.pivot(index=id_col, columns=period_col, values="gi_z").sort_index(axis=1)
     bins = panel.pivot(index=id_col, columns=period_col, values="gi_bin").sort_index(axis=1)
-    present = panel.pivot(index=id_col, columns=period_col, values=period_col).notna()
-    present = present.reindex(columns=z_grid.columns).to_numpy()
+    present = bins.notna().to_numpy()  # a row for the area and period (gi_bin is never NaN)
     s, z, p = mann_kendall_rows(z_grid.to_numpy(float))
     b = bins.to_numpy(float)
     cats = [classify_emerging(b[i][present[i]].astype(int), z[i], p[i]) for i in range(len(b))]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg import cho_solve_banded, cholesky_banded
+from scipy.linalg import cho_factor, cho_solve, cho_solve_banded, cholesky_banded, solve_triangular
 from scipy.linalg.lapack import dtbtrs
 from scipy.sparse.csgraph import reverse_cuthill_mckee
 
@@ -210,8 +210,6 @@ class BorderedFactor:
         -------
         BorderedFactor
         """
-        from scipy.linalg import cho_factor, cho_solve
-
         k = coupling.shape[1]
         u = pattern.factor(diagonal)
         solved = u.solve(np.hstack([coupling, constraints.T]))
@@ -237,8 +235,6 @@ class BorderedFactor:
         tuple of numpy.ndarray
             ``(x_g, x_u)``.
         """
-        from scipy.linalg import cho_solve
-
         y = self.u.solve(r_u)
         x_g = cho_solve(self.g, r_g - self.coupling.T @ y, check_finite=False)
         return self.krige(x_g, y - self.u_inv_b @ x_g)
@@ -256,8 +252,6 @@ class BorderedFactor:
         -------
         tuple of numpy.ndarray
         """
-        from scipy.linalg import cho_solve
-
         if self.kriging is None:
             return x_g, x_u
         z_g, z_u, m = self.kriging
@@ -291,8 +285,6 @@ class BorderedFactor:
         tuple of numpy.ndarray
             ``(x_g (k, count), x_u (n, count))``.
         """
-        from scipy.linalg import solve_triangular
-
         k, n = self.coupling.shape[1], self.coupling.shape[0]
         lower = np.tril(self.g[0])
         x_g = solve_triangular(lower, rng.standard_normal((k, count)), lower=True, trans="T",

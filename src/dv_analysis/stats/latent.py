@@ -34,7 +34,10 @@ import numpy as np
 from .gmrf import BorderedFactor
 from .spacetime import Panel, SpaceTimePriors, natural, path_covariance
 
-__all__ = ["LatentPrior", "Mode", "latent_prior", "find_mode", "draw_latent"]
+__all__ = [
+    "LatentPrior", "Mode", "bym2_weights", "halved_step", "free_gradient", "latent_prior",
+    "find_mode", "draw_latent",
+]  # fmt: skip
 
 #: Newton stops when the largest gradient entry is below this (on the log-posterior scale).
 NEWTON_TOL = 1e-6
@@ -51,6 +54,72 @@ class LatentPrior:
     c_delta: np.ndarray  # (T, T) covariance of δ_i
     level_prec: float
     log_det: float  # log|Q(θ)| of the prior, up to a constant that does not depend on θ
+
+
+def bym2_weights(sigma: float, rho: float, alone: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The weights of v and u in ``b = a v + c u``: ``a = σ √(1 − ρ)``, ``c = σ √ρ``; on an
+    island ``a = σ``, ``c = 0`` (no neighbours: no spatial part).
+
+    Parameters
+    ----------
+    sigma, rho : float
+        The BYM2's standard deviation and spatial share.
+    alone : numpy.ndarray
+        Bool per area: an island.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``a`` and ``c``, one per area.
+    """
+    a = np.where(alone, sigma, sigma * np.sqrt(1.0 - rho))
+    return a, np.where(alone, 0.0, sigma * np.sqrt(rho))
+
+
+def halved_step(objective, x: tuple, step: tuple, f: float) -> tuple[tuple, float]:
+    """Newton's step from ``x``, halved until the objective does not fall (at most 30
+    times): the new point and its objective.
+
+    Parameters
+    ----------
+    objective : callable
+        Point (a tuple of arrays) → the value to maximise.
+    x, step : tuple of numpy.ndarray
+        The point and the full step.
+    f : float
+        ``objective(x)``.
+
+    Returns
+    -------
+    tuple
+        ``(point, value)``.
+    """
+    for scale in 0.5 ** np.arange(30):
+        cand = tuple(xi + scale * d for xi, d in zip(x, step, strict=True))
+        f_new = objective(cand)
+        if f_new >= f - 1e-10:
+            break
+    return cand, f_new
+
+
+def free_gradient(g_u: np.ndarray, constraints: np.ndarray) -> np.ndarray:
+    """u's gradient without its components' means: the sum-to-zero constraints hold those
+    fixed, so they need not vanish at the mode.
+
+    Parameters
+    ----------
+    g_u : numpy.ndarray
+        The gradient in u.
+    constraints : numpy.ndarray
+        ``(C, n)``, a row of ones per component (C may be 0).
+
+    Returns
+    -------
+    numpy.ndarray
+    """
+    if not len(constraints):
+        return g_u
+    return g_u - constraints.T @ (constraints @ g_u / constraints.sum(1))
 
 
 def latent_prior(theta: np.ndarray, panel: Panel, priors: SpaceTimePriors) -> LatentPrior:
@@ -73,8 +142,7 @@ def latent_prior(theta: np.ndarray, panel: Panel, priors: SpaceTimePriors) -> La
     """
     h = natural(theta)
     n, t = panel.shape
-    a = np.where(panel.alone, h["sigma"], h["sigma"] * np.sqrt(1.0 - h["rho"]))
-    c = np.where(panel.alone, 0.0, h["sigma"] * np.sqrt(h["rho"]))
+    a, c = bym2_weights(h["sigma"], h["rho"], panel.alone)
     c_delta = path_covariance(t, h["sigma_delta"])
     c_w = c_delta + h["sigma_eps"] ** 2 * np.eye(t)
     level_prec = 1.0 / priors.level_sd**2
@@ -206,23 +274,14 @@ def find_mode(panel: Panel, prior: LatentPrior, start: tuple | None = None) -> M
         if norm < NEWTON_TOL:
             break
         step = _newton_step(panel, prior, s, mu, grads)
-        for scale in 0.5 ** np.arange(30):
-            cand = tuple(xi + scale * d for xi, d in zip(x, step, strict=True))
-            f_new = _objective(panel, prior, cand)
-            if f_new >= f - 1e-10:
-                break
-        x, f = cand, f_new
+        x, f = halved_step(lambda z: _objective(panel, prior, z), x, step, f)
     b = prior.a * x[1] + prior.c * x[2]
     return Mode(*x, b, f, _log_det_h(s), s, mu, norm, it)
 
 
 def _projected_norm(panel: Panel, grads: tuple) -> float:
-    """The largest gradient entry once u's gradient loses its components' means (the
-    constraints hold those fixed, so they need not vanish at the mode)."""
-    g_u = grads[2]
-    if len(panel.constraints):
-        sizes = panel.constraints.sum(1)
-        g_u = g_u - panel.constraints.T @ (panel.constraints @ g_u / sizes)
+    """The largest gradient entry, u's without its components' means (:func:`free_gradient`)."""
+    g_u = free_gradient(grads[2], panel.constraints)
     return max(float(np.abs(g).max()) for g in (grads[0], grads[1], g_u, grads[3]))
 
 

@@ -100,6 +100,29 @@ def natural(theta: np.ndarray) -> dict:
     }
 
 
+def bym2_log_prior(log_sigma: float, logit_rho: float, sigma_sd: float, rho_a: float,
+                   rho_b: float) -> float:  # fmt: skip
+    """Log prior density of (log σ, logit ρ) of a BYM2 effect: ``σ ~ N⁺(0, sigma_sd)``,
+    ``ρ ~ Beta(rho_a, rho_b)``, Jacobians of the log and logit included.
+
+    Parameters
+    ----------
+    log_sigma, logit_rho : float
+        The BYM2's hyperparameters on the scale they are searched on.
+    sigma_sd, rho_a, rho_b : float
+        The priors' parameters.
+
+    Returns
+    -------
+    float
+    """
+    sigma = np.exp(log_sigma)
+    lp = -0.5 * (sigma / sigma_sd) ** 2 + log_sigma  # half-normal on σ, |dσ/ds| = σ
+    rho = expit(logit_rho)
+    lp += (rho_a * np.log(rho) + rho_b * np.log1p(-rho)) - betaln(rho_a, rho_b)
+    return float(lp)  # Beta density × ρ(1−ρ)
+
+
 def log_prior_theta(theta: np.ndarray, priors: SpaceTimePriors) -> float:
     """Log prior density of θ (Jacobians of the log and logit included).
 
@@ -114,12 +137,7 @@ def log_prior_theta(theta: np.ndarray, priors: SpaceTimePriors) -> float:
     float
     """
     s, logit_rho, ld, le = theta
-    sigma = np.exp(s)
-    lp = -0.5 * (sigma / priors.sigma_sd) ** 2 + s  # half-normal on σ, |dσ/ds| = σ
-    rho = expit(logit_rho)
-    lp += (priors.rho_a * np.log(rho) + priors.rho_b * np.log1p(-rho)) - betaln(
-        priors.rho_a, priors.rho_b
-    )  # Beta density × ρ(1−ρ)
+    lp = bym2_log_prior(s, logit_rho, priors.sigma_sd, priors.rho_a, priors.rho_b)
     for log_sd, rate in ((ld, priors.delta_rate), (le, priors.eps_rate)):
         lp += np.log(rate) - rate * np.exp(log_sd) + log_sd  # exponential on σ
     return float(lp)
