@@ -56,12 +56,9 @@ def test_the_risk_window_keeps_the_panel_per_quarter_and_type(year_of_data):
         risk.window_panel(paths, "incidents_w", 12)
 
 
-@pytest.mark.slow(seconds=12, why="three passes over two county space-time fits")
-def test_county_fits_are_cached_and_do_not_depend_on_the_workers(year_of_data, monkeypatch):
-    """All of Taiwan fits county by county in worker processes: the same numbers on one
-    worker or two, and a pass with the fits kept reads every county back."""
-    import shutil
-
+def _two_counties(year_of_data):
+    """2020Q4's paths and the county fit's arguments (villages, y, e, e_next) for two
+    districts of the year's data recoded as two "counties" (90100 and 90200)."""
     from dv_analysis.stats.spacetime import expected_by_type, expected_next
 
     s, _, _ = year_of_data
@@ -70,11 +67,20 @@ def test_county_fits_are_cached_and_do_not_depend_on_the_workers(year_of_data, m
     wp = risk.window_panel(paths, "incidents", 4)
     keep = wp.villages["villcode"].str[5:8].isin(["010", "020"]).to_numpy()
     g = wp.villages[keep].reset_index(drop=True)
-    g["villcode"] = "9" + g["villcode"].str[5:8] + "0" + g["villcode"]  # two "counties"
+    g["villcode"] = "9" + g["villcode"].str[5:8] + "0" + g["villcode"]
     counts = {k: v[keep] for k, v in wp.counts.items()}
     pops = {k: v[keep] for k, v in wp.populations.items()}
     y, e = sum(counts.values()), expected_by_type(counts, pops)
-    args = (g, y, e, expected_next(counts, pops, 4))
+    return paths, (g, y, e, expected_next(counts, pops, 4))
+
+
+@pytest.mark.slow(seconds=12, why="three passes over two county space-time fits")
+def test_county_fits_are_cached_and_do_not_depend_on_the_workers(year_of_data, monkeypatch):
+    """All of Taiwan fits county by county in worker processes: the same numbers on one
+    worker or two, and a pass with the fits kept reads every county back."""
+    import shutil
+
+    paths, args = _two_counties(year_of_data)
     params = risk.RiskParams(posterior_draws=300)
     monkeypatch.setattr(risk, "cores", lambda: 1)
     one, s1 = risk._spacetime_by_county(paths, *args, params, progress=False)
@@ -97,18 +103,7 @@ def test_county_jobs_prefitted_in_one_pool_are_read_back_without_a_pool(year_of_
     process: no pool is started, and the numbers are those of fitting there."""
     import shutil
 
-    from dv_analysis.stats.spacetime import expected_by_type, expected_next
-
-    s, _, _ = year_of_data
-    paths = s.period("2020Q4")
-    features.build(paths)
-    wp = risk.window_panel(paths, "incidents", 4)
-    keep = wp.villages["villcode"].str[5:8].isin(["010", "020"]).to_numpy()
-    g = wp.villages[keep].reset_index(drop=True)
-    g["villcode"] = "9" + g["villcode"].str[5:8] + "0" + g["villcode"]  # two "counties"
-    counts = {k: v[keep] for k, v in wp.counts.items()}
-    pops = {k: v[keep] for k, v in wp.populations.items()}
-    args = (g, sum(counts.values()), expected_by_type(counts, pops), expected_next(counts, pops, 4))
+    paths, args = _two_counties(year_of_data)
     params = risk.RiskParams(posterior_draws=300, strategy="eb")
     shutil.rmtree(paths.settings.fit_cache, ignore_errors=True)
     jobs = risk.county_jobs(*args, prefix="2020Q3/")

@@ -118,6 +118,15 @@ def test_parameterisation_is_chosen_by_the_data():
 
 
 @pytest.mark.slow(seconds=9, why="a full BYM2 fit of the published data")
+def _scotland_fit(engine, d, a):
+    """The published model's fit with ``engine``: covariate 0.1 × AFF, the Stan case study's
+    priors (β ~ N(0, 5), σ ~ N⁺(0, 5)), seed 1."""
+    return engine(
+        d["y"], d["E"], a, pd.DataFrame({"aff": 0.1 * np.asarray(d["x"])}),
+        priors=BYM2Priors(intercept_sd=5.0, beta_sd=5.0, sigma_sd=5.0), seed=1,
+    )  # fmt: skip
+
+
 def test_scotland_lip_cancer_reproduces_the_published_fit(scotland):
     """Morris et al. (2019), Stan case study 'Spatial models in Stan', BYM2 with the same priors.
 
@@ -125,10 +134,7 @@ def test_scotland_lip_cancer_reproduces_the_published_fit(scotland):
     R-INLA: β0 −0.2216, β1 0.3707. Covariate: 0.1 × AFF.
     """
     d, a = scotland
-    fit = fit_bym2(
-        d["y"], d["E"], a, pd.DataFrame({"aff": 0.1 * np.asarray(d["x"])}),
-        priors=BYM2Priors(intercept_sd=5.0, beta_sd=5.0, sigma_sd=5.0), seed=1,
-    )  # fmt: skip
+    fit = _scotland_fit(fit_bym2, d, a)
     # a median of 8 cases a district: the data are weak beside the prior, so "auto" samples
     # non-centred (forced centred, this fit diverges 406 times and ρ's bulk ESS is 236)
     assert fit.sampler["parameterisation"] == "noncentred"
@@ -140,11 +146,7 @@ def test_scotland_lip_cancer_reproduces_the_published_fit(scotland):
     assert hp["rho"]["mean"] == pytest.approx(0.878, abs=0.04)
     # mu[5] = E_5 · RR_5, published 13.8
     assert d["E"][4] * fit.areas["rr_mean"].iloc[4] == pytest.approx(13.8, abs=0.4)
-    again = fit_bym2(
-        d["y"], d["E"], a, pd.DataFrame({"aff": 0.1 * np.asarray(d["x"])}),
-        priors=BYM2Priors(intercept_sd=5.0, beta_sd=5.0, sigma_sd=5.0), seed=1,
-    )  # fmt: skip
-    pd.testing.assert_frame_equal(fit.areas, again.areas)
+    pd.testing.assert_frame_equal(fit.areas, _scotland_fit(fit_bym2, d, a).areas)
 
 
 def test_scotland_lip_cancer_with_the_fast_engine_reproduces_r_inla(scotland):
@@ -156,10 +158,7 @@ def test_scotland_lip_cancer_with_the_fast_engine_reproduces_r_inla(scotland):
     from dv_analysis.stats.bym2_laplace import fit_bym2_laplace
 
     d, a = scotland
-    fit = fit_bym2_laplace(
-        d["y"], d["E"], a, pd.DataFrame({"aff": 0.1 * np.asarray(d["x"])}),
-        priors=BYM2Priors(intercept_sd=5.0, beta_sd=5.0, sigma_sd=5.0), seed=1,
-    )  # fmt: skip
+    fit = _scotland_fit(fit_bym2_laplace, d, a)
     assert fit.ok, fit.diagnostics
     fe, hp = fit.fixed_effects, fit.hyperparameters
     assert fe["intercept"]["mean"] == pytest.approx(-0.2216, abs=0.01)
@@ -169,11 +168,7 @@ def test_scotland_lip_cancer_with_the_fast_engine_reproduces_r_inla(scotland):
     assert hp["sigma"]["mean"] == pytest.approx(0.514, abs=0.03)
     assert hp["rho"]["mean"] == pytest.approx(0.878, abs=0.04)
     assert d["E"][4] * fit.areas["rr_mean"].iloc[4] == pytest.approx(13.8, abs=0.4)
-    again = fit_bym2_laplace(
-        d["y"], d["E"], a, pd.DataFrame({"aff": 0.1 * np.asarray(d["x"])}),
-        priors=BYM2Priors(intercept_sd=5.0, beta_sd=5.0, sigma_sd=5.0), seed=1,
-    )  # fmt: skip
-    pd.testing.assert_frame_equal(fit.areas, again.areas)
+    pd.testing.assert_frame_equal(fit.areas, _scotland_fit(fit_bym2_laplace, d, a).areas)
 
 
 def test_the_fast_engine_handles_islands_and_components():
