@@ -32,7 +32,7 @@ from scipy.special import expit
 from .bym2 import BYM2Fit, BYM2Priors, _area_table, _inputs
 from .gmrf import BorderedFactor
 from .icar import banded_structure, prepare_graph
-from .laplace import THETA_BOUNDS, theta_hessian
+from .laplace import THETA_BOUNDS, gaussian_root, theta_hessian
 from .latent import bym2_weights, free_gradient, halved_step
 from .mcmc import _describe
 from .spacetime import bym2_log_prior
@@ -139,8 +139,7 @@ def _theta_mode(data, priors, start):
 
 
 def _grid(centre, hessian):
-    vals, vecs = np.linalg.eigh(hessian)
-    root = vecs / np.sqrt(np.maximum(vals, 1e-6))
+    root = gaussian_root(hessian, 1e-6)
     ticks = np.arange(-GRID_REACH, GRID_REACH + 1e-9, GRID_STEP)
     z = np.array(np.meshgrid(ticks, ticks)).reshape(2, -1).T
     edge = (np.abs(z) >= GRID_REACH - 1e-9).any(1)

@@ -180,6 +180,32 @@ class LaplaceFit:
         return out
 
 
+def gaussian_root(hessian: np.ndarray, floor: float) -> np.ndarray:
+    """The lower Cholesky factor ``L`` of the covariance ``H⁻¹``, with the Hessian's
+    eigenvalues floored at ``floor`` first (a flat direction counts as curvature ``floor``).
+
+    Points ``centre + L z`` of standard ``z`` follow the Gaussian approximation. Unlike the
+    eigenvectors (each defined only up to its sign, which a rounding difference between
+    machines can flip), the floored covariance and its Cholesky factor change continuously
+    with the Hessian: the same fit gives the same points on every machine.
+
+    Parameters
+    ----------
+    hessian : numpy.ndarray
+        Symmetric ``d × d`` Hessian of the negative log density at its mode.
+    floor : float
+        Smallest curvature kept.
+
+    Returns
+    -------
+    numpy.ndarray
+        Lower-triangular ``d × d`` ``L`` with ``L Lᵀ`` the floored ``H⁻¹``.
+    """
+    vals, vecs = np.linalg.eigh((hessian + hessian.T) / 2)
+    cov = (vecs / np.maximum(vals, floor)) @ vecs.T
+    return np.linalg.cholesky((cov + cov.T) / 2)
+
+
 def _proposal(centre: np.ndarray, hessian: np.ndarray, seed: int, times: int = 1):
     """Points of θ from the proposal, a multivariate t with ``PROPOSAL_DF`` degrees of freedom
     around the mode, ``PROPOSAL_SCALE`` times wider than the Laplace curvature (heavy tails:
@@ -189,11 +215,9 @@ def _proposal(centre: np.ndarray, hessian: np.ndarray, seed: int, times: int = 1
     from scipy.stats import chi2, norm, qmc
 
     d = len(centre)
-    vals, vecs = np.linalg.eigh(hessian)
     # a flat direction (σ_δ of a single quarter, which no data inform): a proposal as wide
     # as the box, the same whatever rounding noise the finite differences leave there
-    vals = np.maximum(vals, FLAT_CURVATURE)
-    root = vecs / np.sqrt(vals) * PROPOSAL_SCALE  # proposal scale matrix: root rootᵀ
+    root = gaussian_root(hessian, FLAT_CURVATURE) * PROPOSAL_SCALE  # scale matrix root rootᵀ
     u = np.clip(
         qmc.Sobol(d + 1, scramble=True, seed=seed).random(INTEGRATION_POINTS * times),
         1e-9,
