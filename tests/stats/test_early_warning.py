@@ -239,3 +239,31 @@ def test_a_risk_rise_whose_largest_unit_stands_out_by_chance_is_not_a_reporting_
     units[:, baseline:, 0] = obs[:, None] / 2
     expected = np.full((2, 1), share.sum() / 2)
     assert not carried_by_one_unit(units, expected, np.array([0]), baseline, 1.23)[0]
+
+
+def test_a_campaign_one_quarter_old_is_a_reporting_change_when_the_window_rose_before_it():
+    """The counts early_warning judges an alarm on a second time: a district where one unit's
+    reports rise by half in the last quarter only (a campaign's first quarter; a window in
+    it had crept up by chance in the quarters before, so since its onset the unit tests
+    see a diluted rise) loses that excess, quarter by quarter; a district where a cluster
+    rose in every unit (risk) and the quarters before keep their counts, as does a
+    district whose shares stay as in the baseline."""
+    import numpy as np
+
+    from dv_analysis.stats import early_warning as ew
+
+    baseline, t, n = 8, 12, 40  # areas 0–19 in district d (campaign), 20–39 in e
+    units = np.zeros((2, t, n))
+    units[0], units[1] = 6.0, 9.0  # police, others
+    units[:, baseline : baseline + 3, 0:3] *= 1.25  # window of areas 0–2 crept up by chance
+    units[0, -1, :20] *= 1.5  # campaign's first quarter: police in district d
+    units[:, -2:, 30:33] *= 2.0  # a rise of risk in district e: every unit
+    counts = units.sum(0)
+    districts = np.array(["d"] * 20 + ["e"] * 20)
+    adjusted = ew.without_reporting_changes(counts, units, districts, baseline, 1.23)
+    np.testing.assert_allclose(adjusted[-1, :20], counts[-1, :20] - 3.0, rtol=1e-3)  # out
+    np.testing.assert_allclose(adjusted[:, 20:], counts[:, 20:])  # district e unchanged
+    np.testing.assert_allclose(adjusted[:-1], counts[:-1])
+    flat = ew.without_reporting_changes(counts, units[:, :, :] * 0 + units[:, :1], districts,
+                                        baseline, 1.23)  # fmt: skip
+    np.testing.assert_allclose(flat, counts)  # shares as in the baseline: nothing taken out

@@ -274,7 +274,8 @@ def early_warning(
             f" (half of them set it: at least {int(np.ceil(2 / alpha))} are needed)"
         )
     m = neighbourhoods.tocsr()
-    out, expected, onset = _windows(counts, population, m, baseline, k, alpha, simulations, seed)
+    out, expected, onset, alarms = _windows(counts, population, m, baseline, k, alpha,
+                                            simulations, seed)  # fmt: skip
     ratio = (k - 1.0) / np.log(k) if member_ratio is None else member_ratio
     reporting = np.zeros(len(out), bool)
     if units is not None:
@@ -282,8 +283,11 @@ def early_warning(
         c = float(out["dispersion"].iloc[0])
         reporting = carried_by_one_unit(units_n, expected, onset, baseline, ratio, c)
         if districts is not None:
+            districts = np.asarray(districts)
             reporting |= _district_reporting(units, counts, population, units_n, expected,
-                                             onset, baseline, ratio, np.asarray(districts), c)  # fmt: skip
+                                             onset, baseline, ratio, districts, c)  # fmt: skip
+            adjusted = without_reporting_changes(counts, units, districts, baseline, ratio)
+            reporting |= ~alarms(adjusted)
         reporting &= out["alarm"].to_numpy()
     own_e = baseline_expected(counts, population, baseline)
     return _members(out, m, counts[baseline:], own_e, onset, reporting, ratio)
@@ -317,7 +321,14 @@ def _windows(counts, population, m, baseline, k, alpha, simulations, seed):
         "strength": np.where(alarm, strength, np.nan), "cusum": path[-1], "cusum_max": top,
         "threshold": tails.quantile(level), "p_value": p_value, "dispersion": c,
     })  # fmt: skip
-    return out, expected, onset
+
+    def alarms(adjusted: np.ndarray) -> np.ndarray:
+        """Which windows would alarm on ``adjusted`` area counts (``(T, n)``) instead."""
+        again = poisson_cusum(np.asarray(adjusted @ m.T)[baseline:], expected, k)
+        top = again.max(axis=0)
+        return (tails.p_values(top[None, :])[0] <= level) & (again[-1] > 0) & (top > 0)
+
+    return out, expected, onset, alarms
 
 
 class TailModel:
@@ -451,6 +462,68 @@ def carried_by_one_unit(
 UNIT_Z = 2.58
 #: z of the other units' counts against their expected from which they rose too (one-sided 5 %).
 REST_Z = 1.645
+
+
+def without_reporting_changes(
+    counts: np.ndarray,
+    units: np.ndarray,
+    districts: np.ndarray,
+    baseline: int,
+    ratio: float,
+    z: float | None = None,
+) -> np.ndarray:
+    """The area counts with each district's reporting changes taken out.
+
+    A reporting change is one unit's share of a district's counts rising in a monitored
+    quarter while the others' do not: its count exceeds what the other units' counts
+    predict at its baseline share (``others × q / (1 − q)``) by the factor ``ratio`` and by
+    a conditional binomial z of at least ``z`` (default :data:`UNIT_Z`). A rise of risk
+    raises every unit's reports alike and leaves the shares as they were. In such a
+    district-quarter each area's count of that unit is replaced by what its other units'
+    counts predict. :func:`early_warning` calls a window's alarm a reporting change when it
+    would not sound on these counts: a campaign one quarter old is then told apart even
+    when the window's own rise began, by noise, a quarter or two before it.
+
+    Parameters
+    ----------
+    counts : numpy.ndarray
+        ``(T, n)`` counts per quarter (baseline first) and area.
+    units : numpy.ndarray
+        ``(U, T, n)`` the same counts split by reporting unit.
+    districts : numpy.ndarray
+        ``(n,)`` district of each area.
+    baseline : int
+        Baseline quarters (the shares are theirs).
+    ratio : float
+        Smallest rise of the unit against the others' prediction.
+    z : float, optional
+        Smallest conditional binomial z of the unit's share.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(T, n)`` counts; equal to ``counts`` where no reporting change is found.
+    """
+    z = UNIT_Z if z is None else z
+    units = np.asarray(units, float)
+    names, code = np.unique(districts, return_inverse=True)
+    d = np.zeros((len(districts), len(names)))
+    d[np.arange(len(districts)), code] = 1.0
+    by_d = units @ d  # (U, T, D)
+    base = by_d[:, :baseline].sum(axis=1) + 0.5
+    q = base / base.sum(axis=0, keepdims=True)  # (U, D) baseline shares
+    total = by_d.sum(axis=0)  # (T, D)
+    others = total[None] - by_d
+    predicted = others * (q / (1 - q))[:, None, :]
+    sd = np.sqrt(np.maximum(total[None] * q[:, None, :] * (1 - q[:, None, :]), 1e-12))
+    changed = (by_d > ratio * predicted) & ((by_d - total[None] * q[:, None, :]) / sd >= z)
+    changed[:, :baseline] = False
+    out = np.asarray(counts, float).copy()
+    for u, t, k in zip(*np.nonzero(changed), strict=True):
+        area = code == k
+        rest = np.maximum(out[t, area] - units[u, t, area], 0.0)
+        out[t, area] = rest + units[u, t, area].clip(max=rest * q[u, k] / (1 - q[u, k]))
+    return out
 
 
 def _top_unit(units: np.ndarray, expected: np.ndarray, o: int, baseline: int) -> int:
