@@ -113,7 +113,9 @@ def test_kernels_die_with_the_server(tmp_path):
         run_sync(km.start_kernel)(cwd=str(tmp_path))
         pid = km.provisioner.pid
         assert _alive(pid)
-    _wait_for_end(pid)
+    # the kernel notices its parent's end once it has started (a poll a second); under the
+    # load of the whole suite that start took more than 10 s once
+    _wait_for_end(pid, 30.0)
     assert not _alive(pid)
     run_sync(km.cleanup_resources)()
 

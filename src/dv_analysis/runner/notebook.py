@@ -40,7 +40,16 @@ def _single_threaded_kernels() -> None:
 def _kernel_manager():
     """Kernels with CurveZMQ-encrypted channels where the kernel supports it (ipykernel ≥ 7.3
     warns on every start over plain TCP; the kernel and the runner share the machine),
-    forked from the run's kernel server when one serves (:mod:`.forkserver`)."""
+    over IPC sockets instead of TCP ports, forked from the run's kernel server when one
+    serves (:mod:`.forkserver`).
+
+    With TCP, jupyter_client picks five free ports and releases them before the kernel
+    binds them, so kernels started at once (notebooks in parallel, test workers) now and
+    then took the same port and failed with "Address already in use". IPC sockets are
+    files named after the kernel, at an absolute path (jupyter_client's default,
+    ``kernel-ipc`` in the working directory, is read from the notebook's folder by the
+    kernel and from the runner's by the client)."""
+    import tempfile
     import uuid
 
     from jupyter_client.manager import AsyncKernelManager
@@ -48,7 +57,10 @@ def _kernel_manager():
     class EncryptedKernelManager(AsyncKernelManager):
         def __init__(self, **kw):
             kw.setdefault("transport_encryption", "auto")
+            kw.setdefault("transport", "ipc")
             super().__init__(**kw)
+            if self.transport == "ipc" and not os.path.isabs(self.ip):
+                self.ip = os.path.join(tempfile.gettempdir(), f"dv-kernel-{uuid.uuid4().hex}")
 
         async def _async_pre_start_kernel(self, **kw):
             # forked from the run's kernel server when one serves (.forkserver)
