@@ -156,3 +156,11 @@ def test_a_stuck_kernel_is_killed_on_sigterm_of_the_server(tmp_path):
         kc.stop_channels()
     _wait_for_end(pid)
     assert not _alive(pid)  # SIGKILL, which it cannot ignore
+
+
+def test_kernels_use_ipc_sockets_of_their_own_at_an_absolute_path():
+    """No TCP ports to race for, and the same socket path for the kernel (started in the
+    notebook's folder) and the client (in the runner's)."""
+    first, second = _kernel_manager()(), _kernel_manager()()
+    assert first.transport == second.transport == "ipc"
+    assert os.path.isabs(first.ip) and first.ip != second.ip
