@@ -164,3 +164,7 @@ def test_kernels_use_ipc_sockets_of_their_own_at_an_absolute_path():
     first, second = _kernel_manager()(), _kernel_manager()()
     assert first.transport == second.transport == "ipc"
     assert os.path.isabs(first.ip) and first.ip != second.ip
+    with forkserver.serving() as serving:  # a run's kernels: in the server's owner-only folder
+        folder = forkserver.socket_folder()
+        assert serving and folder and os.path.dirname(_kernel_manager()().ip) == folder
+    assert not os.path.exists(folder)  # removed with the server, sockets of killed kernels too

@@ -27,6 +27,7 @@ import logging
 import os
 import secrets
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -69,9 +70,15 @@ def serving() -> Iterator[bool]:
     finally:
         del os.environ[ADDRESS_VARIABLE], os.environ[KEY_VARIABLE]
         _end(process)
-        with contextlib.suppress(OSError):
-            Path(address).unlink(missing_ok=True)
-            os.rmdir(folder)
+        shutil.rmtree(folder, ignore_errors=True)  # with the sockets of killed kernels
+
+
+def socket_folder() -> str | None:
+    """The serving kernel server's folder (owner-only, removed when the server ends), where
+    the run's kernels keep their IPC sockets; None when no server serves."""
+    address = os.environ.get(ADDRESS_VARIABLE, "")
+    folder = Path(address).parent
+    return str(folder) if available() and folder.is_absolute() and folder.is_dir() else None
 
 
 def _end(process: subprocess.Popen) -> None:

@@ -46,7 +46,8 @@ def _kernel_manager():
     With TCP, jupyter_client picks five free ports and releases them before the kernel
     binds them, so kernels started at once (notebooks in parallel, test workers) now and
     then took the same port and failed with "Address already in use". IPC sockets are
-    files named after the kernel, at an absolute path (jupyter_client's default,
+    files named after the kernel, in the run's kernel-server folder (owner-only, removed
+    with the server) or the temporary folder, at an absolute path (jupyter_client's default,
     ``kernel-ipc`` in the working directory, is read from the notebook's folder by the
     kernel and from the runner's by the client)."""
     import tempfile
@@ -60,7 +61,8 @@ def _kernel_manager():
             kw.setdefault("transport", "ipc")
             super().__init__(**kw)
             if self.transport == "ipc" and not os.path.isabs(self.ip):
-                self.ip = os.path.join(tempfile.gettempdir(), f"dv-kernel-{uuid.uuid4().hex}")
+                self.ip = os.path.join(forkserver.socket_folder() or tempfile.gettempdir(),
+                                       f"dv-kernel-{uuid.uuid4().hex}")  # fmt: skip
 
         async def _async_pre_start_kernel(self, **kw):
             # forked from the run's kernel server when one serves (.forkserver)
