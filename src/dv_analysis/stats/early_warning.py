@@ -506,9 +506,7 @@ def without_reporting_changes(
     """
     z = UNIT_Z if z is None else z
     units = np.asarray(units, float)
-    names, code = np.unique(districts, return_inverse=True)
-    d = np.zeros((len(districts), len(names)))
-    d[np.arange(len(districts)), code] = 1.0
+    code, d = _district_indicator(districts)
     by_d = units @ d  # (U, T, D)
     base = by_d[:, :baseline].sum(axis=1) + 0.5
     q = base / base.sum(axis=0, keepdims=True)  # (U, D) baseline shares
@@ -526,6 +524,14 @@ def without_reporting_changes(
     return out
 
 
+def _district_indicator(districts) -> tuple[np.ndarray, np.ndarray]:
+    """Each area's district index and the ``(n, D)`` 0/1 matrix that sums areas by district."""
+    names, code = np.unique(np.asarray(districts), return_inverse=True)
+    d = np.zeros((len(code), len(names)))
+    d[np.arange(len(code)), code] = 1.0
+    return code, d
+
+
 def _top_unit(units: np.ndarray, expected: np.ndarray, o: int, baseline: int) -> int:
     """The unit with the largest excess of one window (``(U, T)``, ``expected`` (T − b,))."""
     base = units[:, :baseline].sum(axis=1)
@@ -537,15 +543,13 @@ def _district_reporting(units, counts, population, units_n, expected, onset, bas
                         districts, c=0.0) -> np.ndarray:  # fmt: skip
     """Windows whose district's rise since the window's onset is one unit's, the unit that
     also carries the window's largest excess (see :func:`early_warning`)."""
-    names, code = np.unique(districts, return_inverse=True)
-    d = np.zeros((len(names), len(districts)))
-    d[code, np.arange(len(districts))] = 1.0
-    units_d = np.einsum("utn,dn->utd", units, d)
-    expected_d = baseline_expected(counts @ d.T, population @ d.T, baseline)
+    code, d = _district_indicator(districts)
+    units_d = np.asarray(units, float) @ d
+    expected_d = baseline_expected(counts @ d, population @ d, baseline)
     out = np.zeros(len(onset), bool)
     for i in np.flatnonzero(onset >= 0):
         k, o = code[i], onset[i]
-        one = np.full(len(names), -1)
+        one = np.full(d.shape[1], -1)
         one[k] = o
         if not carried_by_one_unit(units_d, expected_d, one, baseline, ratio, c)[k]:
             continue
