@@ -474,7 +474,9 @@ def outreach_recovery(settings: Settings, period: str, budget: int = 20) -> dict
     truth (:func:`outreach_truth`), beside the best naive list (:func:`naive_lists`).
 
     Tier-2 precision against ``elevated`` and against true RR ≥ 1.5; the share of the best
-    possible true excess tier 2 holds; faded villages (a cluster that ended) in tier 2;
+    possible true excess tier 2 holds; faded villages (a cluster that ended) in tier 2, all
+    and those not truly elevated now (a village of an ended cluster can still be elevated
+    for its own reasons: heterogeneity, covariates);
     ramping-cluster villages in tier ≥ 1; campaign villages (a reporting change, no risk)
     flagged as a risk rise, flagged as a reporting change, and in tier 2; tier ≥ 1 precision and recall against ``elevated``.
     """
@@ -501,6 +503,7 @@ def outreach_recovery(settings: Settings, period: str, budget: int = 20) -> dict
         **{f"{name}_{k}": x for name, v in naive.items() for k, x in v.items()},
         "naive_excess_captured_max": max(v["excess_captured"] for v in naive.values()),
         "faded_in_tier2": int(two.isin(faded).sum()),
+        "faded_not_elevated_in_tier2": int((two.isin(faded) & ~truth.loc[two, "elevated"]).sum()),
         "ramp_in_tier1": float(np.mean([v in set(watched) for v in ramp])) if ramp else float("nan"),
         "campaign_rises": int(t.index[risk_rise].isin(campaign).sum()),
         "campaign_reporting": int(t.index[t["emerging"] & ~risk_rise].isin(campaign).sum()),
