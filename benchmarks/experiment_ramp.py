@@ -108,7 +108,7 @@ def world(root: Path, kind: str, seed: int) -> dict:
     v = public.load_boundaries(s)
     ids = v["villcode"].to_numpy()
     counts, pop = grids(s, ids)
-    ramp = np.isin(ids, list(validation._of_type(s, "ramp")))
+    ramp = np.isin(ids, list(validation.planted_villages(s, "ramp")))
     change = counts[BASELINE:].sum() / counts[:BASELINE].sum()
     e = (counts[:BASELINE].sum(0) + 0.5) * change
     ranks = pd.Series(poisson.sf(counts[BASELINE:].sum(0) - 1, e)).rank().to_numpy()

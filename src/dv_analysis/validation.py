@@ -386,7 +386,8 @@ def biased_villages(settings: Settings) -> set[str]:
     return set(params["under_reported_villages"]) | set(campaign.get("villcodes", []))
 
 
-def _of_type(settings: Settings, *types: str) -> set[str]:
+def planted_villages(settings: Settings, *types: str) -> set[str]:
+    """The villages of a world's planted clusters of the given types ("ended", "ramp", …)."""
     return {v for c in planted_clusters(settings) if c["type"] in types for v in c["villcodes"]}
 
 
@@ -406,7 +407,7 @@ def present_recovery(settings: Settings, period: str, top: int = 20) -> dict:
     truth = true_reported_rr(settings, window_periods(p, WINDOW_QUARTERS)).reindex(risk.index)
     last, year = truth[str(p)], np.exp(np.log(truth).mean(axis=1))
     fair = ~risk.index.isin(biased_villages(settings)) & risk["rr_now_mean"].notna()
-    r, faded = risk[fair], _of_type(settings, "ended")
+    r, faded = risk[fair], planted_villages(settings, "ended")
     inside = (r["rr_now_low"] <= last[fair]) & (last[fair] <= r["rr_now_high"])
     ranked = risk.sort_values(["p_now_exceed_1_5", "rr_now_mean"], ascending=False).head(top)
     return {
@@ -477,7 +478,8 @@ def outreach_recovery(settings: Settings, period: str, budget: int = 20) -> dict
     possible true excess tier 2 holds; faded villages (a cluster that ended) in tier 2, all
     and those not truly elevated now (a village of an ended cluster can still be elevated
     for its own reasons: heterogeneity, covariates);
-    ramping-cluster villages in tier ≥ 1; campaign villages (a reporting change, no risk)
+    ramping-cluster villages in tier ≥ 1, all and those truly elevated now (a ramp lifts
+    villages of every baseline, so some stay below the city's risk); campaign villages (a reporting change, no risk)
     flagged as a risk rise, flagged as a reporting change, and in tier 2; tier ≥ 1 precision and recall against ``elevated``.
     """
     t = pd.read_parquet(settings.period(period).village_priority).set_index("villcode")
@@ -486,7 +488,8 @@ def outreach_recovery(settings: Settings, period: str, budget: int = 20) -> dict
     campaign = set((params.get("campaign") or {}).get("villcodes", []))
     best = truth["excess"].sort_values(ascending=False).head(budget).sum()
     two, watched = t.index[t["tier"] == 2], t.index[t["tier"] >= 1]
-    faded, ramp = _of_type(settings, "ended"), _of_type(settings, "ramp")
+    faded, ramp = planted_villages(settings, "ended"), planted_villages(settings, "ramp")
+    hot_ramp = [v for v in sorted(ramp) if v in truth.index and truth.at[v, "elevated"]]
 
     def scores(ids) -> dict:
         x = truth.reindex(ids)
@@ -505,6 +508,7 @@ def outreach_recovery(settings: Settings, period: str, budget: int = 20) -> dict
         "faded_in_tier2": int(two.isin(faded).sum()),
         "faded_not_elevated_in_tier2": int((two.isin(faded) & ~truth.loc[two, "elevated"]).sum()),
         "ramp_in_tier1": float(np.mean([v in set(watched) for v in ramp])) if ramp else float("nan"),
+        "ramp_elevated": len(hot_ramp), "ramp_elevated_in_tier1": float(np.mean([v in set(watched) for v in hot_ramp])) if hot_ramp else float("nan"),
         "campaign_rises": int(t.index[risk_rise].isin(campaign).sum()),
         "campaign_reporting": int(t.index[t["emerging"] & ~risk_rise].isin(campaign).sum()),
         "campaign_in_tier2": int(two.isin(campaign).sum()),
