@@ -423,6 +423,10 @@ PROBABILITY_CELLS = """[...document.querySelectorAll('table')].flatMap(t => {
     return cols.map(i => (c[i + off] || {}).innerText || '').map(x => x.trim());
   });
 })"""
+#: Captions of the tables that are wider than their place on the page (they scroll sideways).
+TABLES_WIDER_THAN_THE_PAGE = """[...document.querySelectorAll('table')]
+  .filter(t => t.scrollWidth > t.parentElement.clientWidth + 1)
+  .map(t => (t.caption || {}).innerText || '(no caption)')"""
 #: The 等級 cells of the outreach page's 留意 table (captioned 留意（依順位）).
 WATCH_TABLE_TIERS = """(() => {
   const t = [...document.querySelectorAll('table')].find(x => (x.caption || {}).innerText === '留意（依順位）');
@@ -471,6 +475,11 @@ def test_pages_in_a_real_browser(ran, tmp_path):
             assert tip.splitlines()[0] in names, tip
             assert tip == b.evaluate("document.querySelectorAll('.ivmap path.v')[200].dataset.t")
         b.set_width(1280)
+        # at desktop width every table of the list's pages shows all its columns (they
+        # used to scroll sideways, hiding 近一年走向 and 風險與可及性)
+        for page in ("04b_priority.html", "index.html"):
+            b.check(p.staff / page)
+            assert not b.evaluate(TABLES_WIDER_THAN_THE_PAGE), page
         # the check itself can fail: a page that calls a network host and logs an error
         bad = tmp_path / "bad.html"
         bad.write_text(

@@ -40,7 +40,8 @@ def test_priority_summary_names_the_ranking_the_best_naive_list_and_how_sure():
                 "rr_now": _row(0.85, -0.04)}  # fmt: skip
     text = summaries.priority_summary(_summary(rankings), table)
     assert "優先關注 3 個里" in text and "另有 5 個里" in text
-    assert "約 0 個里其實並未偏高" in text and "約 2 個里其實並未高於全市" in text
+    assert "不到 1 個里其實並未偏高" in text and "約 2 個里其實並未高於全市" in text
+    assert "約 0 個" not in text, "an expected 0.4 is not a certain zero"
     assert "下一季超額事件（保守估計）" in text and "較早 4 季" in text and "之後 4 季" in text
     assert "近十二季事件率" in text, "the best naive list, not a model ranking"
     assert "81%" in text and "74%" in text and "+7 個百分點" in text and "-2 至 +8" in text
@@ -48,6 +49,19 @@ def test_priority_summary_names_the_ranking_the_best_naive_list_and_how_sure():
     assert "暫不列優先關注的里：1 個" in text
     short = summaries.priority_summary(_summary({}, "validation"), table)
     assert "無法回測" in short
+
+
+def test_the_methods_line_describes_the_ranking_the_backtest_chose():
+    """The page said 「保守值」 even when the backtest had chosen the mean excess."""
+    said = {}
+    for ranking in ("excess_low", "excess_mean", "p_now_1_25", "rr_now"):
+        s = _summary({}) | {"default_ranking": ranking}
+        said[ranking] = summaries.ranking_method(s)
+        assert said[ranking].startswith("- **排序**：") and "回測挑選" in said[ranking]
+    assert "保守值" in said["excess_low"] and "保守值" not in said["excess_mean"]
+    assert "平均值" in said["excess_mean"] and "機率" in said["p_now_1_25"]
+    assert "倍數" in said["rr_now"] and len(set(said.values())) == 4
+    assert "無法回測" in summaries.ranking_method(_summary({}, "validation"))
 
 
 def _list():

@@ -241,6 +241,19 @@ RANKING_LABELS = {
     "p_now_1_25": "模型：目前風險高於 1.25 倍的機率",
     "rr_now": "模型：目前風險倍數",
 }
+#: How each of the model's rankings orders the list, for the outreach page's methods
+#: (the backtest chooses one of them each quarter).
+RANKING_METHODS = {
+    "excess_low": "依模型估計的下一季超額事件（比依人口預期多出的事件）的保守值（90% 可能範圍的"
+    "下限）。大里風險略高、小里風險很高時，只有大里多出的事件明顯較多，才會排在前面。",
+    "excess_mean": "依模型估計的下一季超額事件（比依人口預期多出的事件）的平均值。大里風險略高、"
+    "小里風險很高時，大里多出的事件較多就會排在前面；但要列入優先關注，目前風險高於全市 1.25 倍"
+    "的機率還須達到門檻。",
+    "p_now_1_25": "依模型估計的「目前風險高於全市 1.25 倍的機率」。事件少的小里，只要風險確實"
+    "很高，也可能排在前面。",
+    "rr_now": "依模型估計的目前風險倍數（相對全市）。事件少的里，模型已把它的倍數向鄰近的里與"
+    "全市拉近，不會只因一兩件事件就排在前面。",
+}
 PRIORITY_TABLE_COLUMNS = {
     "rank": "順位", "tier_label": "等級", "townname": "行政區", "villname": "里",
     "reasons": "原因", "rr_now": "目前風險倍數（90% 範圍）",

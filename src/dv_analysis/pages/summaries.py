@@ -232,6 +232,25 @@ def _backtest_sentence(summary: dict) -> str:
     )
 
 
+def ranking_method(summary: dict) -> str:
+    """The methods line on how the list is ordered: the ranking in use, in words, and how it
+    was chosen (Markdown, one list item)."""
+    default = summary["default_ranking"]
+    how = L.RANKING_METHODS.get(default, L.RANKING_LABELS.get(default, default))
+    chosen = (
+        "用哪一種排序，每季由較早幾季的回測挑選，再以較晚幾季評分（見「重點」與回測表）。"
+        if summary.get("chosen_by") == "backtest"
+        else "本期資料季數不足，無法回測，使用預設排序。"
+    )
+    return f"- **排序**：{how}{chosen}"
+
+
+def _how_many(expected: float) -> str:
+    """An expected number of villages in words: 「不到 1 個」 below one half, never 「約 0 個」
+    (which would read as a certainty)."""
+    return "不到 1 個" if expected < 0.5 else f"約 {expected:.0f} 個"
+
+
 def priority_summary(summary: dict, priority) -> str:
     """The outreach list in plain words: how many, chosen how, how sure, and how well the
     ordering did before."""
@@ -243,9 +262,9 @@ def priority_summary(summary: dict, priority) -> str:
     lines = [
         f"- 建議下一季**優先關注 {n2} 個里**：依排序最前、而且目前風險高於全市 1.25 倍的機率達 "
         f"{p['tier2_probability']:.0%} 以上（風險依近 {p['risk_window']} 季估計，著重近一年）。"
-        + (f"其中預估約 {m2:.0f} 個里其實並未偏高。" if m2 is not None else ""),
+        + (f"其中預估{_how_many(m2)}里其實並未偏高。" if m2 is not None else ""),
         f"- 另有 {n1} 個里列為「留意」（最多 {p['watch_size']} 個）"
-        + (f"，其中預估約 {m1:.0f} 個里其實並未高於全市。" if m1 is not None else "。"),
+        + (f"，其中預估{_how_many(m1)}里其實並未高於全市。" if m1 is not None else "。"),
         f"- 近一年明顯下降而暫不列優先關注的里：{summary.get('falling_held_back', 0)} 個；"
         f"鄰近地區近期上升（早期預警）的里：{summary['emerging']} 個；可能低報、需另行查訪的里："
         f"{summary['under_reporting']} 個。",
