@@ -1,8 +1,9 @@
 """Where services should stand, and how staff are shared: location models over posterior
 draws of demand (issue 26; ``docs/service_plan.md``).
 
-The models are PySAL's ``spopt`` (MCLP, p-median, LSCP), solved offline with PuLP's CBC;
-nothing here writes a solver. What is added around them:
+The models are PySAL's ``spopt`` (p-median, LSCP, solved in-process by HiGHS through PuLP)
+and the MCLP of spopt's formulation solved in-process by HiGHS (``scipy.optimize.milp``);
+nothing here writes a solver, and nothing writes a file. What is added around them:
 
 * a travel-time model in minutes from straight-line distances (:func:`travel_minutes`):
   the public layers hold no road network;
@@ -17,7 +18,10 @@ nothing here writes a solver. What is added around them:
 
 from __future__ import annotations
 
+import os
+import sys
 from collections import Counter
+from functools import cache
 
 import numpy as np
 from scipy.spatial.distance import cdist
@@ -76,9 +80,30 @@ def travel_minutes(
 
 
 def _solver():
+    """PuLP's in-process HiGHS (highspy) for spopt's p-median and LSCP: no solver binary, no
+    file in a temporary folder another run could touch (issue 40)."""
     import pulp
 
-    return pulp.PULP_CBC_CMD(msg=False)
+    _quiet_highs_banner()
+    return pulp.HiGHS(msg=False)
+
+
+@cache
+def _quiet_highs_banner() -> None:
+    """highspy prints its banner to the process's standard output (file descriptor 1, which
+    a notebook's kernel shows on the page) when the first ``Highs`` is made, whatever the
+    options; the first one is made here with that descriptor sent to the null device."""
+    import highspy
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def mclp(
@@ -161,24 +186,24 @@ class _Coverage:
     Villages the existing sites reach, and villages with no demand in any draw, cannot
     change the optimum; nor can a candidate whose villages another candidate reaches too
     (a dominated column: swapping it for the other never loses coverage). They are left
-    out, and spopt's model is built once on the rest; each draw only changes its objective
-    (on a Taipei-sized problem building took 2.4 s and a first solve 1.3 s, a re-solve
-    0.27 s).
+    out, and the model is built once on the rest as arrays; each draw only changes its
+    objective. It is solved in-process by HiGHS (``scipy.optimize.milp``): no solver binary
+    and no file, so runs at once never share a temporary folder. spopt's own ``MCLP`` model
+    re-used across objectives through PuLP failed after a draw with no demand on the kept
+    villages (PuLP adds a fixed ``__dummy`` column to an empty objective and keeps it; the
+    next MPS file bounds a column no row uses and CBC rejects the model: issue 40); the
+    optima are the same (``tests/stats/test_location.py``, ``benchmarks/solvers.py``).
     """
 
     def __init__(self, reach: np.ndarray, existing: np.ndarray, demand: np.ndarray, new: int):
-        self.reach, self.existing, self.new = reach, existing, int(new)
+        self.reach, self.existing, self.new = reach, existing, max(int(new), 0)
         self.before = reach[:, existing].any(axis=1)
         self.rows = np.flatnonzero(~self.before & demand)
         cols = np.flatnonzero(~existing & reach[self.rows].any(axis=0)) if len(self.rows) else []
         self.cols = _undominated(reach[np.ix_(self.rows, cols)], np.asarray(cols, int))
         self.model = None
         if len(self.cols) > self.new:
-            from spopt.locate import MCLP
-
-            cost = np.where(reach[np.ix_(self.rows, self.cols)], 0.0, 2.0)  # within 1 or not
-            self.model = MCLP.from_cost_matrix(cost, np.ones(len(self.rows)), service_radius=1.0,
-                                               p_facilities=self.new)  # fmt: skip
+            self.model = _mclp_arrays(reach[np.ix_(self.rows, self.cols)], self.new)
 
     def solve(self, w: np.ndarray) -> dict:
         """The solution for demand ``w`` (``(n,)``, clipped at 0)."""
@@ -189,13 +214,36 @@ class _Coverage:
         return {"chosen": chosen, "new_sites": np.sort(np.asarray(picked, int)), "covered": covered,
                 "gain": float(w[covered & ~self.before].sum())}  # fmt: skip
 
-    def _solve(self, w: np.ndarray) -> list[int]:
-        import pulp
+    def _solve(self, w: np.ndarray) -> np.ndarray:
+        """Positions among ``self.cols`` of the sites opened for demand ``w`` of the rows."""
+        from scipy.optimize import milp
 
-        terms = zip(w, self.model.cli_vars, strict=True)
-        self.model.problem.setObjective(pulp.lpSum(float(a) * v for a, v in terms))
-        self.model.problem.solve(_solver())
-        return [j for j, v in enumerate(self.model.fac_vars) if v.varValue > 0.5]
+        k = len(self.cols)
+        if not (w > 0).any():  # nothing to gain: the first candidates, as ties go
+            return np.arange(self.new)
+        c = np.r_[np.zeros(k), -np.asarray(w, float)]  # maximise the demand covered
+        res = milp(c, constraints=self.model["constraints"], integrality=self.model["integrality"],
+                   bounds=self.model["bounds"], options={"presolve": True})  # fmt: skip
+        if not res.success:
+            raise RuntimeError(f"MCLP not solved ({res.status}): {res.message}")
+        return np.flatnonzero(res.x[:k] > 0.5)
+
+
+def _mclp_arrays(reach: np.ndarray, new: int) -> dict:
+    """The MCLP of ``reach`` (``(r, k)`` bool: row i within reach of column j) as arrays for
+    ``scipy.optimize.milp``: ``x_j`` binary (site j opened), ``y_i`` in [0, 1] (row i
+    covered), ``y_i ≤ Σ_j reach_ij x_j`` and ``Σ_j x_j = new``; the objective is set per
+    draw (``−Σ w_i y_i``). Church & ReVelle's formulation, as spopt's ``MCLP``."""
+    from scipy.optimize import Bounds, LinearConstraint
+    from scipy.sparse import csr_array, hstack, identity
+
+    r, k = reach.shape
+    cover = hstack([-csr_array(reach.astype(float)), identity(r, format="csr")], format="csr")
+    count = csr_array(np.r_[np.ones(k), np.zeros(r)][None, :])
+    return {"constraints": [LinearConstraint(cover, -np.inf, 0.0),
+                            LinearConstraint(count, new, new)],
+            "integrality": np.r_[np.ones(k), np.zeros(r)],
+            "bounds": Bounds(0.0, 1.0)}  # fmt: skip
 
 
 def _undominated(reach: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -240,6 +288,8 @@ def p_median(
     w = np.clip(np.asarray(weights, float), 0.0, None)
     cost = np.asarray(minutes, float)
     fixed = np.zeros(cost.shape[1], bool) if existing is None else np.asarray(existing, bool)
+    if max(int(p), int(fixed.sum())) < 1 or cost.shape[1] == 0:
+        raise ValueError("p-median needs at least one site to assign the villages to")
     chosen = fixed.copy()
     free = np.flatnonzero(~fixed)
     chosen[free[_p_median_new(w, cost, fixed, int(p) - int(fixed.sum()))]] = True
