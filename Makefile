@@ -20,13 +20,14 @@ DEMO_SEED   ?= 42
 # on one worker: tests/conftest.py)
 TEST_JOBS   ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
 
-.PHONY: help env system venv demo synth backfill run test lint unit e2e bench clean-outputs
+.PHONY: help env system venv demo synth backfill run test lint unit e2e bench soak clean-outputs
 
 help:
 	@echo "make demo   — set up, generate synthetic exports $(DEMO_START)–$(DEMO_END), clean them, run all notebooks for $(DEMO_END)"
 	@echo "make test   — set up, lint (ruff) and run the tests (pytest)"
 	@echo "make env    — only the set-up (system packages + $(VENV) with Python 3.12)"
-	@echo "make bench  — every benchmark (about 40 minutes); results in benchmarks/results.json"
+	@echo "make bench  — the benchmarks of benchmarks/run_benchmarks.py; results in benchmarks/results.json"
+	@echo "make soak   — 30 random synthetic worlds run end to end (benchmarks/soak.py)"
 
 env: system venv
 
@@ -85,6 +86,9 @@ test: lint
 
 bench: env
 	$(BIN)/python benchmarks/run_benchmarks.py
+
+soak: env
+	$(BIN)/python benchmarks/soak.py --out benchmarks/soak.json
 
 clean-outputs:
 	find data_raw data_clean data_truth reports -mindepth 1 ! -name README.md -exec rm -rf {} +

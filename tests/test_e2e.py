@@ -8,6 +8,7 @@ import pytest
 
 from dv_analysis.config import NOTEBOOKS
 from dv_analysis.runner import NotebookFailed, run, run_key, run_range
+from dv_analysis.runner.period import CORE_NOTEBOOKS
 
 from .conftest import FAST
 
@@ -105,20 +106,20 @@ def test_range_skips_unchanged_periods(ran, capsys):
     s, manifest = ran
     before = {q: s.period(q).manifest.read_text() for q in ("2020Q3", "2020Q4")}
     manifests = run_range(s, "2020Q3", "2020Q4", extra_parameters=FAST)
-    assert [m.get("skipped") for m in manifests] == [True, True]
+    assert [m.get("skipped") for m in manifests] == [True, True], capsys.readouterr().out
     assert "unchanged since its last run" in capsys.readouterr().out
     assert {q: s.period(q).manifest.read_text() for q in before} == before
     params = manifest["parameters"]
-    key3 = run_key(s, "2020Q3", {**params, "period": "2020Q3"}, NOTEBOOKS)["key"]
-    key4 = run_key(s, "2020Q4", params, NOTEBOOKS)["key"]
+    key3 = run_key(s, "2020Q3", {**params, "period": "2020Q3"}, CORE_NOTEBOOKS)["key"]
+    key4 = run_key(s, "2020Q4", params, CORE_NOTEBOOKS)["key"]
     assert key4 == manifest["run_key"]["key"]
     # a different parameter or a new raw file of 2020Q4: 2020Q4 must rerun, 2020Q3 not
-    assert run_key(s, "2020Q4", {**params, "seed": 1}, NOTEBOOKS)["key"] != key4
+    assert run_key(s, "2020Q4", {**params, "seed": 1}, CORE_NOTEBOOKS)["key"] != key4
     extra = s.raw_dir / "2020Q4" / "late_export.csv"
     extra.write_text("通報編號\n", encoding="utf-8")
     try:
-        assert run_key(s, "2020Q4", params, NOTEBOOKS)["key"] != key4
-        assert run_key(s, "2020Q3", {**params, "period": "2020Q3"}, NOTEBOOKS)["key"] == key3
+        assert run_key(s, "2020Q4", params, CORE_NOTEBOOKS)["key"] != key4
+        assert run_key(s, "2020Q3", {**params, "period": "2020Q3"}, CORE_NOTEBOOKS)["key"] == key3
     finally:
         extra.unlink()
     with pytest.raises(FileNotFoundError, match="no raw exports for 2020Q1, 2020Q2"):
@@ -530,10 +531,12 @@ def test_the_run_makes_a_service_plan_and_plan_changes_it(ran, tmp_path, capsys)
     assert (dirs["reports"] / "2020Q4" / "staff" / "06_service_plan.html").exists()
     before = json.loads(p.manifest.read_text(encoding="utf-8"))
     m = json.loads((dirs["reports"] / "2020Q4" / "manifest.json").read_text(encoding="utf-8"))
-    assert m["status"] == "ok" and m["rerun"] == ["06_service_plan.ipynb"]
+    assert m["status"] == "ok" and m["plan"]["status"] == "ok"
+    assert m["plan"]["parameters"] == {"new_sites": 3}, "the flags it changed, nothing else"
+    assert m["parameters"] == before["parameters"], "the quarter's own run parameters"
     assert [e["notebook"] for e in m["notebooks"]] == [e["notebook"] for e in before["notebooks"]]
-    carried = [e for e in m["notebooks"] if e["notebook"] != "06_service_plan.ipynb"]
-    assert all(e["from_run"] == before["started"] for e in carried), "the run they come from"
+    core = [e for e in m["notebooks"] if e["notebook"] != "06_service_plan.ipynb"]
+    assert core == before["notebooks"][:-1], "the core's entries as its run wrote them"
     bad = tmp_path / "candidates.csv"
     bad.write_text("name,lon,lat\n新據點,121.55,25.03\n海上,122.5,24.0\n", encoding="utf-8")
     assert main(["plan", "--period", "2020Q4", "--candidates", str(bad), *flags]) != 0

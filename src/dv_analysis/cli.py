@@ -354,8 +354,20 @@ def _plan(args: argparse.Namespace) -> None:
     for key in ("candidates", "staffing"):
         if key in extra:
             extra[key] = str(Path(extra[key]).resolve())
-    run(settings, args.period, notebooks=("06_service_plan.ipynb",), extra_parameters=extra,
-        progress=not args.quiet, force=True)  # fmt: skip
+    seed, before = _run_parameters(paths)
+    run(settings, args.period, notebooks=("06_service_plan.ipynb",), seed=seed,
+        extra_parameters={**before, **extra}, progress=not args.quiet, force=True)  # fmt: skip
+
+
+def _run_parameters(paths) -> tuple[int, dict]:
+    """The seed and the extra parameters (``-p``, ``--public-level``) of the period's last
+    run, which ``plan`` keeps: only its own flags change."""
+    from .runner import CORE_PARAMETERS
+    from .runner.staging import read_json
+
+    params = read_json(paths.manifest).get("parameters", {})
+    extra = {k: v for k, v in params.items() if k not in CORE_PARAMETERS}
+    return int(params.get("seed", 42)), extra
 
 
 def build_parser() -> argparse.ArgumentParser:

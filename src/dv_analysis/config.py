@@ -49,6 +49,8 @@ class Notebook:
     params: str  # its frozen parameters dataclass
     needs: tuple[str, ...] = ()  # notebooks of the period whose outputs it reads
     sequential: bool = False  # reads the previous quarter's outputs: quarters run in order
+    addon: bool = False  # a plan built on the audited core: run after the core is promoted;
+    # its failure is recorded (manifest, front page), never withholds the core (issue 40)
 
 
 #: The notebooks of a period, in run order. A new notebook is one entry here
@@ -67,10 +69,13 @@ NOTEBOOK_REGISTRY: tuple[Notebook, ...] = (
              ("03_hotspots.ipynb", "03b_village_risk.ipynb", "04_accessibility.ipynb",
               "04b_priority.ipynb")),
     Notebook("06_service_plan.ipynb", "plan", "PlanParams",
-             ("03b_village_risk.ipynb", "04_accessibility.ipynb", "04b_priority.ipynb")),
+             ("03b_village_risk.ipynb", "04_accessibility.ipynb", "04b_priority.ipynb"),
+             addon=True),
 )  # fmt: skip
 
 NOTEBOOKS: tuple[str, ...] = tuple(n.name for n in NOTEBOOK_REGISTRY)
+#: Notebooks run after the period's core outputs are audited and in place (the plans).
+ADDON_NOTEBOOKS: tuple[str, ...] = tuple(n.name for n in NOTEBOOK_REGISTRY if n.addon)
 
 #: What each notebook reads of the others of its period (a notebook starts when these have
 #: finished; ``dv-analysis run`` with ``--jobs`` > 1 runs independent ones at once).

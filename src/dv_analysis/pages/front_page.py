@@ -8,6 +8,9 @@ table), and return text, tables and HTML: no file is read or written here.
 
 from __future__ import annotations
 
+import html
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -230,3 +233,26 @@ def affected_tables(inputs) -> dict[str, pd.DataFrame]:
         wide.loc[L.TOTAL_LABEL] = wide.sum()
         out[title] = wide.rename_axis(row_label).reset_index()
     return out
+
+
+#: Markers around the front page's notice of a missing plan (added and removed by the runner).
+NOTICE_START, NOTICE_END = "<!-- dv-addon-notice -->", "<!-- /dv-addon-notice -->"
+
+
+def with_addon_notice(page: str, stage: str, reason: str, rerun: str) -> str:
+    """The front page's HTML with one line at the top saying that the ``stage`` add-on
+    (``plan``) is missing this quarter, why, and the command that completes it (any earlier
+    such line replaced)."""
+    line = L.ADDON_FAILED_NOTICE.format(
+        name=L.ADDON_NAMES.get(stage, stage), reason=html.escape(reason), rerun=html.escape(rerun)
+    )
+    block = (f'{NOTICE_START}<div class="dv-addon-notice" role="status" style="border:2px solid '
+             f'#b2182b;padding:0.6em 1em;margin:1em 0;background:#fff5f0">{line}</div>{NOTICE_END}')  # fmt: skip
+    page = without_addon_notice(page)
+    return page.replace("<main>", "<main>" + block, 1) if "<main>" in page else block + page
+
+
+def without_addon_notice(page: str) -> str:
+    """The front page's HTML without the notice of :func:`with_addon_notice`."""
+    pattern = re.escape(NOTICE_START) + ".*?" + re.escape(NOTICE_END)
+    return re.sub(pattern, "", page, flags=re.DOTALL)

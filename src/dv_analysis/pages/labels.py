@@ -271,6 +271,12 @@ BACKTEST_COLUMNS = {
 }  # fmt: skip
 
 # --- the quarterly report's front page (05_report → staff/index.html) ------------------------
+#: One line at the top of the front page when a plan (06) could not be made for the quarter.
+ADDON_FAILED_NOTICE = (
+    "本季的{name}未能完成（{reason}）。外展名單、地圖與其他分析已完成並通過檢查，不受影響；"
+    "分析人員可執行 <code>{rerun}</code> 補上。"
+)
+ADDON_NAMES = {"plan": "服務據點與社工人力規劃"}
 AGE_GROUP_LABELS = {
     "0-11": "0–11 歲", "12-17": "12–17 歲", "18-29": "18–29 歲", "30-44": "30–44 歲",
     "45-64": "45–64 歲", "65+": "65 歲以上", "unknown": "不詳",

@@ -11,6 +11,7 @@ import platform
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 from ..config import NOTEBOOKS, PeriodPaths, Settings
 from . import staging
@@ -77,8 +78,10 @@ def _model_checks(paths: PeriodPaths, manifest: dict) -> None:
             f"village-risk model did not converge for {paths.period}: {d.get('message', '')};"
             " its numbers are marked unusable on 03b_village_risk, 04b_priority and the report"
         )
-        manifest.setdefault("warnings", []).append(warning)
-        print(f"WARNING: {warning}", file=sys.stderr, flush=True)
+        warnings = manifest.setdefault("warnings", [])
+        if warning not in warnings:  # an add-on's audit reads the core's manifest again
+            warnings.append(warning)
+            print(f"WARNING: {warning}", file=sys.stderr, flush=True)
 
 
 def _audit(paths: PeriodPaths, manifest: dict, progress: bool) -> dict:
@@ -107,8 +110,13 @@ def _audit(paths: PeriodPaths, manifest: dict, progress: bool) -> dict:
 
 
 def _previous_run(paths: PeriodPaths, key: dict, force: bool, progress: bool) -> dict | None:
-    """The manifest of a finished run with this key (marked ``skipped``), or None to run."""
+    """The manifest of a finished run with this key (marked ``skipped``), or None to run
+    (saying why when an earlier finished run is there)."""
     if force or not up_to_date(paths, key["key"]):
+        if progress and not force:
+            reason = _why_rerun(paths, key)
+            if reason:
+                print(f"{paths.period}: recomputed: {reason}", flush=True)
         return None
     if progress:
         print(
@@ -117,6 +125,21 @@ def _previous_run(paths: PeriodPaths, key: dict, force: bool, progress: bool) ->
             flush=True,
         )
     return {**json.loads(paths.manifest.read_text(encoding="utf-8")), "skipped": True}
+
+
+def _why_rerun(paths: PeriodPaths, key: dict) -> str:
+    """Why a period whose last run finished is run again ('' without such a run)."""
+    m = staging.read_json(paths.manifest)
+    if m.get("status") != "ok":
+        return ""
+    before = m.get("run_key", {}).get("parts", {})
+    changed = [k for k, v in key["parts"].items() if before.get(k) != v]
+    if changed:
+        return f"{', '.join(changed)} changed since its last run"
+    missing = [e["notebook"] for e in m.get("notebooks", [])
+               if not Path(e.get("executed", "")).exists()
+               or ("staff_html" in e and not Path(e["staff_html"]).exists())]  # fmt: skip
+    return f"outputs of {', '.join(missing) or 'its notebooks'} are missing"
 
 
 def _carry_entries(final: PeriodPaths, manifest: dict, notebooks: tuple[str, ...]) -> None:

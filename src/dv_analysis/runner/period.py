@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import sys
 
-from ..config import NOTEBOOKS, Period, Settings
+from ..config import ADDON_NOTEBOOKS, NOTEBOOKS, Period, Settings
 from . import modes, staging
+from .addons import run_addon
 from .locks import period_lock
 from .manifest import _audit, _carry_entries, _ended, _new_manifest, _parameters, _previous_run
 from .provenance import run_key
 from .schedule import _execute
+
+#: The notebooks whose outputs a period needs to be complete (all but the add-ons).
+CORE_NOTEBOOKS: tuple[str, ...] = tuple(n for n in NOTEBOOKS if n not in ADDON_NOTEBOOKS)
 
 #: Parameters every notebook declares (a test checks it with papermill.inspect_notebook).
 CORE_PARAMETERS: tuple[str, ...] = (
@@ -76,8 +80,8 @@ def _window_check(settings: Settings, period: Period, extra: dict | None, progre
 
 
 def _partial(notebooks: tuple[str, ...]) -> bool:
-    """A run of some notebooks only: it starts from a copy of the period's outputs."""
-    return set(notebooks) != set(NOTEBOOKS)
+    """A run of some core notebooks only: it starts from a copy of the period's outputs."""
+    return set(notebooks) != set(CORE_NOTEBOOKS)
 
 
 def run(
@@ -98,45 +102,65 @@ def run(
     do not depend on it (every notebook has its own seeds).
 
     The period is locked for the run (:mod:`.locks`); the earlier quarters its window
-    and panel read are cleaned first where stale. Outputs are written to the staging
-    folders and moved into place only when every notebook and the audit passed
-    (:mod:`.staging`); a failed or interrupted run leaves the previous outputs as they
-    were and its state in the manifest.
+    and panel read are cleaned first where stale. The core notebooks' outputs are written
+    to the staging folders and moved into place only when every one of them and the audit
+    passed (:mod:`.staging`); a failed or interrupted run leaves the previous outputs as
+    they were and its state in the manifest. The add-ons (``config.ADDON_NOTEBOOKS``: the
+    service plan) then run by themselves (:mod:`.addons`): their failure is recorded and
+    warned of, and the core stays in place. Run alone (``dv-analysis plan``), an add-on's
+    failure is raised.
 
     A period whose manifest records a finished run with the same :func:`run_key` (same
     parameters, code and inputs) is not recomputed, as in :func:`run_range`: its manifest is
     returned with ``skipped`` set. ``force=True`` recomputes it. Stops at the first failing
-    notebook with :class:`NotebookFailed`, after writing the manifest with the failure
+    core notebook with :class:`NotebookFailed`, after writing the manifest with the failure
     recorded.
     """
     settings.check_public_dir()
     settings = settings.unstaged
     final = settings.period(period)
+    core = tuple(n for n in notebooks if n not in ADDON_NOTEBOOKS)
     with modes.owner_only(), period_lock(settings, final.period):
-        window = _window_check(settings, final.period, extra_parameters, progress)
         params = _parameters(settings, final, seed, extra_parameters)
-        key = run_key(settings, final.period, params, notebooks)
-        previous = _previous_run(final, key, force, progress)
-        if previous is not None:
-            return previous
-        paths = settings.with_staging(final.period).period(final.period)
-        partial = _partial(notebooks)
-        staging.prepare(paths, copy=partial)
-        staging.record_attempt(paths, "running")
-        try:
-            manifest = _new_manifest(settings, paths, params, key)
-            manifest["window"] = window
-            if partial:
-                _carry_entries(final, manifest, notebooks)
-            _execute(
-                paths, {**params, "staging": paths.settings.staging_parameter}, manifest,
-                notebooks, progress=progress, progress_bar=progress, jobs=jobs,
-            )  # fmt: skip
-            _audit(paths, manifest, progress)
-            staging.promote(paths)
-        except BaseException as e:
-            _ended(paths, e)
-            raise
+        if core:
+            manifest = _run_core(settings, final, params, core, progress, extra_parameters,
+                                 force, jobs, len(notebooks))  # fmt: skip
+        else:
+            manifest = staging.read_json(final.manifest)
+        for i, name in enumerate(notebooks, 1):
+            if name not in ADDON_NOTEBOOKS:
+                continue
+            after = run_addon(settings, final, name, params, progress=progress, force=force,
+                              strict=not core, numbering=(i, len(notebooks)))  # fmt: skip
+            manifest = {**after, "skipped": True} if manifest.get("skipped") else after
+    return manifest
+
+
+def _run_core(settings, final, params, core, progress, extra, force, jobs, total) -> dict:
+    """The core notebooks of a locked period: staged, executed, audited, promoted."""
+    window = _window_check(settings, final.period, extra, progress)
+    key = run_key(settings, final.period, params, core)
+    previous = _previous_run(final, key, force, progress)
+    if previous is not None:
+        return previous
+    paths = settings.with_staging(final.period).period(final.period)
+    partial = _partial(core)
+    staging.prepare(paths, copy=partial)
+    staging.record_attempt(paths, "running")
+    try:
+        manifest = _new_manifest(settings, paths, params, key)
+        manifest["window"] = window
+        if partial:
+            _carry_entries(final, manifest, core)
+        _execute(
+            paths, {**params, "staging": paths.settings.staging_parameter}, manifest,
+            core, progress=progress, progress_bar=progress, jobs=jobs, numbering=(1, total),
+        )  # fmt: skip
+        _audit(paths, manifest, progress)
+        staging.promote(paths)
+    except BaseException as e:
+        _ended(paths, e)
+        raise
     if progress:
         print(f"done in {manifest['seconds']:.1f} s")
         print(f"  executed notebooks (internal): {final.internal}")

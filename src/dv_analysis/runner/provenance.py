@@ -47,23 +47,22 @@ def input_checksums(paths: PeriodPaths) -> dict[str, str]:
     return out
 
 
-def code_fingerprint() -> str:
+def code_fingerprint(notebooks: tuple[str, ...] | None = None) -> str:
     """SHA-256 over the package's source, its templates and the notebooks: what "code" means for reruns.
 
-    Docs, tests and benchmarks are left out, so changing them does not invalidate results.
+    ``notebooks``: only these notebooks' files (a run's own; every notebook when None), so a
+    change to the plan's notebook does not recompute the quarter's core. Files are named
+    relative to the package's parent and the notebooks' folder, not the project root. Docs,
+    tests and benchmarks are left out, so changing them does not invalidate results.
     """
-    root = project_root()
     pkg = Path(__file__).resolve().parents[1]
-    files = sorted(
-        [f for f in pkg.rglob("*") if f.is_file() and "__pycache__" not in f.parts]
-        + [f for f in notebooks_dir().glob("*.ipynb")]
-    )
+    folder = notebooks_dir()
+    books = sorted(folder.glob("*.ipynb")) if notebooks is None else [folder / n for n in notebooks]
+    named = [(f.relative_to(pkg.parent).as_posix(), f) for f in pkg.rglob("*")
+             if f.is_file() and "__pycache__" not in f.parts]  # fmt: skip
+    named += [(f"notebooks/{f.name}", f) for f in books if f.exists()]
     h = hashlib.sha256()
-    for f in files:
-        try:
-            name = f.relative_to(root).as_posix()
-        except ValueError:  # an installed (not editable) package
-            name = f.relative_to(pkg.parent).as_posix()
+    for name, f in sorted(named):
         h.update(name.encode() + b"\0" + sha256(f).encode() + b"\n")
     return h.hexdigest()
 
@@ -98,7 +97,7 @@ def run_key(
     parts = {
         "parameters": _digest(json.dumps(params, sort_keys=True, ensure_ascii=False)),
         "notebooks": _digest("|".join(notebooks)),
-        "code": code_fingerprint(),
+        "code": code_fingerprint(tuple(notebooks)),
         "raw": _digest(json.dumps(raw, sort_keys=True)),
         "public": _digest(json.dumps(public, sort_keys=True)),
     }

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import time
 
-from ..config import NOTEBOOK_REGISTRY, NOTEBOOKS, Period, Settings, period_range
+from ..config import ADDON_NOTEBOOKS, NOTEBOOK_REGISTRY, NOTEBOOKS, Period, Settings, period_range
 from ..workers import cores, process_pool
 from . import forkserver, modes, staging
+from .addons import run_addon
 from .locks import period_locks
 from .manifest import _ended, _new_manifest, _parameters, _previous_run
 from .notebook import _single_threaded_kernels
@@ -77,9 +78,13 @@ def _run_periods(settings, periods, seed, force, progress, extra_parameters, not
                     extra_parameters=extra_parameters, force=force, jobs=jobs)
             )  # fmt: skip
     else:
+        core = tuple(n for n in rest if n not in ADDON_NOTEBOOKS)
         manifests = _run_parallel(
-            settings, periods, first, rest, seed, force, progress, extra_parameters, jobs
+            settings, periods, first, core, seed, force, progress, extra_parameters, jobs
         )
+        addons = tuple(n for n in rest if n in ADDON_NOTEBOOKS)
+        manifests = [_addons(settings, m, addons, seed, force, progress, extra_parameters)
+                     for m in manifests]  # fmt: skip
     if progress:
         done = sum(not m.get("skipped") for m in manifests)
         print(
@@ -88,6 +93,19 @@ def _run_periods(settings, periods, seed, force, progress, extra_parameters, not
             flush=True,
         )
     return manifests
+
+
+def _addons(settings, manifest, addons, seed, force, progress, extra) -> dict:
+    """The add-ons of a period of a parallel range once its core is in place (locked)."""
+    settings = settings.unstaged
+    final = settings.period(manifest["period"])
+    params = _parameters(settings, final, seed, extra)
+    with period_locks(settings, [final.period]):
+        for name in addons:
+            after = run_addon(settings, final, name, params, progress=progress, force=force,
+                              strict=False)  # fmt: skip
+            manifest = {**after, "skipped": True} if manifest.get("skipped") else after
+    return manifest
 
 
 def _run_parallel(settings, periods, first, rest, seed, force, progress, extra, jobs) -> list:

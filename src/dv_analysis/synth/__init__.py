@@ -128,6 +128,7 @@ def _true_counts(settings, cfg: SynthConfig, world: _World, period: Period, firs
         sel = np.isin(codes, c["villcodes"])
         mult[sel] *= c["multiplier"][str(period)]
         member_of[sel] = c["id"]
+    mult[world.b["townname"].isin(model.empty_districts).to_numpy()] = 0.0
     lin = model.b_low_income * world.z_li + model.b_divorce * world.z_div + model.b_old * z_old
     lin = lin + world.u
     # calibrate the intercept so expected notifications match the per-capita target

@@ -132,6 +132,9 @@ class ModelParams:
     campaign_end_offset: int = 0
     campaign_extra: float = 0.5
     campaign_unit: str = "警政"
+    #: districts (townname) where nothing happens: no incident, so no notification (the
+    #: soak's world with a district without a single case, issue 40)
+    empty_districts: tuple[str, ...] = ()
 
 
 @dataclass
