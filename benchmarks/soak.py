@@ -146,8 +146,10 @@ def run_world(world: World, root: Path) -> dict:
     row["plan"] = m.get("plan", {}).get("status", "missing")
     row["plan_reason"] = m.get("plan", {}).get("reason", "")
     row["notifications"] = _notifications(root / "clean" / world.end)
-    row["passed"] = proc.returncode == 0 and row["status"] == "ok" and (
-        row["plan"] == "ok" or (row["plan"] == "failed" and bool(row["plan_reason"]))
+    row["passed"] = (
+        proc.returncode == 0
+        and row["status"] == "ok"
+        and (row["plan"] == "ok" or (row["plan"] == "failed" and bool(row["plan_reason"])))
     )
     if not row["passed"]:
         row["error"] = (proc.stderr.strip().splitlines() or [""])[-1][:400]
