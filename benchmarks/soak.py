@@ -146,6 +146,10 @@ def run_world(world: World, root: Path) -> dict:
     row["plan"] = m.get("plan", {}).get("status", "missing")
     row["plan_reason"] = m.get("plan", {}).get("reason", "")
     row["notifications"] = _notifications(root / "clean" / world.end)
+    row["notebook_seconds"] = {e["notebook"].split("_")[0]: e.get("seconds")
+                               for e in m.get("notebooks", [])}  # fmt: skip
+    row["cleaned_quarters"] = len(m.get("window", {}).get("cleaned", []))
+    row["cleaning_seconds"] = m.get("window", {}).get("cleaning_seconds")
     row["passed"] = (
         proc.returncode == 0
         and row["status"] == "ok"

@@ -6,15 +6,17 @@ Solves the MCLP of a plan on every posterior draw of demand with
   per solve; the solver the suite used before issue 40; each draw builds a fresh model,
   since a re-used one fails after an all-zero draw);
 * ``pulp-highs``: spopt's model, PuLP's in-process HiGHS (highspy), fresh per draw;
-* ``scipy``: :func:`dv_analysis.stats.location.robust_mclp` as shipped, the same MCLP
-  built once as arrays and solved by ``scipy.optimize.milp`` (HiGHS in-process);
+* ``scipy``: :func:`dv_analysis.stats.location.robust_mclp` as shipped: per draw the
+  villages without demand and the candidates that cannot be optimal leave, and the rest
+  is solved by ``scipy.optimize.milp`` (HiGHS in-process);
 
 and checks that all three reach the same optimum (covered demand) on every draw. Instances:
-Taipei's plan on a synthetic world (its 200 draws of excess demand; 2 new sites, 30
-minutes, existing centres fixed) and all of Taiwan's 7,701 villages (village points as
-candidates, no existing sites, 200 gamma draws of demand; ``--national``).
+a city's plan on a synthetic world (its 200 draws of excess demand; 2 new sites, 30
+minutes, existing centres fixed; New Taipei and Taoyuan have none in the public layers)
+and all of Taiwan's 7,701 villages (village points as candidates, no existing sites,
+gamma draws of demand; ``--national``).
 
-    python benchmarks/solvers.py --world W [--period 2019Q4] [--national] [--draws 200]
+    python benchmarks/solvers.py --world W [--city 63000] [--period 2019Q4] [--national] [--draws 200]
 
 ``W`` is a folder holding ``raw/``, ``clean/`` and ``reports/`` of a run
 (``dv-analysis run --period P --raw-dir W/raw --clean-dir W/clean --reports-dir W/reports``).
@@ -39,12 +41,12 @@ def _spopt_mclp(reach_sub: np.ndarray, w: np.ndarray, new: int, solver) -> tuple
     return float(w[reach_sub[:, picked].any(axis=1)].sum()), picked
 
 
-def _taipei(world: str, period: str):
+def _city(world: str, period: str, city: str):
     from dv_analysis import public
     from dv_analysis.config import Settings
     from dv_analysis.stages import plan
 
-    s = Settings.from_args("", f"{world}/raw", f"{world}/clean", f"{world}/reports", city="63000")
+    s = Settings.from_args("", f"{world}/raw", f"{world}/clean", f"{world}/reports", city=city)
     paths = s.period(period)
     villages = public.load_boundaries(s)
     excess, _ = plan.demand_draws(paths, villages["villcode"].to_numpy())
@@ -119,13 +121,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--world", help="folder with raw/, clean/, reports/ of a Taipei run")
     ap.add_argument("--period", default="2019Q4")
+    ap.add_argument("--city", default="63000")
     ap.add_argument("--national", action="store_true", help="also all of Taiwan")
     ap.add_argument("--draws", type=int, default=200)
     args = ap.parse_args()
     results = {}
     if args.world:
-        results["taipei"] = compare(*_taipei(args.world, args.period))
-        print(json.dumps(results["taipei"]), flush=True)
+        results["city"] = compare(*_city(args.world, args.period, args.city))
+        print(json.dumps(results["city"]), flush=True)
     if args.national:
         results["taiwan"] = compare(*_national(args.draws))
         print(json.dumps(results["taiwan"]), flush=True)

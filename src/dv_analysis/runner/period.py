@@ -5,6 +5,7 @@ promoted only when everything passed (:func:`run`).
 from __future__ import annotations
 
 import sys
+import time
 
 from ..config import ADDON_NOTEBOOKS, NOTEBOOKS, Period, Settings
 from . import modes, staging
@@ -33,7 +34,7 @@ CORE_PARAMETERS: tuple[str, ...] = (
 def _window_check(settings: Settings, period: Period, extra: dict | None, progress: bool) -> dict:
     """Clean the stale quarters before ``period`` and say how much of the window has data.
 
-    Returns ``{"cleaned": [...], "window": n, "window_quarters": k, "window_missing": [...],
+    Returns ``{"cleaned": [...], "cleaning_seconds": s, "window": n, "window_quarters": k, "window_missing": [...],
     "risk_window": m, "risk_window_quarters": j}`` (recorded in the manifest); a short
     window is a warning on the console, a short risk window a note.
     """
@@ -49,7 +50,9 @@ def _window_check(settings: Settings, period: Period, extra: dict | None, progre
         quarters = window_periods(period, length)[:-1]
         return [str(q) for q in quarters if not settings.period(q).notifications.exists()]
 
+    started = time.perf_counter()
     cleaned = ensure_cleaned(settings, period, FIRST_REGISTER_QUARTER, progress)
+    cleaning_seconds = round(time.perf_counter() - started, 2)
     window = int((extra or {}).get("window", WINDOW_QUARTERS))
     missing = missing_of(window)
     if missing:
@@ -71,6 +74,7 @@ def _window_check(settings: Settings, period: Period, extra: dict | None, progre
         )
     return {
         "cleaned": cleaned,
+        "cleaning_seconds": cleaning_seconds,
         "window": window,
         "window_quarters": window - len(missing),
         "window_missing": missing,

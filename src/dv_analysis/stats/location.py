@@ -181,18 +181,19 @@ def robust_mclp(
 
 
 class _Coverage:
-    """The MCLP of one city, built once and solved for any demand.
+    """The MCLP of one city, reduced once and solved for any demand.
 
     Villages the existing sites reach, and villages with no demand in any draw, cannot
     change the optimum; nor can a candidate whose villages another candidate reaches too
     (a dominated column: swapping it for the other never loses coverage). They are left
-    out, and the model is built once on the rest as arrays; each draw only changes its
-    objective. It is solved in-process by HiGHS (``scipy.optimize.milp``): no solver binary
-    and no file, so runs at once never share a temporary folder. spopt's own ``MCLP`` model
-    re-used across objectives through PuLP failed after a draw with no demand on the kept
-    villages (PuLP adds a fixed ``__dummy`` column to an empty objective and keeps it; the
-    next MPS file bounds a column no row uses and CBC rejects the model: issue 40); the
-    optima are the same (``tests/stats/test_location.py``, ``benchmarks/solvers.py``).
+    out once; each draw then leaves out its own villages without demand and the candidates
+    that cannot be in an optimal set (:func:`_best_sites`), and the rest is solved
+    in-process by HiGHS (``scipy.optimize.milp``): no solver binary and no file, so runs at
+    once never share a temporary folder. spopt's own ``MCLP`` model re-used across
+    objectives through PuLP failed after a draw with no demand on the kept villages (PuLP
+    adds a fixed ``__dummy`` column to an empty objective and keeps it; the next MPS file
+    bounds a column no row uses and CBC rejects the model: issue 40); the optima are the
+    same (``tests/stats/test_location_properties.py``, ``benchmarks/solvers.py``).
     """
 
     def __init__(self, reach: np.ndarray, existing: np.ndarray, demand: np.ndarray, new: int):
@@ -201,49 +202,81 @@ class _Coverage:
         self.rows = np.flatnonzero(~self.before & demand)
         cols = np.flatnonzero(~existing & reach[self.rows].any(axis=0)) if len(self.rows) else []
         self.cols = _undominated(reach[np.ix_(self.rows, cols)], np.asarray(cols, int))
-        self.model = None
-        if len(self.cols) > self.new:
-            self.model = _mclp_arrays(reach[np.ix_(self.rows, self.cols)], self.new)
+        self.sub = reach[np.ix_(self.rows, self.cols)]
+        # where a draw needs fewer sites than ``new``, the rest are those reaching most villages
+        self.fill = np.argsort(-self.sub.sum(axis=0), kind="stable")
 
     def solve(self, w: np.ndarray) -> dict:
         """The solution for demand ``w`` (``(n,)``, clipped at 0)."""
-        picked = self.cols if self.model is None else self.cols[self._solve(w[self.rows])]
+        picked = self.cols[self._picked(w[self.rows])]
         chosen = self.existing.copy()
         chosen[picked] = True
         covered = self.reach[:, chosen].any(axis=1)
         return {"chosen": chosen, "new_sites": np.sort(np.asarray(picked, int)), "covered": covered,
                 "gain": float(w[covered & ~self.before].sum())}  # fmt: skip
 
-    def _solve(self, w: np.ndarray) -> np.ndarray:
-        """Positions among ``self.cols`` of the sites opened for demand ``w`` of the rows."""
-        from scipy.optimize import milp
-
-        k = len(self.cols)
-        if not (w > 0).any():  # nothing to gain: the first candidates, as ties go
-            return np.arange(self.new)
-        c = np.r_[np.zeros(k), -np.asarray(w, float)]  # maximise the demand covered
-        res = milp(c, constraints=self.model["constraints"], integrality=self.model["integrality"],
-                   bounds=self.model["bounds"], options={"presolve": True})  # fmt: skip
-        if not res.success:
-            raise RuntimeError(f"MCLP not solved ({res.status}): {res.message}")
-        return np.flatnonzero(res.x[:k] > 0.5)
+    def _picked(self, w: np.ndarray) -> np.ndarray:
+        """Positions among ``self.cols`` of ``new`` sites (fewer if there are fewer) optimal for
+        demand ``w`` of the rows, padded as ``self.fill`` orders them."""
+        best = _best_sites(self.sub, w, self.new)
+        pad = [j for j in self.fill if j not in set(best)][: max(self.new - len(best), 0)]
+        return np.r_[best, pad].astype(int)
 
 
-def _mclp_arrays(reach: np.ndarray, new: int) -> dict:
-    """The MCLP of ``reach`` (``(r, k)`` bool: row i within reach of column j) as arrays for
-    ``scipy.optimize.milp``: ``x_j`` binary (site j opened), ``y_i`` in [0, 1] (row i
-    covered), ``y_i ≤ Σ_j reach_ij x_j`` and ``Σ_j x_j = new``; the objective is set per
-    draw (``−Σ w_i y_i``). Church & ReVelle's formulation, as spopt's ``MCLP``."""
-    from scipy.optimize import Bounds, LinearConstraint
+def _best_sites(reach: np.ndarray, w: np.ndarray, new: int) -> np.ndarray:
+    """Columns of an optimal MCLP for demand ``w`` (``(r,)``) over ``reach`` (``(r, k)``).
+
+    Exact reductions first: rows without demand leave; columns reaching none of the rest
+    leave, and so do dominated ones; a column whose coverage plus the ``new − 1`` largest
+    coverages of the others falls below the greedy solution's cannot be in an optimal set.
+    What remains is Church & ReVelle's MCLP (as spopt's) for HiGHS. Fewer than ``new``
+    columns come back when fewer add coverage.
+    """
+    pos = np.flatnonzero(w > 0)
+    sub, wp = reach[pos], np.asarray(w, float)[pos]
+    cand = np.flatnonzero(sub.any(axis=0))
+    cand = _undominated(sub[:, cand], cand)
+    if len(cand) <= new:
+        return cand
+    cover = wp @ sub[:, cand]
+    top = np.sort(cover)[::-1]
+    rank = np.argsort(np.argsort(-cover, kind="stable"), kind="stable")
+    bound = np.where(rank < new - 1, top[:new].sum(), cover + top[: new - 1].sum())
+    lower = _greedy_cover(sub[:, cand], wp, new)
+    cand = cand[bound >= lower - 1e-9 * max(lower, 1.0)]
+    if len(cand) <= new:
+        return cand
+    rows = sub[:, cand].any(axis=1)
+    return cand[_solve_mclp(sub[np.ix_(rows, cand)], wp[rows], new)]
+
+
+def _greedy_cover(reach: np.ndarray, w: np.ndarray, new: int) -> float:
+    """Demand covered by ``new`` columns picked one at a time by their added coverage."""
+    covered, total = np.zeros(reach.shape[0], bool), 0.0
+    for _ in range(new):
+        gain = w[~covered] @ reach[~covered]
+        j = int(np.argmax(gain))
+        total += float(gain[j])
+        covered |= reach[:, j]
+    return total
+
+
+def _solve_mclp(reach: np.ndarray, w: np.ndarray, new: int) -> np.ndarray:
+    """Columns of the MCLP's optimum by HiGHS (``scipy.optimize.milp``): ``x_j`` binary (site
+    j opened), ``y_i`` in [0, 1] (row i covered), ``y_i ≤ Σ_j reach_ij x_j``, ``Σ_j x_j =
+    new``, maximising ``Σ_i w_i y_i`` (Church & ReVelle 1974, as spopt's ``MCLP``)."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
     from scipy.sparse import csr_array, hstack, identity
 
     r, k = reach.shape
     cover = hstack([-csr_array(reach.astype(float)), identity(r, format="csr")], format="csr")
     count = csr_array(np.r_[np.ones(k), np.zeros(r)][None, :])
-    return {"constraints": [LinearConstraint(cover, -np.inf, 0.0),
-                            LinearConstraint(count, new, new)],
-            "integrality": np.r_[np.ones(k), np.zeros(r)],
-            "bounds": Bounds(0.0, 1.0)}  # fmt: skip
+    res = milp(np.r_[np.zeros(k), -w], integrality=np.r_[np.ones(k), np.zeros(r)],
+               constraints=[LinearConstraint(cover, -np.inf, 0.0), LinearConstraint(count, new, new)],
+               bounds=Bounds(0.0, 1.0))  # fmt: skip
+    if not res.success:
+        raise RuntimeError(f"MCLP not solved ({res.status}): {res.message}")
+    return np.flatnonzero(res.x[:k] > 0.5)
 
 
 def _undominated(reach: np.ndarray, cols: np.ndarray) -> np.ndarray:
