@@ -123,11 +123,12 @@ def main() -> None:
     ap.add_argument("--period", default="2019Q4")
     ap.add_argument("--city", default="63000")
     ap.add_argument("--national", action="store_true", help="also all of Taiwan")
-    ap.add_argument("--draws", type=int, default=200)
+    ap.add_argument("--draws", type=int, default=200, help="the first N draws (national: N drawn)")
     args = ap.parse_args()
     results = {}
     if args.world:
-        results["city"] = compare(*_city(args.world, args.period, args.city))
+        excess, minutes, existing = _city(args.world, args.period, args.city)
+        results["city"] = compare(excess[: args.draws], minutes, existing)
         print(json.dumps(results["city"]), flush=True)
     if args.national:
         results["taiwan"] = compare(*_national(args.draws))

@@ -131,7 +131,8 @@ def test_a_failing_plan_keeps_the_quarter_and_plan_completes_it(complete_quarter
     assert not final.service_plan.exists() and not (final.staff / "06_service_plan.html").exists()
     index = (final.staff / "index.html").read_text(encoding="utf-8")
     assert index.count("dv-addon-notice") == 3  # the markers and the line's class
-    assert "服務據點與社工人力規劃未能完成" in index and MESSAGE in index
+    assert "服務據點與社工人力規劃未能完成" in index and "RuntimeError" in index
+    assert MESSAGE not in index, "an error's text may quote a value: only its type on the page"
     # the plan alone completes the quarter, without rerunning the rest
     core = (
         final.village_risk,
@@ -151,6 +152,24 @@ def test_a_failing_plan_keeps_the_quarter_and_plan_completes_it(complete_quarter
     r = _cli(s, "run", "--period", PERIOD, *fast_flags())
     assert r.returncode == 0 and "unchanged since its last run" in r.stdout, r.stdout + r.stderr
     assert "06_service_plan.ipynb unchanged" in r.stdout
+    # a redo with other settings that fails keeps the plan in place, and says so
+    plan_page = _sha(final.staff / "06_service_plan.html")
+    root = _failing_root(tmp_path / "again", "06_service_plan.ipynb")
+    r = _cli(s, "plan", "--period", PERIOD, "--new-sites", "3", "--quiet", root=root)
+    assert r.returncode == 1 and MESSAGE in r.stderr
+    m = json.loads(final.manifest.read_text())
+    assert m["status"] == "ok" and m["plan"]["status"] == "failed"
+    assert m["plan"]["outputs"]["status"] == "ok", "the plan in place is recorded"
+    assert _sha(final.staff / "06_service_plan.html") == plan_page
+    index = (final.staff / "index.html").read_text(encoding="utf-8")
+    assert "規劃頁顯示的是先前完成的規劃" in index and MESSAGE not in index
+    # the next plain run tries the failed plan again, and leaves the core as it is
+    r = _cli(s, "run", "--period", PERIOD, "--quiet", *fast_flags())
+    assert r.returncode == 0, r.stderr
+    m = json.loads(final.manifest.read_text())
+    assert m["plan"]["status"] == "ok" and "outputs" not in m["plan"]
+    assert [_sha(f) for f in core] == core_files
+    assert "dv-addon-notice" not in (final.staff / "index.html").read_text(encoding="utf-8")
 
 
 @pytest.mark.slow(seconds=10, why="the plan alone, failing")
@@ -164,3 +183,33 @@ def test_plan_alone_that_fails_is_an_error_and_keeps_the_quarter(complete_quarte
     m = json.loads(final.manifest.read_text())
     assert m["status"] == "ok" and m["plan"]["status"] == "failed"
     assert _digest_tree(final.clean, final.internal) == before, "the previous plan stays"
+
+
+def test_plan_of_a_quarter_whose_core_is_not_complete_is_refused(complete_quarter, tmp_path):
+    s = _copy(complete_quarter, tmp_path)
+    final = s.period(PERIOD)
+    m = json.loads(final.manifest.read_text())
+    final.manifest.write_text(
+        json.dumps({**m, "status": "failed", "outputs": None}), encoding="utf-8"
+    )
+    r = _cli(s, "plan", "--period", PERIOD, "--quiet")
+    assert r.returncode == 1
+    assert "core outputs are not complete (status 'failed')" in r.stderr
+    assert f"run `dv-analysis run --period {PERIOD}` first" in r.stderr
+
+
+def test_the_front_page_says_pending_until_the_plan_ends(tmp_path):
+    """What a run killed between the core and the plan leaves: the core's manifest and front
+    page say the plan is pending (``mark_pending``, before the core is promoted)."""
+    from dv_analysis.runner.addons import mark_pending
+
+    s = make_settings(tmp_path)
+    paths = s.period(PERIOD)
+    paths.staff.mkdir(parents=True)
+    (paths.staff / "index.html").write_text("<html><body><main><h1>季報</h1></main></body></html>")
+    paths.manifest.write_text(json.dumps({"status": "ok"}), encoding="utf-8")
+    mark_pending(paths, ("06_service_plan.ipynb",))
+    m = json.loads(paths.manifest.read_text())
+    assert m["plan"] == {"status": "pending", "rerun": f"dv-analysis plan --period {PERIOD}"}
+    page = (paths.staff / "index.html").read_text(encoding="utf-8")
+    assert "尚未完成" in page and page.index("dv-addon-notice") < page.index("<h1>")

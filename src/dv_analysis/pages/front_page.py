@@ -239,11 +239,12 @@ def affected_tables(inputs) -> dict[str, pd.DataFrame]:
 NOTICE_START, NOTICE_END = "<!-- dv-addon-notice -->", "<!-- /dv-addon-notice -->"
 
 
-def with_addon_notice(page: str, stage: str, reason: str, rerun: str) -> str:
+def with_addon_notice(page: str, stage: str, kind: str, reason: str, rerun: str) -> str:
     """The front page's HTML with one line at the top saying that the ``stage`` add-on
-    (``plan``) is missing this quarter, why, and the command that completes it (any earlier
-    such line replaced)."""
-    line = L.ADDON_FAILED_NOTICE.format(
+    (``plan``) is not there this quarter (``kind``: ``failed``, ``pending`` or ``kept``, as
+    :data:`labels.ADDON_NOTICES`), with the error's type and the command that completes it
+    (any earlier such line replaced)."""
+    line = L.ADDON_NOTICES[kind].format(
         name=L.ADDON_NAMES.get(stage, stage), reason=html.escape(reason), rerun=html.escape(rerun)
     )
     block = (f'{NOTICE_START}<div class="dv-addon-notice" role="status" style="border:2px solid '

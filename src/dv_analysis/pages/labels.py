@@ -271,11 +271,18 @@ BACKTEST_COLUMNS = {
 }  # fmt: skip
 
 # --- the quarterly report's front page (05_report → staff/index.html) ------------------------
-#: One line at the top of the front page when a plan (06) could not be made for the quarter.
-ADDON_FAILED_NOTICE = (
-    "本季的{name}未能完成（{reason}）。外展名單、地圖與其他分析已完成並通過檢查，不受影響；"
-    "分析人員可執行 <code>{rerun}</code> 補上。"
-)
+#: One line at the top of the front page when a plan (06) is not there for the quarter:
+#: it failed, it has not finished (still running, or stopped), or a redo failed and the
+#: page shows the earlier plan. ``{reason}`` is the error's type only (the text stays in
+#: the manifest, for analysts).
+ADDON_NOTICES = {
+    "failed": "本季的{name}未能完成（執行時發生錯誤：{reason}）。外展名單、地圖與其他分析已完成並通過檢查，"
+    "不受影響；分析人員可執行 <code>{rerun}</code> 補上，錯誤細節記在 manifest.json。",
+    "pending": "本季的{name}尚未完成（仍在進行，或已中斷）。外展名單、地圖與其他分析已完成並通過檢查，"
+    "不受影響；若一段時間後仍見此行，分析人員可執行 <code>{rerun}</code> 補上。",
+    "kept": "本季的{name}以新設定重做時未能完成（執行時發生錯誤：{reason}）；規劃頁顯示的是先前完成的規劃。"
+    "分析人員可再執行 <code>{rerun}</code>，錯誤細節記在 manifest.json。",
+}
 ADDON_NAMES = {"plan": "服務據點與社工人力規劃"}
 AGE_GROUP_LABELS = {
     "0-11": "0–11 歲", "12-17": "12–17 歲", "18-29": "18–29 歲", "30-44": "30–44 歲",

@@ -1,15 +1,20 @@
 """Add-on notebooks (the plans: ``06_service_plan``), run after a period's core is in place.
 
-A period's core (01–05 and the disclosure audit) is promoted as soon as it passes; an
-add-on then runs by itself, staged from a copy of the period and promoted only when it and
-the audit pass, as the core is (:func:`run_addon`). Its failure never withholds the core:
+A period's core (01–05 and the disclosure audit) is promoted as soon as it passes, with
+the add-on marked ``pending`` in the manifest and on the front page (:func:`mark_pending`:
+a run killed before the plan ends still says why the plan is missing). The add-on then
+runs by itself, staged from a copy of the period and promoted only when it and the audit
+pass, as the core is (:func:`run_addon`). Its failure never withholds the core:
 
 * the manifest keeps ``status: ok`` and says under the add-on's stage (``plan``) that it
   ``failed``, with the error, when, and the command that completes it
-  (``dv-analysis plan --period P``);
+  (``dv-analysis plan --period P``); an earlier finished plan still in place is kept under
+  ``outputs``;
 * the front page (``staff/index.html``) gets one line at the top saying the plan is missing
-  and why (:func:`dv_analysis.pages.front_page.with_addon_notice`), removed when the plan
-  is made;
+  (or that the page shows the earlier plan) and the error's type, never its text (which
+  stays in the manifest, for analysts: an error may quote a value)
+  (:func:`dv_analysis.pages.front_page.with_addon_notice`); the line goes when the plan is
+  made;
 * the console prints a warning, and ``dv-analysis run`` ends 0; ``dv-analysis plan``, which
   runs the add-on alone, ends with the error.
 
@@ -19,6 +24,7 @@ finished one with the same key is skipped, a failed one is run again by the next
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from datetime import UTC, datetime
@@ -31,6 +37,12 @@ from .schedule import _execute
 
 #: The stage of each add-on notebook: the manifest's key for it (``plan``).
 ADDON_STAGES: dict[str, str] = {n.name: n.stage for n in NOTEBOOK_REGISTRY if n.addon}
+#: Parameters that say where the files are, not what is computed.
+_FOLDERS = ("staging", "raw_dir", "clean_dir", "reports_dir", "public_dir")
+
+
+class CoreIncomplete(RuntimeError):
+    """An add-on was asked for a period whose core outputs are not complete."""
 
 
 def rerun_command(stage: str, period) -> str:
@@ -39,13 +51,32 @@ def rerun_command(stage: str, period) -> str:
 
 
 def short_reason(error: str) -> str:
-    """The error of a failed notebook in a line staff can read: the exception and its
-    message, without the notebook's name, folders or the executed copy's path."""
+    """A failed notebook's error in one line for the console and the manifest: the
+    exception and its message, without the notebook's name or the executed copy's path."""
     text = str(error).splitlines()[0] if str(error) else "unknown error"
     text = re.sub(r"^notebook \S+ failed for \S+: ", "", text)
-    text = re.sub(r" \(executed copy: [^)]*\)$", "", text)
-    text = re.sub(r"(?:/[^\s/:'\"]+)+/([^\s/:'\"]+)", r"\1", text)  # a path: its last part
-    return text if len(text) <= 160 else text[:157] + "…"
+    text = re.sub(r" \(executed copy: .*\)$", "", text)
+    return text if len(text) <= 300 else text[:297] + "…"
+
+
+def error_type(error: BaseException) -> str:
+    """The exception's type alone (what a staff page may show): the notebook's own
+    exception for a failed notebook, else the one raised."""
+    found = re.search(r"failed for \S+: ([A-Za-z_][\w.]*)", str(error))
+    return found.group(1) if found else type(error).__name__
+
+
+def mark_pending(paths: PeriodPaths, addons: tuple[str, ...]) -> None:
+    """Before a staged core is promoted: its manifest and front page say each add-on is
+    ``pending`` (replaced when the add-on ends, kept if the process is killed first)."""
+    if not addons:
+        return
+    m = staging.read_json(paths.manifest)
+    for name in addons:
+        stage = ADDON_STAGES[name]
+        m[stage] = {"status": "pending", "rerun": rerun_command(stage, paths.period)}
+        _set_notice(paths, (stage, "pending", ""))
+    staging.write_json(paths.manifest, m)
 
 
 def run_addon(settings: Settings, final: PeriodPaths, name: str, params: dict, *,
@@ -54,31 +85,41 @@ def run_addon(settings: Settings, final: PeriodPaths, name: str, params: dict, *
     """Run the add-on notebook ``name`` for a period whose core is in place; the manifest.
 
     ``settings`` are unstaged and the period is locked by the caller. Skipped when the
-    manifest records it finished with the same key (unless ``force``). On failure the
+    manifest records it finished with the same key (unless ``force``; the manifest returned
+    then has ``skipped`` set). On failure the
     period keeps its core, the failure is recorded (manifest, front page) and, with
     ``strict``, raised; otherwise a warning is printed.
     """
     stage = ADDON_STAGES[name]
-    key = run_key(settings, final.period, params, (name,))
     current = staging.read_json(final.manifest)
+    in_place = current.get("status") == "ok" or (current.get("outputs") or {}).get("status") == "ok"
+    if not in_place:
+        raise CoreIncomplete(
+            f"{final.period}: the quarter's core outputs are not complete (status"
+            f" {current.get('status', 'none')!r}); run `dv-analysis run --period {final.period}` first"
+        )
+    key = run_key(settings, final.period, params, (name,))
     done = current.get(stage, {})
     if not force and done.get("status") == "ok" and done.get("run_key") == key["key"]:
         if progress:
             print(f"{final.period}: {name} unchanged since its last run; skipped", flush=True)
-        return current
+        return {**current, "skipped": True}
     paths = settings.with_staging(final.period).period(final.period)
     staging.prepare(paths, copy=True)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     manifest = {**current, "notebooks": [e for e in current.get("notebooks", [])
                                          if e.get("notebook") != name]}  # fmt: skip
     try:
+        _set_notice(paths, None)
         _execute(paths, {**params, "staging": paths.settings.staging_parameter}, manifest,
                  (name,), progress=progress, progress_bar=progress, numbering=numbering)  # fmt: skip
         _audit(paths, manifest, progress)
+        for k in ("status", "attempt"):  # a later core attempt that did not pass stays said
+            if k in current:
+                manifest[k] = current[k]
         manifest[stage] = {"status": "ok", "run_key": key["key"], "started": started,
                            "parameters": _own(params, current)}  # fmt: skip
         staging.write_json(paths.manifest, manifest)
-        _set_notice(paths, None)
         staging.promote(paths)
         return manifest
     except Exception as e:
@@ -94,10 +135,6 @@ def run_addon(settings: Settings, final: PeriodPaths, name: str, params: dict, *
         raise
 
 
-#: Parameters that say where the files are, not what is computed.
-_FOLDERS = ("staging", "raw_dir", "clean_dir", "reports_dir", "public_dir")
-
-
 def _own(params: dict, current: dict) -> dict:
     """The add-on's parameters that differ from the core run's (``dv-analysis plan`` flags)."""
     core = current.get("parameters", {})
@@ -107,30 +144,48 @@ def _own(params: dict, current: dict) -> dict:
 def _record_failure(final: PeriodPaths, stage: str, error: BaseException, started: str,
                     staged: PeriodPaths, status: str = "failed") -> None:  # fmt: skip
     """The period's manifest (core kept, ``status`` unchanged) says the add-on did not
-    finish; the front page says so in one line."""
+    finish, keeping an earlier finished one still in place under ``outputs``; the front
+    page says so in one line."""
     m = staging.read_json(final.manifest)
-    reason = short_reason(str(error)) if str(error) else type(error).__name__
-    m[stage] = {"status": status, "error": f"{type(error).__name__}: {error}", "reason": reason,
+    before = m.get(stage, {})
+    earlier = before if before.get("status") == "ok" else before.get("outputs")
+    m[stage] = {"status": status, "error": f"{type(error).__name__}: {error}",
+                "reason": short_reason(str(error)) if str(error) else type(error).__name__,
                 "started": started, "ended": datetime.now(UTC).isoformat(timespec="seconds"),
                 "rerun": rerun_command(stage, final.period),
                 "attempt_outputs": str(staged.reports)}  # fmt: skip
+    if earlier:
+        m[stage]["outputs"] = {**earlier, "note": "the files in place are those of this plan"}
     staging.write_json(final.manifest, m)
-    if status == "failed":
-        _set_notice(final, (stage, reason))
+    kind = "kept" if earlier else ("failed" if status == "failed" else "pending")
+    _set_notice(final, (stage, kind, error_type(error)))
 
 
-def _set_notice(paths: PeriodPaths, failed: tuple[str, str] | None) -> None:
-    """Add (``failed``: stage and reason) or remove the front page's line on a missing plan."""
+def _set_notice(paths: PeriodPaths, notice: tuple[str, str, str] | None) -> None:
+    """Add (``notice``: stage, kind, the error's type) or remove the front page's line on a
+    plan that is not there; the page is replaced whole (a temporary file, ``os.replace``)."""
     from ..pages import front_page
 
     index = paths.staff / "index.html"
     if not index.exists():
         return
     page = index.read_text(encoding="utf-8")
-    if failed is None:
+    if notice is None:
         new = front_page.without_addon_notice(page)
     else:
-        stage, reason = failed
-        new = front_page.with_addon_notice(page, stage, reason, rerun_command(stage, paths.period))
+        stage, kind, reason = notice
+        new = front_page.with_addon_notice(page, stage, kind, reason,
+                                           rerun_command(stage, paths.period))  # fmt: skip
     if new != page:
-        index.write_text(new, encoding="utf-8")
+        tmp = index.with_name(f".{index.name}.{os.getpid()}.tmp")
+        tmp.write_text(new, encoding="utf-8")
+        os.chmod(tmp, index.stat().st_mode & 0o777)
+        os.replace(tmp, index)
+
+
+def combined(core: dict, addon: dict) -> dict:
+    """A period's manifest after its core and an add-on: ``skipped`` only if both were."""
+    out = {k: v for k, v in addon.items() if k != "skipped"}
+    if core.get("skipped") and addon.get("skipped"):
+        out["skipped"] = True
+    return out

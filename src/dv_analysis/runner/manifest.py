@@ -137,7 +137,7 @@ def _why_rerun(paths: PeriodPaths, key: dict) -> str:
     if changed:
         return f"{', '.join(changed)} changed since its last run"
     missing = [e["notebook"] for e in m.get("notebooks", [])
-               if not Path(e.get("executed", "")).exists()
+               if not e.get("executed") or not Path(e["executed"]).exists()
                or ("staff_html" in e and not Path(e["staff_html"]).exists())]  # fmt: skip
     return f"outputs of {', '.join(missing) or 'its notebooks'} are missing"
 

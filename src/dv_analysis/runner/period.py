@@ -9,7 +9,7 @@ import time
 
 from ..config import ADDON_NOTEBOOKS, NOTEBOOKS, Period, Settings
 from . import modes, staging
-from .addons import run_addon
+from .addons import combined, mark_pending, run_addon
 from .locks import period_lock
 from .manifest import _audit, _carry_entries, _ended, _new_manifest, _parameters, _previous_run
 from .provenance import run_key
@@ -127,8 +127,9 @@ def run(
     with modes.owner_only(), period_lock(settings, final.period):
         params = _parameters(settings, final, seed, extra_parameters)
         if core:
+            addons = tuple(n for n in notebooks if n in ADDON_NOTEBOOKS)
             manifest = _run_core(settings, final, params, core, progress, extra_parameters,
-                                 force, jobs, len(notebooks))  # fmt: skip
+                                 force, jobs, len(notebooks), addons)  # fmt: skip
         else:
             manifest = staging.read_json(final.manifest)
         for i, name in enumerate(notebooks, 1):
@@ -136,12 +137,13 @@ def run(
                 continue
             after = run_addon(settings, final, name, params, progress=progress, force=force,
                               strict=not core, numbering=(i, len(notebooks)))  # fmt: skip
-            manifest = {**after, "skipped": True} if manifest.get("skipped") else after
+            manifest = combined(manifest, after)
     return manifest
 
 
-def _run_core(settings, final, params, core, progress, extra, force, jobs, total) -> dict:
-    """The core notebooks of a locked period: staged, executed, audited, promoted."""
+def _run_core(settings, final, params, core, progress, extra, force, jobs, total, addons) -> dict:
+    """The core notebooks of a locked period: staged, executed, audited, promoted (with the
+    ``addons`` still to run marked pending)."""
     window = _window_check(settings, final.period, extra, progress)
     key = run_key(settings, final.period, params, core)
     previous = _previous_run(final, key, force, progress)
@@ -161,6 +163,7 @@ def _run_core(settings, final, params, core, progress, extra, force, jobs, total
             core, progress=progress, progress_bar=progress, jobs=jobs, numbering=(1, total),
         )  # fmt: skip
         _audit(paths, manifest, progress)
+        mark_pending(paths, addons)
         staging.promote(paths)
     except BaseException as e:
         _ended(paths, e)

@@ -9,7 +9,7 @@ import time
 from ..config import ADDON_NOTEBOOKS, NOTEBOOK_REGISTRY, NOTEBOOKS, Period, Settings, period_range
 from ..workers import cores, process_pool
 from . import forkserver, modes, staging
-from .addons import run_addon
+from .addons import combined, mark_pending, run_addon
 from .locks import period_locks
 from .manifest import _ended, _new_manifest, _parameters, _previous_run
 from .notebook import _single_threaded_kernels
@@ -78,13 +78,9 @@ def _run_periods(settings, periods, seed, force, progress, extra_parameters, not
                     extra_parameters=extra_parameters, force=force, jobs=jobs)
             )  # fmt: skip
     else:
-        core = tuple(n for n in rest if n not in ADDON_NOTEBOOKS)
         manifests = _run_parallel(
-            settings, periods, first, core, seed, force, progress, extra_parameters, jobs
+            settings, periods, first, rest, seed, force, progress, extra_parameters, jobs
         )
-        addons = tuple(n for n in rest if n in ADDON_NOTEBOOKS)
-        manifests = [_addons(settings, m, addons, seed, force, progress, extra_parameters)
-                     for m in manifests]  # fmt: skip
     if progress:
         done = sum(not m.get("skipped") for m in manifests)
         print(
@@ -95,67 +91,84 @@ def _run_periods(settings, periods, seed, force, progress, extra_parameters, not
     return manifests
 
 
-def _addons(settings, manifest, addons, seed, force, progress, extra) -> dict:
-    """The add-ons of a period of a parallel range once its core is in place (locked)."""
-    settings = settings.unstaged
-    final = settings.period(manifest["period"])
-    params = _parameters(settings, final, seed, extra)
-    with period_locks(settings, [final.period]):
-        for name in addons:
-            after = run_addon(settings, final, name, params, progress=progress, force=force,
-                              strict=False)  # fmt: skip
-            manifest = {**after, "skipped": True} if manifest.get("skipped") else after
-    return manifest
+def _addons(settings, results: dict, addons, params_of: dict, force, progress) -> None:
+    """The add-ons of every period of a parallel range whose core is in place (ok or
+    unchanged), in order; the periods are locked by the caller. ``results`` is updated."""
+    for name in sorted(results):
+        if results[name].get("status") != "ok":
+            continue
+        final = settings.period(name)
+        for addon in addons:
+            after = run_addon(settings, final, addon, params_of[name], progress=progress,
+                              force=force, strict=False)  # fmt: skip
+            results[name] = combined(results[name], after)
 
 
 def _run_parallel(settings, periods, first, rest, seed, force, progress, extra, jobs) -> list:
     """Cleaning notebooks in order, then the rest of up to ``jobs`` periods at once.
 
-    Every period to run is locked and staged; the staged periods read each other (the
-    cleaning of a quarter reads the previous one's notifications). When all have ended,
-    periods are moved into place in order up to the first that failed; that one and the
-    later ones keep their previous outputs and are marked in their manifests.
+    Every period is locked; every period to run is staged; the staged periods read each
+    other (the cleaning of a quarter reads the previous one's notifications). When all
+    have ended, periods are moved into place in order up to the first that failed; that one
+    and the later ones keep their previous outputs and are marked in their manifests. The
+    add-ons (the plan) then run for every period whose core is in place, still locked,
+    before a failure is raised.
     """
-    notebooks = first + rest
+    core = tuple(n for n in rest if n not in ADDON_NOTEBOOKS)
+    addons = tuple(n for n in rest if n in ADDON_NOTEBOOKS)
+    notebooks = first + core
     settings = settings.unstaged
     _window_check(settings, periods[0], extra, progress)  # the quarters before the range
     results: dict[str, dict] = {}
     todo: list[tuple[Period, dict, dict]] = []
-    for p in periods:
-        final = settings.period(p)
-        params = _parameters(settings, final, seed, extra)
-        key = run_key(settings, final.period, params, notebooks)
-        previous = _previous_run(final, key, force, progress)
-        if previous is not None:
-            results[str(p)] = previous
-        else:
-            todo.append((final.period, params, key))
-    if not todo:
-        return [results[str(p)] for p in periods]
-    staged = settings.with_staging(*(p for p, _, _ in todo))
-    with period_locks(settings, [p for p, _, _ in todo]):
-        if progress:
-            print(
-                f"{len(todo)} period(s) to run: cleaning in order, then {jobs} at a time",
-                flush=True,
-            )
-        runs = []
-        for p, params, key in todo:
-            paths = staged.period(p)
-            staging.prepare(paths, copy=_partial(notebooks))
-            staging.record_attempt(paths, "running")
-            params = {**params, "staging": staged.staging_parameter}
-            runs.append((paths, params, _new_manifest(settings, paths, params, key)))
-        error = None
-        try:
-            for paths, params, manifest in runs:
-                _execute(paths, params, manifest, first, progress=progress, progress_bar=False,
-                         numbering=(1, len(notebooks)))  # fmt: skip
-            results.update(_finish_parallel(staged, runs, rest, progress, jobs))
-        except BaseException as e:
-            error = e
-        _promote_in_order(runs, results, error)
+    params_of: dict[str, dict] = {}
+    with period_locks(settings, periods):
+        for p in periods:
+            final = settings.period(p)
+            params = params_of[str(p)] = _parameters(settings, final, seed, extra)
+            key = run_key(settings, final.period, params, notebooks)
+            previous = _previous_run(final, key, force, progress)
+            if previous is not None:
+                results[str(p)] = previous
+            else:
+                todo.append((final.period, params, key))
+        error = _run_staged(settings, todo, first, core, addons, results, progress, jobs)
+        if error is None or isinstance(error, Exception):  # not after Ctrl-C or SIGTERM
+            _addons(settings, results, addons, params_of, force, progress)
+    if error is not None:
+        raise error
     return [results[str(p)] for p in periods]
+
+
+def _run_staged(settings, todo, first, core, addons, results, progress, jobs):
+    """Stage, run and promote in order the ``todo`` periods (locked by the caller); their
+    manifests into ``results``; the error that stopped them, or None."""
+    if not todo:
+        return None
+    notebooks = first + core
+    staged = settings.with_staging(*(p for p, _, _ in todo))
+    if progress:
+        print(f"{len(todo)} period(s) to run: cleaning in order, then {jobs} at a time", flush=True)
+    runs = []
+    for p, params, key in todo:
+        paths = staged.period(p)
+        staging.prepare(paths, copy=_partial(notebooks))
+        staging.record_attempt(paths, "running")
+        params = {**params, "staging": staged.staging_parameter}
+        runs.append((paths, params, _new_manifest(settings, paths, params, key)))
+    error = None
+    try:
+        for paths, params, manifest in runs:
+            _execute(paths, params, manifest, first, progress=progress, progress_bar=False,
+                     numbering=(1, len(notebooks)))  # fmt: skip
+        results.update(_finish_parallel(staged, runs, core, progress, jobs))
+    except BaseException as e:
+        error = e
+    try:
+        _promote_in_order(runs, results, error, addons)
+    except BaseException as e:
+        return e
+    return None
 
 
 def _finish_parallel(staged: Settings, runs, rest, progress: bool, jobs: int) -> dict[str, dict]:
@@ -187,13 +200,14 @@ def _finish_parallel(staged: Settings, runs, rest, progress: bool, jobs: int) ->
     return out
 
 
-def _promote_in_order(runs, results: dict, error: BaseException | None) -> None:
+def _promote_in_order(runs, results: dict, error: BaseException | None, addons=()) -> None:
     """Move the passed periods into place in order, up to the first that did not pass;
     mark that one and the later ones in their manifests (their staging is kept)."""
     blocked: BaseException | None = None
     for paths, _, _ in runs:
         name = str(paths.period)
         if blocked is None and results.get(name, {}).get("status") == "ok":
+            mark_pending(paths, addons)
             staging.promote(paths)
             continue
         _ended(paths, blocked or error or RuntimeError(f"{name} did not pass"))

@@ -85,7 +85,7 @@ def _solver():
     import pulp
 
     _quiet_highs_banner()
-    return pulp.HiGHS(msg=False)
+    return pulp.HiGHS(msg=False, gapRel=0.0)  # the optimum, not HiGHS's default 0.01 % gap
 
 
 @cache
@@ -96,7 +96,11 @@ def _quiet_highs_banner() -> None:
     import highspy
 
     sys.stdout.flush()
-    saved = os.dup(1)
+    try:
+        saved = os.dup(1)
+    except OSError:  # no standard output to protect
+        highspy.Highs()
+        return
     try:
         with open(os.devnull, "w") as null:
             os.dup2(null.fileno(), 1)
@@ -233,6 +237,8 @@ def _best_sites(reach: np.ndarray, w: np.ndarray, new: int) -> np.ndarray:
     columns come back when fewer add coverage.
     """
     pos = np.flatnonzero(w > 0)
+    if new < 1 or not len(pos):
+        return np.zeros(0, int)
     sub, wp = reach[pos], np.asarray(w, float)[pos]
     cand = np.flatnonzero(sub.any(axis=0))
     cand = _undominated(sub[:, cand], cand)
@@ -273,7 +279,7 @@ def _solve_mclp(reach: np.ndarray, w: np.ndarray, new: int) -> np.ndarray:
     count = csr_array(np.r_[np.ones(k), np.zeros(r)][None, :])
     res = milp(np.r_[np.zeros(k), -w], integrality=np.r_[np.ones(k), np.zeros(r)],
                constraints=[LinearConstraint(cover, -np.inf, 0.0), LinearConstraint(count, new, new)],
-               bounds=Bounds(0.0, 1.0))  # fmt: skip
+               bounds=Bounds(0.0, 1.0), options={"mip_rel_gap": 0.0})  # fmt: skip
     if not res.success:
         raise RuntimeError(f"MCLP not solved ({res.status}): {res.message}")
     return np.flatnonzero(res.x[:k] > 0.5)
