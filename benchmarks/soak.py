@@ -79,12 +79,13 @@ def draw_worlds(n: int, seed: int) -> list[World]:
 
 
 def fast_worlds() -> list[World]:
-    """The suite's subset: a small New Taipei world, a district without cases and a
-    missing quarter, with the suite's fast permutation and sampler settings."""
+    """The suite's subset: a small Taipei world of two quarters, a district without cases
+    and a missing quarter (Taoyuan), with the suite's fast permutation settings (New Taipei
+    and all of Taiwan end to end are ``tests/test_multicity.py``'s)."""
     fast = ("-p", "permutations", "999", "-p", "panel_permutations", "199",
             "-p", "scan_simulations", "99")  # fmt: skip
     return [
-        World("fast-newtaipei", "65000", 21, 0.05, "2020Q4", "2020Q4", "", fast),
+        World("fast-taipei", "63000", 21, 0.05, "2020Q3", "2020Q4", "", fast),
         World("fast-empty", "63000", 22, 0.08, "2020Q4", "2020Q4", "empty_district", fast),
         World("fast-missing", "68000", 23, 0.1, "2019Q4", "2020Q4", "missing_quarter", fast),
     ]

@@ -531,7 +531,8 @@ def test_the_run_makes_a_service_plan_and_plan_changes_it(ran, tmp_path, capsys)
     assert (dirs["reports"] / "2020Q4" / "staff" / "06_service_plan.html").exists()
     before = json.loads(p.manifest.read_text(encoding="utf-8"))
     m = json.loads((dirs["reports"] / "2020Q4" / "manifest.json").read_text(encoding="utf-8"))
-    assert m["status"] == "ok" and m["plan"]["status"] == "ok"
+    assert m["plan"]["status"] == "ok"
+    assert m["status"] == before["status"], "the core's state as the plan found it"
     assert m["plan"]["parameters"] == {"new_sites": 3}, "the flags it changed, nothing else"
     assert m["parameters"] == before["parameters"], "the quarter's own run parameters"
     assert [e["notebook"] for e in m["notebooks"]] == [e["notebook"] for e in before["notebooks"]]

@@ -1,6 +1,6 @@
 """The soak's fast subset (issue 40): three small worlds of ``benchmarks/soak.py`` run end to
-end as a user would (New Taipei, a district without any case, a missing quarter of the
-window); each must end ``ok`` with its plan made. The full soak (30 worlds) is ``python benchmarks/soak.py``."""
+end as a user would (a small Taipei world, a district without any case, a missing quarter
+of the window in Taoyuan); each must end ``ok`` with its plan made. The full soak (30 worlds) is ``python benchmarks/soak.py``."""
 
 from __future__ import annotations
 
