@@ -11,11 +11,16 @@ import platform
 import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 from ..config import NOTEBOOKS, PeriodPaths, Settings
 from . import staging
-from .provenance import git_revision, input_checksums, package_versions, up_to_date
+from .provenance import (
+    git_revision,
+    input_checksums,
+    missing_outputs,
+    package_versions,
+    up_to_date,
+)
 
 
 def _parameters(settings: Settings, paths: PeriodPaths, seed: int, extra: dict | None) -> dict:
@@ -136,14 +141,12 @@ def _why_rerun(paths: PeriodPaths, key: dict) -> str:
     changed = [k for k, v in key["parts"].items() if before.get(k) != v]
     if changed:
         return f"{', '.join(changed)} changed since its last run"
-    missing = [e["notebook"] for e in m.get("notebooks", [])
-               if not e.get("executed") or not Path(e["executed"]).exists()
-               or ("staff_html" in e and not Path(e["staff_html"]).exists())]  # fmt: skip
+    missing = missing_outputs(m)
     return f"outputs of {', '.join(missing) or 'its notebooks'} are missing"
 
 
 def _carry_entries(final: PeriodPaths, manifest: dict, notebooks: tuple[str, ...]) -> None:
-    """A run of some notebooks (``dv-analysis plan``) starts from the period's outputs: its
+    """A run of some core notebooks starts from the period's outputs: its
     manifest keeps the entries of the other notebooks, marked with the run they come from,
     and lists the notebooks it reran."""
     previous = staging.read_json(final.manifest)

@@ -63,7 +63,7 @@ def code_fingerprint(notebooks: tuple[str, ...] | None = None) -> str:
     named += [(f"notebooks/{f.name}", f) for f in books if f.exists()]
     h = hashlib.sha256()
     for name, f in sorted(named):
-        h.update(name.encode() + b"\0" + sha256(f).encode() + b"\n")
+        h.update(name.encode() + b"\0" + _cached_sha(f).encode() + b"\n")
     return h.hexdigest()
 
 
@@ -127,9 +127,14 @@ def up_to_date(paths: PeriodPaths, key: str) -> bool:
     m = read_json(paths.manifest)
     if m.get("status") != "ok" or m.get("run_key", {}).get("key") != key:
         return False
-    files = [Path(n["executed"]) for n in m.get("notebooks", [])]
-    files += [Path(n["staff_html"]) for n in m.get("notebooks", []) if "staff_html" in n]
-    return bool(files) and all(f.exists() for f in files)
+    return bool(m.get("notebooks")) and not missing_outputs(m)
+
+
+def missing_outputs(manifest: dict) -> list[str]:
+    """The notebooks of a manifest whose executed copy or staff page is not on disk."""
+    return [e.get("notebook", "?") for e in manifest.get("notebooks", [])
+            if not e.get("executed") or not Path(e["executed"]).exists()
+            or ("staff_html" in e and not Path(e["staff_html"]).exists())]  # fmt: skip
 
 
 def git_revision() -> dict[str, object]:
