@@ -26,8 +26,8 @@ help:
 	@echo "make demo   — set up, generate synthetic exports $(DEMO_START)–$(DEMO_END), clean them, run all notebooks for $(DEMO_END)"
 	@echo "make test   — set up, lint (ruff) and run the tests (pytest)"
 	@echo "make env    — only the set-up (system packages + $(VENV) with Python 3.12)"
-	@echo "make bench  — the benchmarks of benchmarks/run_benchmarks.py; results in benchmarks/results.json"
-	@echo "make soak   — 30 random synthetic worlds run end to end (benchmarks/soak.py)"
+	@echo "make bench  — the benchmarks of benchmarks/timing/run_benchmarks.py; results in benchmarks/results.json"
+	@echo "make soak   — 30 random synthetic worlds run end to end (benchmarks/timing/soak.py)"
 
 env: system venv
 
@@ -85,10 +85,10 @@ test: lint
 	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadgroup --no-loadscope-reorder --durations=12
 
 bench: env
-	$(BIN)/python benchmarks/run_benchmarks.py
+	$(BIN)/python benchmarks/timing/run_benchmarks.py
 
 soak: env
-	$(BIN)/python benchmarks/soak.py --out benchmarks/soak.json
+	$(BIN)/python benchmarks/timing/soak.py --out benchmarks/timing/soak.json
 
 clean-outputs:
 	find data_raw data_clean data_truth reports -mindepth 1 ! -name README.md -exec rm -rf {} +

@@ -113,7 +113,7 @@ def panel_files(tmp_path_factory):
     2.5 times its rate over the last four quarters; the rest stays as it was."""
     import numpy as np
 
-    from dv_analysis.validation import lattice_adjacency
+    from dv_analysis.synth.worlds import lattice_adjacency
 
     root = tmp_path_factory.mktemp("panel")
     k, periods = 6, [f"{y}Q{q}" for y in (2018, 2019, 2020) for q in (1, 2, 3, 4)][:10]

@@ -8,9 +8,10 @@ import pytest
 
 from dv_analysis.config import NOTEBOOKS
 from dv_analysis.runner import NotebookFailed, run, run_key, run_range
-from dv_analysis.runner.period import CORE_NOTEBOOKS
+from dv_analysis.runner.one_period import CORE_NOTEBOOKS
 
 from .conftest import FAST
+from .golden_outputs import page_text
 
 pytestmark = pytest.mark.e2e
 
@@ -56,16 +57,43 @@ def test_internal_files_are_the_owners_alone_and_staff_pages_readable(ran):
 
 
 def test_outputs_per_period(ran):
+    """The tables of 01–03 agree with each other and with their summaries, and every
+    notebook ran for 2020Q4 without an error and has its staff page."""
+    import pandas as pd
+
     s, _ = ran
     p = s.period("2020Q4")
-    for f in (p.notifications, p.incidents, p.quarantine, p.cleaning_summary, p.village_features, p.village_panel,
-              p.hotspots, p.emerging_hotspots, p.scan_clusters, p.hotspot_summary):  # fmt: skip
-        assert f.exists(), f
     summary = json.loads(p.cleaning_summary.read_text())
     assert summary["balanced"] and summary["duplicate_reasons"].get("previous_period", 0) > 0
+    counts, totals = summary["counts"], summary["totals"]
+    assert len(pd.read_parquet(p.notifications)) == counts["notifications"] == totals["clean"]
+    assert len(pd.read_parquet(p.incidents)) == counts["incidents"]
+    assert len(pd.read_parquet(p.quarantine)) == totals["quarantined"]
+    f = pd.read_parquet(p.village_features)
+    assert len(f) == 456 and f["villcode"].is_unique
+    assert f["notifications_q"].sum() == counts["notifications"]
+    assert f["incidents_q"].sum() == counts["incidents"]
+    hot = json.loads(p.hotspot_summary.read_text())
+    assert hot["period"] == "2020Q4" and hot["panel_periods"] == ["2020Q3", "2020Q4"]
+    panel = pd.read_parquet(p.village_panel)
+    assert panel.groupby("period").size().to_dict() == {"2020Q3": 456, "2020Q4": 456}
+    assert panel.loc[panel["period"] == "2020Q4", "incidents"].sum() == counts["incidents"]
+    gi = pd.read_parquet(p.hotspots)
+    assert set(gi["villcode"]) == set(f["villcode"]) and len(gi) == 456
+    assert (hot["n_hot"], hot["n_cold"]) == ((gi["gi_bin"] > 0).sum(), (gi["gi_bin"] < 0).sum())
+    emerging = pd.read_parquet(p.emerging_hotspots)
+    assert len(emerging) == 456 and (emerging["n_periods"] == 2).all()
+    scan = pd.read_parquet(p.scan_clusters)
+    assert scan["cluster"].tolist() == list(range(1, len(scan) + 1))
+    assert scan["kind"].iloc[0] == "most likely" and (scan["kind"].iloc[1:] == "secondary").all()
     for name in NOTEBOOKS:
-        assert (p.internal / name).exists()
-        assert (p.staff / name.replace(".ipynb", ".html")).exists()
+        nb = nbformat.read(p.internal / name, as_version=4)
+        outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+        assert outputs and not [o for o in outputs if o.get("output_type") == "error"], name
+        injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+        assert len(injected) == 1 and "2020Q4" in injected[0].source, name
+        html = (p.staff / name.replace(".ipynb", ".html")).read_text(encoding="utf-8")
+        assert 'lang="zh-Hant"' in html and "2020Q4" in html and "Traceback" not in html, name
 
 
 def test_staff_page_has_no_code_and_no_case_fields(ran):
@@ -128,7 +156,7 @@ def test_range_skips_unchanged_periods(ran, capsys):
 
 def test_failure_names_the_notebook(small_data):
     with pytest.raises(
-        NotebookFailed, match=r"01_clean\.ipynb failed for 2019Q1: FileNotFoundError"
+        NotebookFailed, match=r"01_clean\.ipynb failed for 2019Q1: MissingInputError"
     ):
         run(small_data, "2019Q1", progress=False)
     manifest = json.loads(small_data.period("2019Q1").manifest.read_text())
@@ -222,6 +250,8 @@ def test_permutations_identical_for_the_same_seed(ran):
 def test_village_risk_outputs(e2e_run):
     """The space-time model per village: intervals around the means, probabilities, the
     present risk, its direction, next quarter's excess, diagnostics in the manifest."""
+    import pandas as pd
+
     s, manifest, snap = e2e_run["settings"], e2e_run["manifest"], e2e_run["snapshot"]
     p = s.period("2020Q4")
     risk = snap["2020Q4/village_risk.parquet"]
@@ -245,13 +275,16 @@ def test_village_risk_outputs(e2e_run):
     summary = snap["2020Q4/risk_summary.json"]
     assert {"ok", "weight_ess", "newton_gradient_max", "message"} <= set(summary["diagnostics"])
     assert {"sigma", "rho", "sigma_delta", "sigma_eps"} == set(summary["hyperparameters"])
-    assert summary["engine"]["name"] == "laplace" and summary["engine"]["posterior_draws"] > 0
+    assert summary["engine"]["name"] == "laplace"
+    assert summary["engine"]["posterior_draws"] == summary["parameters"]["posterior_draws"] == 2000
     assert summary["expected_by"] == ["child", "elder", "ipv", "other"]
     assert manifest["risk_model"]["diagnostics"] == summary["diagnostics"]
     html = snap["2020Q4/staff/03b_village_risk.txt"]
     assert "目前高於全市平均的機率" in html and "目前相對風險" in html and "趨勢" in html
     assert "100%" not in html.splitlines(), "a probability cell reads 100%"
-    assert p.village_risk.exists() and p.risk_summary.exists()
+    on_disk = pd.read_parquet(p.village_risk)
+    assert len(on_disk) == 456 and on_disk["villcode"].is_unique
+    assert json.loads(p.risk_summary.read_text())["engine"]["name"] == "laplace"
     if not summary["diagnostics"]["ok"]:  # the page must say the numbers are unusable
         assert "沒有收斂" in html and manifest["warnings"]
 
@@ -295,25 +328,28 @@ def test_run_fails_when_the_audit_fails(ran):
     p = s.period("2020Q4")
     leak = p.public / "leak.csv"
     __import__("pandas").DataFrame({"victim_key": ["X"]}).to_csv(leak, index=False)
+    index = (p.staff / "index.html").read_bytes()
     try:
         with pytest.raises(AuditFailed, match=r"public/leak\.csv"):
             run(s, "2020Q4", progress=False, notebooks=("01_clean.ipynb",))
         assert json.loads(p.manifest.read_text())["status"] == "audit failed"
-        assert (p.staff / "index.html").exists(), "the previous complete outputs stay in place"
+        assert (p.staff / "index.html").read_bytes() == index, (
+            "the previous outputs stay as they were"
+        )
     finally:
         leak.unlink()
 
 
 def _publish(p, params=None):
     """What 05_report does for the public tier: the open data, then the page and its map."""
-    from dv_analysis import public
+    from dv_analysis import layers
     from dv_analysis.pages import public_page
     from dv_analysis.stages import report
 
     published = report.run(p, params or report.ReportParams())
     hot = report.load_inputs(p).hotspot_summary
     page, figure = public_page.public_page(
-        published, public.load_boundaries(p.settings), hot, p.public_map.name
+        published, layers.load_boundaries(p.settings), hot, p.public_map.name
     )
     report.write_public_page(p, page, figure)
 
@@ -464,9 +500,9 @@ def test_pages_in_a_real_browser(ran, tmp_path):
         assert tiers and set(tiers) == {"留意"}, f"the 留意 table holds {set(tiers)}"
         assert (tmp_path / "index.png").read_bytes().startswith(b"\x89PNG")
         # the index map: hovering a village shows its name; it works at phone width too
-        from dv_analysis import public
+        from dv_analysis import layers
 
-        names = set(public.load_boundaries(s).pipe(lambda v: v["townname"] + " " + v["villname"]))
+        names = set(layers.load_boundaries(s).pipe(lambda v: v["townname"] + " " + v["villname"]))
         for width, mobile in ((1280, False), (390, True)):
             b.set_width(width, mobile)
             r = b.check(p.staff / "index.html")
@@ -528,7 +564,11 @@ def test_the_run_makes_a_service_plan_and_plan_changes_it(ran, tmp_path, capsys)
     again = json.loads((dirs["clean"] / "2020Q4" / "plan_summary.json").read_text(encoding="utf-8"))
     assert len(again["new_sites"]) == 3 and again["parameters"]["new_sites"] == 3
     assert (dirs["clean"] / "2020Q4" / "village_risk.parquet").read_bytes() == risk_before
-    assert (dirs["reports"] / "2020Q4" / "staff" / "06_service_plan.html").exists()
+    page = page_text(
+        (dirs["reports"] / "2020Q4" / "staff" / "06_service_plan.html").read_text("utf-8")
+    )
+    names = "、".join(again["new_site_names"])
+    assert f"建議新增 3 處：{names}" in page, "the page shows the three new sites"
     before = json.loads(p.manifest.read_text(encoding="utf-8"))
     m = json.loads((dirs["reports"] / "2020Q4" / "manifest.json").read_text(encoding="utf-8"))
     assert m["plan"]["status"] == "ok"

@@ -50,7 +50,7 @@ def test_new_taipei_end_to_end(tmp_path):
 @pytest.mark.slow(seconds=145, why="7,701 villages through every notebook, 22 county risk fits")
 def test_all_of_taiwan_end_to_end(tmp_path):
     """`--city all`: 7,701 villages, names matched with their city, rule for retired villages."""
-    from dv_analysis import public
+    from dv_analysis import layers
 
     s = make_settings(tmp_path, city="all")
     generate(
@@ -66,7 +66,7 @@ def test_all_of_taiwan_end_to_end(tmp_path):
     # districts of the same name in different cities stay apart
     assert {"臺北市中正區", "基隆市中正區"} <= set(feats["townname"])
     # nobody in the registers is lost: the retired villages' people are in their districts
-    pop = public.load_population(s, "2020Q4")
+    pop = layers.load_population(s, "2020Q4")
     assert feats["pop_total"].sum() == pop.loc[pop["in_boundaries"], "pop_total"].sum()
     assert pop.attrs["join_report"].methods["reassigned_people"] > 0
     cleaned = json.loads(p.cleaning_summary.read_text())

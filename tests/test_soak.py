@@ -1,6 +1,6 @@
-"""The soak's fast subset (issue 40): three small worlds of ``benchmarks/soak.py`` run end to
+"""The soak's fast subset (issue 40): three small worlds of ``benchmarks/timing/soak.py`` run end to
 end as a user would (a small Taipei world, a district without any case, a missing quarter
-of the window in Taoyuan); each must end ``ok`` with its plan made. The full soak (30 worlds) is ``python benchmarks/soak.py``."""
+of the window in Taoyuan); each must end ``ok`` with its plan made. The full soak (30 worlds) is ``python benchmarks/timing/soak.py``."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.e2e
 @pytest.mark.slow(seconds=150, why="three synthetic worlds synthesised and run end to end")
 def test_the_soaks_fast_worlds_all_end_ok(tmp_path):
     out = tmp_path / "soak.json"
-    script = project_root() / "benchmarks" / "soak.py"
+    script = project_root() / "benchmarks" / "timing" / "soak.py"
     r = subprocess.run([sys.executable, str(script), "--fast", "--out", str(out)],
                        capture_output=True, text=True, timeout=1200)  # fmt: skip
     rows = json.loads(out.read_text())["rows"]

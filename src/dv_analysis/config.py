@@ -25,9 +25,10 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .period import Period as Period  # quarters live in .period; imported here too
-from .period import period_range as period_range
-from .period import window_periods as window_periods
+from dv_analysis.errors import MissingInputError, ParameterError
+from dv_analysis.quarters import Period as Period  # quarters live in .period; imported here too
+from dv_analysis.quarters import period_range as period_range
+from dv_analysis.quarters import window_periods as window_periods
 
 #: City codes (COUNTYCODE in the MOI boundaries) the suite knows by name.
 CITIES: dict[str, str] = {
@@ -121,7 +122,7 @@ def cache_dir() -> Path:
     """What runs keep between them: ``DV_CACHE_DIR`` or ``<root>/.cache``.
 
     JAX's compiled sampler (``jax/``) and the public layers as parsed and matched
-    (``public/``, :mod:`dv_analysis.public.memo`): no case data; safe to delete (the next
+    (``public/``, :mod:`dv_analysis.layers.memo`): no case data; safe to delete (the next
     run compiles and reads again).
     """
     env = os.environ.get("DV_CACHE_DIR")
@@ -180,7 +181,7 @@ class Settings:
         root = project_root()
         city = str(city)
         if city not in CITIES:
-            raise ValueError(
+            raise ParameterError(
                 f"city {city!r} is not one of {', '.join(CITIES)} ({', '.join(CITIES.values())})"
             )
         return cls(
@@ -221,7 +222,7 @@ class Settings:
     def check_public_dir(self) -> None:
         """Fail with a clear message if the public-data directory is missing."""
         if not (self.public_dir / "boundaries").is_dir():
-            raise FileNotFoundError(
+            raise MissingInputError(
                 f"public-data directory {self.public_dir} has no boundaries/ folder; "
                 "point --public-dir or DV_PUBLIC_DIR at the shared public layers"
             )

@@ -34,6 +34,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dv_analysis.errors import RunError
+
 SUPPRESSED_LABEL = "數量過少不公開"
 
 
@@ -216,8 +218,10 @@ class Finding:
         return f"{self.file}: {self.where}: {self.problem}"
 
 
-class AuditFailed(RuntimeError):
+class AuditFailed(RunError):
     """Published files contain something they must not; the message lists each finding."""
+
+    fix = "the findings name each file and line: change what the page or table publishes, then run again"
 
 
 def _scan_text(name: str, text: str, findings: list[Finding]) -> None:

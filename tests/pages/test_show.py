@@ -12,9 +12,12 @@ from dv_analysis.pages import show  # noqa: E402
 
 def test_cjk_font_installed_and_used():
     font = show.setup()
-    assert font is not None, "no CJK font: install fonts-noto-cjk (make env does)"
+    assert font in show.CJK_FONTS, "no CJK font: install fonts-noto-cjk (make env does)"
+    assert plt.rcParams["font.family"] == ["sans-serif"]
+    assert plt.rcParams["font.sans-serif"][0] == font
     fig, ax = plt.subplots()
-    ax.set_title("熱點與冷點：萬華區糖廍里")
+    title = ax.set_title("熱點與冷點：萬華區糖廍里")
+    assert title.get_fontname() == font, "the title is set in the CJK font"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fig.canvas.draw()

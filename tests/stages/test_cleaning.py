@@ -10,6 +10,7 @@ from dv_analysis.stages import clean as cleaning
 from dv_analysis.stages.clean import RawInputError, clean_period, parse_date, read_raw_file
 from dv_analysis.stages.clean.read import _read_csv_text
 from dv_analysis.synth import RAW_COLUMNS
+from dv_analysis.synth import truth as synth_truth
 
 
 @pytest.mark.parametrize(
@@ -158,7 +159,7 @@ def test_no_raw_folder(settings):
 
 # --- against the synthetic ground truth -------------------------------------
 def _joined(s, q, r):
-    truth = pd.read_parquet(s.truth_city_dir / q / "rows.parquet")
+    truth = synth_truth.read_rows(s, q)
     got = pd.concat(
         [
             r.notifications.assign(bucket="clean", reason="")[
@@ -233,7 +234,7 @@ def test_every_injected_problem_in_the_right_bucket(year_of_data, q):
 def test_incidents_match_truth(year_of_data):
     s, _, results = year_of_data
     r = results["2020Q3"]
-    truth = pd.read_parquet(s.truth_city_dir / "2020Q3" / "rows.parquet")
+    truth = synth_truth.read_rows(s, "2020Q3")
     clean = truth[truth["expected_bucket"] == "clean"]
     n_true = clean["incident_id"].nunique()
     assert abs(len(r.incidents) - n_true) / n_true < 0.02

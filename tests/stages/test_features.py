@@ -88,5 +88,20 @@ def test_district_table_sums(feats):
     d = tables.district_table(f)
     assert len(d) == 12 and d["本季事件"].sum() == f["incidents_q"].sum()
     assert np.all(np.diff(d["每千人每季事件率（視窗）"].to_numpy()) <= 0)
-    assert isinstance(summaries.features_summary(f, "2020Q4"), str)
     assert pd.notna(d["人口"]).all()
+
+
+def test_features_summary_states_the_counts_and_the_top_district(feats):
+    """The sentence above the table: the city's totals, the window's length, the district
+    first in the table (highest window rate) with its rate, and the villages without any."""
+    _, f, _ = feats
+    text = summaries.features_summary(f, "2020Q4")
+    top = tables.district_table(f).iloc[0]
+    n_zero = int((f["incidents_w"] == 0).sum())
+    assert text.startswith("**2020Q4** 全市 456 個里")
+    assert f"通報 {int(f['notifications_q'].sum()):,} 件" in text
+    assert f"事件 {int(f['incidents_q'].sum()):,} 起" in text
+    assert f"被害人 {int(f['victims_q'].sum()):,} 位" in text
+    assert f"以近 4 季合計計算，事件率最高的行政區是 **{top['行政區']}**" in text
+    assert f"（每千人每季 {top['每千人每季事件率（視窗）']:.2f} 起）" in text
+    assert f"有 {n_zero} 個里近 4 季沒有任何事件紀錄" in text

@@ -2,14 +2,14 @@
 
 import pytest
 
-from dv_analysis import public
+from dv_analysis import layers
 from dv_analysis.config import Settings
 from dv_analysis.stages import plan
 
 
 @pytest.fixture(scope="module")
 def villages():
-    return public.load_boundaries(Settings.from_args())
+    return layers.load_boundaries(Settings.from_args())
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dv_analysis import public
+from dv_analysis import layers
 from dv_analysis.config import period_range
 from dv_analysis.pages import labels as L
 from dv_analysis.stages import priority
@@ -16,7 +16,7 @@ def world(settings, monkeypatch):
     """Boundaries of Taipei, a Poisson panel of 14 quarters, the space-time model at each
     origin replaced by a stub that records the last quarter it was given (the backtest must
     not see the target quarter)."""
-    villages = public.load_boundaries(settings)
+    villages = layers.load_boundaries(settings)
     ids = villages["villcode"].to_numpy()
     rng = np.random.default_rng(5)
     quarters = [str(q) for q in period_range("2017Q3", "2020Q4")]
@@ -48,7 +48,7 @@ def test_missing_origin_fits_are_made_on_two_cores_and_read_back_as_made_here(se
     makes itself; a second call finds nothing to fit."""
     from dv_analysis import workers
 
-    villages = public.load_boundaries(settings)
+    villages = layers.load_boundaries(settings)
     villages = villages[villages["townname"] == "松山區"].reset_index(drop=True)
     rng = np.random.default_rng(3)
     quarters = [str(q) for q in period_range("2019Q1", "2020Q4")]

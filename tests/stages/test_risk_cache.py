@@ -33,7 +33,7 @@ def test_the_risk_window_keeps_the_panel_per_quarter_and_type(year_of_data):
     data), per quarter and case type, each type with its own population at risk; the
     expected counts of indirect standardisation add up to the observed ones; a count outside
     the panel is refused by name."""
-    from dv_analysis.stats.spacetime import expected_by_type
+    from dv_analysis.stats.disease_mapping.spacetime.model import expected_by_type
 
     s, _, results = year_of_data
     paths = s.period("2020Q4")
@@ -59,7 +59,7 @@ def test_the_risk_window_keeps_the_panel_per_quarter_and_type(year_of_data):
 def _two_counties(year_of_data):
     """2020Q4's paths and the county fit's arguments (villages, y, e, e_next) for two
     districts of the year's data recoded as two "counties" (90100 and 90200)."""
-    from dv_analysis.stats.spacetime import expected_by_type, expected_next
+    from dv_analysis.stats.disease_mapping.spacetime.model import expected_by_type, expected_next
 
     s, _, _ = year_of_data
     paths = s.period("2020Q4")

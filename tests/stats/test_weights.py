@@ -19,7 +19,11 @@ def test_islands_attached_not_clusters():
 
 def test_statistics_never_change_the_callers_weights():
     """Moran, Moran_Rate, local statistics and the spatial EB rate work on copies of the weights."""
-    from dv_analysis.stats.local import global_moran, local_statistics, moran_rate
+    from dv_analysis.stats.detection.autocorrelation import (
+        global_moran,
+        local_statistics,
+        moran_rate,
+    )
     from dv_analysis.stats.rates import spatial_eb_rate
 
     df = gpd.read_file(examples.get_path("columbus.shp"))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 
-from . import labels as L
-from .tables import reasons_table
+from dv_analysis.pages import labels as L
+from dv_analysis.pages.tables import reasons_table
 
 
 def cleaning_chart(summary: dict):

@@ -14,8 +14,8 @@ import re
 import numpy as np
 import pandas as pd
 
-from . import labels as L
-from .tables import percent, published_districts, quarter_change
+from dv_analysis.pages import labels as L
+from dv_analysis.pages.tables import percent, published_districts, quarter_change
 
 
 def change_table(inputs) -> pd.DataFrame:
@@ -111,7 +111,7 @@ def quarter_sentences(inputs) -> str:
         )
     text = f"{first}。{second}{third}"
     if inputs.risk_summary is not None:  # the risk model's miss, loud on the page staff open first
-        from .summaries import diagnostics_warning
+        from dv_analysis.pages.summaries import diagnostics_warning
 
         warning = diagnostics_warning(inputs.risk_summary)
         text = f"{warning}\n\n{text}" if warning else text
@@ -120,7 +120,7 @@ def quarter_sentences(inputs) -> str:
 
 def outreach_preview(inputs, top: int = 10) -> pd.DataFrame:
     """The first ``top`` villages of the outreach list (tier 2), as on 04b_priority."""
-    from .tables import priority_list
+    from dv_analysis.pages.tables import priority_list
 
     return priority_list(inputs.priority, 2).head(top)
 
@@ -128,7 +128,7 @@ def outreach_preview(inputs, top: int = 10) -> pd.DataFrame:
 def index_map(inputs, villages) -> str:
     """The interactive village map of the front page (HTML): risk, P(RR > 1), tier,
     reach of services and possible under-reporting, with a tooltip per village."""
-    from .interactive import class_colours, legend, quantile_classes, village_map
+    from dv_analysis.pages.interactive import class_colours, legend, quantile_classes, village_map
 
     v = villages[["villcode", "townname", "villname", "geometry"]].reset_index(drop=True)
     listed = [

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .labels import NO_DATA
+from dv_analysis.pages.labels import NO_DATA
 
 
 def _path(geom, x0: float, y1: float, scale: float) -> str:

@@ -9,7 +9,7 @@ import pandas as pd
 from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
 
-from .labels import (
+from dv_analysis.pages.labels import (
     EMERGING,
     EMERGING_LABELS,
     GI_BIN_LABELS,

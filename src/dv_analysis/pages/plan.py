@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.patches import Patch
 
-from . import labels as L
-from .maps import frame, plot_layer
+from dv_analysis.pages import labels as L
+from dv_analysis.pages.maps import frame, plot_layer
 
 
 def reach_classes(reach: pd.DataFrame) -> pd.Series:

@@ -13,9 +13,9 @@ import html
 import numpy as np
 import pandas as pd
 
-from ..disclosure import SUPPRESSED_LABEL
-from . import labels as L
-from .credits import sources_html
+from dv_analysis.disclosure import SUPPRESSED_LABEL
+from dv_analysis.pages import labels as L
+from dv_analysis.pages.credits import sources_html
 
 
 def public_rate_map(boundaries, villages_public: pd.DataFrame, title: str):
@@ -27,7 +27,7 @@ def public_rate_map(boundaries, villages_public: pd.DataFrame, title: str):
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    from . import maps, show
+    from dv_analysis.pages import maps, show
 
     show.setup()
     geo = boundaries[["villcode", "townname", "villname", "geometry"]]
@@ -73,7 +73,7 @@ def public_district_map(boundaries, districts_public: pd.DataFrame, title: str):
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    from . import maps, show
+    from dv_analysis.pages import maps, show
 
     show.setup()
     geo = boundaries[["villcode", "townname", "geometry"]]

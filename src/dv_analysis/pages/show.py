@@ -13,7 +13,7 @@ import matplotlib
 import pandas as pd
 from matplotlib import font_manager
 
-from . import labels as L
+from dv_analysis.pages import labels as L
 
 log = logging.getLogger(__name__)
 

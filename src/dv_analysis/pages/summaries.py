@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import labels as L
-from .tables import district_table
+from dv_analysis.pages import labels as L
+from dv_analysis.pages.tables import district_table
 
 #: The caveat every page about counts carries.
 UNDER_REPORTING_CAVEAT = (
@@ -53,7 +53,7 @@ def features_summary(features: pd.DataFrame, period: str) -> str:
 def population_note(population: pd.DataFrame) -> str:
     """Register villages missing from the boundaries and where their people went ('' if none).
 
-    ``population`` is :func:`dv_analysis.public.load_population`'s frame with its join
+    ``population`` is :func:`dv_analysis.layers.load_population`'s frame with its join
     report, so the mismatch is reported on the page, not only in a log.
     """
     rep = population.attrs.get("join_report")
@@ -73,14 +73,14 @@ def population_note(population: pd.DataFrame) -> str:
 
 
 def moran_sentence(m) -> str:
-    """A global Moran result (:class:`dv_analysis.stats.local.GlobalMoran`) in one clause."""
+    """A global Moran result (:class:`dv_analysis.stats.detection.autocorrelation.GlobalMoran`) in one clause."""
     sig = "顯著" if (m.p_sim if m.p_sim is not None else m.p_norm) < 0.05 else "不顯著"
     kind = "EB 標準化 " if m.eb else ""
     return f"{kind}Moran's I = {m.I:.3f}（期望值 {m.expected:.3f}，z = {m.z_norm:.2f}，{sig}）"
 
 
 def hotspot_summary(result, emerging: pd.DataFrame | None, names: pd.Series) -> str:
-    """What the hotspot analysis found (an :class:`~dv_analysis.stats.areas.AreaResult`)."""
+    """What the hotspot analysis found (an :class:`~dv_analysis.stats.detection.areas.AreaResult`)."""
     t = result.table
     hot, cold = t[t["gi_bin"] > 0], t[t["gi_bin"] < 0]
     sig = "有" if result.moran_eb.p_norm < 0.05 else "沒有"

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import labels as L
-from .labels import percent  # noqa: F401 (pages read it from here too)
+from dv_analysis.pages import labels as L
+from dv_analysis.pages.labels import percent  # noqa: F401 (pages read it from here too)
 
 
 def accounting_table(summary: dict) -> pd.DataFrame:

@@ -37,7 +37,7 @@ FIRST = (
 #: whose backend each kernel chooses for itself; JAX only if the NUTS engine is asked for).
 REST = (
     "mapclassify",  # geopandas' classified maps: compiles a numba function at import (4–6 s)
-    "dv_analysis.public",
+    "dv_analysis.layers",
     "dv_analysis.pages.credits",
     "dv_analysis.pages.maps",
     "dv_analysis.pages.plan",

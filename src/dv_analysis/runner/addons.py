@@ -29,11 +29,12 @@ import re
 import sys
 from datetime import UTC, datetime
 
-from ..config import NOTEBOOK_REGISTRY, PeriodPaths, Settings
-from . import staging
-from .manifest import _audit
-from .provenance import run_key
-from .schedule import _execute
+from dv_analysis.config import NOTEBOOK_REGISTRY, PeriodPaths, Settings
+from dv_analysis.errors import RunError
+from dv_analysis.runner import staging
+from dv_analysis.runner.manifest import audit_run
+from dv_analysis.runner.provenance import run_key
+from dv_analysis.runner.schedule import execute_notebooks
 
 #: The stage of each add-on notebook: the manifest's key for it (``plan``).
 ADDON_STAGES: dict[str, str] = {n.name: n.stage for n in NOTEBOOK_REGISTRY if n.addon}
@@ -41,7 +42,7 @@ ADDON_STAGES: dict[str, str] = {n.name: n.stage for n in NOTEBOOK_REGISTRY if n.
 _FOLDERS = ("staging", "raw_dir", "clean_dir", "reports_dir", "public_dir")
 
 
-class CoreIncomplete(RuntimeError):
+class CoreIncomplete(RunError):
     """An add-on was asked for a period whose core outputs are not complete."""
 
 
@@ -111,9 +112,9 @@ def run_addon(settings: Settings, final: PeriodPaths, name: str, params: dict, *
                                          if e.get("notebook") != name]}  # fmt: skip
     try:
         _set_notice(paths, None)
-        _execute(paths, {**params, "staging": paths.settings.staging_parameter}, manifest,
+        execute_notebooks(paths, {**params, "staging": paths.settings.staging_parameter}, manifest,
                  (name,), progress=progress, progress_bar=progress, numbering=numbering)  # fmt: skip
-        _audit(paths, manifest, progress)
+        audit_run(paths, manifest, progress)
         for k in ("status", "attempt"):  # a later core attempt that did not pass stays said
             if k in current:
                 manifest[k] = current[k]
@@ -164,7 +165,7 @@ def _record_failure(final: PeriodPaths, stage: str, error: BaseException, starte
 def _set_notice(paths: PeriodPaths, notice: tuple[str, str, str] | None) -> None:
     """Add (``notice``: stage, kind, the error's type) or remove the front page's line on a
     plan that is not there; the page is replaced whole (a temporary file, ``os.replace``)."""
-    from ..pages import front_page
+    from dv_analysis.pages import front_page
 
     index = paths.staff / "index.html"
     if not index.exists():

@@ -189,7 +189,7 @@ class ForkedProcess:
             if self._error is not None:
                 self.returncode = 1
             elif select.select([self._fd], [], [], 0)[0]:
-                self._ended()
+                self.record_ended()
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
@@ -201,7 +201,7 @@ class ForkedProcess:
             self.poll()
         return self.returncode  # type: ignore[return-value]
 
-    def _ended(self) -> None:
+    def record_ended(self) -> None:
         # the exit status belongs to the server (its child); a kernel this side killed
         # reports the signal, as Popen would
         self.returncode = -self._signal if self._signal else 0

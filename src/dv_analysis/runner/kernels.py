@@ -26,7 +26,7 @@ WARM_UP = """
 import IPython.display
 import matplotlib.pyplot
 import mapclassify
-import dv_analysis.config, dv_analysis.public
+import dv_analysis.config, dv_analysis.layers
 from dv_analysis.pages import charts, credits, front_page, maps, show, summaries, tables
 from dv_analysis.stages import access, clean, features, hotspots, priority
 """

@@ -18,12 +18,15 @@ from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..config import Period, Settings
-from .staging import read_json
+from dv_analysis.config import Period, Settings
+from dv_analysis.errors import RunError
+from dv_analysis.runner.staging import read_json
 
 
-class PeriodLocked(RuntimeError):
+class PeriodLocked(RunError):
     """Another run holds the period's lock; the message names it."""
+
+    fix = "wait for that run to end (a lock of a process that has died is taken over)"
 
 
 def _process_start(pid: int) -> str | None:

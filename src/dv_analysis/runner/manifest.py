@@ -1,7 +1,7 @@
 """A period's manifest: parameters, provenance, timings and how a run ended.
 
 :mod:`.provenance` supplies the git revision, package versions, input checksums and run
-keys; the disclosure audit of ``staff/`` and ``public/`` closes every run (:func:`_audit`).
+keys; the disclosure audit of ``staff/`` and ``public/`` closes every run (:func:`audit_run`).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from ..config import NOTEBOOKS, PeriodPaths, Settings
-from . import staging
-from .provenance import (
+from dv_analysis.config import NOTEBOOKS, PeriodPaths, Settings
+from dv_analysis.runner import staging
+from dv_analysis.runner.provenance import (
     git_revision,
     input_checksums,
     missing_outputs,
@@ -23,7 +23,7 @@ from .provenance import (
 )
 
 
-def _parameters(settings: Settings, paths: PeriodPaths, seed: int, extra: dict | None) -> dict:
+def run_parameters(settings: Settings, paths: PeriodPaths, seed: int, extra: dict | None) -> dict:
     return {
         "period": str(paths.period),
         "city": settings.city,
@@ -37,7 +37,7 @@ def _parameters(settings: Settings, paths: PeriodPaths, seed: int, extra: dict |
     }
 
 
-def _new_manifest(settings: Settings, paths: PeriodPaths, params: dict, key: dict) -> dict:
+def new_manifest(settings: Settings, paths: PeriodPaths, params: dict, key: dict) -> dict:
     for d in (paths.internal, paths.staff, paths.public, paths.clean):
         d.mkdir(parents=True, exist_ok=True)
     return {
@@ -60,7 +60,7 @@ def _new_manifest(settings: Settings, paths: PeriodPaths, params: dict, key: dic
     }
 
 
-def _write_manifest(paths: PeriodPaths, manifest: dict, started: float) -> None:
+def write_manifest(paths: PeriodPaths, manifest: dict, started: float) -> None:
     """Add the elapsed time and write the manifest (also after a failure)."""
     manifest["seconds"] = round(manifest.get("seconds", 0.0) + time.perf_counter() - started, 2)
     order = {n: i for i, n in enumerate(NOTEBOOKS)}
@@ -89,9 +89,9 @@ def _model_checks(paths: PeriodPaths, manifest: dict) -> None:
             print(f"WARNING: {warning}", file=sys.stderr, flush=True)
 
 
-def _audit(paths: PeriodPaths, manifest: dict, progress: bool) -> dict:
+def audit_run(paths: PeriodPaths, manifest: dict, progress: bool) -> dict:
     """The disclosure audit of ``staff/`` and ``public/``; the run is ``ok`` only if it passes."""
-    from .. import disclosure
+    from dv_analysis import disclosure
 
     started = time.perf_counter()
     _model_checks(paths, manifest)
@@ -110,11 +110,11 @@ def _audit(paths: PeriodPaths, manifest: dict, progress: bool) -> dict:
             disclosure.check(paths.reports, public_level=level)  # names file and cell
         manifest["status"] = "ok"
     finally:
-        _write_manifest(paths, manifest, started)
+        write_manifest(paths, manifest, started)
     return manifest
 
 
-def _previous_run(paths: PeriodPaths, key: dict, force: bool, progress: bool) -> dict | None:
+def previous_run(paths: PeriodPaths, key: dict, force: bool, progress: bool) -> dict | None:
     """The manifest of a finished run with this key (marked ``skipped``), or None to run
     (saying why when an earlier finished run is there)."""
     if force or not up_to_date(paths, key["key"]):
@@ -145,7 +145,7 @@ def _why_rerun(paths: PeriodPaths, key: dict) -> str:
     return f"outputs of {', '.join(missing) or 'its notebooks'} are missing"
 
 
-def _carry_entries(final: PeriodPaths, manifest: dict, notebooks: tuple[str, ...]) -> None:
+def carry_entries(final: PeriodPaths, manifest: dict, notebooks: tuple[str, ...]) -> None:
     """A run of some core notebooks starts from the period's outputs: its
     manifest keeps the entries of the other notebooks, marked with the run they come from,
     and lists the notebooks it reran."""
@@ -158,7 +158,7 @@ def _carry_entries(final: PeriodPaths, manifest: dict, notebooks: tuple[str, ...
     ]
 
 
-def _ended(paths: PeriodPaths, error: BaseException) -> None:
+def record_ended(paths: PeriodPaths, error: BaseException) -> None:
     """Record a staged run that did not pass in the period's manifest (staging kept)."""
     staged = staging.read_json(paths.manifest).get("status")
     if not isinstance(error, Exception):

@@ -9,14 +9,17 @@ import os
 import time
 from pathlib import Path
 
-from ..config import PeriodPaths
-from . import forkserver, kernels
-from .provenance import notebooks_dir
-from .render import REPORT_NOTEBOOK, staff_html
+from dv_analysis.config import PeriodPaths
+from dv_analysis.errors import RunError
+from dv_analysis.runner import forkserver, kernels
+from dv_analysis.runner.provenance import notebooks_dir
+from dv_analysis.runner.render import REPORT_NOTEBOOK, staff_html
 
 
-class NotebookFailed(RuntimeError):
+class NotebookFailed(RunError):
     """A notebook raised; the message names the notebook and the error."""
+
+    fix = "the executed copy named shows the cell that failed and its traceback"
 
 
 #: Thread pools of the numerical libraries in the notebook kernels. One thread each: the
@@ -31,13 +34,13 @@ KERNEL_THREAD_VARIABLES: tuple[str, ...] = (
 )
 
 
-def _single_threaded_kernels() -> None:
+def single_threaded_kernels() -> None:
     """Kernels inherit this process's environment: one thread per library unless set."""
     for name in KERNEL_THREAD_VARIABLES:
         os.environ.setdefault(name, "1")
 
 
-def _kernel_manager():
+def kernel_manager():
     """Kernels with CurveZMQ-encrypted channels where the kernel supports it (ipykernel ≥ 7.3
     warns on every start over plain TCP; the kernel and the runner share the machine),
     over IPC sockets instead of TCP ports, forked from the run's kernel server when one
@@ -82,7 +85,7 @@ def _kernel_manager():
     return EncryptedKernelManager
 
 
-def _run_notebook(
+def run_notebook(
     paths: PeriodPaths,
     name: str,
     params: dict,
@@ -105,7 +108,7 @@ def _run_notebook(
     entry = {"notebook": name, "executed": str(paths.final.internal / name)}
     manifest["notebooks"].append(entry)
     try:
-        manager = kernels.take(_kernel_manager(), nb_dir, prepare_next=prepare_next)
+        manager = kernels.take(kernel_manager(), nb_dir, prepare_next=prepare_next)
         pm.execute_notebook(
             str(nb_dir / name), str(out), parameters=params, cwd=str(nb_dir),
             progress_bar=progress_bar, kernel_name="python3", log_output=False,

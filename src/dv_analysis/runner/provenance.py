@@ -13,8 +13,8 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-from ..config import Period, PeriodPaths, Settings, project_root
-from .staging import read_json
+from dv_analysis.config import Period, PeriodPaths, Settings, project_root
+from dv_analysis.runner.staging import read_json
 
 #: Packages whose versions every manifest records.
 PACKAGES: tuple[str, ...] = (

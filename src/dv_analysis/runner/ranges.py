@@ -6,16 +6,24 @@ from __future__ import annotations
 
 import time
 
-from ..config import ADDON_NOTEBOOKS, NOTEBOOK_REGISTRY, NOTEBOOKS, Period, Settings, period_range
-from ..workers import cores, process_pool
-from . import forkserver, modes, staging
-from .addons import combined, mark_pending, run_addon
-from .locks import period_locks
-from .manifest import _ended, _new_manifest, _parameters, _previous_run
-from .notebook import _single_threaded_kernels
-from .period import _finish_period, _partial, _window_check, run
-from .provenance import run_key
-from .schedule import _execute
+from dv_analysis.config import (
+    ADDON_NOTEBOOKS,
+    NOTEBOOK_REGISTRY,
+    NOTEBOOKS,
+    Period,
+    Settings,
+    period_range,
+)
+from dv_analysis.errors import MissingInputError
+from dv_analysis.runner import forkserver, modes, staging
+from dv_analysis.runner.addons import combined, mark_pending, run_addon
+from dv_analysis.runner.locks import period_locks
+from dv_analysis.runner.manifest import new_manifest, previous_run, record_ended, run_parameters
+from dv_analysis.runner.notebook import single_threaded_kernels
+from dv_analysis.runner.one_period import finish_period, is_partial, run, window_check
+from dv_analysis.runner.provenance import run_key
+from dv_analysis.runner.schedule import execute_notebooks
+from dv_analysis.workers import cores, process_pool
 
 #: Notebooks that read the previous quarter's own outputs (cleaning recognises re-exported
 #: rows by the previous quarter's notifications): a range runs them quarter by quarter
@@ -52,12 +60,12 @@ def run_range(
     periods = period_range(start, end)
     missing = [str(p) for p in periods if not (settings.raw_dir / str(p)).is_dir()]
     if missing:
-        raise FileNotFoundError(
+        raise MissingInputError(
             f"no raw exports for {', '.join(missing)} in {settings.raw_dir}"
             " (one folder per quarter, e.g. data_raw/2020Q4/)"
         )
     settings.check_public_dir()
-    _single_threaded_kernels()  # before the kernel server starts: it imports numpy
+    single_threaded_kernels()  # before the kernel server starts: it imports numpy
     with modes.owner_only(), forkserver.serving():  # one kernel server for the range
         return _run_periods(settings, periods, seed, force, progress, extra_parameters,
                             notebooks, jobs)  # fmt: skip
@@ -118,16 +126,16 @@ def _run_parallel(settings, periods, first, rest, seed, force, progress, extra, 
     addons = tuple(n for n in rest if n in ADDON_NOTEBOOKS)
     notebooks = first + core
     settings = settings.unstaged
-    _window_check(settings, periods[0], extra, progress)  # the quarters before the range
+    window_check(settings, periods[0], extra, progress)  # the quarters before the range
     results: dict[str, dict] = {}
     todo: list[tuple[Period, dict, dict]] = []
     params_of: dict[str, dict] = {}
     with period_locks(settings, periods):
         for p in periods:
             final = settings.period(p)
-            params = params_of[str(p)] = _parameters(settings, final, seed, extra)
+            params = params_of[str(p)] = run_parameters(settings, final, seed, extra)
             key = run_key(settings, final.period, params, notebooks)
-            previous = _previous_run(final, key, force, progress)
+            previous = previous_run(final, key, force, progress)
             if previous is not None:
                 results[str(p)] = previous
             else:
@@ -152,14 +160,14 @@ def _run_staged(settings, todo, first, core, addons, results, progress, jobs):
     runs = []
     for p, params, key in todo:
         paths = staged.period(p)
-        staging.prepare(paths, copy=_partial(notebooks))
+        staging.prepare(paths, copy=is_partial(notebooks))
         staging.record_attempt(paths, "running")
         params = {**params, "staging": staged.staging_parameter}
-        runs.append((paths, params, _new_manifest(settings, paths, params, key)))
+        runs.append((paths, params, new_manifest(settings, paths, params, key)))
     error = None
     try:
         for paths, params, manifest in runs:
-            _execute(paths, params, manifest, first, progress=progress, progress_bar=False,
+            execute_notebooks(paths, params, manifest, first, progress=progress, progress_bar=False,
                      numbering=(1, len(notebooks)))  # fmt: skip
         results.update(_finish_parallel(staged, runs, core, progress, jobs))
     except BaseException as e:
@@ -184,7 +192,7 @@ def _finish_parallel(staged: Settings, runs, rest, progress: bool, jobs: int) ->
     with process_pool(jobs) as pool:
         futures = {
             pool.submit(
-                _finish_period, staged, str(paths.period), params, manifest, rest, progress
+                finish_period, staged, str(paths.period), params, manifest, rest, progress
             ): str(paths.period)
             for paths, params, manifest in runs
         }
@@ -210,7 +218,7 @@ def _promote_in_order(runs, results: dict, error: BaseException | None, addons=(
             mark_pending(paths, addons)
             staging.promote(paths)
             continue
-        _ended(paths, blocked or error or RuntimeError(f"{name} did not pass"))
+        record_ended(paths, blocked or error or RuntimeError(f"{name} did not pass"))
         blocked = blocked or RuntimeError(f"an earlier quarter of the range ({name}) did not pass")
         results.pop(name, None)
     if error is not None:

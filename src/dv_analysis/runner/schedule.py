@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import time
 
-from ..config import NOTEBOOK_NEEDS, PeriodPaths
-from ..workers import process_pool
-from . import forkserver, kernels, render
-from .manifest import _write_manifest
-from .notebook import NotebookFailed, _kernel_manager, _run_notebook, _single_threaded_kernels
-from .provenance import notebooks_dir
+from dv_analysis.config import NOTEBOOK_NEEDS, PeriodPaths
+from dv_analysis.runner import forkserver, kernels, render
+from dv_analysis.runner.manifest import write_manifest
+from dv_analysis.runner.notebook import (
+    NotebookFailed,
+    kernel_manager,
+    run_notebook,
+    single_threaded_kernels,
+)
+from dv_analysis.runner.provenance import notebooks_dir
+from dv_analysis.workers import process_pool
 
 
-def _execute(
+def execute_notebooks(
     paths: PeriodPaths,
     params: dict,
     manifest: dict,
@@ -35,7 +40,7 @@ def _execute(
     """
     started = time.perf_counter()
     first, count = numbering or (1, len(notebooks))
-    _single_threaded_kernels()  # before the kernel server starts: it imports numpy
+    single_threaded_kernels()  # before the kernel server starts: it imports numpy
     try:
         with forkserver.serving():
             if jobs > 1 and len(notebooks) > 1:
@@ -45,10 +50,10 @@ def _execute(
                     if progress:
                         print(f"[{i}/{count}] {name} ({paths.period})", flush=True)
                     more = name != notebooks[-1]
-                    _run_notebook(paths, name, params, manifest, progress_bar, prepare_next=more)
+                    run_notebook(paths, name, params, manifest, progress_bar, prepare_next=more)
     finally:
         kernels.close()
-        _write_manifest(paths, manifest, started)
+        write_manifest(paths, manifest, started)
     return manifest
 
 
@@ -58,7 +63,7 @@ def _notebook_job(
     """Worker of :func:`_execute_graph`: one notebook; its manifest entry and error, if any."""
     record: dict = {"notebooks": []}
     try:
-        _run_notebook(paths, name, params, record, progress_bar=False, prepare_next=prepare_next)
+        run_notebook(paths, name, params, record, progress_bar=False, prepare_next=prepare_next)
     except NotebookFailed as e:
         return record["notebooks"][0], str(e)
     return record["notebooks"][0], None
@@ -67,7 +72,7 @@ def _notebook_job(
 def _worker_start() -> None:
     """Initializer of :func:`_execute_graph`'s workers: a spare kernel warms at once."""
     kernels.close_at_exit()
-    kernels.prepare(_kernel_manager(), notebooks_dir())
+    kernels.prepare(kernel_manager(), notebooks_dir())
     import papermill  # noqa: F401  (imported while the spare kernel starts, not after)
 
     render.warm()

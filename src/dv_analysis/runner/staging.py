@@ -22,8 +22,8 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..config import PeriodPaths
-from . import modes
+from dv_analysis.config import PeriodPaths
+from dv_analysis.runner import modes
 
 
 def _now() -> str:

@@ -19,8 +19,9 @@ notebook                  stage                  parameters
 ``06_service_plan``       :mod:`.plan`           ``PlanParams``
 ========================  =====================  ====================
 
-Beside them: :mod:`.cache` (fits kept by the content of their inputs) and :mod:`.layer`
-(``dv-analysis hotspots`` and ``smooth`` on any layer the analyst gives).
+Beside them: :mod:`.cache` (fits kept by the content of their inputs). The commands on any
+layer the analyst gives (``dv-analysis hotspots`` and ``smooth``) are
+:mod:`dv_analysis.cli.any_layer`.
 """
 
 #: The package's modules (``from dv_analysis.stages import *`` imports them).
@@ -30,7 +31,6 @@ __all__ = [
     "clean",
     "features",
     "hotspots",
-    "layer",
     "plan",
     "priority",
     "report",

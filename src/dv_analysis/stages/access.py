@@ -15,11 +15,23 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .. import public
-from ..config import PeriodPaths, Settings
-from ..pages.labels import OUTCOME_LABELS, PREDICTION_MODEL_LABELS, TERM_LABELS
-from ..stats import accessibility as acc_stats
-from ..stats.models import (
+from dv_analysis.config import PeriodPaths, Settings
+from dv_analysis.layers import (
+    load_boundaries,
+    load_bus_stops,
+    load_medical,
+    load_metro_exits,
+    load_metro_stations,
+    load_police,
+    load_population,
+    load_welfare_facilities,
+    load_youbike,
+)
+from dv_analysis.pages.labels import OUTCOME_LABELS, PREDICTION_MODEL_LABELS, TERM_LABELS
+from dv_analysis.stages.features import CASE_TYPE_DENOMINATOR
+from dv_analysis.stats.planning import accessibility as acc_stats
+from dv_analysis.stats.rates import person_quarters
+from dv_analysis.stats.regression import (
     ACCESS_TERMS,
     COVARIATES,
     blind_spots,
@@ -27,9 +39,7 @@ from ..stats.models import (
     lag_table,
     predict_next_quarter,
 )
-from ..stats.rates import person_quarters
-from ..stats.weights import build_weights
-from .features import CASE_TYPE_DENOMINATOR
+from dv_analysis.stats.weights import build_weights
 
 log = logging.getLogger(__name__)
 
@@ -87,13 +97,13 @@ def facilities(settings: Settings) -> dict[str, gpd.GeoDataFrame]:
     """The facility layers used, by name; a missing layer is an empty frame (and a log line)."""
     out = {}
     loaders = {
-        "metro_station": public.load_metro_stations,
-        "metro_exit": public.load_metro_exits,
-        "bus_stop": public.load_bus_stops,
-        "youbike": public.load_youbike,
-        "police": public.load_police,
-        "welfare": public.load_welfare_facilities,
-        "medical": public.load_medical,
+        "metro_station": load_metro_stations,
+        "metro_exit": load_metro_exits,
+        "bus_stop": load_bus_stops,
+        "youbike": load_youbike,
+        "police": load_police,
+        "welfare": load_welfare_facilities,
+        "medical": load_medical,
     }
     for name, loader in loaders.items():
         if settings.city not in LAYER_CITIES.get(name, frozenset()):
@@ -128,8 +138,8 @@ def village_accessibility(
     d0: float = 3000.0,
 ) -> pd.DataFrame:
     """Accessibility of every village of the city for a period's population (see :mod:`..stats.accessibility`)."""
-    villages = public.load_boundaries(settings)
-    pop = public.load_population(settings, period)
+    villages = load_boundaries(settings)
+    pop = load_population(settings, period)
     pop = (
         pop[pop["in_boundaries"]]
         .set_index("villcode")["pop_total"]
@@ -209,7 +219,7 @@ def run(paths: PeriodPaths, params: AccessParams = AccessParams()) -> AccessResu
         for t in COVARIATES
         if t not in terms
     ]
-    villages = public.load_boundaries(paths.settings)
+    villages = load_boundaries(paths.settings)
     w, _ = build_weights(villages, params.weights, ids="villcode")
     models, irr, comp, fit_notes = _fit_outcomes(df, terms, access, w)
     bs, bs_notes = _blind_spots(df, terms, access, params)

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .. import public
-from ..config import (
+from dv_analysis import layers
+from dv_analysis.config import (
     FIRST_REGISTER_QUARTER,
     WINDOW_QUARTERS,
     Period,
@@ -24,8 +24,9 @@ from ..config import (
     period_range,
     window_periods,
 )
-from ..stats.rates import person_quarters, rates_table
-from ..stats.weights import build_weights
+from dv_analysis.errors import MissingInputError
+from dv_analysis.stats.rates import person_quarters, rates_table
+from dv_analysis.stats.weights import build_weights
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ def load_clean(
         else:
             missing.append(str(p))
     if not frames:
-        raise FileNotFoundError(
+        raise MissingInputError(
             f"no clean {table} for {periods[0]}…{periods[-1]} in {settings.clean_dir}; run the cleaning first"
         )
     return pd.concat(frames, ignore_index=True), missing
@@ -114,13 +115,13 @@ def village_features(
     lists window quarters without clean data.
     """
     p = Period.parse(period)
-    b = public.load_boundaries(settings)
+    b = layers.load_boundaries(settings)
     codes = pd.Index(b["villcode"], name="villcode")
     periods = window_periods(p, window)
     notes_w, missing = load_clean(settings, periods, "notifications")
     inc_w, _ = load_clean(settings, periods, "incidents")
     if str(p) in missing:
-        raise FileNotFoundError(
+        raise MissingInputError(
             f"no clean data for {p} in {settings.clean_dir}; run the cleaning first"
         )
     notes_q, inc_q = notes_w[notes_w["period"] == str(p)], inc_w[inc_w["period"] == str(p)]
@@ -138,7 +139,7 @@ def village_features(
     f.insert(
         0,
         "townname",
-        public.district_label(b, settings.city).set_axis(b["villcode"]).reindex(codes),
+        layers.district_label(b, settings.city).set_axis(b["villcode"]).reindex(codes),
     )
     f = f.reset_index()
     f.attrs["missing_periods"] = missing
@@ -183,7 +184,7 @@ def _quarter_profile(f, notes_q, inc_q, inc_w) -> pd.DataFrame:
 
 def _denominators(f, settings: Settings, p: Period, codes: pd.Index) -> pd.DataFrame:
     """Population denominators of the quarter (the register month matching it)."""
-    pop = public.load_population(settings, p)
+    pop = layers.load_population(settings, p)
     pop = pop[pop["in_boundaries"]].set_index("villcode")
     for c in ("households", "pop_total", "pop_female", "pop_0_14", "pop_15_64", "pop_65plus"):
         f[c] = pop[c].reindex(codes).fillna(0).astype(int)
@@ -217,15 +218,15 @@ def covariates(
     over 64, and residents per km².
     """
     p = Period.parse(period)
-    b = public.load_boundaries(settings).set_index("villcode")
-    pop = public.load_population(settings, p)
+    b = layers.load_boundaries(settings).set_index("villcode")
+    pop = layers.load_population(settings, p)
     pop = pop[pop["in_boundaries"]].set_index("villcode").reindex(b.index)
     total = pop["pop_total"].replace(0, np.nan)
     out = pd.DataFrame(index=b.index)
     try:
-        if not public.covers(settings, "welfare_recipients"):
+        if not layers.covers(settings, "welfare_recipients"):
             raise FileNotFoundError("the welfare-recipient layer covers Taipei only")
-        w = public.load_welfare_recipients(settings)
+        w = layers.load_welfare_recipients(settings)
         w = w[w["in_boundaries"]].set_index("villcode").reindex(b.index)
         out["low_income_per_1000"] = 1000 * w["low_income"] / total
         out["disabled_per_1000"] = 1000 * w["disabled"] / total
@@ -238,9 +239,9 @@ def covariates(
         out["disabled_per_1000"] = np.nan
     months = [m for q in window_periods(p, window) for m in q.months()]
     try:
-        if not public.covers(settings, "vital_events"):
+        if not layers.covers(settings, "vital_events"):
             raise FileNotFoundError("the vital-events layer covers Taipei, New Taipei, Taoyuan")
-        v = public.load_vital_events(settings, months)
+        v = layers.load_vital_events(settings, months)
         v = v[v["in_boundaries"]].set_index("villcode").reindex(b.index)
         out["divorces_per_1000"] = 1000 * v["divorces"].fillna(0) / total
     except FileNotFoundError:
@@ -276,7 +277,7 @@ def risk_populations(pop: pd.DataFrame) -> dict[str, pd.Series]:
 def village_panel(settings: Settings, periods: list[Period]) -> pd.DataFrame:
     """Incidents (all and per case type), notifications and the populations at risk per
     village and quarter for every period with clean data."""
-    b = public.load_boundaries(settings)
+    b = layers.load_boundaries(settings)
     rows = []
     for p in periods:
         paths = settings.period(p)
@@ -284,7 +285,7 @@ def village_panel(settings: Settings, periods: list[Period]) -> pd.DataFrame:
             continue
         inc = pd.read_parquet(paths.incidents, columns=["villcode", "case_type"])
         notes = pd.read_parquet(paths.notifications, columns=["villcode"])
-        pop = public.load_population(settings, p)
+        pop = layers.load_population(settings, p)
         pop = pop[pop["in_boundaries"]].set_index("villcode")
         frame = pd.DataFrame({"villcode": b["villcode"], "period": str(p)})
         frame["incidents"] = (
@@ -302,7 +303,7 @@ def village_panel(settings: Settings, periods: list[Period]) -> pd.DataFrame:
             frame[col] = frame["villcode"].map(values).fillna(0).astype(int)
         rows.append(frame)
     if not rows:
-        raise FileNotFoundError(f"no clean quarter in {settings.clean_dir}")
+        raise MissingInputError(f"no clean quarter in {settings.clean_dir}")
     return pd.concat(rows, ignore_index=True)
 
 
@@ -355,7 +356,7 @@ def village_areas(paths: PeriodPaths, count: str):
     population otherwise; missing villages count 0.
     """
     feats = pd.read_parquet(paths.village_features)
-    villages = public.load_boundaries(paths.settings)
+    villages = layers.load_boundaries(paths.settings)
     denominator = "person_quarters_w" if count.endswith("_w") else "pop_total"
     g = villages.merge(feats[["villcode", count, denominator]], on="villcode", how="left")
     g["person_quarters"] = g[denominator].fillna(0).astype(float)

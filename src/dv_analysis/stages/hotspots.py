@@ -16,20 +16,21 @@ from functools import partial
 import geopandas as gpd
 import pandas as pd
 
-from .. import public
-from ..config import Period, PeriodPaths
-from ..stats import local as local_module
-from ..stats import permutation as permutation_module
-from ..stats import rates as rates_module
-from ..stats.areas import AreaResult, analyse_areas
-from ..stats.emerging import emerging_hotspots
-from ..stats.local import gi_statistics, quarter_seed
-from ..stats.rates import eb_rate
-from ..stats.scan import scan_table
-from ..stats.weights import build_weights
-from .cache import key as content_key
-from .cache import keyed_table
-from .features import village_areas
+from dv_analysis import layers
+from dv_analysis.config import Period, PeriodPaths
+from dv_analysis.errors import MissingInputError
+from dv_analysis.stages.cache import key as content_key
+from dv_analysis.stages.cache import keyed_table
+from dv_analysis.stages.features import village_areas
+from dv_analysis.stats import rates as rates_module
+from dv_analysis.stats.detection import autocorrelation as local_module
+from dv_analysis.stats.detection import permutation as permutation_module
+from dv_analysis.stats.detection.areas import AreaResult, analyse_areas
+from dv_analysis.stats.detection.autocorrelation import gi_statistics, quarter_seed
+from dv_analysis.stats.detection.emerging import emerging_hotspots
+from dv_analysis.stats.detection.scan import scan_table
+from dv_analysis.stats.rates import eb_rate
+from dv_analysis.stats.weights import build_weights
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ def panel_gi(
 ) -> pd.DataFrame:
     """Gi* of the EB rate for every period of a panel (id, period, gi_z, gi_p, gi_q, gi_bin).
 
-    Each quarter is tested with its own seed (:func:`dv_analysis.stats.local.quarter_seed`).
+    Each quarter is tested with its own seed (:func:`dv_analysis.stats.detection.autocorrelation.quarter_seed`).
     With ``cache``, a function from a period to a parquet path, a quarter whose counts,
     populations, weights and settings are unchanged is read back instead of recomputed (the
     key is kept beside it in ``<path>.key``), so over a range each quarter is computed once.
@@ -167,7 +168,7 @@ def run(paths: PeriodPaths, params: HotspotParams = HotspotParams(), progress: b
 
 def load_table(paths: PeriodPaths) -> pd.DataFrame:
     """The period's hotspot table (written by :func:`run`), in boundary order."""
-    order = public.load_boundaries(paths.settings)[["villcode"]]
+    order = layers.load_boundaries(paths.settings)[["villcode"]]
     if not paths.hotspots.exists():
-        raise FileNotFoundError(f"{paths.hotspots} not found: run 03_hotspots first")
+        raise MissingInputError(f"{paths.hotspots} not found: run 03_hotspots first")
     return order.merge(pd.read_parquet(paths.hotspots), on="villcode", how="left")

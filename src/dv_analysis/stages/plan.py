@@ -24,10 +24,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .. import public
-from ..config import PeriodPaths
-from ..stats import location
-from . import access
+from dv_analysis import layers
+from dv_analysis.config import PeriodPaths
+from dv_analysis.errors import InputError, MissingInputError
+from dv_analysis.stages import access
+from dv_analysis.stats.planning import location
 
 #: Welfare facility kinds that are the service sites standing today.
 EXISTING_KINDS = ("社會福利服務中心", "婦女暨家庭服務中心")
@@ -106,20 +107,20 @@ def read_candidates(path, villages: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     row (rows counted as in a spreadsheet, the header being row 1)."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no such candidate file")
+        raise MissingInputError(f"{path}: no such candidate file")
     df = pd.read_csv(path)
     missing = [c for c in ("name", "lon", "lat") if c not in df.columns]
     if missing:
-        raise ValueError(f"{path}: candidate sites need columns name, lon, lat; missing {missing}")
+        raise InputError(f"{path}: candidate sites need columns name, lon, lat; missing {missing}")
     for col in ("lon", "lat"):
         bad = pd.to_numeric(df[col], errors="coerce").isna()
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"{path}, row {row + 2}, column {col!r}: missing or not a number")
+            raise InputError(f"{path}, row {row + 2}, column {col!r}: missing or not a number")
     twice = df["name"].astype(str).duplicated()
     if twice.any():
         row = int(np.flatnonzero(twice)[0])
-        raise ValueError(f"{path}, row {row + 2}, column 'name': {df['name'].iloc[row]!r} repeats")
+        raise InputError(f"{path}, row {row + 2}, column 'name': {df['name'].iloc[row]!r} repeats")
     pts = gpd.GeoSeries(
         gpd.points_from_xy(df["lon"].astype(float), df["lat"].astype(float)), crs=4326
     )
@@ -127,7 +128,7 @@ def read_candidates(path, villages: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     inside = pts.within(villages.union_all().buffer(200))
     if not inside.all():
         row = int(np.flatnonzero(~inside.to_numpy())[0])
-        raise ValueError(f"{path}, row {row + 2}: {df['name'].iloc[row]!r} lies outside the city")
+        raise InputError(f"{path}, row {row + 2}: {df['name'].iloc[row]!r} lies outside the city")
     return gpd.GeoDataFrame({"name": df["name"].astype(str), "kind": "candidate", "source": "file"},
                             geometry=pts.to_numpy(), crs=villages.crs)  # fmt: skip
 
@@ -138,16 +139,16 @@ def read_staffing(path, districts) -> pd.Series:
     df = pd.read_csv(path)
     missing = [c for c in ("townname", "staff") if c not in df.columns]
     if missing:
-        raise ValueError(f"{path}: staffing needs columns townname, staff; missing {missing}")
+        raise InputError(f"{path}: staffing needs columns townname, staff; missing {missing}")
     staff = pd.to_numeric(df["staff"], errors="coerce")
     known = set(districts)
     for k in range(len(df)):
         if df["townname"].iloc[k] not in known:
-            raise ValueError(
+            raise InputError(
                 f"{path}, row {k + 2}, column 'townname': {df['townname'].iloc[k]!r} is not a district of the city"
             )
         if not (staff.iloc[k] >= 0):
-            raise ValueError(
+            raise InputError(
                 f"{path}, row {k + 2}, column 'staff': {df['staff'].iloc[k]!r} is not a number of staff"
             )
     return pd.Series(staff.to_numpy(), index=df["townname"]).groupby(level=0).sum()
@@ -189,7 +190,7 @@ def run(
     so the plan is run per city (``summary['skipped']`` says so; the tables are empty)."""
     if paths.settings.city == "all":
         return _skipped(paths, params)
-    villages = public.load_boundaries(paths.settings)
+    villages = layers.load_boundaries(paths.settings)
     ids = villages["villcode"].to_numpy()
     excess, expected = demand_draws(paths, ids)
     sites = sites_for(paths, villages, params)

@@ -36,14 +36,14 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from .. import public, workers
-from ..config import RISK_WINDOW_QUARTERS, Period, PeriodPaths
-from ..pages import labels as L
-from ..stats.backtest import nested_selection, score_rankings
-from ..stats.early_warning import early_warning, neighbourhood_matrix
-from ..stats.rates import eb_rate, poisson_ratio_interval
-from ..stats.weights import contiguity
-from . import risk as risk_stage
+from dv_analysis import layers, workers
+from dv_analysis.config import RISK_WINDOW_QUARTERS, Period, PeriodPaths
+from dv_analysis.pages import labels as L
+from dv_analysis.stages import risk as risk_stage
+from dv_analysis.stats.backtest import nested_selection, score_rankings
+from dv_analysis.stats.detection.early_warning import early_warning, neighbourhood_matrix
+from dv_analysis.stats.rates import eb_rate, poisson_ratio_interval
+from dv_analysis.stats.weights import contiguity
 
 #: Naive lists a clerk would make (from the panel up to the origin): counts and rates over
 #: the last 1, 4 and 12 quarters, and the empirical-Bayes rate over 12.
@@ -396,7 +396,7 @@ def run(
     paths: PeriodPaths, params: PriorityParams = PriorityParams(), progress: bool = True
 ) -> PriorityOutputs:
     """The early warning, the backtest and the outreach list of the period; written to disk."""
-    villages = public.load_boundaries(paths.settings)
+    villages = layers.load_boundaries(paths.settings)
     ids = villages["villcode"].to_numpy()
     panel = pd.read_parquet(paths.village_panel)
     neighbours, _ = contiguity(villages, params.weights, ids="villcode")

@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import disclosure
-from ..config import Period, PeriodPaths
+from dv_analysis import disclosure
+from dv_analysis.config import Period, PeriodPaths
+from dv_analysis.errors import ParameterError
 
 VILLAGE_COUNTS = ("incidents_q", "notifications_q", "victims_q", "incidents_w")
 VILLAGE_DICTIONARY = {
@@ -124,10 +125,10 @@ def affected_table(notifications: pd.DataFrame) -> pd.DataFrame:
 def trend_table(settings, period) -> pd.DataFrame:
     """Incidents per quarter, district and case type, for every quarter up to ``period``
     with clean tables (columns ``period``, ``townname``, ``case_type``, ``incidents``)."""
-    from .. import public
-    from ..config import FIRST_REGISTER_QUARTER, Period, period_range
+    from dv_analysis import layers
+    from dv_analysis.config import FIRST_REGISTER_QUARTER, Period, period_range
 
-    towns = public.load_boundaries(settings).set_index("villcode")["townname"]
+    towns = layers.load_boundaries(settings).set_index("villcode")["townname"]
     rows = []
     for q in period_range(FIRST_REGISTER_QUARTER, Period.parse(period)):
         f = settings.period(q).incidents
@@ -211,7 +212,7 @@ def run(
     the manifest; the audit fails on village rows in ``public/`` otherwise).
     """
     if params.public_level not in PUBLIC_LEVELS:
-        raise ValueError(
+        raise ParameterError(
             f"public_level {params.public_level!r} is not one of {', '.join(PUBLIC_LEVELS)}"
         )
     written = write_aggregates(paths)

@@ -1,5 +1,5 @@
 """Stage of ``03b_village_risk``: each village's present risk, its direction, with honest
-uncertainty (the space-time model of :mod:`dv_analysis.stats.spacetime`).
+uncertainty (the space-time model of :mod:`dv_analysis.stats.disease_mapping.spacetime.model`).
 
 Reads the period's village panel and the boundaries; writes ``village_risk.parquet`` (one
 row per village: the window's relative risk ``rr_*`` with P(RR > 1) and P(RR > 1.5) as
@@ -11,8 +11,6 @@ window (``risk_window`` quarters ending with the period, default three years), k
 quarter; expected counts come by indirect standardisation, each case type at the city's
 rate over the window on its own population at risk (``features.RISK_POPULATION``).
 
-The pooled BYM2 of the window's summed counts (:func:`_fit`, :func:`window_table`) is kept
-for the benchmarks that compare the two models; no stage uses it.
 """
 
 from __future__ import annotations
@@ -26,22 +24,31 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .. import public
-from ..config import RISK_WINDOW_QUARTERS, PeriodPaths, cache_dir, window_periods
-from ..pages import labels as L
-from ..stats import icar as icar_module
-from ..stats import laplace as laplace_module
-from ..stats import spacetime as spacetime_module
-from ..stats import spacetime_nuts
-from ..stats.bym2 import BYM2Fit, fit_bym2
-from ..stats.icar import adjacency_matrix, prepare_graph
-from ..stats.mcmc import _describe, enable_compilation_cache
-from ..stats.spacetime import NOW_QUARTERS, SpaceTimePriors
-from ..stats.weights import contiguity
-from ..workers import cores, process_pool
-from .cache import key as content_key
+from dv_analysis import layers
+from dv_analysis.config import RISK_WINDOW_QUARTERS, PeriodPaths, cache_dir, window_periods
+from dv_analysis.errors import ParameterError
+from dv_analysis.pages import labels as L
+from dv_analysis.stages.cache import key as content_key
+from dv_analysis.stats.disease_mapping import spacetime
+from dv_analysis.stats.disease_mapping.icar import adjacency_matrix, prepare_graph
+from dv_analysis.stats.disease_mapping.mcmc import enable_compilation_cache
+from dv_analysis.stats.disease_mapping.spacetime.model import NOW_QUARTERS
+from dv_analysis.stats.weights import contiguity
+from dv_analysis.workers import cores, process_pool
 
 log = logging.getLogger(__name__)
+
+
+#: Counts of ``village_panel.parquet`` the model can read.
+PANEL_COUNTS = ("incidents", "notifications")
+
+
+def _check_count(count: str) -> None:
+    if count not in PANEL_COUNTS:
+        raise ParameterError(
+            f"count {count!r}: the risk model reads a count of the village panel "
+            f"({', '.join(PANEL_COUNTS)}) over its own window (risk_window quarters)"
+        )
 
 
 @dataclass(frozen=True)
@@ -65,61 +72,25 @@ class RiskParams:
     seed: int = 42  # seed of the sampler
     flag_probability: float = 0.9  # P(RR > 1) from which a village counts as higher risk
 
-
-def expected_counts(observed: np.ndarray, person_quarters: np.ndarray) -> np.ndarray:
-    """Expected counts at the city's rate: person-quarters × Σ observed / Σ person-quarters."""
-    return person_quarters * observed.sum() / person_quarters.sum()
-
-
-#: Counts of ``village_panel.parquet`` the model can read.
-PANEL_COUNTS = ("incidents", "notifications")
-
-
-def _check_count(count: str) -> None:
-    if count not in PANEL_COUNTS:
-        raise ValueError(
-            f"count {count!r}: the risk model reads a count of the village panel "
-            f"({', '.join(PANEL_COUNTS)}) over its own window (risk_window quarters)"
-        )
-
-
-def window_table(paths: PeriodPaths, count: str, window: int) -> tuple[pd.DataFrame, list[str]]:
-    """Village polygons with ``observed`` (``count`` summed over the ``window`` quarters ending
-    with the period) and ``person_quarters`` (each quarter's population, summed), in boundary
-    order, read from the period's village panel; and the window's quarters that have clean
-    data (the others count for nobody: the sums cover the quarters that exist)."""
-    _check_count(count)
-    if window < 1:
-        raise ValueError(f"risk_window {window}: at least one quarter")
-    wanted = [str(q) for q in window_periods(paths.period, window)]
-    panel = pd.read_parquet(paths.village_panel, columns=["villcode", "period", count, "pop_total"])
-    panel = panel[panel["period"].isin(wanted)]
-    sums = panel.groupby("villcode")[[count, "pop_total"]].sum()
-    g = public.load_boundaries(paths.settings)
-    g["observed"] = g["villcode"].map(sums[count]).fillna(0).astype(int)
-    g["person_quarters"] = g["villcode"].map(sums["pop_total"]).fillna(0).astype(float)
-    return g, sorted(panel["period"].unique())
+    def __post_init__(self):
+        _check_count(self.count)
+        spacetime.get_engine(self.engine)
+        engine_options(self)  # strategy, draws, chains and warm-up
+        if self.risk_window < 2:
+            raise ParameterError(f"risk_window {self.risk_window}: the space-time model needs at "
+                             "least 2 quarters")  # fmt: skip
+        if self.now_quarters < 1:
+            raise ParameterError(f"now_quarters {self.now_quarters}: at least one quarter")
+        if not 0 < self.flag_probability < 1:
+            raise ParameterError(f"flag_probability {self.flag_probability}: between 0 and 1")
 
 
 @dataclass
 class RiskOutputs:
-    """The village table as written, the summary as written, and the fit itself."""
+    """The village table and the summary, as written."""
 
     table: pd.DataFrame
     summary: dict
-    fit: BYM2Fit | None  # None for all of Taiwan (per county, in the summary) or a cached fit
-
-
-def _fit(gf: pd.DataFrame, expected: np.ndarray, params: RiskParams) -> BYM2Fit:
-    """The pooled BYM2 (NUTS) of the window's summed counts on one set of villages with their
-    own contiguity: the model before the space-time one, kept for the benchmarks that
-    compare the two (``benchmarks/validate_spacetime.py --pooled``); no stage uses it."""
-    neighbours, _ = contiguity(gf, params.weights, ids="villcode")
-    adjacency = adjacency_matrix(neighbours, gf["villcode"])
-    return fit_bym2(
-        gf["observed"], expected, adjacency, chains=params.chains, warmup=params.warmup,
-        draws=params.draws, seed=params.seed, ids=gf["villcode"],
-    )  # fmt: skip
 
 
 def is_kept(folder, stem: str) -> bool:
@@ -146,12 +117,6 @@ def kept_fit(folder, stem: str, section: str, make):
     return out, summary, False
 
 
-#: Engines of the space-time model.
-ENGINES = ("laplace", "nuts")
-#: How the Laplace engine treats θ: integrated over (importance sampling) or kept at its mode.
-STRATEGIES = ("importance", "eb")
-
-
 @dataclass
 class WindowPanel:
     """The risk window's village panel as arrays, in boundary order."""
@@ -169,7 +134,7 @@ class WindowPanel:
 def _types(panel: pd.DataFrame, count: str) -> dict[str, tuple[str, str]]:
     """Count and population columns per case type: the four types of incidents with their
     populations at risk, or one 'all' with the whole population."""
-    from .features import RISK_POPULATION
+    from dv_analysis.stages.features import RISK_POPULATION
 
     cols = {k: (f"incidents_{k}", pop) for k, pop in RISK_POPULATION.items()}
     if count == "incidents" and all(c in panel and p in panel for c, p in cols.values()):
@@ -181,7 +146,7 @@ def window_panel(paths: PeriodPaths, count: str, window: int) -> WindowPanel:
     """The ``window`` quarters ending with the period, per village and quarter, from the
     period's village panel (quarters without clean data are left out)."""
     panel = pd.read_parquet(paths.village_panel)
-    return panel_window(panel, public.load_boundaries(paths.settings), str(paths.period), count,
+    return panel_window(panel, layers.load_boundaries(paths.settings), str(paths.period), count,
                         window)  # fmt: skip
 
 
@@ -190,7 +155,9 @@ def panel_window(panel: pd.DataFrame, villages, end: str, count: str, window: in
     quarter ``end`` (the backtest's origins read earlier windows of the same panel)."""
     _check_count(count)
     if window < 2:
-        raise ValueError(f"risk_window {window}: the space-time model needs at least 2 quarters")
+        raise ParameterError(
+            f"risk_window {window}: the space-time model needs at least 2 quarters"
+        )
     wanted = [str(q) for q in window_periods(end, window)]
     panel = panel[panel["period"].isin(wanted)]
     quarters = sorted(panel["period"].unique())
@@ -211,29 +178,12 @@ def spacetime_key(villages, y, e, params: RiskParams, level=None) -> str:
               "warmup", "draws", "seed")  # fmt: skip
     return content_key(
         "spacetime-fit",
-        (icar_module, spacetime_module, laplace_module, spacetime_nuts, _fit_spacetime),
+        (*spacetime.code_modules(), _fit_spacetime),
         [getattr(params, f) for f in fields], "|".join(villages["villcode"].astype(str)),
         np.asarray(y, float), np.asarray(e, float),
         b"" if level is None else np.asarray(level, float),
         b"".join(shapely.to_wkb(villages.geometry.to_numpy(), output_dimension=2)),
     )  # fmt: skip
-
-
-def _hyper_summary(fit) -> dict:
-    """σ, ρ, σ_δ, σ_ε of a Laplace fit: weighted mean and sd, and a 90 % interval from the
-    Gaussian approximation of θ at its mode (on the log or logit scale)."""
-    from scipy.special import expit
-
-    out = fit.hyperparameters()
-    for k, name in enumerate(out):
-        lo, hi = fit.theta_mode[k] + np.array([-1.645, 1.645]) * fit.theta_sd[k]
-        f = expit if name == "rho" else np.exp
-        out[name] |= {"q05": float(f(lo)), "q95": float(f(hi))}
-    return out
-
-
-def _nuts_hyper(draws: dict) -> dict:
-    return {k: _describe(draws[k]) for k in ("sigma", "rho", "sigma_delta", "sigma_eps")}
 
 
 def _fit_spacetime(
@@ -244,25 +194,12 @@ def _fit_spacetime(
     rate against Taiwan's)."""
     neighbours, _ = contiguity(villages, params.weights, ids="villcode")
     graph = prepare_graph(adjacency_matrix(neighbours, villages["villcode"]))
-    panel = spacetime_module.prepare_panel(y, e, graph)
-    if params.engine == "laplace":
-        if params.strategy not in STRATEGIES:
-            raise ValueError(f"strategy {params.strategy!r}: one of {', '.join(STRATEGIES)}")
-        fit = laplace_module.fit_laplace(panel, SpaceTimePriors(), seed=params.seed,
-                                         integrate=params.strategy == "importance")  # fmt: skip
-        _, b, delta = laplace_module.draw(fit, panel, params.posterior_draws, params.seed)
-        hyper, diagnostics, seconds = _hyper_summary(fit), fit.diagnostics, fit.seconds
-    elif params.engine == "nuts":
+    panel = spacetime.prepare_panel(y, e, graph)
+    if params.engine == "nuts":
         enable_compilation_cache(cache_dir() / "jax")
-        d = spacetime_nuts.fit_nuts(panel, chains=params.chains, warmup=params.warmup,
-                                    draws=params.draws, seed=params.seed)  # fmt: skip
-        b, delta = d["b"], d["delta"]
-        hyper, diagnostics, seconds = _nuts_hyper(d), d["diagnostics"], d["seconds"]
-        diagnostics["engine"] = "nuts"
-    else:
-        raise ValueError(f"engine {params.engine!r}: one of {', '.join(ENGINES)}")
-    log_rr = spacetime_module.log_rr_draws(b, delta, panel, level)
-    table = spacetime_module.summarise_draws(log_rr, e_next, params.now_quarters)
+    fit = spacetime.fit(panel, params.engine, options=engine_options(params))
+    log_rr = fit.log_rr(panel, level)
+    table = spacetime.summarise_draws(log_rr, e_next, params.now_quarters)
     table["rr_now_draws"] = list(_kept_draws(log_rr, params.now_quarters).T)
     k = min(params.now_quarters, y.shape[1])
     table.insert(0, "villcode", villages["villcode"].to_numpy())
@@ -270,9 +207,9 @@ def _fit_spacetime(
     table.insert(2, "expected", e.sum(1))
     table.insert(3, "observed_now", y[:, -k:].sum(1))
     table.insert(4, "expected_now", e[:, -k:].sum(1))
-    summary = {"hyperparameters": hyper, "diagnostics": diagnostics,
-               "engine": {"name": params.engine, "seconds": round(seconds, 2),
-                          "posterior_draws": int(len(b)), "villages": int(len(y)),
+    summary = {"hyperparameters": fit.hyperparameters, "diagnostics": fit.diagnostics,
+               "engine": {"name": fit.engine, "seconds": round(fit.seconds, 2),
+                          "posterior_draws": int(len(fit.b)), "villages": int(len(y)),
                           "components": len(graph.components),
                           "islands": int(graph.islands.sum())}}  # fmt: skip
     return table, summary
@@ -280,6 +217,14 @@ def _fit_spacetime(
 
 #: Posterior draws of each village's present RR kept for the service plan (thinned evenly).
 KEPT_DRAWS = 200
+
+
+def engine_options(params: RiskParams) -> spacetime.EngineOptions:
+    """The engine settings of the stage's parameters (NUTS's ``draws`` are per chain)."""
+    return spacetime.EngineOptions(
+        draws=params.posterior_draws, seed=params.seed, strategy=params.strategy,
+        chains=params.chains, warmup=params.warmup, nuts_draws=params.draws,
+    )  # fmt: skip
 
 
 def _kept_draws(log_rr: np.ndarray, now_quarters: int) -> np.ndarray:
@@ -434,8 +379,8 @@ def _model_form(params: RiskParams) -> dict:
 
 def window_args(wp: WindowPanel, params: RiskParams) -> tuple[tuple, np.ndarray]:
     """(villages, y, e, e_next) of the villages with population, and their mask."""
-    e = spacetime_module.expected_by_type(wp.counts, wp.populations)
-    e_next = spacetime_module.expected_next(wp.counts, wp.populations, params.now_quarters)
+    e = spacetime.expected_by_type(wp.counts, wp.populations)
+    e_next = spacetime.expected_next(wp.counts, wp.populations, params.now_quarters)
     rows = e.sum(1) > 0
     return (wp.villages[rows].reset_index(drop=True), wp.y[rows], e[rows], e_next[rows]), rows
 
@@ -490,7 +435,7 @@ def run(
     paths.risk_summary.write_text(json.dumps(summary, ensure_ascii=False, indent=1), "utf-8")
     if not summary["diagnostics"]["ok"]:
         log.error("space-time model diagnostics missed: %s", summary["diagnostics"]["message"])
-    return RiskOutputs(table, summary, None)
+    return RiskOutputs(table, summary)
 
 
 def _summary(paths, params: RiskParams, wp: WindowPanel, g, fit_rows, fit_summary) -> dict:

@@ -15,7 +15,7 @@ import libpysal
 import numpy as np
 import pandas as pd
 
-from .weights import transformed
+from dv_analysis.stats.weights import transformed
 
 
 def person_quarters(population, quarters) -> np.ndarray:

@@ -32,22 +32,23 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from .. import public
-from ..config import Period, Settings, period_range
-from .incidents import VictimPool, notifications
-from .mess import duplicates, messy_rows
-from .model import (
+from dv_analysis import layers
+from dv_analysis.config import Period, Settings, period_range
+from dv_analysis.synth.incidents import VictimPool, notifications
+from dv_analysis.synth.mess import duplicates, messy_rows
+from dv_analysis.synth.model import (
     CASE_TYPE_SHARES,
     RAW_COLUMNS,
     MessRates,
     ModelParams,
     SynthConfig,
-    _z,
     neighbours,
     plant_clusters,
+    standardised,
     village_base,
 )
-from .writers import excel_serial, format_date, format_dates, write_files
+from dv_analysis.synth.truth import PARAMS_FILE, ROWS_FILE, VILLAGE_TRUTH_FILE
+from dv_analysis.synth.writers import excel_serial, format_date, format_dates, write_files
 
 __all__ = [
     "RAW_COLUMNS", "MessRates", "ModelParams", "SynthConfig", "excel_serial", "format_date",
@@ -68,12 +69,12 @@ class _World:
         self.p_report = expit(
             model.report_a0 - model.report_a1 * np.clip(self.b["remoteness"].to_numpy(), 0, None)
         )
-        self.z_li = _z(self.b["low_income_share"]).to_numpy()
-        self.z_div = _z(self.b["divorce_rate"]).to_numpy()
+        self.z_li = standardised(self.b["low_income_share"]).to_numpy()
+        self.z_div = standardised(self.b["divorce_rate"]).to_numpy()
         self.mean_notif = float(np.dot([1, 2, 3], model.notifications_per_incident))
         # out-of-city villages to borrow names from (a neighbouring city)
         other_city = "65000" if settings.city != "65000" else "63000"
-        self.other = public.load_boundaries(settings, other_city)[
+        self.other = layers.load_boundaries(settings, other_city)[
             ["villcode", "countyname", "townname", "villname"]
         ]
 
@@ -118,10 +119,10 @@ def _true_counts(settings, cfg: SynthConfig, world: _World, period: Period, firs
     """True and reported incidents per village in a quarter, the campaign's extra reported
     incidents (zeros outside it) and the village truth rows."""
     model, nv, codes = cfg.model, len(world.b), world.codes
-    pop = public.load_population(settings, period)
+    pop = layers.load_population(settings, period)
     pop = pop[pop["in_boundaries"]].set_index("villcode")
     popv, old_share, child_share = _shares(world.b, pop)
-    z_old = _z(pd.Series(old_share)).to_numpy()
+    z_old = standardised(pd.Series(old_share)).to_numpy()
     mult = np.ones(nv)
     member_of = np.array([""] * nv, dtype=object)
     for c in world.clusters:
@@ -222,14 +223,14 @@ def _write_truth(settings: Settings, cfg: SynthConfig, world: _World, periods, v
     vt = vt.merge(world.b[cols], on="villcode")
     vt["under_reported"] = vt["report_prob"] < 0.6
     settings.truth_city_dir.mkdir(parents=True, exist_ok=True)
-    vt.to_parquet(settings.truth_city_dir / "village_truth.parquet", index=False)
+    vt.to_parquet(settings.truth_city_dir / VILLAGE_TRUTH_FILE, index=False)
     params = {
         "city": settings.city, "start": str(periods[0]), "end": str(periods[-1]),
         "seed": cfg.seed, "scale": cfg.scale, "model": asdict(cfg.model), "mess": asdict(cfg.mess),
         "clusters": world.clusters, "campaign": world.campaign,
         "under_reported_villages": sorted(vt.loc[vt["under_reported"], "villcode"].unique().tolist()),
     }  # fmt: skip
-    (settings.truth_city_dir / "params.json").write_text(
+    (settings.truth_city_dir / PARAMS_FILE).write_text(
         json.dumps(params, ensure_ascii=False, indent=1)
     )
 
@@ -270,7 +271,7 @@ def generate(settings: Settings, cfg: SynthConfig, progress: bool = True) -> dic
         }  # fmt: skip
         truth_dir = settings.truth_city_dir / str(period)
         truth_dir.mkdir(parents=True, exist_ok=True)
-        truth_rows.to_parquet(truth_dir / "rows.parquet", index=False)
+        truth_rows.to_parquet(truth_dir / ROWS_FILE, index=False)
         if progress:
             print(
                 f"  {period}: {len(canon):,} notifications, {n_inc:,} incidents, {len(truth_rows):,} raw rows in {len(written)} files",

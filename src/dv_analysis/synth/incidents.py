@@ -8,8 +8,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from ..config import Period
-from .model import (
+from dv_analysis.config import Period
+from dv_analysis.synth.model import (
     CASE_TYPES,
     FORMS,
     NATIONALITY,

@@ -14,8 +14,14 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .model import BUCKET_CLEAN, BUCKET_DUPLICATE, BUCKET_QUARANTINE, CASE_VARIANTS, UNIT_VARIANTS
-from .writers import _FW, format_dates
+from dv_analysis.synth.model import (
+    BUCKET_CLEAN,
+    BUCKET_DUPLICATE,
+    BUCKET_QUARANTINE,
+    CASE_VARIANTS,
+    UNIT_VARIANTS,
+)
+from dv_analysis.synth.writers import FULL_WIDTH, format_dates
 
 
 class RowTruth:
@@ -79,7 +85,7 @@ def ids_and_dates(canon: pd.DataFrame, mess, rng, truth: RowTruth) -> dict:
     notified = canon["notified"].to_numpy(object)
     ndate = format_dates(notified, rng.integers(0, 5, n))
     fw = rng.random(n) < mess.fullwidth_date
-    ndate[fw] = [t.translate(_FW) for t in ndate[fw]]
+    ndate[fw] = [t.translate(FULL_WIDTH) for t in ndate[fw]]
     truth.inject(fw, "fullwidth_date")
     bad = rng.random(n) < mess.bad_notification_date
     ndate[bad] = [f"{d.year - 1911}/13/{d.day:02d}" for d in notified[bad]]

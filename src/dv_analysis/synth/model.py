@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .. import public
-from ..config import Period, Settings, period_range
+from dv_analysis import layers
+from dv_analysis.config import Period, Settings, period_range
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ class SynthConfig:
 # ---------------------------------------------------------------------------
 # Village table: covariates, remoteness, neighbours
 # ---------------------------------------------------------------------------
-def _z(x: pd.Series, clip: float = 3.0) -> pd.Series:
+def standardised(x: pd.Series, clip: float = 3.0) -> pd.Series:
     """Standardised values, clipped to ±clip so heavy-tailed covariates cannot explode the rates."""
     x = x.astype(float)
     sd = x.std()
@@ -164,16 +164,16 @@ def _z(x: pd.Series, clip: float = 3.0) -> pd.Series:
 
 def village_base(settings: Settings, start: Period) -> gpd.GeoDataFrame:
     """Villages of the city with covariates and remoteness from the real layers."""
-    b = public.load_boundaries(settings)
-    pop = public.load_population(settings, start)
+    b = layers.load_boundaries(settings)
+    pop = layers.load_population(settings, start)
     pop = pop[pop["in_boundaries"]].set_index("villcode")
     b = b.join(pop[["pop_total"]], on="villcode")
     b["pop_total"] = b["pop_total"].fillna(0)
     # low-income share (Taipei only; zero effect elsewhere)
     try:
-        if not public.covers(settings, "welfare_recipients"):
+        if not layers.covers(settings, "welfare_recipients"):
             raise FileNotFoundError("welfare recipients: Taipei only")
-        w = public.load_welfare_recipients(settings)
+        w = layers.load_welfare_recipients(settings)
         w = w[w["in_boundaries"]].set_index("villcode")
         b["low_income_share"] = (
             b["villcode"].map(w["low_income"]).fillna(0) / b["pop_total"].clip(lower=1)
@@ -184,9 +184,9 @@ def village_base(settings: Settings, start: Period) -> gpd.GeoDataFrame:
     months = [p.months() for p in period_range(start.back(4), start.previous())]
     flat = [m for ms in months for m in ms]
     try:
-        if not public.covers(settings, "vital_events"):
+        if not layers.covers(settings, "vital_events"):
             raise FileNotFoundError("vital events: three cities only")
-        v = public.load_vital_events(settings, flat)
+        v = layers.load_vital_events(settings, flat)
         v = v[v["in_boundaries"]].set_index("villcode")
         b["divorce_rate"] = (
             b["villcode"].map(v["divorces"]).fillna(0) / b["pop_total"].clip(lower=1) * 1000
@@ -199,8 +199,8 @@ def village_base(settings: Settings, start: Period) -> gpd.GeoDataFrame:
     try:
         if settings.city == "all":
             raise FileNotFoundError("transit layers cover Greater Taipei only")
-        metro = public.load_metro_stations(settings)
-        bus = public.load_bus_stops(settings)
+        metro = layers.load_metro_stations(settings)
+        bus = layers.load_bus_stops(settings)
         tree_m = shapely.STRtree(metro.geometry.values)
         _, dist = tree_m.query_nearest(rep.values, return_distance=True, all_matches=False)
         b["dist_metro_m"] = dist
@@ -208,14 +208,15 @@ def village_base(settings: Settings, start: Period) -> gpd.GeoDataFrame:
         pairs = tree_b.query(rep.values, predicate="dwithin", distance=500)
         b["bus_stops_500m"] = np.bincount(pairs[0], minlength=len(b))
         b["remoteness"] = (
-            _z(np.log(b["dist_metro_m"] + 100)) + _z(-np.log1p(b["bus_stops_500m"]))
+            standardised(np.log(b["dist_metro_m"] + 100))
+            + standardised(-np.log1p(b["bus_stops_500m"]))
         ) / 2
     except FileNotFoundError:
         b["dist_metro_m"] = np.nan
         b["bus_stops_500m"] = np.nan
         density = b["pop_total"] / (b.geometry.area / 1e6).clip(lower=0.01)
         b["remoteness"] = -np.log1p(density)
-    b["remoteness"] = _z(b["remoteness"])
+    b["remoteness"] = standardised(b["remoteness"])
     return b
 
 

@@ -9,11 +9,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .. import public
-from ..config import Period
-from .model import FILE_KINDS, RAW_COLUMNS
+from dv_analysis import layers
+from dv_analysis.config import Period
+from dv_analysis.synth.model import FILE_KINDS, RAW_COLUMNS
 
-_FW = str.maketrans("0123456789/.-", "０１２３４５６７８９／．－")
+FULL_WIDTH = str.maketrans("0123456789/.-", "０１２３４５６７８９／．－")
 
 
 def format_date(d: date, style: int) -> str:
@@ -60,8 +60,8 @@ def _coordinates(part: pd.DataFrame, lonlat: bool) -> tuple[np.ndarray, np.ndarr
     ok = np.isfinite(x)
     if lonlat:
         pts = gpd.GeoSeries(
-            gpd.points_from_xy(np.nan_to_num(x), np.nan_to_num(y)), crs=public.CRS_METRIC
-        ).to_crs(public.CRS_LONLAT)
+            gpd.points_from_xy(np.nan_to_num(x), np.nan_to_num(y)), crs=layers.CRS_METRIC
+        ).to_crs(layers.CRS_LONLAT)
         xs = np.where(ok, pd.Series(pts.x.to_numpy()).map("{:.6f}".format), "")
         ys = np.where(ok, pd.Series(pts.y.to_numpy()).map("{:.6f}".format), "")
     else:

@@ -23,8 +23,8 @@ or quarantined), :mod:`.period` (one quarter: :func:`clean_period`, :func:`write
 are this package's.
 """
 
-from .buckets import CLEAN_COLUMNS
-from .fields import (
+from dv_analysis.stages.clean.buckets import CLEAN_COLUMNS
+from dv_analysis.stages.clean.fields import (
     CASE_TYPE_MAP,
     NATIONALITIES,
     SEX_MAP,
@@ -38,11 +38,16 @@ from .fields import (
     parse_age,
     parse_date,
 )
-from .incidents import build_incidents
-from .locate import coordinates_to_twd97, locate
-from .period import CleaningResult, CleanParams, clean_key, clean_period, write_outputs
-from .quarters import clean_range, ensure_cleaned, stale_quarters
-from .read import (
+from dv_analysis.stages.clean.incidents import build_incidents
+from dv_analysis.stages.clean.locate import coordinates_to_twd97, locate
+from dv_analysis.stages.clean.one_quarter import (
+    CleaningResult,
+    CleanParams,
+    clean_key,
+    clean_period,
+    write_outputs,
+)
+from dv_analysis.stages.clean.read import (
     HEADERS,
     LOCATION_HEADERS,
     REQUIRED,
@@ -51,6 +56,7 @@ from .read import (
     detect_encoding,
     read_raw_file,
 )
+from dv_analysis.stages.clean.stale import clean_range, ensure_cleaned, stale_quarters
 
 __all__ = [
     "CASE_TYPE_MAP", "CLEAN_COLUMNS", "HEADERS", "LOCATION_HEADERS", "NATIONALITIES", "REQUIRED",

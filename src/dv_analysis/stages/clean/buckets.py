@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ...config import PeriodPaths
-from .incidents import _content_key
-from .locate import locate
-from .read import HEADERS
+from dv_analysis.config import PeriodPaths
+from dv_analysis.stages.clean.incidents import incident_key
+from dv_analysis.stages.clean.locate import locate
+from dv_analysis.stages.clean.read import HEADERS
 
 
 def _previous_ids(paths: PeriodPaths) -> set[str]:
@@ -18,7 +18,7 @@ def _previous_ids(paths: PeriodPaths) -> set[str]:
     return set(pd.read_parquet(prev.notifications, columns=["notification_id"])["notification_id"])
 
 
-def _buckets(df: pd.DataFrame, paths: PeriodPaths) -> pd.DataFrame:
+def assign_buckets(df: pd.DataFrame, paths: PeriodPaths) -> pd.DataFrame:
     """Sort every row into clean, duplicate or quarantine, with its reason; locate the clean ones.
 
     Rules are applied in order; a row keeps the first reason that catches it.
@@ -39,7 +39,7 @@ def _buckets(df: pd.DataFrame, paths: PeriodPaths) -> pd.DataFrame:
     live = bucket == "clean"
     key_cols = ["notification_id", "notified_date", "victim_key", "case_type"]
     sub = pd.DataFrame(
-        {"key": _content_key(df.loc[live, key_cols]), "file": df.loc[live, "source_file"]}
+        {"key": incident_key(df.loc[live, key_cols]), "file": df.loc[live, "source_file"]}
     )
     again = sub["key"].duplicated()
     first_file = sub.groupby("key")["file"].transform("first")
@@ -86,7 +86,9 @@ CLEAN_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 
 
-def _split(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def split_buckets(
+    df: pd.DataFrame,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The bucketed rows as four small tables: the clean notifications (their columns only),
     the quarantine (with the raw text of its rows), the duplicates, and per row the file,
     bucket and reason (for the accounting).

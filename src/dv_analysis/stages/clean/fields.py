@@ -10,7 +10,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from ...public import names
+from dv_analysis.layers import names
 
 UNIT_MAP: dict[str, str] = {
     **{k: "警政" for k in ("警政", "警察局", "警察", "警察機關", "派出所", "分局")},
@@ -49,7 +49,7 @@ SEX_MAP: dict[str, str] = {
 NATIONALITIES = ("本國籍", "外國籍", "大陸港澳籍", "不詳")
 
 
-def _map_unique(s: pd.Series, func: Callable[[str], object]) -> pd.Series:
+def map_unique(s: pd.Series, func: Callable[[str], object]) -> pd.Series:
     """``func`` of every value, computed once per distinct value (the result array points at
     the shared results: no Python object per row)."""
     codes, uniq = pd.factorize(s, use_na_sentinel=False)
@@ -136,38 +136,38 @@ def norm_tipvda(value: object) -> float:
 
 def _number_in(value: object, lo: float, hi: float) -> float:
     """A number within [lo, hi], else NaN."""
-    v = _to_float(value)
+    v = to_float(value)
     return v if lo <= v <= hi else np.nan
 
 
-def _to_float(value: object) -> float:
+def to_float(value: object) -> float:
     try:
         return float(names.nfkc(value))
     except ValueError:
         return np.nan
 
 
-def _normalise(df: pd.DataFrame) -> pd.DataFrame:
+def normalise_fields(df: pd.DataFrame) -> pd.DataFrame:
     """Every field of the raw schema normalised in place (dates, codes, sexes, ages, …)."""
     df["notification_id"] = names.nfkc_values(df["notification_id"], upper=True)
     df["victim_key"] = names.nfkc_values(df["victim_key"])  # ids: mostly distinct, vectorised
     df["case_id"] = names.nfkc_values(df["case_id"])
-    df["notified_date"] = _map_unique(df["notified_raw"], parse_date)
-    df["incident_date"] = _map_unique(df["incident_raw"], parse_date)
-    df["case_type"] = _map_unique(df["case_type_raw"], norm_case_type)
-    df["reporter_unit"] = _map_unique(df["unit_raw"], norm_unit)
-    df["victim_sex"] = _map_unique(df["victim_sex_raw"], norm_sex)
-    df["respondent_sex"] = _map_unique(df["respondent_sex_raw"], norm_sex)
-    df["victim_age"] = _map_unique(df["victim_age_raw"], parse_age).astype(float)
-    df["respondent_age"] = _map_unique(df["respondent_age_raw"], parse_age).astype(float)
-    df["victim_nationality"] = _map_unique(
+    df["notified_date"] = map_unique(df["notified_raw"], parse_date)
+    df["incident_date"] = map_unique(df["incident_raw"], parse_date)
+    df["case_type"] = map_unique(df["case_type_raw"], norm_case_type)
+    df["reporter_unit"] = map_unique(df["unit_raw"], norm_unit)
+    df["victim_sex"] = map_unique(df["victim_sex_raw"], norm_sex)
+    df["respondent_sex"] = map_unique(df["respondent_sex_raw"], norm_sex)
+    df["victim_age"] = map_unique(df["victim_age_raw"], parse_age).astype(float)
+    df["respondent_age"] = map_unique(df["respondent_age_raw"], parse_age).astype(float)
+    df["victim_nationality"] = map_unique(
         df["victim_nationality_raw"],
         lambda s: names.nfkc(s) if names.nfkc(s) in NATIONALITIES else "不詳",
     )
-    df["relationship"] = _map_unique(df["relationship"], names.nfkc)
-    df["violence_forms"] = _map_unique(df["forms_raw"], norm_forms)
-    df["tipvda"] = _map_unique(df["tipvda_raw"], norm_tipvda).astype(float)
-    df["opened"] = _map_unique(df["opened_raw"], norm_opened)
+    df["relationship"] = map_unique(df["relationship"], names.nfkc)
+    df["violence_forms"] = map_unique(df["forms_raw"], norm_forms)
+    df["tipvda"] = map_unique(df["tipvda_raw"], norm_tipvda).astype(float)
+    df["opened"] = map_unique(df["opened_raw"], norm_opened)
     unknown_units = df["reporter_unit"].isna() & (df["unit_raw"] != "")
     df.loc[unknown_units, "reporter_unit"] = "其他"
     df.loc[df["case_type"] != "親密關係暴力", "tipvda"] = np.nan

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ...public.names import group_codes
+from dv_analysis.layers.names import group_codes
 
 
-def _content_key(df: pd.DataFrame) -> pd.Series:
+def incident_key(df: pd.DataFrame) -> pd.Series:
     """One integer per distinct (id, notified date, victim, case type): equal rows, equal keys."""
     key, _ = group_codes(
         df["notification_id"], df["notified_date"], df["victim_key"], df["case_type"]

@@ -6,10 +6,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ... import public
-from ...config import CITIES, Settings
-from ...public import names
-from .fields import _map_unique, _to_float
+from dv_analysis import layers
+from dv_analysis.config import CITIES, Settings
+from dv_analysis.layers import names
+from dv_analysis.stages.clean.fields import map_unique, to_float
 
 
 def coordinates_to_twd97(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -24,8 +24,8 @@ def coordinates_to_twd97(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.n
     twd = (x > -6.0e4) & (x < 3.6e5) & (y > 2.4e6) & (y < 2.95e6)
     ox, oy = np.where(twd, x, np.nan), np.where(twd, y, np.nan)
     if lonlat.any():
-        pts = gpd.GeoSeries(gpd.points_from_xy(x[lonlat], y[lonlat]), crs=public.CRS_LONLAT).to_crs(
-            public.CRS_METRIC
+        pts = gpd.GeoSeries(gpd.points_from_xy(x[lonlat], y[lonlat]), crs=layers.CRS_LONLAT).to_crs(
+            layers.CRS_METRIC
         )
         ox[lonlat], oy[lonlat] = pts.x.to_numpy(), pts.y.to_numpy()
     system = np.where(twd, "twd97", np.where(lonlat, "lonlat", ""))
@@ -43,9 +43,9 @@ def _by_points(settings: Settings, city: str, x, y, need: np.ndarray):
     pts = gpd.GeoDataFrame(
         {"row": np.flatnonzero(need)},
         geometry=gpd.points_from_xy(x[need], y[need]),
-        crs=public.CRS_METRIC,
+        crs=layers.CRS_METRIC,
     )
-    allb = public.load_boundaries(settings, "all")
+    allb = layers.load_boundaries(settings, "all")
     hit = gpd.sjoin(
         pts, allb[["villcode", "countycode", "geometry"]], how="left", predicate="within"
     )
@@ -63,13 +63,13 @@ def locate(df: pd.DataFrame, settings: Settings, city: str) -> pd.DataFrame:
     ``out_of_area`` (the row names or points into another city), and ``x``, ``y`` in
     EPSG:3826.
     """
-    b = public.load_boundaries(settings, city)
+    b = layers.load_boundaries(settings, city)
     national = city == "all"  # every city is in the area; names are matched with their city
     city_key = "" if national else names.city_key(CITIES.get(city, b["countyname"].iloc[0]))
     known = set(b["villcode"])
     out = pd.DataFrame(index=df.index)
-    code = _map_unique(df["code_raw"], names.villcode)
-    ck = _map_unique(df["city_raw"], names.city_key)
+    code = map_unique(df["code_raw"], names.villcode)
+    ck = map_unique(df["city_raw"], names.city_key)
     other_city = (ck != "") & (ck != city_key) & (not national)
     other_code = code.notna() & (code.str[:5] != city) & (not national)
     vill = pd.Series(np.where(code.isin(known), code, None), index=df.index, dtype=object)
@@ -78,8 +78,8 @@ def locate(df: pd.DataFrame, settings: Settings, city: str) -> pd.DataFrame:
     use = vill.isna() & name_hit.notna()
     vill[use] = name_hit[use]
     method[use] = "names"
-    xr = _map_unique(df["x_raw"], _to_float).to_numpy(float)
-    yr = _map_unique(df["y_raw"], _to_float).to_numpy(float)
+    xr = map_unique(df["x_raw"], to_float).to_numpy(float)
+    yr = map_unique(df["y_raw"], to_float).to_numpy(float)
     x, y, _ = coordinates_to_twd97(xr, yr)
     out["x"], out["y"] = x, y
     need = vill.isna().to_numpy() & np.isfinite(x)

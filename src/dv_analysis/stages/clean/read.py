@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ...config import PeriodPaths
-from ...public import names
+from dv_analysis.config import PeriodPaths
+from dv_analysis.errors import InputError, MissingInputError
+from dv_analysis.layers import names
 
 #: Raw header → internal column name. Headers are matched after NFKC and 台→臺.
 HEADERS: dict[str, str] = {
@@ -46,7 +47,7 @@ REQUIRED: tuple[str, ...] = ("通報編號", "通報日期", "案件類型")
 LOCATION_HEADERS: tuple[str, ...] = ("發生地行政區", "發生地村里", "村里代碼", "發生地X", "發生地Y")
 
 
-class RawInputError(ValueError):
+class RawInputError(InputError):
     """A raw file that cannot be read at all (the message names the file and what is wrong)."""
 
 
@@ -201,15 +202,15 @@ def read_raw_file(path: Path) -> RawFile:
     return RawFile(path, encoding, frame, extra, missing_opt)
 
 
-def _raw_files(paths: PeriodPaths, progress: bool) -> list[RawFile]:
+def read_raw_files(paths: PeriodPaths, progress: bool) -> list[RawFile]:
     """Every export of the period's raw folder, read (encoding detected, headers mapped)."""
     if not paths.raw.is_dir():
-        raise FileNotFoundError(
+        raise MissingInputError(
             f"no raw folder for {paths.period}: {paths.raw} (run `dv-analysis synth` for synthetic data)"
         )
-    files = _raw_exports(paths)
+    files = raw_exports(paths)
     if not files:
-        raise FileNotFoundError(f"{paths.raw}: no *.csv or *.xlsx export in the folder")
+        raise MissingInputError(f"{paths.raw}: no *.csv or *.xlsx export in the folder")
     raws = []
     for i, f in enumerate(files, 1):
         rf = read_raw_file(f)
@@ -222,7 +223,7 @@ def _raw_files(paths: PeriodPaths, progress: bool) -> list[RawFile]:
     return raws
 
 
-def _raw_exports(paths: PeriodPaths) -> list[Path]:
+def raw_exports(paths: PeriodPaths) -> list[Path]:
     return sorted(
         p
         for p in paths.raw.iterdir()

@@ -1,0 +1,213 @@
+"""The space-time village model and its one fit path: :func:`fit`.
+
+The model itself (priors, panel, structure, what is reported from draws) is in
+:mod:`.model`; the engines that fit it are registered in :data:`ENGINES` by name, as
+papermill registers its engines: ``laplace`` (nested Laplace,
+:mod:`dv_analysis.stats.disease_mapping._inla`, the default: seconds) and ``nuts``
+(NumPyro's NUTS, :mod:`.nuts`, the reference: minutes). Every caller (the village-risk
+stage, the backtest, ``dv-analysis smooth --time``) fits through :func:`fit` and reads a
+:class:`SpaceTimeFit`; a new engine is one function here and one entry in
+:data:`ENGINES`.
+
+Examples
+--------
+>>> from dv_analysis.stats.disease_mapping import spacetime
+>>> sorted(spacetime.ENGINES)
+['laplace', 'nuts']
+>>> spacetime.get_engine("inla")
+Traceback (most recent call last):
+...
+ValueError: unknown engine 'inla': one of laplace, nuts
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dv_analysis.stats.disease_mapping.spacetime.model import (
+    HYPERPARAMETERS,
+    NOW_QUARTERS,
+    TREND_PROBABILITY,
+    Panel,
+    SpaceTimePriors,
+    expected_by_type,
+    expected_next,
+    log_rr_draws,
+    prepare_panel,
+    summarise_draws,
+    trend_label,
+)
+
+__all__ = [
+    "ENGINES",
+    "HYPERPARAMETERS",
+    "NOW_QUARTERS",
+    "TREND_PROBABILITY",
+    "EngineOptions",
+    "Panel",
+    "SpaceTimeFit",
+    "SpaceTimePriors",
+    "expected_by_type",
+    "expected_next",
+    "code_modules",
+    "fit",
+    "get_engine",
+    "log_rr_draws",
+    "prepare_panel",
+    "summarise_draws",
+    "trend_label",
+]
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How an engine fits: posterior draws, seed, and each engine's own settings.
+
+    ``strategy`` is the Laplace engine's treatment of θ (``importance``: integrated over;
+    ``eb``: kept at its mode); ``chains``, ``warmup`` and ``nuts_draws`` are NUTS's
+    (``nuts_draws`` per chain; the Laplace engine draws ``draws`` in all).
+    """
+
+    draws: int = 2000
+    seed: int = 42
+    strategy: str = "importance"
+    chains: int = 4
+    warmup: int = 500
+    nuts_draws: int = 500
+
+    def __post_init__(self):
+        if self.strategy not in ("importance", "eb"):
+            raise ValueError(f"strategy {self.strategy!r}: one of importance, eb")
+        for name in ("draws", "chains", "warmup", "nuts_draws"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class SpaceTimeFit:
+    """What every engine returns: joint posterior draws and a summary of the fit.
+
+    Attributes
+    ----------
+    engine : str
+        The engine's name in :data:`ENGINES`.
+    b : ndarray
+        ``(draws, n)`` the villages' levels over the window.
+    delta : ndarray
+        ``(draws, n, T)`` each village's path around its level.
+    hyperparameters : dict
+        ``σ, ρ, σ_δ, σ_ε``: mean, sd and a 90 % interval (``q05``, ``q95``) each.
+    diagnostics : dict
+        The engine's own checks (``ok`` and what it rests on).
+    seconds : float
+        Time the fit took.
+    detail : object
+        The engine's own result (the Laplace fit's θ points; nothing for NUTS).
+    """
+
+    engine: str
+    b: np.ndarray
+    delta: np.ndarray
+    hyperparameters: dict
+    diagnostics: dict
+    seconds: float
+    detail: object = field(default=None, repr=False, compare=False)
+
+    def log_rr(self, panel: Panel, level=None) -> np.ndarray:
+        """``(draws, n, T)`` log relative risks (:func:`.model.log_rr_draws`)."""
+        return log_rr_draws(self.b, self.delta, panel, level)
+
+
+def _laplace(panel: Panel, priors: SpaceTimePriors, options: EngineOptions) -> SpaceTimeFit:
+    from dv_analysis.stats.disease_mapping._inla import laplace
+
+    result = laplace.fit_laplace(
+        panel, priors, seed=options.seed, integrate=options.strategy == "importance"
+    )
+    _, b, delta = laplace.draw(result, panel, options.draws, options.seed)
+    return SpaceTimeFit("laplace", b, delta, laplace.hyperparameter_summary(result),
+                        result.diagnostics, result.seconds, result)  # fmt: skip
+
+
+def _nuts(panel: Panel, priors: SpaceTimePriors, options: EngineOptions) -> SpaceTimeFit:
+    from dv_analysis.stats.disease_mapping.mcmc import describe
+    from dv_analysis.stats.disease_mapping.spacetime.nuts import fit_nuts
+
+    d = fit_nuts(panel, priors, chains=options.chains, warmup=options.warmup,
+                 draws=options.nuts_draws, seed=options.seed)  # fmt: skip
+    hyper = {k: describe(d.hyper[k]) for k in HYPERPARAMETERS}
+    return SpaceTimeFit("nuts", d.b, d.delta, hyper, {**d.diagnostics, "engine": "nuts"},
+                        d.seconds)  # fmt: skip
+
+
+#: The engines by name: each takes ``(panel, priors, options)`` and returns a SpaceTimeFit.
+ENGINES: dict[str, Callable[[Panel, SpaceTimePriors, EngineOptions], SpaceTimeFit]] = {
+    "laplace": _laplace,
+    "nuts": _nuts,
+}
+
+
+def code_modules() -> tuple:
+    """The modules whose code a fit's result depends on (for keys of kept fits).
+
+    Returns
+    -------
+    tuple of module
+        The graph, the model, this fit path and every engine's modules.
+    """
+    from dv_analysis.stats.disease_mapping import icar, mcmc
+    from dv_analysis.stats.disease_mapping._inla import gmrf, laplace, latent
+    from dv_analysis.stats.disease_mapping.spacetime import model, nuts
+
+    return (icar, model, gmrf, latent, laplace, nuts, mcmc, sys.modules[__name__])
+
+
+def get_engine(name: str):
+    """The engine registered under ``name``.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`ENGINES`.
+
+    Returns
+    -------
+    callable
+        ``(panel, priors, options) -> SpaceTimeFit``.
+    """
+    try:
+        return ENGINES[name]
+    except KeyError:
+        raise ValueError(f"unknown engine {name!r}: one of {', '.join(ENGINES)}") from None
+
+
+def fit(
+    panel: Panel,
+    engine: str = "laplace",
+    priors: SpaceTimePriors | None = None,
+    options: EngineOptions | None = None,
+) -> SpaceTimeFit:
+    """Fit the space-time model to a panel with the named engine.
+
+    Parameters
+    ----------
+    panel : Panel
+        :func:`prepare_panel` of the counts, expected counts and graph.
+    engine : str
+        A key of :data:`ENGINES` (default ``laplace``).
+    priors : SpaceTimePriors, optional
+        Default ``SpaceTimePriors()``.
+    options : EngineOptions, optional
+        Draws, seed and the engine's settings; default ``EngineOptions()``.
+
+    Returns
+    -------
+    SpaceTimeFit
+        Joint draws of ``b`` and ``delta``, the hyperparameters and diagnostics.
+    """
+    run = get_engine(engine)
+    return run(panel, priors or SpaceTimePriors(), options or EngineOptions())
