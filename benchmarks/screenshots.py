@@ -35,8 +35,10 @@ def main() -> None:
                 if b.evaluate("!!document.querySelector('.ivmap')")
                 else ""
             )
-            print(f"{shot}: requests {r.requests}, console errors {r.console_errors},"
-                  f" CJK heading font {r.cjk_font}, tooltip {tip.splitlines()[:1]}")  # fmt: skip
+            print(
+                f"{shot}: requests {r.requests}, console errors {r.console_errors},"
+                f" CJK heading font {r.cjk_font}, tooltip {tip.splitlines()[:1]}"
+            )
 
 
 if __name__ == "__main__":

@@ -138,8 +138,15 @@ def e2e_run(small_data):
     from .golden_outputs import snapshot
 
     s = small_data
-    dirs = ["--raw-dir", str(s.raw_dir), "--clean-dir", str(s.clean_dir),
-            "--reports-dir", str(s.reports_dir), "--quiet"]  # fmt: skip
+    dirs = [
+        "--raw-dir",
+        str(s.raw_dir),
+        "--clean-dir",
+        str(s.clean_dir),
+        "--reports-dir",
+        str(s.reports_dir),
+        "--quiet",
+    ]
     for period in ("2020Q3", "2020Q4"):  # the previous quarter first
         assert main(["run", "--period", period, *dirs, *fast_flags()]) == 0, period
     manifest = json.loads(s.period("2020Q4").manifest.read_text(encoding="utf-8"))

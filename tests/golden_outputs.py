@@ -105,11 +105,17 @@ def _close(got, expected) -> bool:
     import math
 
     if isinstance(expected, dict):
-        return (isinstance(got, dict) and got.keys() == expected.keys()
-                and all(_close(got[k], expected[k]) for k in expected))  # fmt: skip
+        return (
+            isinstance(got, dict)
+            and got.keys() == expected.keys()
+            and all(_close(got[k], expected[k]) for k in expected)
+        )
     if isinstance(expected, list):
-        return (isinstance(got, list) and len(got) == len(expected)
-                and all(_close(a, b) for a, b in zip(got, expected, strict=True)))  # fmt: skip
+        return (
+            isinstance(got, list)
+            and len(got) == len(expected)
+            and all(_close(a, b) for a, b in zip(got, expected, strict=True))
+        )
     if isinstance(expected, float) and isinstance(got, int | float):
         return math.isclose(got, expected, rel_tol=1e-6, abs_tol=1e-6)
     return got == expected

@@ -14,8 +14,20 @@ COLUMNS = {"gi_z", "gi_p", "gi_bin", "lisa_q", "lisa_p", "lisa_cluster", "lisa_I
 
 def test_polygons_without_population(tmp_path, capsys):
     out = tmp_path / "columbus.csv"
-    code = main(["hotspots", examples.get_path("columbus.shp"), "--count", "CRIME", "--id", "POLYID",
-                 "--permutations", "499", "--out", str(out)])  # fmt: skip
+    code = main(
+        [
+            "hotspots",
+            examples.get_path("columbus.shp"),
+            "--count",
+            "CRIME",
+            "--id",
+            "POLYID",
+            "--permutations",
+            "499",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     assert "global Moran's I = 0.500189" in capsys.readouterr().out
     t = pd.read_csv(out)
@@ -24,8 +36,20 @@ def test_polygons_without_population(tmp_path, capsys):
 
 def test_polygons_with_population(tmp_path, capsys):
     out = tmp_path / "auckland.csv"
-    code = main(["hotspots", str(VALIDATION / "auckland.gpkg"), "--count", "M77_85", "--population", "Und5_81",
-                 "--permutations", "499", "--out", str(out)])  # fmt: skip
+    code = main(
+        [
+            "hotspots",
+            str(VALIDATION / "auckland.gpkg"),
+            "--count",
+            "M77_85",
+            "--population",
+            "Und5_81",
+            "--permutations",
+            "499",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     assert "EB-standardised Moran's I" in capsys.readouterr().out
     t = pd.read_csv(out)
@@ -34,8 +58,20 @@ def test_polygons_with_population(tmp_path, capsys):
 
 def test_point_csv(tmp_path):
     out = tmp_path / "grid.csv"
-    code = main(["hotspots", str(VALIDATION / "getis_ord_grid.csv"), "--count", "value", "--weights", "distance:30",
-                 "--permutations", "99", "--out", str(out)])  # fmt: skip
+    code = main(
+        [
+            "hotspots",
+            str(VALIDATION / "getis_ord_grid.csv"),
+            "--count",
+            "value",
+            "--weights",
+            "distance:30",
+            "--permutations",
+            "99",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     assert pd.read_csv(out)["gi_z"].iloc[119] == pytest.approx(1.45078, abs=1e-5)
 

@@ -17,9 +17,15 @@ def scotland_files(tmp_path_factory):
     root = tmp_path_factory.mktemp("scot")
     ids = sorted(int(k) for k in d["neighbours"])
     pd.DataFrame(
-        {"district": ids, "x": range(len(ids)), "y": 0, "cases": d["y"], "E": d["E"],
-         "aff": [0.1 * v for v in d["x"]]}
-    ).to_csv(root / "scotland.csv", index=False)  # fmt: skip
+        {
+            "district": ids,
+            "x": range(len(ids)),
+            "y": 0,
+            "cases": d["y"],
+            "E": d["E"],
+            "aff": [0.1 * v for v in d["x"]],
+        }
+    ).to_csv(root / "scotland.csv", index=False)
     gal = [str(len(ids))]
     for k in ids:
         nbs = d["neighbours"][str(k)]
@@ -30,9 +36,26 @@ def scotland_files(tmp_path_factory):
 
 def test_smooth_with_a_gal_file(scotland_files, capsys):
     r = scotland_files
-    code = main(["smooth", str(r / "scotland.csv"), "--count", "cases", "--expected", "E",
-                 "--covariate", "aff", "--id", "district", "--weights", str(r / "scotland.gal"),
-                 "--out", str(r / "out.csv"), "--summary", str(r / "summary.json")])  # fmt: skip
+    code = main(
+        [
+            "smooth",
+            str(r / "scotland.csv"),
+            "--count",
+            "cases",
+            "--expected",
+            "E",
+            "--covariate",
+            "aff",
+            "--id",
+            "district",
+            "--weights",
+            str(r / "scotland.gal"),
+            "--out",
+            str(r / "out.csv"),
+            "--summary",
+            str(r / "summary.json"),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     out = pd.read_csv(r / "out.csv", encoding="utf-8-sig")
     assert list(out.columns) == ["district", "rr_mean", "rr_low", "rr_high", "p_exceed_1"]
@@ -56,10 +79,30 @@ def test_smooth_reads_a_plain_table_with_a_gal_file(scotland_files, capsys):
     reference engine, NUTS)."""
     r = scotland_files
     pd.read_csv(r / "scotland.csv").drop(columns=["x", "y"]).to_csv(r / "plain.csv", index=False)
-    code = main(["smooth", str(r / "plain.csv"), "--count", "cases", "--expected", "E",
-                 "--id", "district", "--weights", str(r / "scotland.gal"), "--draws", "300",
-                 "--warmup", "300", "--engine", "nuts", "--out", str(r / "plain_out.csv"),
-                 "--summary", str(r / "plain.json")])  # fmt: skip
+    code = main(
+        [
+            "smooth",
+            str(r / "plain.csv"),
+            "--count",
+            "cases",
+            "--expected",
+            "E",
+            "--id",
+            "district",
+            "--weights",
+            str(r / "scotland.gal"),
+            "--draws",
+            "300",
+            "--warmup",
+            "300",
+            "--engine",
+            "nuts",
+            "--out",
+            str(r / "plain_out.csv"),
+            "--summary",
+            str(r / "plain.json"),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     assert "BYM2 (nuts) on 56 areas" in capsys.readouterr().out
     assert len(pd.read_csv(r / "plain_out.csv", encoding="utf-8-sig")) == 56
@@ -126,8 +169,11 @@ def panel_files(tmp_path_factory):
             mu = 10.0 * (2.5 if i in block and t >= 6 else 1.0)
             rows.append({"area": f"a{i}", "quarter": p, "cases": rng.poisson(mu), "pop": 1000})
     pd.DataFrame(rows).to_csv(root / "panel.csv", index=False)
-    gal = [str(k * k)] + [x for i in range(k * k)
-                          for x in (f"a{i} {len(a.rows[i])}", " ".join(f"a{j}" for j in a.rows[i]))]  # fmt: skip
+    gal = [str(k * k)] + [
+        x
+        for i in range(k * k)
+        for x in (f"a{i} {len(a.rows[i])}", " ".join(f"a{j}" for j in a.rows[i]))
+    ]
     (root / "panel.gal").write_text("\n".join(gal) + "\n")
     return root
 
@@ -136,13 +182,38 @@ def test_smooth_with_time_fits_the_space_time_model(panel_files, capsys):
     """``--time`` gives each area its present risk and direction: the block that rose reads
     as rising and high now; an area far from it stays level near 1."""
     r = panel_files
-    code = main(["smooth", str(r / "panel.csv"), "--count", "cases", "--population", "pop",
-                 "--id", "area", "--time", "quarter", "--weights", str(r / "panel.gal"),
-                 "--out", str(r / "st.csv"), "--summary", str(r / "st.json")])  # fmt: skip
+    code = main(
+        [
+            "smooth",
+            str(r / "panel.csv"),
+            "--count",
+            "cases",
+            "--population",
+            "pop",
+            "--id",
+            "area",
+            "--time",
+            "quarter",
+            "--weights",
+            str(r / "panel.gal"),
+            "--out",
+            str(r / "st.csv"),
+            "--summary",
+            str(r / "st.json"),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     out = pd.read_csv(r / "st.csv", encoding="utf-8-sig").set_index("area")
-    assert {"rr_now_mean", "rr_now_low", "rr_now_high", "p_now_exceed_1", "p_rising",
-            "trend", "rr_mean", "p_exceed_1"} <= set(out.columns)  # fmt: skip
+    assert {
+        "rr_now_mean",
+        "rr_now_low",
+        "rr_now_high",
+        "p_now_exceed_1",
+        "p_rising",
+        "trend",
+        "rr_mean",
+        "p_exceed_1",
+    } <= set(out.columns)
     block = [f"a{i}" for i in (7, 8, 13, 14)]
     assert (out.loc[block, "trend"] == "rising").all(), out.loc[block]
     assert (out.loc[block, "rr_now_mean"] > 1.5).all() and (out.loc[block, "p_rising"] > 0.9).all()
@@ -163,17 +234,49 @@ def test_smooth_with_time_fits_the_space_time_model(panel_files, capsys):
 def test_smooth_with_time_names_bad_panels(panel_files, capsys, edit, message):
     r = panel_files
     edit(pd.read_csv(r / "panel.csv")).to_csv(r / "bad_panel.csv", index=False)
-    code = main(["smooth", str(r / "bad_panel.csv"), "--count", "cases", "--population", "pop",
-                 "--id", "area", "--time", "quarter", "--weights", str(r / "panel.gal"),
-                 "--out", str(r / "bad.csv")])  # fmt: skip
+    code = main(
+        [
+            "smooth",
+            str(r / "bad_panel.csv"),
+            "--count",
+            "cases",
+            "--population",
+            "pop",
+            "--id",
+            "area",
+            "--time",
+            "quarter",
+            "--weights",
+            str(r / "panel.gal"),
+            "--out",
+            str(r / "bad.csv"),
+        ]
+    )
     assert code != 0
     assert message in capsys.readouterr().err
 
 
 def test_smooth_with_time_refuses_the_nuts_engine_in_words(panel_files, capsys):
     r = panel_files
-    code = main(["smooth", str(r / "panel.csv"), "--count", "cases", "--population", "pop",
-                 "--id", "area", "--time", "quarter", "--weights", str(r / "panel.gal"),
-                 "--engine", "nuts", "--out", str(r / "st_nuts.csv")])  # fmt: skip
+    code = main(
+        [
+            "smooth",
+            str(r / "panel.csv"),
+            "--count",
+            "cases",
+            "--population",
+            "pop",
+            "--id",
+            "area",
+            "--time",
+            "quarter",
+            "--weights",
+            str(r / "panel.gal"),
+            "--engine",
+            "nuts",
+            "--out",
+            str(r / "st_nuts.csv"),
+        ]
+    )
     assert code != 0
     assert "--engine nuts is not supported with --time" in capsys.readouterr().err

@@ -187,8 +187,20 @@ def test_cli_run(ran, capsys):
 
     s, manifest = ran
     assert manifest["status"] == "ok"
-    code = main(["run", "--period", "2018Q1", "--raw-dir", str(s.raw_dir), "--clean-dir", str(s.clean_dir),
-                 "--reports-dir", str(s.reports_dir), "--quiet"])  # fmt: skip
+    code = main(
+        [
+            "run",
+            "--period",
+            "2018Q1",
+            "--raw-dir",
+            str(s.raw_dir),
+            "--clean-dir",
+            str(s.clean_dir),
+            "--reports-dir",
+            str(s.reports_dir),
+            "--quiet",
+        ]
+    )
     assert code == 1
     assert "no raw exports for 2018Q1" in capsys.readouterr().err
 
@@ -256,11 +268,27 @@ def test_village_risk_outputs(e2e_run):
     p = s.period("2020Q4")
     risk = snap["2020Q4/village_risk.parquet"]
     assert len(risk) == 456 and {
-        "villcode", "observed", "expected", "rr_mean", "rr_low", "rr_high", "p_exceed_1",
-        "p_exceed_1_5", "higher_risk", "rr_now_mean", "rr_now_low", "rr_now_high",
-        "p_now_exceed_1", "p_now_exceed_1_5", "p_rising", "trend", "expected_next",
-        "excess_next_mean", "excess_next_low", "excess_next_high",
-    } <= set(risk.columns)  # fmt: skip
+        "villcode",
+        "observed",
+        "expected",
+        "rr_mean",
+        "rr_low",
+        "rr_high",
+        "p_exceed_1",
+        "p_exceed_1_5",
+        "higher_risk",
+        "rr_now_mean",
+        "rr_now_low",
+        "rr_now_high",
+        "p_now_exceed_1",
+        "p_now_exceed_1_5",
+        "p_rising",
+        "trend",
+        "expected_next",
+        "excess_next_mean",
+        "excess_next_low",
+        "excess_next_high",
+    } <= set(risk.columns)
     fitted = risk.dropna(subset=["rr_mean"])
     for pre in ("rr", "rr_now", "excess_next"):
         assert (fitted[f"{pre}_low"] <= fitted[f"{pre}_mean"]).all()
@@ -555,8 +583,15 @@ def test_the_run_makes_a_service_plan_and_plan_changes_it(ran, tmp_path, capsys)
     for name, src in (("raw", s.raw_dir), ("clean", s.clean_dir), ("reports", s.reports_dir)):
         dirs[name] = tmp_path / name
         shutil.copytree(src, dirs[name])
-    flags = ["--raw-dir", str(dirs["raw"]), "--clean-dir", str(dirs["clean"]),
-             "--reports-dir", str(dirs["reports"]), "--quiet"]  # fmt: skip
+    flags = [
+        "--raw-dir",
+        str(dirs["raw"]),
+        "--clean-dir",
+        str(dirs["clean"]),
+        "--reports-dir",
+        str(dirs["reports"]),
+        "--quiet",
+    ]
     risk_before = (dirs["clean"] / "2020Q4" / "village_risk.parquet").read_bytes()
     assert main(["plan", "--period", "2020Q4", "--new-sites", "3", *flags]) == 0, (
         capsys.readouterr().err

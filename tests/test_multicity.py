@@ -29,8 +29,12 @@ def test_new_taipei_end_to_end(tmp_path):
     )
     fast = {"permutations": 999, "panel_permutations": 99, "scan_simulations": 99, **SHORT_CHAINS}
     run(s, "2020Q3", progress=False, notebooks=("01_clean.ipynb",))
-    nbs = ("01_clean.ipynb", "02_village_features.ipynb", "03_hotspots.ipynb",
-           "04_accessibility.ipynb")  # fmt: skip
+    nbs = (
+        "01_clean.ipynb",
+        "02_village_features.ipynb",
+        "03_hotspots.ipynb",
+        "04_accessibility.ipynb",
+    )
     manifest = run(s, "2020Q4", progress=False, extra_parameters=fast, notebooks=nbs)
     assert manifest["status"] == "ok" and manifest["audit"]["findings"] == []
     p = s.period("2020Q4")
@@ -123,9 +127,14 @@ def test_a_failure_in_a_parallel_range_stops_it_and_promotes_nothing(tmp_path):
     nbs = ("01_clean.ipynb", "02_village_features.ipynb")
     with pytest.raises(NotebookFailed, match="02_village_features"):
         run_range(
-            s, "2020Q3", "2020Q4", notebooks=nbs, extra_parameters={"weights": "nowhere"},
-            progress=False, jobs=2,
-        )  # fmt: skip
+            s,
+            "2020Q3",
+            "2020Q4",
+            notebooks=nbs,
+            extra_parameters={"weights": "nowhere"},
+            progress=False,
+            jobs=2,
+        )
     for q in ("2020Q3", "2020Q4"):
         p = s.period(q)
         assert not p.village_features.exists()

@@ -36,9 +36,18 @@ def test_no_data_or_reports_tracked():
 
 def test_data_folders_are_ignored():
     out = subprocess.run(
-        ["git", "check-ignore", "data_raw/2020Q4/x.csv", "data_clean/2020Q4/n.parquet", "reports/2020Q4/staff/a.html", "data_truth/63000/p.json"],
-        cwd=ROOT, capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            "git",
+            "check-ignore",
+            "data_raw/2020Q4/x.csv",
+            "data_clean/2020Q4/n.parquet",
+            "reports/2020Q4/staff/a.html",
+            "data_truth/63000/p.json",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert len(out.stdout.splitlines()) == 4
 
 
@@ -272,15 +281,32 @@ LAYER_ALLOWS = {
     "dv_analysis.layers": ("dv_analysis.config", "dv_analysis.errors"),
     "dv_analysis.pages.labels": (),
     "dv_analysis.pages": ("dv_analysis.pages", "dv_analysis.disclosure"),
-    "dv_analysis.stages": ("dv_analysis.config", "dv_analysis.errors", "dv_analysis.layers",
-                           "dv_analysis.stats", "dv_analysis.workers", "dv_analysis.pages.labels",
-                           "dv_analysis.disclosure"),
-    "dv_analysis.synth": ("dv_analysis.config", "dv_analysis.errors", "dv_analysis.layers",
-                          "dv_analysis.stages", "dv_analysis.stats"),
-    "dv_analysis.runner": ("dv_analysis.config", "dv_analysis.errors", "dv_analysis.disclosure",
-                           "dv_analysis.pages", "dv_analysis.stages", "dv_analysis.workers"),
+    "dv_analysis.stages": (
+        "dv_analysis.config",
+        "dv_analysis.errors",
+        "dv_analysis.layers",
+        "dv_analysis.stats",
+        "dv_analysis.workers",
+        "dv_analysis.pages.labels",
+        "dv_analysis.disclosure",
+    ),
+    "dv_analysis.synth": (
+        "dv_analysis.config",
+        "dv_analysis.errors",
+        "dv_analysis.layers",
+        "dv_analysis.stages",
+        "dv_analysis.stats",
+    ),
+    "dv_analysis.runner": (
+        "dv_analysis.config",
+        "dv_analysis.errors",
+        "dv_analysis.disclosure",
+        "dv_analysis.pages",
+        "dv_analysis.stages",
+        "dv_analysis.workers",
+    ),
     "dv_analysis.cli": ("dv_analysis",),
-}  # fmt: skip
+}
 
 
 def test_every_module_has_a_row_of_the_layer_table():
@@ -305,14 +331,20 @@ def test_every_import_is_one_the_layer_table_allows():
             assert name in row or a == layer or not name, f"{short}'s row lacks {name}"
     bad = []
     for module, deps in _package_imports().items():
-        layer = max((k for k in LAYER_ALLOWS if module == k or module.startswith(k + ".")),
-                    key=len, default=None)  # fmt: skip
+        layer = max(
+            (k for k in LAYER_ALLOWS if module == k or module.startswith(k + ".")),
+            key=len,
+            default=None,
+        )
         if layer is None:
             continue
         allowed = (layer, *LAYER_ALLOWS[layer])
-        bad += [f"{module} → {d}" for d in deps
-                if not any(d == a or d.startswith(a + ".") for a in allowed)
-                and d not in ("dv_analysis",)]  # fmt: skip
+        bad += [
+            f"{module} → {d}"
+            for d in deps
+            if not any(d == a or d.startswith(a + ".") for a in allowed)
+            and d not in ("dv_analysis",)
+        ]
     assert not bad, bad
 
 
@@ -329,9 +361,13 @@ def test_no_private_name_crosses_a_module():
         name = ".".join(p.relative_to(src).with_suffix("").parts)
         for node in ast.walk(ast.parse(p.read_text())):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("dv_analysis"):
-                bad += [f"{name}: {node.module}.{a.name}" for a in node.names
-                        if a.name.startswith("_") and not a.name.startswith("__")
-                        and f"{node.module}.{a.name}" not in modules]  # fmt: skip
+                bad += [
+                    f"{name}: {node.module}.{a.name}"
+                    for a in node.names
+                    if a.name.startswith("_")
+                    and not a.name.startswith("__")
+                    and f"{node.module}.{a.name}" not in modules
+                ]
                 if "._inla" in node.module and ".disease_mapping." not in name:
                     bad.append(f"{name}: {node.module}")
     assert not bad, bad
@@ -375,8 +411,11 @@ def test_every_public_stats_function_has_numpydoc_parameters_and_returns():
         tree = ast.parse(f.read_text(encoding="utf-8"))
         public = None
         for node in tree.body:
-            if (isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "__all__"
-                    and isinstance(node.value, ast.List)):  # fmt: skip
+            if (
+                isinstance(node, ast.Assign)
+                and getattr(node.targets[0], "id", "") == "__all__"
+                and isinstance(node.value, ast.List)
+            ):
                 public = {e.value for e in node.value.elts}
         for node in tree.body:
             if not isinstance(node, ast.FunctionDef) or node.name.startswith("_"):
@@ -461,6 +500,9 @@ def test_every_package_declares_all_and_a_container_lists_its_modules():
         if not imports:  # a container of modules: __all__ names every one
             names = {ast.literal_eval(e) for e in found[0].elts}
             here = {p.stem for p in init.parent.glob("*.py") if not p.stem.startswith("_")}
-            here |= {p.name for p in init.parent.iterdir()
-                     if (p / "__init__.py").exists() and not p.name.startswith("_")}  # fmt: skip
+            here |= {
+                p.name
+                for p in init.parent.iterdir()
+                if (p / "__init__.py").exists() and not p.name.startswith("_")
+            }
             assert names == here, f"{init.relative_to(ROOT)}: __all__ {sorted(names ^ here)}"

@@ -19,8 +19,12 @@ pytestmark = pytest.mark.e2e
 def test_the_soaks_fast_worlds_all_end_ok(tmp_path):
     out = tmp_path / "soak.json"
     script = project_root() / "benchmarks" / "timing" / "soak.py"
-    r = subprocess.run([sys.executable, str(script), "--fast", "--out", str(out)],
-                       capture_output=True, text=True, timeout=1200)  # fmt: skip
+    r = subprocess.run(
+        [sys.executable, str(script), "--fast", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     rows = json.loads(out.read_text())["rows"]
     assert len(rows) == 3, r.stdout + r.stderr
     for row in rows:

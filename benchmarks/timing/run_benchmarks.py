@@ -126,13 +126,22 @@ def suite_quarter(args, cli: str, env: dict, tmp: str) -> list[dict]:
     for _ in range(args.quarters - 1):
         start = start.previous()
     out = [
-        stage(f"Taipei: synth {args.quarters} quarters",
-              [cli, "synth", "--start", str(start), "--end", str(end)], env),
-        stage(f"Taipei: clean {args.quarters} quarters",
-              [cli, "clean", "--start", str(start), "--end", str(end)], env),
-        stage(f"Taipei: run {end} end to end (7 notebooks, HTML, audit)",
-              [cli, "run", "--period", str(end), "--quiet", "--force"], env),
-    ]  # fmt: skip
+        stage(
+            f"Taipei: synth {args.quarters} quarters",
+            [cli, "synth", "--start", str(start), "--end", str(end)],
+            env,
+        ),
+        stage(
+            f"Taipei: clean {args.quarters} quarters",
+            [cli, "clean", "--start", str(start), "--end", str(end)],
+            env,
+        ),
+        stage(
+            f"Taipei: run {end} end to end (7 notebooks, HTML, audit)",
+            [cli, "run", "--period", str(end), "--quiet", "--force"],
+            env,
+        ),
+    ]
     manifest = json.loads(Path(env["DV_REPORTS_DIR"], str(end), "manifest.json").read_text())
     out[-1]["notebooks"] = {n["notebook"]: n["seconds"] for n in manifest["notebooks"]}
     return out
@@ -142,35 +151,81 @@ def suite_backfill(args, cli: str, env: dict, tmp: str) -> list[dict]:
     """Taipei, 28 quarters: synth, run the whole range, run it again (all skipped)."""
     start, end = "2014Q2", "2021Q1"
     out = [
-        stage("Taipei: synth 28 quarters (2014Q2–2021Q1)",
-              [cli, "synth", "--start", start, "--end", end], env),
-        stage("Taipei: run --period 2014Q2:2021Q1 (28 quarters, every notebook, default --jobs)",
-              [cli, "run", "--period", f"{start}:{end}", "--quiet"], env),
-        stage("Taipei: the same range again (unchanged: every quarter skipped)",
-              [cli, "run", "--period", f"{start}:{end}", "--quiet"], env),
-    ]  # fmt: skip
+        stage(
+            "Taipei: synth 28 quarters (2014Q2–2021Q1)",
+            [cli, "synth", "--start", start, "--end", end],
+            env,
+        ),
+        stage(
+            "Taipei: run --period 2014Q2:2021Q1 (28 quarters, every notebook, default --jobs)",
+            [cli, "run", "--period", f"{start}:{end}", "--quiet"],
+            env,
+        ),
+        stage(
+            "Taipei: the same range again (unchanged: every quarter skipped)",
+            [cli, "run", "--period", f"{start}:{end}", "--quiet"],
+            env,
+        ),
+    ]
     return out
 
 
 def suite_national(args, cli: str, env: dict, tmp: str) -> list[dict]:
     """All of Taiwan, 2020Q4: synth, amplify to --national-rows, clean them; run end to end."""
-    nat = dict(env, DV_RAW_DIR=f"{tmp}/nat_raw", DV_CLEAN_DIR=f"{tmp}/nat_clean",
-               DV_REPORTS_DIR=f"{tmp}/nat_reports", DV_TRUTH_DIR=f"{tmp}/nat_truth")  # fmt: skip
-    big = dict(nat, DV_RAW_DIR=f"{tmp}/big_raw", DV_CLEAN_DIR=f"{tmp}/big_clean",
-               DV_REPORTS_DIR=f"{tmp}/big_reports")  # fmt: skip
+    nat = dict(
+        env,
+        DV_RAW_DIR=f"{tmp}/nat_raw",
+        DV_CLEAN_DIR=f"{tmp}/nat_clean",
+        DV_REPORTS_DIR=f"{tmp}/nat_reports",
+        DV_TRUTH_DIR=f"{tmp}/nat_truth",
+    )
+    big = dict(
+        nat,
+        DV_RAW_DIR=f"{tmp}/big_raw",
+        DV_CLEAN_DIR=f"{tmp}/big_clean",
+        DV_REPORTS_DIR=f"{tmp}/big_reports",
+    )
     out = [
-        stage(f"Taiwan: synth 2020Q4 at scale {args.national_scale}",
-              [cli, "synth", "--city", "all", "--start", "2020Q4", "--end", "2020Q4",
-               "--scale", str(args.national_scale)], nat),
-        stage(f"Taiwan: amplify 2020Q4 to {args.national_rows:,} rows (CSV)",
-              [sys.executable, "-c", AMPLIFY, f"{tmp}/nat_raw/2020Q4", f"{tmp}/big_raw/2020Q4",
-               str(args.national_rows)], nat),
-        stage(f"Taiwan: clean {args.national_rows:,} notification rows (one quarter)",
-              [cli, "clean", "--city", "all", "--start", "2020Q4", "--end", "2020Q4"], big),
-        stage(f"Taiwan: run 2020Q4 end to end on the {args.national_rows:,} rows (7,701 villages,"
-              " 7 notebooks, HTML, audit)",
-              [cli, "run", "--city", "all", "--period", "2020Q4", "--quiet", "--force"], big),
-    ]  # fmt: skip
+        stage(
+            f"Taiwan: synth 2020Q4 at scale {args.national_scale}",
+            [
+                cli,
+                "synth",
+                "--city",
+                "all",
+                "--start",
+                "2020Q4",
+                "--end",
+                "2020Q4",
+                "--scale",
+                str(args.national_scale),
+            ],
+            nat,
+        ),
+        stage(
+            f"Taiwan: amplify 2020Q4 to {args.national_rows:,} rows (CSV)",
+            [
+                sys.executable,
+                "-c",
+                AMPLIFY,
+                f"{tmp}/nat_raw/2020Q4",
+                f"{tmp}/big_raw/2020Q4",
+                str(args.national_rows),
+            ],
+            nat,
+        ),
+        stage(
+            f"Taiwan: clean {args.national_rows:,} notification rows (one quarter)",
+            [cli, "clean", "--city", "all", "--start", "2020Q4", "--end", "2020Q4"],
+            big,
+        ),
+        stage(
+            f"Taiwan: run 2020Q4 end to end on the {args.national_rows:,} rows (7,701 villages,"
+            " 7 notebooks, HTML, audit)",
+            [cli, "run", "--city", "all", "--period", "2020Q4", "--quiet", "--force"],
+            big,
+        ),
+    ]
     manifest = json.loads(Path(big["DV_REPORTS_DIR"], "2020Q4", "manifest.json").read_text())
     out[-1]["notebooks"] = {n["notebook"]: n["seconds"] for n in manifest["notebooks"]}
     return out
@@ -180,8 +235,11 @@ def suite_hotspots(args, cli: str, env: dict, tmp: str) -> list[dict]:
     """Gi* and local Moran, 9,999 permutations: ours against bare esda, Taipei and Taiwan."""
     out = []
     for city, label in (("63000", "456 villages"), ("all", "7,701 villages")):
-        hs = stage(f"hotspots {label}, 9,999 permutations (one process)",
-                   [sys.executable, "-c", HOTSPOT_BENCH, city], env)  # fmt: skip
+        hs = stage(
+            f"hotspots {label}, 9,999 permutations (one process)",
+            [sys.executable, "-c", HOTSPOT_BENCH, city],
+            env,
+        )
         hs.update(json.loads(hs.pop("stdout_tail")[0]))
         out.append(hs)
     return out
@@ -198,16 +256,26 @@ SUITES = {
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
-        "--suite", choices=[*SUITES, "all"], action="append",
+        "--suite",
+        choices=[*SUITES, "all"],
+        action="append",
         help="which suite(s) to run (repeatable; default all)",
-    )  # fmt: skip
+    )
     ap.add_argument(
         "--quarters", type=int, default=4, help="quarters of synthetic data (ending 2020Q4)"
     )
-    ap.add_argument("--national-scale", type=float, default=5.0,
-                    help="volume of the national synthetic exports (1.0 ≈ 29,000 a quarter)")  # fmt: skip
-    ap.add_argument("--national-rows", type=int, default=1_500_000,
-                    help="notification rows to clean in the national cleaning benchmark")  # fmt: skip
+    ap.add_argument(
+        "--national-scale",
+        type=float,
+        default=5.0,
+        help="volume of the national synthetic exports (1.0 ≈ 29,000 a quarter)",
+    )
+    ap.add_argument(
+        "--national-rows",
+        type=int,
+        default=1_500_000,
+        help="notification rows to clean in the national cleaning benchmark",
+    )
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results.json"))
     args = ap.parse_args()
     suites = list(SUITES) if not args.suite or "all" in args.suite else args.suite

@@ -73,8 +73,17 @@ def draw_worlds(n: int, seed: int) -> list[World]:
         end = int(rng.integers(first + quarters - 1, last + 1))
         city = str(rng.choice(CITIES, p=[0.5, 0.25, 0.25]))
         scale = float(np.exp(rng.uniform(np.log(0.1), np.log(2.0))))
-        out.append(World(f"w{k:02d}", city, int(rng.integers(1, 10_000)), round(scale, 3),
-                         _quarter(end - quarters + 1), _quarter(end), special))  # fmt: skip
+        out.append(
+            World(
+                f"w{k:02d}",
+                city,
+                int(rng.integers(1, 10_000)),
+                round(scale, 3),
+                _quarter(end - quarters + 1),
+                _quarter(end),
+                special,
+            )
+        )
     return out
 
 
@@ -82,8 +91,17 @@ def fast_worlds() -> list[World]:
     """The suite's subset: a small Taipei world of two quarters, a district without cases
     and a missing quarter (Taoyuan), with the suite's fast permutation settings (New Taipei
     and all of Taiwan end to end are ``tests/test_multicity.py``'s)."""
-    fast = ("-p", "permutations", "999", "-p", "panel_permutations", "199",
-            "-p", "scan_simulations", "99")  # fmt: skip
+    fast = (
+        "-p",
+        "permutations",
+        "999",
+        "-p",
+        "panel_permutations",
+        "199",
+        "-p",
+        "scan_simulations",
+        "99",
+    )
     return [
         World("fast-taipei", "63000", 21, 0.05, "2020Q3", "2020Q4", "", fast),
         World("fast-empty", "63000", 22, 0.08, "2020Q4", "2020Q4", "empty_district", fast),
@@ -94,8 +112,9 @@ def fast_worlds() -> list[World]:
 def _settings(root: Path, city: str):
     from dv_analysis.config import Settings
 
-    return Settings.from_args("", str(root / "raw"), str(root / "clean"), str(root / "reports"),
-                              city=city)  # fmt: skip
+    return Settings.from_args(
+        "", str(root / "raw"), str(root / "clean"), str(root / "reports"), city=city
+    )
 
 
 def _empty_district(settings, world: World) -> str:
@@ -116,8 +135,14 @@ def synthesise(world: World, root: Path) -> dict:
     if world.special == "empty_district":
         town = _empty_district(settings, world)
         model, note = replace(model, empty_districts=(town,)), {"empty_district": town}
-    cfg = SynthConfig(city=world.city, start=world.start, end=world.end, seed=world.seed,
-                      scale=world.scale, model=model)  # fmt: skip
+    cfg = SynthConfig(
+        city=world.city,
+        start=world.start,
+        end=world.end,
+        seed=world.seed,
+        scale=world.scale,
+        model=model,
+    )
     generate(settings, cfg, progress=False)
     if world.special == "missing_quarter":
         folders = sorted(p for p in settings.raw_dir.iterdir() if p.is_dir())
@@ -133,10 +158,27 @@ def run_world(world: World, root: Path) -> dict:
     t0 = time.perf_counter()
     row.update(synthesise(world, root))
     row["synth_seconds"] = round(time.perf_counter() - t0, 1)
-    dirs = ["--raw-dir", str(root / "raw"), "--clean-dir", str(root / "clean"),
-            "--reports-dir", str(root / "reports")]  # fmt: skip
-    cmd = [sys.executable, "-m", "dv_analysis.cli", "run", "--period", world.end,
-           "--city", world.city, "--quiet", *dirs, *world.run_flags]  # fmt: skip
+    dirs = [
+        "--raw-dir",
+        str(root / "raw"),
+        "--clean-dir",
+        str(root / "clean"),
+        "--reports-dir",
+        str(root / "reports"),
+    ]
+    cmd = [
+        sys.executable,
+        "-m",
+        "dv_analysis.cli",
+        "run",
+        "--period",
+        world.end,
+        "--city",
+        world.city,
+        "--quiet",
+        *dirs,
+        *world.run_flags,
+    ]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
     row["run_seconds"] = round(time.perf_counter() - t0, 1)
@@ -147,8 +189,9 @@ def run_world(world: World, root: Path) -> dict:
     row["plan"] = m.get("plan", {}).get("status", "missing")
     row["plan_reason"] = m.get("plan", {}).get("reason", "")
     row["notifications"] = _notifications(root / "clean" / world.end)
-    row["notebook_seconds"] = {e["notebook"].split("_")[0]: e.get("seconds")
-                               for e in m.get("notebooks", [])}  # fmt: skip
+    row["notebook_seconds"] = {
+        e["notebook"].split("_")[0]: e.get("seconds") for e in m.get("notebooks", [])
+    }
     row["cleaned_quarters"] = len(m.get("window", {}).get("cleaned", []))
     row["cleaning_seconds"] = m.get("window", {}).get("cleaning_seconds")
     row["passed"] = proc.returncode == 0 and row["status"] == "ok" and row["plan"] == "ok"
@@ -167,15 +210,20 @@ def _notifications(clean: Path) -> int | None:
 
 def table(rows: list[dict]) -> str:
     """The soak's results as a Markdown table."""
-    head = ("| world | city | quarters | scale | special | synth s | run s | status | plan |\n"
-            "|---|---|---|---|---|---|---|---|---|\n")  # fmt: skip
+    head = (
+        "| world | city | quarters | scale | special | synth s | run s | status | plan |\n"
+        "|---|---|---|---|---|---|---|---|---|\n"
+    )
     lines = []
     for r in rows:
-        special = r["special"] + (f" ({r.get('empty_district') or r.get('missing_quarter')})"
-                                  if r["special"] else "")  # fmt: skip
-        lines.append(f"| {r['name']} | {r['city']} | {r['start']}–{r['end']} | {r['scale']} |"
-                     f" {special} | {r['synth_seconds']} | {r['run_seconds']} | {r['status']} |"
-                     f" {r['plan']}{' (' + r['plan_reason'] + ')' if r['plan_reason'] else ''} |")  # fmt: skip
+        special = r["special"] + (
+            f" ({r.get('empty_district') or r.get('missing_quarter')})" if r["special"] else ""
+        )
+        lines.append(
+            f"| {r['name']} | {r['city']} | {r['start']}–{r['end']} | {r['scale']} |"
+            f" {special} | {r['synth_seconds']} | {r['run_seconds']} | {r['status']} |"
+            f" {r['plan']}{' (' + r['plan_reason'] + ')' if r['plan_reason'] else ''} |"
+        )
     return head + "\n".join(lines)
 
 
@@ -189,9 +237,12 @@ def soak(worlds: list[World], keep: Path | None = None, progress: bool = True) -
             rows.append(row)
             if progress:
                 verdict = "pass" if row["passed"] else f"FAIL {row.get('error', '')}"
-                print(f"[{i}/{len(worlds)}] {w.name} {w.city} {w.start}–{w.end} scale {w.scale}"
-                      f" {w.special}: {row['status']}, plan {row['plan']},"
-                      f" {row['synth_seconds'] + row['run_seconds']:.0f} s: {verdict}", flush=True)  # fmt: skip
+                print(
+                    f"[{i}/{len(worlds)}] {w.name} {w.city} {w.start}–{w.end} scale {w.scale}"
+                    f" {w.special}: {row['status']}, plan {row['plan']},"
+                    f" {row['synth_seconds'] + row['run_seconds']:.0f} s: {verdict}",
+                    flush=True,
+                )
     finally:
         if keep is None:
             shutil.rmtree(base, ignore_errors=True)
@@ -214,8 +265,11 @@ def main() -> int:
     print(table(rows))
     print(f"\n{passed} of {len(rows)} worlds passed in {total / 60:.1f} min", flush=True)
     if args.out:
-        args.out.write_text(json.dumps({"rows": rows, "minutes": round(total / 60, 1)},
-                                       ensure_ascii=False, indent=1))  # fmt: skip
+        args.out.write_text(
+            json.dumps(
+                {"rows": rows, "minutes": round(total / 60, 1)}, ensure_ascii=False, indent=1
+            )
+        )
     return 0 if passed == len(rows) else 1
 
 

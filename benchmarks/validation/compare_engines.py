@@ -30,8 +30,12 @@ HYPER = ("sigma", "rho", "sigma_delta", "sigma_eps")
 
 
 def panel_of(root: Path, period: str = "2020Q4") -> st.Panel:
-    s = Settings.from_args(raw_dir=root / "raw", clean_dir=root / "clean",
-                           reports_dir=root / "reports", truth_dir=root / "truth")  # fmt: skip
+    s = Settings.from_args(
+        raw_dir=root / "raw",
+        clean_dir=root / "clean",
+        reports_dir=root / "reports",
+        truth_dir=root / "truth",
+    )
     wp = risk.window_panel(s.period(period), "incidents", 12)
     e = st.expected_by_type(wp.counts, wp.populations)
     nb, _ = contiguity(wp.villages, "queen", ids="villcode")
@@ -54,9 +58,11 @@ def agreement(a: np.ndarray, b: np.ndarray) -> str:
     lo = np.abs(np.quantile(a, 0.05, 0) - np.quantile(b, 0.05, 0))
     hi = np.abs(np.quantile(a, 0.95, 0) - np.quantile(b, 0.95, 0))
     dp = np.abs((a > 0).mean(0) - (b > 0).mean(0))
-    return (f"mean ≤ 0.03: {(dm <= 0.03).mean():.3f} (max {dm.max():.3f}); q05 ≤ 0.05: "
-            f"{(lo <= 0.05).mean():.3f}; q95 ≤ 0.05: {(hi <= 0.05).mean():.3f}; P(RR > 1) ≤ 0.03: "
-            f"{(dp <= 0.03).mean():.3f} (max {dp.max():.3f})")  # fmt: skip
+    return (
+        f"mean ≤ 0.03: {(dm <= 0.03).mean():.3f} (max {dm.max():.3f}); q05 ≤ 0.05: "
+        f"{(lo <= 0.05).mean():.3f}; q95 ≤ 0.05: {(hi <= 0.05).mean():.3f}; P(RR > 1) ≤ 0.03: "
+        f"{(dp <= 0.03).mean():.3f} (max {dp.max():.3f})"
+    )
 
 
 def main() -> None:
@@ -73,13 +79,18 @@ def main() -> None:
     print(f"Laplace {time.perf_counter() - t:.1f} s", fit.diagnostics)
     la = st.log_rr_draws(b, delta, panel)
     nu = st.log_rr_draws(ref["b"], ref["delta"], panel)
-    for name, f in (("now (last 4)", lambda x: x[:, :, -4:].mean(2)),
-                    ("window", lambda x: x.mean(2)), ("last quarter", lambda x: x[:, :, -1])):  # fmt: skip
+    for name, f in (
+        ("now (last 4)", lambda x: x[:, :, -4:].mean(2)),
+        ("window", lambda x: x.mean(2)),
+        ("last quarter", lambda x: x[:, :, -1]),
+    ):
         print(f"{name:13s} {agreement(f(la), f(nu))}")
     h = fit.hyperparameters()
     for k in HYPER:
-        print(f"{k:12s} NUTS {ref[k].mean():.3f} ± {ref[k].std():.3f}   Laplace "
-              f"{h[k]['mean']:.3f} ± {h[k]['sd']:.3f}")  # fmt: skip
+        print(
+            f"{k:12s} NUTS {ref[k].mean():.3f} ± {ref[k].std():.3f}   Laplace "
+            f"{h[k]['mean']:.3f} ± {h[k]['sd']:.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -30,8 +30,12 @@ OUT = Path(__file__).resolve().parents[2] / "tests" / "data" / "spacetime_nuts_r
 def summaries(log_rr: np.ndarray, now: int = st.NOW_QUARTERS) -> dict:
     """Per-village summaries of the present log relative risk from draws (draws × n × T)."""
     x = log_rr[:, :, -now:].mean(2)
-    return {"mean": x.mean(0), "q05": np.quantile(x, 0.05, 0), "q95": np.quantile(x, 0.95, 0),
-            "p_exceed_1": (x > 0).mean(0)}  # fmt: skip
+    return {
+        "mean": x.mean(0),
+        "q05": np.quantile(x, 0.05, 0),
+        "q95": np.quantile(x, 0.95, 0),
+        "p_exceed_1": (x > 0).mean(0),
+    }
 
 
 def main() -> None:

@@ -36,8 +36,14 @@ def main() -> None:
                 t = time.perf_counter()
                 world = f"x{strength:g}" if strength else "nochange"  # as validate_risk.py
                 row = run_priority_world(seed, strength, base / f"{world}-seed{seed}")
-                rows.append({"world": name, "seed": seed, **row,
-                             "seconds": round(time.perf_counter() - t, 1)})  # fmt: skip
+                rows.append(
+                    {
+                        "world": name,
+                        "seed": seed,
+                        **row,
+                        "seconds": round(time.perf_counter() - t, 1),
+                    }
+                )
                 print(rows[-1], flush=True)
     df = pd.DataFrame(rows)
     print(df.to_string(index=False, float_format="%.3f"))

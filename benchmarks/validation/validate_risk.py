@@ -26,8 +26,13 @@ WORLDS = {"strong ×2.6": 2.6, "weak ×1.8": 1.8}
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
-    ap.add_argument("--flags", type=float, nargs="*", default=[0.8, 0.85, 0.9],
-                    help="P(RR > 1) levels scored from the same fits")  # fmt: skip
+    ap.add_argument(
+        "--flags",
+        type=float,
+        nargs="*",
+        default=[0.8, 0.85, 0.9],
+        help="P(RR > 1) levels scored from the same fits",
+    )
     ap.add_argument("--keep", type=Path, help="folder to keep (and reuse) the generated worlds in")
     args = ap.parse_args()
     rows = []
@@ -43,9 +48,12 @@ def main() -> None:
                 print(rows[-1], flush=True)
     df = pd.DataFrame(rows)
     print(df.to_string(index=False, float_format="%.3f"))
-    scored = [c for c in df.columns
-              if c.split("@")[0] in ("precision", "recall", "recall_rr1.5", "isolated_found",
-                                   "recall_last_year")]  # fmt: skip
+    scored = [
+        c
+        for c in df.columns
+        if c.split("@")[0]
+        in ("precision", "recall", "recall_rr1.5", "isolated_found", "recall_last_year")
+    ]
     print(df.groupby("world")[scored].agg(["mean", "min"]).T.to_string(float_format="%.3f"))
 
 

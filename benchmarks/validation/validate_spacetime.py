@@ -51,8 +51,13 @@ def pooled_spearman(seed: int, kind: str, root: Path) -> float:
     pq = g["person_quarters"].to_numpy()
     e = pq * g["observed"].sum() / pq.sum()
     neighbours, _ = contiguity(g, "queen", ids="villcode")
-    fit = pooled.fit(g["observed"], e, adjacency_matrix(neighbours, g["villcode"]), engine="nuts",
-                     ids=g["villcode"])  # fmt: skip
+    fit = pooled.fit(
+        g["observed"],
+        e,
+        adjacency_matrix(neighbours, g["villcode"]),
+        engine="nuts",
+        ids=g["villcode"],
+    )
     areas = fit.areas.set_index("id")
     true_rr = truth.true_reported_rr(s, [Period.parse("2020Q4")])["2020Q4"]
     fair = ~areas.index.isin(truth.biased_villages(s))

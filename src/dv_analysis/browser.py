@@ -22,10 +22,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 CHROMIUM_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-default-apps", "--hide-scrollbars", "--window-size=1100,1400",
-)  # fmt: skip
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--hide-scrollbars",
+    "--window-size=1100,1400",
+)
 CJK_MARKERS = ("CJK", "TC", "Hei", "Ming", "Kai", "Song", "JhengHei", "PingFang")
 
 
@@ -159,9 +167,17 @@ class Browser:
             metrics = self.call("Page.getLayoutMetrics")
             size = metrics.get("cssContentSize") or metrics["contentSize"]
             shot = self.call(
-                "Page.captureScreenshot", format="png", captureBeyondViewport=True,
-                clip={"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 12000), "scale": 1},
-            )  # fmt: skip
+                "Page.captureScreenshot",
+                format="png",
+                captureBeyondViewport=True,
+                clip={
+                    "x": 0,
+                    "y": 0,
+                    "width": size["width"],
+                    "height": min(size["height"], 12000),
+                    "scale": 1,
+                },
+            )
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             screenshot.write_bytes(base64.b64decode(shot["data"]))
         return result
@@ -173,8 +189,13 @@ class Browser:
 
     def set_width(self, width: int, mobile: bool = False, height: int = 900) -> None:
         """Emulate a window ``width`` CSS pixels wide (a phone with ``mobile``); reload after."""
-        self.call("Emulation.setDeviceMetricsOverride", width=width, height=height,
-                  deviceScaleFactor=1, mobile=mobile)  # fmt: skip
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            width=width,
+            height=height,
+            deviceScaleFactor=1,
+            mobile=mobile,
+        )
 
     def hover(self, selector: str, index: int = 0) -> str:
         """Move the mouse over the ``index``-th element matching ``selector`` (scrolled into

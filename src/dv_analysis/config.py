@@ -62,17 +62,37 @@ NOTEBOOK_REGISTRY: tuple[Notebook, ...] = (
     Notebook("02_village_features.ipynb", "features", "FeatureParams", ("01_clean.ipynb",)),
     Notebook("03_hotspots.ipynb", "hotspots", "HotspotParams", ("02_village_features.ipynb",)),
     Notebook("03b_village_risk.ipynb", "risk", "RiskParams", ("02_village_features.ipynb",)),
-    Notebook("04_accessibility.ipynb", "access", "AccessParams",
-             ("02_village_features.ipynb", "03_hotspots.ipynb")),
-    Notebook("04b_priority.ipynb", "priority", "PriorityParams",
-             ("03_hotspots.ipynb", "03b_village_risk.ipynb", "04_accessibility.ipynb")),
-    Notebook("05_report.ipynb", "report", "ReportParams",
-             ("03_hotspots.ipynb", "03b_village_risk.ipynb", "04_accessibility.ipynb",
-              "04b_priority.ipynb")),
-    Notebook("06_service_plan.ipynb", "plan", "PlanParams",
-             ("03b_village_risk.ipynb", "04_accessibility.ipynb", "04b_priority.ipynb"),
-             addon=True),
-)  # fmt: skip
+    Notebook(
+        "04_accessibility.ipynb",
+        "access",
+        "AccessParams",
+        ("02_village_features.ipynb", "03_hotspots.ipynb"),
+    ),
+    Notebook(
+        "04b_priority.ipynb",
+        "priority",
+        "PriorityParams",
+        ("03_hotspots.ipynb", "03b_village_risk.ipynb", "04_accessibility.ipynb"),
+    ),
+    Notebook(
+        "05_report.ipynb",
+        "report",
+        "ReportParams",
+        (
+            "03_hotspots.ipynb",
+            "03b_village_risk.ipynb",
+            "04_accessibility.ipynb",
+            "04b_priority.ipynb",
+        ),
+    ),
+    Notebook(
+        "06_service_plan.ipynb",
+        "plan",
+        "PlanParams",
+        ("03b_village_risk.ipynb", "04_accessibility.ipynb", "04b_priority.ipynb"),
+        addon=True,
+    ),
+)
 
 NOTEBOOKS: tuple[str, ...] = tuple(n.name for n in NOTEBOOK_REGISTRY)
 #: Notebooks run after the period's core outputs are audited and in place (the plans).

@@ -188,10 +188,27 @@ def write_public_csv(
 # ---------------------------------------------------------------------------
 #: Column names that are case-level fields and may never appear in staff or public files.
 CASE_LEVEL_COLUMNS = {
-    "notification_id", "victim_key", "case_id", "incident_id", "notified_date", "incident_date", "x", "y",
-    "victim_age", "respondent_age", "通報編號", "被害人代碼", "案號", "通報日期", "事件發生日期",
-    "發生地X", "發生地Y", "被害人年齡", "相對人年齡", "source_row",
-}  # fmt: skip
+    "notification_id",
+    "victim_key",
+    "case_id",
+    "incident_id",
+    "notified_date",
+    "incident_date",
+    "x",
+    "y",
+    "victim_age",
+    "respondent_age",
+    "通報編號",
+    "被害人代碼",
+    "案號",
+    "通報日期",
+    "事件發生日期",
+    "發生地X",
+    "發生地Y",
+    "被害人年齡",
+    "相對人年齡",
+    "source_row",
+}
 _PATTERNS = {
     "notification id": re.compile(r"\bDV\d{9,11}\b"),
     "victim key": re.compile(r"\b[0-9A-F]{16}\b"),
@@ -284,9 +301,13 @@ def _village_rows(name: str, df: pd.DataFrame, findings: list[Finding]) -> None:
     cols = [c for c in df.columns if str(c) in VILLAGE_COLUMNS]
     if cols and len(df):
         findings.append(
-            Finding(name, f"column {cols[0]!r}", "village-level rows in public/ although the "
-                    "run's public level is district (publish villages only with --public-level village)")
-        )  # fmt: skip
+            Finding(
+                name,
+                f"column {cols[0]!r}",
+                "village-level rows in public/ although the "
+                "run's public level is district (publish villages only with --public-level village)",
+            )
+        )
 
 
 def audit(

@@ -49,7 +49,7 @@ class MissingInputError(DVAnalysisError, FileNotFoundError):
 class ParameterError(DVAnalysisError, ValueError):
     """A setting (a ``-p NAME VALUE``, a ``*Params`` field, a command option) is not allowed."""
 
-    fix = "give one of the values the message lists"
+    fix = "change it to an allowed value (the message says which)"
 
 
 class RunError(DVAnalysisError, RuntimeError):

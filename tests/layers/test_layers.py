@@ -85,9 +85,13 @@ def test_reassignment_rule_on_a_small_case():
     b = pd.DataFrame({"villcode": ["63000010001", "63000010002", "63000010003", "63000020001"]})
     counts = {c: [0, 0, 0] for c in layers.POPULATION_COUNTS}
     df = pd.DataFrame(
-        {"register_code": ["63000010001", "63000010002", "63000010009"], "area": "臺北市松山區",
-         "village": ["甲里", "乙里", "舊里"], **counts}
-    )  # fmt: skip
+        {
+            "register_code": ["63000010001", "63000010002", "63000010009"],
+            "area": "臺北市松山區",
+            "village": ["甲里", "乙里", "舊里"],
+            **counts,
+        }
+    )
     df["pop_total"] = [100, 300, 41]
     df["villcode"] = ["63000010001", "63000010002", None]
     df["in_boundaries"] = df["villcode"].notna()

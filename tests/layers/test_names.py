@@ -37,10 +37,23 @@ def test_nfkc_values_equals_nfkc_of_each_value():
     import pandas as pd
 
     values = pd.Series(
-        ["DV 105 0001", "ＤＶ１０５０００１", None, np.nan, "", "a\x1cb\tc\r\n", "x\u3000y",
-         "é é ", "ab\x85c", "a\u2028b", "dv\u00a0001", "abc"] * 3,
+        [
+            "DV 105 0001",
+            "ＤＶ１０５０００１",
+            None,
+            np.nan,
+            "",
+            "a\x1cb\tc\r\n",
+            "x\u3000y",
+            "é é ",
+            "ab\x85c",
+            "a\u2028b",
+            "dv\u00a0001",
+            "abc",
+        ]
+        * 3,
         dtype=object,
-    )  # fmt: skip
+    )
     got = names.nfkc_values(values)
     assert got.tolist() == [names.nfkc(v) for v in values]
     assert got.index.equals(values.index)

@@ -7,9 +7,19 @@ from dv_analysis.pages import summaries, tables
 
 
 def _row(excess, diff, lo=-0.02, hi=0.08, wins=3):
-    return {"excess_capture": excess, "hit_rate": 0.14, "pai": 2.5, "pei": 0.8,
-            "difference": diff, "difference_low": lo, "difference_high": hi, "wins": wins,
-            "origins": 4, "selection_origins": 4, "nested": True}  # fmt: skip
+    return {
+        "excess_capture": excess,
+        "hit_rate": 0.14,
+        "pai": 2.5,
+        "pei": 0.8,
+        "difference": diff,
+        "difference_low": lo,
+        "difference_high": hi,
+        "wins": wins,
+        "origins": 4,
+        "selection_origins": 4,
+        "nested": True,
+    }
 
 
 def _summary(rankings, chosen_by="backtest"):
@@ -21,7 +31,7 @@ def _summary(rankings, chosen_by="backtest"):
             "tier2_probability": 0.8,
             "watch_size": 40,
             "risk_window": 12,
-        },  # fmt: skip
+        },
         "emerging": 2,
         "under_reporting": 1,
         "falling_held_back": 1,
@@ -35,9 +45,12 @@ def test_priority_summary_names_the_ranking_the_best_naive_list_and_how_sure():
     table = pd.DataFrame(
         {"tier": [2, 2, 1], "townname": ["大安區"] * 3, "villname": ["甲里", "乙里", "丙里"]}
     )
-    rankings = {"excess_low": _row(0.81, 0.0, np.nan, np.nan, 0),
-                "rate_12q": _row(0.74, 0.07), "count_1q": _row(0.60, 0.21, 0.1, 0.3, 4),
-                "rr_now": _row(0.85, -0.04)}  # fmt: skip
+    rankings = {
+        "excess_low": _row(0.81, 0.0, np.nan, np.nan, 0),
+        "rate_12q": _row(0.74, 0.07),
+        "count_1q": _row(0.60, 0.21, 0.1, 0.3, 4),
+        "rr_now": _row(0.85, -0.04),
+    }
     text = summaries.priority_summary(_summary(rankings), table)
     assert "優先關注 3 個里" in text and "另有 5 個里" in text
     assert "不到 1 個里其實並未偏高" in text and "約 2 個里其實並未高於全市" in text
@@ -65,16 +78,25 @@ def test_the_methods_line_describes_the_ranking_the_backtest_chose():
 
 
 def _list():
-    return pd.DataFrame({
-        "rank": [1, 2, 3, 4], "tier": [2, 2, 1, 0], "tier_label": ["優先關注", "優先關注", "留意", "一般"],
-        "townname": ["大安區"] * 4, "villname": ["甲里", "乙里", "丙里", "丁里"],
-        "reasons": ["r"] * 4, "rr_now_mean": [2.5, 1.8, 1.3, np.nan],
-        "rr_now_low": [2.0, 1.4, 1.0, np.nan], "rr_now_high": [3.1, 2.3, 1.7, np.nan],
-        "p_now_exceed_1_25": [0.9996, 0.93, 0.55, np.nan],
-        "excess_next_mean": [6.0, 3.2, 1.0, np.nan], "excess_next_low": [4.1, 1.5, -0.5, np.nan],
-        "excess_next_high": [8.0, 5.0, 2.5, np.nan], "trend": ["上升", "持平", "下降", None],
-        "quadrant": ["q"] * 4,
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "rank": [1, 2, 3, 4],
+            "tier": [2, 2, 1, 0],
+            "tier_label": ["優先關注", "優先關注", "留意", "一般"],
+            "townname": ["大安區"] * 4,
+            "villname": ["甲里", "乙里", "丙里", "丁里"],
+            "reasons": ["r"] * 4,
+            "rr_now_mean": [2.5, 1.8, 1.3, np.nan],
+            "rr_now_low": [2.0, 1.4, 1.0, np.nan],
+            "rr_now_high": [3.1, 2.3, 1.7, np.nan],
+            "p_now_exceed_1_25": [0.9996, 0.93, 0.55, np.nan],
+            "excess_next_mean": [6.0, 3.2, 1.0, np.nan],
+            "excess_next_low": [4.1, 1.5, -0.5, np.nan],
+            "excess_next_high": [8.0, 5.0, 2.5, np.nan],
+            "trend": ["上升", "持平", "下降", None],
+            "quadrant": ["q"] * 4,
+        }
+    )
 
 
 def test_each_tier_table_holds_that_tier_only():

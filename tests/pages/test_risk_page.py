@@ -21,13 +21,24 @@ def test_the_risk_window_is_named_with_its_quarters_and_a_short_one_says_so():
 
 def test_the_risk_table_heads_its_counts_with_the_window():
     risk = pd.DataFrame(
-        {"villcode": ["a", "b"], "observed": [30, 3], "expected": [20.0, 4.0],
-         "rr_now_mean": [1.4, 0.9], "rr_now_low": [1.1, 0.5], "rr_now_high": [1.8, 1.4],
-         "p_now_exceed_1": [0.996, 0.3], "p_now_exceed_1_5": [0.3, 0.004], "trend": ["上升", "持平"],
-         "excess_next_mean": [2.0, -0.3], "excess_next_low": [0.5, -1.0], "excess_next_high": [3.5, 0.8]}
-    )  # fmt: skip
-    villages = pd.DataFrame({"villcode": ["a", "b"], "townname": ["大安區"] * 2,
-                             "villname": ["甲里", "乙里"]})  # fmt: skip
+        {
+            "villcode": ["a", "b"],
+            "observed": [30, 3],
+            "expected": [20.0, 4.0],
+            "rr_now_mean": [1.4, 0.9],
+            "rr_now_low": [1.1, 0.5],
+            "rr_now_high": [1.8, 1.4],
+            "p_now_exceed_1": [0.996, 0.3],
+            "p_now_exceed_1_5": [0.3, 0.004],
+            "trend": ["上升", "持平"],
+            "excess_next_mean": [2.0, -0.3],
+            "excess_next_low": [0.5, -1.0],
+            "excess_next_high": [3.5, 0.8],
+        }
+    )
+    villages = pd.DataFrame(
+        {"villcode": ["a", "b"], "townname": ["大安區"] * 2, "villname": ["甲里", "乙里"]}
+    )
     t = tables.risk_table(risk, villages, 12)
     assert "近 12 季事件" in t.columns and t["里"].tolist() == ["甲里", "乙里"]
     assert t["目前高於全市平均的機率"].tolist() == ["> 99%", "30%"]
@@ -50,11 +61,14 @@ def test_probabilities_never_read_as_certain():
 def test_a_model_that_missed_its_diagnostics_warns_on_the_outreach_page():
     """The risk model's miss is carried into 04b's summary and said at its top."""
     summary = {
-        "tiers": {"2": 1, "1": 0}, "default_ranking": "excess_low", "rankings": {},
-        "emerging": 0, "under_reporting": 0,
+        "tiers": {"2": 1, "1": 0},
+        "default_ranking": "excess_low",
+        "rankings": {},
+        "emerging": 0,
+        "under_reporting": 0,
         "parameters": {"budget": 20, "tier2_probability": 0.8, "watch_size": 40, "risk_window": 12},
         "risk_model_diagnostics": {"ok": False, "engine": "laplace", "message": "Newton 1e-1"},
-    }  # fmt: skip
+    }
     priority = pd.DataFrame({"tier": [2], "townname": ["大安區"], "villname": ["甲里"]})
     text = summaries.priority_summary(summary, priority)
     assert text.startswith("**警告") and "Newton 1e-1" in text

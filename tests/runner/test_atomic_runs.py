@@ -37,10 +37,17 @@ def _digest_tree(*folders: Path) -> dict[str, str]:
 
 def _cli(s, *args: str) -> list[str]:
     return [
-        sys.executable, "-m", "dv_analysis.cli", *args,
-        "--raw-dir", str(s.raw_dir), "--clean-dir", str(s.clean_dir),
-        "--reports-dir", str(s.reports_dir),
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "dv_analysis.cli",
+        *args,
+        "--raw-dir",
+        str(s.raw_dir),
+        "--clean-dir",
+        str(s.clean_dir),
+        "--reports-dir",
+        str(s.reports_dir),
+    ]
 
 
 # --- locks ---------------------------------------------------------------------------
@@ -73,8 +80,16 @@ def test_stale_lock_of_a_dead_process_is_cleared(settings, capsys):
     dead.wait()
     lock = settings.lock_file("2020Q4")
     lock.parent.mkdir(parents=True)
-    lock.write_text(json.dumps({"pid": dead.pid, "host": os.uname().nodename,
-                                "started": "2020-01-01T00:00:00+00:00", "command": "dv-analysis run"}))  # fmt: skip
+    lock.write_text(
+        json.dumps(
+            {
+                "pid": dead.pid,
+                "host": os.uname().nodename,
+                "started": "2020-01-01T00:00:00+00:00",
+                "command": "dv-analysis run",
+            }
+        )
+    )
     with locks.period_lock(settings, "2020Q4") as info:
         assert json.loads(lock.read_text())["pid"] == info["pid"] == os.getpid()
     err = capsys.readouterr().err
@@ -124,9 +139,12 @@ def test_an_unfinished_run_is_never_skipped(settings):
     paths = settings.period("2020Q4")
     staging.write_json(
         paths.manifest,
-        {"status": "ok", "run_key": {"key": "k"}, "notebooks": [
-            {"executed": str(paths.manifest), "staff_html": str(paths.manifest)}]},
-    )  # fmt: skip
+        {
+            "status": "ok",
+            "run_key": {"key": "k"},
+            "notebooks": [{"executed": str(paths.manifest), "staff_html": str(paths.manifest)}],
+        },
+    )
     assert up_to_date(paths, "k")
     staging.record_attempt(
         settings.with_staging("2020Q4").period("2020Q4"), "interrupted", "Ctrl-C"
@@ -159,8 +177,10 @@ def test_the_run_says_how_much_of_each_window_has_data(small_data, tmp_path, cap
     shutil.copytree(small_data.raw_dir, s.raw_dir)
     w = window_check(s, Period.parse("2020Q4"), None, progress=True)
     assert (w["window"], w["window_quarters"], w["window_missing"]) == (
-        4, 2, ["2020Q1", "2020Q2"],
-    )  # fmt: skip
+        4,
+        2,
+        ["2020Q1", "2020Q2"],
+    )
     assert (w["risk_window"], w["risk_window_quarters"]) == (12, 2)
     out, err = capsys.readouterr()
     assert "WARNING: window: 2 of 4 quarters for 2020Q4" in err
@@ -176,7 +196,11 @@ def test_interrupted_run_leaves_the_previous_outputs_and_the_next_run_recomputes
     """Slow (about a minute): a real run is stopped with SIGINT during a notebook, then rerun."""
     src = e2e_run["settings"]
     s = make_settings(tmp_path)
-    for a, b in ((src.raw_dir, s.raw_dir), (src.clean_dir, s.clean_dir), (src.reports_dir, s.reports_dir)):  # fmt: skip
+    for a, b in (
+        (src.raw_dir, s.raw_dir),
+        (src.clean_dir, s.clean_dir),
+        (src.reports_dir, s.reports_dir),
+    ):
         shutil.copytree(a, b)
     final = s.period("2020Q4")
     before = _digest_tree(final.clean, final.reports)
@@ -207,7 +231,9 @@ def test_interrupted_run_leaves_the_previous_outputs_and_the_next_run_recomputes
     assert m["outputs"]["finished"] == manifest_before["finished"]
     assert not s.lock_file("2020Q4").exists()
     # the next run without --force recomputes (the attempt did not finish) and ends ok
-    r = subprocess.run(_cli(s, "run", *flags[:2], "--quiet", *fast_flags()), capture_output=True, text=True)  # fmt: skip
+    r = subprocess.run(
+        _cli(s, "run", *flags[:2], "--quiet", *fast_flags()), capture_output=True, text=True
+    )
     assert r.returncode == 0, r.stderr
     assert "ERROR" not in r.stdout + r.stderr, "a normal run prints no ERROR line"
     m = json.loads(final.manifest.read_text())

@@ -41,8 +41,16 @@ def _cli(s, *args: str, root=None) -> subprocess.CompletedProcess:
     env = {**os.environ, "DV_CACHE_DIR": str(project_root() / ".cache")}
     if root is not None:
         env["DV_PROJECT_ROOT"] = str(root)
-    dirs = ["--raw-dir", str(s.raw_dir), "--clean-dir", str(s.clean_dir),
-            "--reports-dir", str(s.reports_dir), "--public-dir", str(s.public_dir)]  # fmt: skip
+    dirs = [
+        "--raw-dir",
+        str(s.raw_dir),
+        "--clean-dir",
+        str(s.clean_dir),
+        "--reports-dir",
+        str(s.reports_dir),
+        "--public-dir",
+        str(s.public_dir),
+    ]
     cmd = [sys.executable, "-m", "dv_analysis.cli", *args, *dirs]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
 
@@ -82,8 +90,11 @@ def _sha(path) -> str:
 
 def _copy(src, tmp_path):
     s = make_settings(tmp_path / "world")
-    for a, b in ((src.raw_dir, s.raw_dir), (src.clean_dir, s.clean_dir),
-                 (src.reports_dir, s.reports_dir)):  # fmt: skip
+    for a, b in (
+        (src.raw_dir, s.raw_dir),
+        (src.clean_dir, s.clean_dir),
+        (src.reports_dir, s.reports_dir),
+    ):
         shutil.copytree(a, b)
     return s
 
@@ -98,8 +109,16 @@ def test_a_failing_core_notebook_is_named_and_changes_nothing(complete_quarter, 
     final = s.period(PERIOD)
     before = _digest_tree(final.clean, final.reports / "staff", final.reports / "public")
     finished = json.loads(final.manifest.read_text())["finished"]
-    r = _cli(s, "run", "--period", PERIOD, "--force", "--quiet", *fast_flags(),
-             root=_failing_root(tmp_path, notebook))  # fmt: skip
+    r = _cli(
+        s,
+        "run",
+        "--period",
+        PERIOD,
+        "--force",
+        "--quiet",
+        *fast_flags(),
+        root=_failing_root(tmp_path, notebook),
+    )
     assert r.returncode == 1
     assert f"error: notebook {notebook} failed for {PERIOD}: RuntimeError: {MESSAGE}" in r.stderr
     m = json.loads(final.manifest.read_text())
@@ -117,8 +136,16 @@ def test_a_failing_core_notebook_is_named_and_changes_nothing(complete_quarter, 
 def test_a_failing_plan_keeps_the_quarter_and_plan_completes_it(complete_quarter, tmp_path):
     s = _copy(complete_quarter, tmp_path)
     final = s.period(PERIOD)
-    r = _cli(s, "run", "--period", PERIOD, "--force", "--quiet", *fast_flags(),
-             root=_failing_root(tmp_path, "06_service_plan.ipynb"))  # fmt: skip
+    r = _cli(
+        s,
+        "run",
+        "--period",
+        PERIOD,
+        "--force",
+        "--quiet",
+        *fast_flags(),
+        root=_failing_root(tmp_path, "06_service_plan.ipynb"),
+    )
     assert r.returncode == 0, r.stderr
     assert f"the plan (06_service_plan.ipynb) failed: RuntimeError: {MESSAGE}" in r.stderr
     assert f"`dv-analysis plan --period {PERIOD}`" in r.stderr
@@ -186,8 +213,14 @@ def test_plan_alone_that_fails_is_an_error_and_keeps_the_quarter(complete_quarte
     s = _copy(complete_quarter, tmp_path)
     final = s.period(PERIOD)
     before = _digest_tree(final.clean, final.internal)
-    r = _cli(s, "plan", "--period", PERIOD, "--quiet",
-             root=_failing_root(tmp_path, "06_service_plan.ipynb"))  # fmt: skip
+    r = _cli(
+        s,
+        "plan",
+        "--period",
+        PERIOD,
+        "--quiet",
+        root=_failing_root(tmp_path, "06_service_plan.ipynb"),
+    )
     assert r.returncode == 1 and f"RuntimeError: {MESSAGE}" in r.stderr
     m = json.loads(final.manifest.read_text())
     assert m["status"] == "ok" and m["plan"]["status"] == "failed"

@@ -64,8 +64,17 @@ def _write_csv(path, rows, header=RAW_COLUMNS, encoding="utf-8"):
 
 def _row(**kw):
     base = dict.fromkeys(RAW_COLUMNS, "")
-    base.update({"通報編號": "DV1091234567", "被害人代碼": "ABC", "通報日期": "109/11/02", "案件類型": "兒少保護",
-                 "發生地縣市": "臺北市", "發生地行政區": "萬華區", "發生地村里": "青山里"})  # fmt: skip
+    base.update(
+        {
+            "通報編號": "DV1091234567",
+            "被害人代碼": "ABC",
+            "通報日期": "109/11/02",
+            "案件類型": "兒少保護",
+            "發生地縣市": "臺北市",
+            "發生地行政區": "萬華區",
+            "發生地村里": "青山里",
+        }
+    )
     base.update(kw)
     return base
 
@@ -140,9 +149,14 @@ def test_bad_rows_are_quarantined_not_fatal(settings):
     assert t == {"rows_read": 12, "clean": 3, "duplicate": 1, "quarantined": 8}
     reasons = r.summary["quarantine_reasons"]
     assert reasons == {
-        "bad_notification_date": 1, "missing_notification_id": 1, "unknown_case_type": 1,
-        "out_of_area": 1, "unlocatable": 1, "outside_period": 1, "conflicting_id": 2,
-    }  # fmt: skip
+        "bad_notification_date": 1,
+        "missing_notification_id": 1,
+        "unknown_case_type": 1,
+        "out_of_area": 1,
+        "unlocatable": 1,
+        "outside_period": 1,
+        "conflicting_id": 2,
+    }
     clean = r.notifications.set_index("notification_id")
     assert clean.loc["DV1", "villname"] == "糖廍里" and clean.loc["DV1", "locate_method"] == "names"
     assert clean.loc["DV6", "townname"] == "信義區" and clean.loc["DV6", "locate_method"] == "xy"
@@ -256,9 +270,17 @@ def test_build_incidents_by_hand():
     ]
     notes = pd.DataFrame(
         rows,
-        columns=["notification_id", "victim_key", "case_type", "notified_date", "villcode",
-                 "reporter_unit", "tipvda", "opened"],
-    )  # fmt: skip
+        columns=[
+            "notification_id",
+            "victim_key",
+            "case_type",
+            "notified_date",
+            "villcode",
+            "reporter_unit",
+            "tipvda",
+            "opened",
+        ],
+    )
     notes["notified_date"] = pd.to_datetime(notes["notified_date"])
     notes = notes.iloc[::-1].reset_index(drop=True)  # order of the rows does not matter
     inc = cleaning.build_incidents(notes, 14)

@@ -81,8 +81,13 @@ def _planted_inputs(paths, villages, sites, threshold, rng):
     paths.clean.mkdir(parents=True, exist_ok=True)
     pd.DataFrame({"villcode": ids, "expected_next": 2.0}).to_parquet(paths.village_risk)
     draws = rr[None, :] * rng.lognormal(0.0, 0.2, (200, len(ids)))
-    pd.DataFrame({"draw": np.repeat(np.arange(200), len(ids)), "villcode": ids * 200,
-                  "rr_now": draws.ravel()}).to_parquet(paths.village_risk_draws)  # fmt: skip
+    pd.DataFrame(
+        {
+            "draw": np.repeat(np.arange(200), len(ids)),
+            "villcode": ids * 200,
+            "rr_now": draws.ravel(),
+        }
+    ).to_parquet(paths.village_risk_draws)
     pd.DataFrame({"villcode": ids, "hard_to_reach": False}).to_parquet(paths.accessibility)
     tier = np.zeros(len(ids), int)
     tier[np.r_[clusters[0], clusters[1]]] = 2

@@ -22,10 +22,19 @@ def world(settings, monkeypatch):
     quarters = [str(q) for q in period_range("2017Q3", "2020Q4")]
     pop = rng.integers(2000, 9000, len(ids))
     panel = pd.concat(
-        [pd.DataFrame({"villcode": ids, "period": q, "pop_total": pop,
-                       "incidents": rng.poisson(pop / 1000)}) for q in quarters],
+        [
+            pd.DataFrame(
+                {
+                    "villcode": ids,
+                    "period": q,
+                    "pop_total": pop,
+                    "incidents": rng.poisson(pop / 1000),
+                }
+            )
+            for q in quarters
+        ],
         ignore_index=True,
-    )  # fmt: skip
+    )
     seen = []
 
     def fake_risk(paths, panel_, villages_, origin, params):
@@ -34,9 +43,16 @@ def world(settings, monkeypatch):
         assert upto["period"].max() == origin
         mean = upto.groupby("villcode")["incidents"].mean().reindex(ids).to_numpy()
         e = pop * mean.sum() / pop.sum()
-        return pd.DataFrame({"villcode": ids, "expected_next": e, "excess_next_mean": mean - e,
-                             "excess_next_low": mean - e - 1, "p_now_exceed_1_25": mean / mean.max(),
-                             "rr_now_mean": mean / e})  # fmt: skip
+        return pd.DataFrame(
+            {
+                "villcode": ids,
+                "expected_next": e,
+                "excess_next_mean": mean - e,
+                "excess_next_low": mean - e - 1,
+                "p_now_exceed_1_25": mean / mean.max(),
+                "rr_now_mean": mean / e,
+            }
+        )
 
     monkeypatch.setattr(priority, "origin_risk", fake_risk)
     monkeypatch.setattr(priority, "prefit_origins", lambda *a: (0, False))  # tested below
@@ -54,10 +70,19 @@ def test_missing_origin_fits_are_made_on_two_cores_and_read_back_as_made_here(se
     quarters = [str(q) for q in period_range("2019Q1", "2020Q4")]
     pop = rng.integers(2000, 9000, len(villages))
     panel = pd.concat(
-        [pd.DataFrame({"villcode": villages["villcode"], "period": q, "pop_total": pop,
-                       "incidents": rng.poisson(pop / 800)}) for q in quarters],
+        [
+            pd.DataFrame(
+                {
+                    "villcode": villages["villcode"],
+                    "period": q,
+                    "pop_total": pop,
+                    "incidents": rng.poisson(pop / 800),
+                }
+            )
+            for q in quarters
+        ],
         ignore_index=True,
-    )  # fmt: skip
+    )
     paths, params = settings.period("2020Q4"), priority.PriorityParams(risk_window=4)
     origins = quarters[-5:-1]
     assert priority.prefit_origins(paths, panel, villages, origins, params) == (
@@ -93,25 +118,40 @@ def test_backtest_ranks_with_earlier_quarters_only(settings, world):
     assert last.loc["count_1q", "hit_rate"] == pytest.approx(hit_rate(by_hand, target, 20))
     twelve = sum(quarter(q).to_numpy() for q in quarters[-13:-1])
     assert last.loc["rate_12q", "hit_rate"] == pytest.approx(hit_rate(twelve / pop, target, 20))
-    e = pop * panel[panel["period"] <= quarters[-2]].groupby("villcode")["incidents"].mean().reindex(ids).sum() / pop.sum()  # fmt: skip
+    e = (
+        pop
+        * panel[panel["period"] <= quarters[-2]]
+        .groupby("villcode")["incidents"]
+        .mean()
+        .reindex(ids)
+        .sum()
+        / pop.sum()
+    )
     assert last.loc["count_12q", "excess_capture"] == pytest.approx(
         excess_capture(twelve, target, e, 20)
     ), "excess against the expected counts the model knew at the origin"
 
 
 def _table(n=8, **cols):
-    base = {"rank": np.arange(1, n + 1), "p_now_exceed_1_25": np.full(n, 0.95),
-            "p_now_exceed_1": np.full(n, 0.99), "trend": ["持平"] * n, "emerging": [False] * n}  # fmt: skip
+    base = {
+        "rank": np.arange(1, n + 1),
+        "p_now_exceed_1_25": np.full(n, 0.95),
+        "p_now_exceed_1": np.full(n, 0.99),
+        "trend": ["持平"] * n,
+        "emerging": [False] * n,
+    }
     base |= cols
     base["rise_kind"] = ["risk" if e else "" for e in base["emerging"]]
     return pd.DataFrame(base)
 
 
 def test_tier_two_is_the_budget_among_the_likely_elevated_and_a_falling_village_waits():
-    t = _table(p_now_exceed_1_25=[0.99, 0.5, 0.9, 0.95, 0.9, 0.3, 0.2, 0.1],
-               p_now_exceed_1=[1, 0.9, 1, 1, 1, 0.85, 0.5, 0.4],
-               trend=["持平", "持平", "下降", "上升", "持平", "持平", "持平", "持平"],
-               emerging=[False] * 7 + [True])  # fmt: skip
+    t = _table(
+        p_now_exceed_1_25=[0.99, 0.5, 0.9, 0.95, 0.9, 0.3, 0.2, 0.1],
+        p_now_exceed_1=[1, 0.9, 1, 1, 1, 0.85, 0.5, 0.4],
+        trend=["持平", "持平", "下降", "上升", "持平", "持平", "持平", "持平"],
+        emerging=[False] * 7 + [True],
+    )
     tiers = priority.assign_tiers(t, priority.PriorityParams(budget=2, watch_size=3))
     # rank 1 and 4 (rank 2 is not likely elevated; rank 3 is falling)
     assert tiers.tolist()[:4] == [2, 1, 1, 2]
@@ -126,12 +166,29 @@ def test_a_village_in_an_alarmed_neighbourhood_shows_its_own_rise_not_the_window
     r = priority.own_rise(early)
     assert r["own_oe"].iloc[0] == pytest.approx(2.0) and r["own_oe_low"].iloc[0] > 1.0
     assert np.isnan(r["own_oe"].iloc[1]) and r["own_oe_low"].iloc[2] == 0.0
-    row = pd.Series({"rr_now_mean": 0.7, "rr_now_low": 0.5, "rr_now_high": 0.95,
-                     "p_now_exceed_1_25": 0.001, "excess_next_mean": -1.0, "excess_next_low": -2.0,
-                     "excess_next_high": 0.1, "trend": "持平", "p_rising": 0.5, "tier": 1,
-                     "emerging": True, "rise_kind": "risk", "onset": "2020Q3", "own_oe": 1.1, "own_oe_low": 0.6,
-                     "own_oe_high": 1.9, "hard_to_reach": False, "under_reporting": False,
-                     "hotspot": True})  # fmt: skip
+    row = pd.Series(
+        {
+            "rr_now_mean": 0.7,
+            "rr_now_low": 0.5,
+            "rr_now_high": 0.95,
+            "p_now_exceed_1_25": 0.001,
+            "excess_next_mean": -1.0,
+            "excess_next_low": -2.0,
+            "excess_next_high": 0.1,
+            "trend": "持平",
+            "p_rising": 0.5,
+            "tier": 1,
+            "emerging": True,
+            "rise_kind": "risk",
+            "onset": "2020Q3",
+            "own_oe": 1.1,
+            "own_oe_low": 0.6,
+            "own_oe_high": 1.9,
+            "hard_to_reach": False,
+            "under_reporting": False,
+            "hotspot": True,
+        }
+    )
     text = priority._reasons(row, priority.PriorityParams())
     assert "0.7 倍" in text and "< 1%" in text and "本里自那時起事件為過去水準的 1.1 倍" in text
     assert "0.6–1.9" in text and "熱點" not in text and "下一季" not in text
@@ -139,6 +196,7 @@ def test_a_village_in_an_alarmed_neighbourhood_shows_its_own_rise_not_the_window
     row = pd.Series({**row.to_dict(), "trend": L.TREND_LABELS["falling"], "p_rising": 0.03})
     falling = priority._reasons(row, priority.PriorityParams())
     assert "近一年下降" in falling and "3%" in falling
-    campaign = priority._reasons(pd.Series({**row.to_dict(), "rise_kind": "reporting"}),
-                                 priority.PriorityParams())  # fmt: skip
+    campaign = priority._reasons(
+        pd.Series({**row.to_dict(), "rise_kind": "reporting"}), priority.PriorityParams()
+    )
     assert "通報來源變化" in campaign and "本里自那時起" not in campaign

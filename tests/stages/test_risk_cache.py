@@ -147,8 +147,12 @@ def test_kept_draws_skip_villages_without_a_fit():
 
     from dv_analysis.stages.risk import draws_table
 
-    t = pd.DataFrame({"villcode": ["a", "b", "c"],
-                      "rr_now_draws": [np.array([1.0, 2.0], np.float32), np.nan, np.array([0.5, 0.7])]})  # fmt: skip
+    t = pd.DataFrame(
+        {
+            "villcode": ["a", "b", "c"],
+            "rr_now_draws": [np.array([1.0, 2.0], np.float32), np.nan, np.array([0.5, 0.7])],
+        }
+    )
     out = draws_table(t)
     assert out["villcode"].tolist() == ["a", "a", "c", "c"] and out["draw"].tolist() == [0, 1, 0, 1]
     assert out["rr_now"].tolist() == pytest.approx([1.0, 2.0, 0.5, 0.7])

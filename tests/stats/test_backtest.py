@@ -54,8 +54,17 @@ def _origins(values: dict[str, list[float]]) -> pd.DataFrame:
     rows = []
     for name, series in values.items():
         for origin, v in enumerate(series):
-            rows.append({"origin": f"q{origin}", "ranking": name, "k": 20, "excess_capture": v,
-                         "hit_rate": v / 2, "pai": 2.0, "pei": v})  # fmt: skip
+            rows.append(
+                {
+                    "origin": f"q{origin}",
+                    "ranking": name,
+                    "k": 20,
+                    "excess_capture": v,
+                    "hit_rate": v / 2,
+                    "pai": 2.0,
+                    "pei": v,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -63,11 +72,13 @@ def test_nested_selection_chooses_on_early_origins_and_scores_on_late_ones():
     """'a' is best early and 'b' late: the default is 'a' (chosen early), and the table
     reports 'a' on the late origins only, where 'b' beat it; a naive list ('n') is compared
     but never chosen, however good it is."""
-    bt = _origins({
-        "a": [0.9, 0.9, 0.5, 0.5],
-        "b": [0.6, 0.6, 0.7, 0.8],
-        "n": [0.99, 0.99, 0.99, 0.99],
-    })  # fmt: skip
+    bt = _origins(
+        {
+            "a": [0.9, 0.9, 0.5, 0.5],
+            "b": [0.6, 0.6, 0.7, 0.8],
+            "n": [0.99, 0.99, 0.99, 0.99],
+        }
+    )
     default, table = nested_selection(bt, 20, ["a", "b"], "excess_capture", seed=0)
     assert default == "a"
     t = table.set_index("ranking")
@@ -80,8 +91,9 @@ def test_nested_selection_chooses_on_early_origins_and_scores_on_late_ones():
 
 
 def test_score_rankings_has_every_ranking_and_k():
-    t = score_rankings({"a": [1, 2, 3], "b": [3, 2, 1]}, [0, 0, 9], [1, 1, 1], [1.0, 1.0, 1.0],
-                       ks=(1, 2))  # fmt: skip
+    t = score_rankings(
+        {"a": [1, 2, 3], "b": [3, 2, 1]}, [0, 0, 9], [1, 1, 1], [1.0, 1.0, 1.0], ks=(1, 2)
+    )
     assert len(t) == 4
     row = t.set_index(["ranking", "k"]).loc[("a", 1)]
     assert row["hit_rate"] == 1.0 and row["pei"] == 1.0 and row["excess_capture"] == 1.0

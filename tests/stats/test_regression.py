@@ -91,13 +91,22 @@ def test_a_covariate_missing_for_some_villages_is_left_out_of_the_prediction():
     village, without that covariate, and says so (it used to stop: exog contains nans)."""
     rng = np.random.default_rng(3)
     panel = pd.DataFrame(
-        [{"villcode": v, "period": f"P{q:02d}", "incidents": rng.poisson(3 + v % 5),
-          "pop_total": 5000} for q in range(12) for v in range(60)]
-    )  # fmt: skip
+        [
+            {
+                "villcode": v,
+                "period": f"P{q:02d}",
+                "incidents": rng.poisson(3 + v % 5),
+                "pop_total": 5000,
+            }
+            for q in range(12)
+            for v in range(60)
+        ]
+    )
     access = rng.normal(size=60)
     access[30:] = np.nan  # one city's villages only
-    static = pd.DataFrame({"villcode": range(60), "access_index": access,
-                           "share_over_64": rng.uniform(0.1, 0.2, 60)})  # fmt: skip
+    static = pd.DataFrame(
+        {"villcode": range(60), "access_index": access, "share_over_64": rng.uniform(0.1, 0.2, 60)}
+    )
     table = M.lag_table(panel, static)
     scores, notes = M.predict_next_quarter(table, test_quarters=3)
     assert list(scores["model"]) == ["naive", "poisson_glm", "gbm"] and scores["mae"].notna().all()

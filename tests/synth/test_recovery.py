@@ -96,13 +96,24 @@ def test_outreach_recovery_by_hand(tmp_path):
     from dv_analysis.config import Settings
     from dv_analysis.synth.recovery import outreach_recovery
 
-    s = Settings.from_args(raw_dir=tmp_path / "raw", clean_dir=tmp_path / "clean",
-                           reports_dir=tmp_path / "reports", truth_dir=tmp_path / "truth")  # fmt: skip
+    s = Settings.from_args(
+        raw_dir=tmp_path / "raw",
+        clean_dir=tmp_path / "clean",
+        reports_dir=tmp_path / "reports",
+        truth_dir=tmp_path / "truth",
+    )
     ids = list("abcdefgh")
     rr = [3.0, 2.0, 1.8, 1.2, 0.8, 1.5, 0.9, 1.0]  # excess (RR − 1) × 10: a 20, b 10, c 8, f 5, d 2
     s.truth_city_dir.mkdir(parents=True)
-    pd.DataFrame({"period": "2020Q4", "villcode": ids, "relative_risk": rr,
-                  "expected_true": 10.0, "pop_total": 1000}).to_parquet(s.truth_city_dir / truth.VILLAGE_TRUTH_FILE)  # fmt: skip
+    pd.DataFrame(
+        {
+            "period": "2020Q4",
+            "villcode": ids,
+            "relative_risk": rr,
+            "expected_true": 10.0,
+            "pop_total": 1000,
+        }
+    ).to_parquet(s.truth_city_dir / truth.VILLAGE_TRUTH_FILE)
     clusters = [
         {"type": "ended", "villcodes": ["a", "c"]},
         {"type": "ramp", "villcodes": ["b", "e", "g"]},
@@ -110,10 +121,18 @@ def test_outreach_recovery_by_hand(tmp_path):
     (s.truth_city_dir / truth.PARAMS_FILE).write_text(json.dumps({"clusters": clusters}))
     paths = s.period("2020Q4")
     paths.village_priority.parent.mkdir(parents=True)
-    pd.DataFrame({"villcode": ids, "tier": [2, 1, 2, 1, 0, 0, 0, 0], "emerging": False,
-                  "rise_kind": None, "p_now_exceed_1_25": 0.9}).to_parquet(paths.village_priority)  # fmt: skip
-    pd.DataFrame({"period": "2020Q4", "villcode": ids, "incidents": range(8),
-                  "pop_total": 1000}).to_parquet(paths.village_panel)  # fmt: skip
+    pd.DataFrame(
+        {
+            "villcode": ids,
+            "tier": [2, 1, 2, 1, 0, 0, 0, 0],
+            "emerging": False,
+            "rise_kind": None,
+            "p_now_exceed_1_25": 0.9,
+        }
+    ).to_parquet(paths.village_priority)
+    pd.DataFrame(
+        {"period": "2020Q4", "villcode": ids, "incidents": range(8), "pop_total": 1000}
+    ).to_parquet(paths.village_panel)
     row = outreach_recovery(s, "2020Q4", budget=1)
     assert row["tier2_precision"] == 0.5 and row["faded_in_tier2"] == 2, row
     assert row["faded_not_elevated_in_tier2"] == 1, row

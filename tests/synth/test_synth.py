@@ -90,9 +90,16 @@ def test_every_kind_of_mess_is_present(year_of_data):
     assert set(truth["coords"]) == {"lonlat", "twd97"}
     injected = set(";".join(truth["injected"]).split(";")) - {""}
     assert injected >= {
-        "missing_id", "fullwidth_date", "bad_date", "incident_after_notification", "out_of_city",
-        "unlocatable", "duplicate_exact", "duplicate_cross_file", "reexport_previous",
-    }  # fmt: skip
+        "missing_id",
+        "fullwidth_date",
+        "bad_date",
+        "incident_after_notification",
+        "out_of_city",
+        "unlocatable",
+        "duplicate_exact",
+        "duplicate_cross_file",
+        "reexport_previous",
+    }
     raw = pd.concat(read_raw_file(f).frame for f in sorted((s.raw_dir / "2020Q4").iterdir()))
     assert raw["city_raw"].str.contains("台").any() and raw["city_raw"].str.contains("臺").any()
     assert raw["code_raw"].str.contains("-").any()

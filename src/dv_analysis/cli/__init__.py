@@ -67,8 +67,12 @@ def _add_synth(sub) -> None:
     s.add_argument("--start", default="2015Q1", help="first quarter, e.g. 2015Q1")
     s.add_argument("--end", default="2020Q4", help="last quarter, e.g. 2020Q4")
     s.add_argument("--seed", type=int, default=42, help="random seed (same seed, same files)")
-    s.add_argument("--scale", type=float, default=1.0,
-                   help="volume relative to realistic (1.0 ≈ 13,000 notifications a year for Taipei)")  # fmt: skip
+    s.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="volume relative to realistic (1.0 ≈ 13,000 notifications a year for Taipei)",
+    )
     _dirs(s, "public", "raw", "truth")
     s.set_defaults(func=_synth)
 
@@ -115,13 +119,18 @@ def _add_hotspots(sub) -> None:
     h = sub.add_parser("hotspots", help="hotspot statistics for any polygon file or point CSV")
     h.add_argument("input", help="GeoPackage, GeoJSON, shapefile, or CSV with x and y columns")
     h.add_argument("--count", required=True, help="column with the counts")
-    h.add_argument("--population", default=None,
-                   help="column with the population (rates are EB-smoothed)")  # fmt: skip
+    h.add_argument(
+        "--population", default=None, help="column with the population (rates are EB-smoothed)"
+    )
     h.add_argument("--id", default=None, help="column identifying the areas")
-    h.add_argument("--weights", default=None,
-                   help="queen (polygon default), rook, distance:D or knn:K (point default knn:6)")  # fmt: skip
-    h.add_argument("--permutations", type=int, default=9999,
-                   help="permutations for the local tests")  # fmt: skip
+    h.add_argument(
+        "--weights",
+        default=None,
+        help="queen (polygon default), rook, distance:D or knn:K (point default knn:6)",
+    )
+    h.add_argument(
+        "--permutations", type=int, default=9999, help="permutations for the local tests"
+    )
     h.add_argument("--seed", type=int, default=42, help="random seed")
     h.add_argument("--alpha", type=float, default=0.05, help="significance after FDR control")
     h.add_argument("--out", required=True, help="output CSV, one row per area")
@@ -132,9 +141,15 @@ def _hotspots(args: argparse.Namespace) -> None:
     from dv_analysis.cli.any_layer import analyse_file
 
     table, res = analyse_file(
-        args.input, args.count, args.population, args.id, args.weights, args.permutations,
-        args.seed, args.alpha,
-    )  # fmt: skip
+        args.input,
+        args.count,
+        args.population,
+        args.id,
+        args.weights,
+        args.permutations,
+        args.seed,
+        args.alpha,
+    )
     table.to_csv(args.out, index=False, encoding="utf-8-sig")
     m = res.moran_rate
     print(f"global Moran's I = {m.I:.6f} (z = {m.z_norm:.2f}, pseudo p = {m.p_sim})")
@@ -180,8 +195,12 @@ def _add_smooth(sub) -> None:
         help="laplace (default: nested Laplace, seconds) or nuts (NumPyro's NUTS, the"
         " reference; minutes)",
     )
-    m.add_argument("--draws", type=int, default=1000,
-                   help="kept draws per chain (4 chains; laplace: 4 × this many draws)")  # fmt: skip
+    m.add_argument(
+        "--draws",
+        type=int,
+        default=1000,
+        help="kept draws per chain (4 chains; laplace: 4 × this many draws)",
+    )
     m.add_argument("--warmup", type=int, default=500, help="warm-up iterations per chain (nuts)")
     m.add_argument("--seed", type=int, default=42, help="random seed (same seed, same numbers)")
     m.add_argument(
@@ -202,31 +221,48 @@ def _smooth(args: argparse.Namespace) -> None:
         return _smooth_panel(args)
 
     table, fit = smooth_file(
-        args.input, args.count, args.id, args.population, args.expected, tuple(args.covariate),
-        args.weights, args.draws, args.warmup, seed=args.seed, engine=args.engine,
-    )  # fmt: skip
+        args.input,
+        args.count,
+        args.id,
+        args.population,
+        args.expected,
+        tuple(args.covariate),
+        args.weights,
+        args.draws,
+        args.warmup,
+        seed=args.seed,
+        engine=args.engine,
+    )
     table.to_csv(args.out, index=False, encoding="utf-8-sig")
     if args.summary:
         Path(args.summary).write_text(json.dumps(fit.summary(), ensure_ascii=False, indent=1))
     d, h = fit.diagnostics, fit.hyperparameters
-    print(f"BYM2 ({args.engine}) on {len(table)} areas: sigma {h['sigma']['mean']:.3f}, "
-          f"rho {h['rho']['mean']:.3f}; {_bym2_checks(d)}")  # fmt: skip
+    print(
+        f"BYM2 ({args.engine}) on {len(table)} areas: sigma {h['sigma']['mean']:.3f}, "
+        f"rho {h['rho']['mean']:.3f}; {_bym2_checks(d)}"
+    )
     if not fit.ok:
-        hint = ("raise --draws and --warmup" if args.engine == "nuts"
-                else "try --engine nuts")  # fmt: skip
-        print(f"WARNING: the fit missed its checks ({_bym2_checks(d)}): do not use these "
-              f"numbers; {hint}", file=sys.stderr)  # fmt: skip
+        hint = "raise --draws and --warmup" if args.engine == "nuts" else "try --engine nuts"
+        print(
+            f"WARNING: the fit missed its checks ({_bym2_checks(d)}): do not use these "
+            f"numbers; {hint}",
+            file=sys.stderr,
+        )
     print(f"wrote {len(table)} rows to {args.out}")
 
 
 def _bym2_checks(d: dict) -> str:
     """A pooled BYM2 fit's checks in one line, for either engine."""
     if d.get("engine") == "laplace":
-        return (f"θ search converged {d['theta_search_converged']}, grid edge mass "
-                f"{d['edge_mass']:.3f} (limit 0.01), importance ESS share "
-                f"{d['importance_ess_share']:.2f} (limit 0.10)")  # fmt: skip
-    return (f"R-hat max {d['rhat_max']:.3f} (limit 1.01), bulk ESS min "
-            f"{d['ess_bulk_min']:.0f} (limit 400)")  # fmt: skip
+        return (
+            f"θ search converged {d['theta_search_converged']}, grid edge mass "
+            f"{d['edge_mass']:.3f} (limit 0.01), importance ESS share "
+            f"{d['importance_ess_share']:.2f} (limit 0.10)"
+        )
+    return (
+        f"R-hat max {d['rhat_max']:.3f} (limit 1.01), bulk ESS min "
+        f"{d['ess_bulk_min']:.0f} (limit 400)"
+    )
 
 
 def _smooth_panel(args: argparse.Namespace) -> None:
@@ -245,19 +281,30 @@ def _smooth_panel(args: argparse.Namespace) -> None:
             " fitted by nested Laplace here (NUTS: dv-analysis run -p engine nuts)"
         )
     table, summary = smooth_panel_file(
-        args.input, args.count, args.id, args.time, args.population, args.expected,
-        args.weights, seed=args.seed,
-    )  # fmt: skip
+        args.input,
+        args.count,
+        args.id,
+        args.time,
+        args.population,
+        args.expected,
+        args.weights,
+        seed=args.seed,
+    )
     table.to_csv(args.out, index=False, encoding="utf-8-sig")
     if args.summary:
         Path(args.summary).write_text(json.dumps(summary, ensure_ascii=False, indent=1))
     h, d = summary["hyperparameters"], summary["diagnostics"]
-    print(f"space-time model on {len(table)} areas × {len(summary['periods'])} periods:"
-          f" sigma {h['sigma']['mean']:.3f}, rho {h['rho']['mean']:.3f},"
-          f" sigma_delta {h['sigma_delta']['mean']:.3f}, sigma_eps {h['sigma_eps']['mean']:.3f}")  # fmt: skip
+    print(
+        f"space-time model on {len(table)} areas × {len(summary['periods'])} periods:"
+        f" sigma {h['sigma']['mean']:.3f}, rho {h['rho']['mean']:.3f},"
+        f" sigma_delta {h['sigma_delta']['mean']:.3f}, sigma_eps {h['sigma_eps']['mean']:.3f}"
+    )
     if not d.get("ok", True):
-        print(f"WARNING: the fit missed its checks ({d.get('message', '')}): do not use these"
-              " numbers", file=sys.stderr)  # fmt: skip
+        print(
+            f"WARNING: the fit missed its checks ({d.get('message', '')}): do not use these"
+            " numbers",
+            file=sys.stderr,
+        )
     print(f"wrote {len(table)} rows to {args.out}")
 
 
@@ -267,10 +314,10 @@ def _add_audit(sub) -> None:
         "audit", help="check staff/ and public/ of a period's reports for disclosure problems"
     )
     a.add_argument("folder", help="a period's report folder, e.g. reports/2020Q4")
-    a.set_defaults(func=audit_run)
+    a.set_defaults(func=_audit)
 
 
-def audit_run(args: argparse.Namespace) -> None:
+def _audit(args: argparse.Namespace) -> None:
     from dv_analysis.disclosure import check
 
     manifest = Path(args.folder) / "manifest.json"
@@ -286,22 +333,41 @@ def _add_run(sub) -> None:
     r = sub.add_parser(
         "run", help="run every notebook for a period (or a range) and render the staff pages"
     )
-    r.add_argument("--period", required=True,
-                   help="quarter, e.g. 2020Q4, or a range 2016Q1:2020Q4 (unchanged periods are skipped)")  # fmt: skip
-    r.add_argument("--jobs", type=int, default=None,
-                   help="notebooks or quarters run at once: of one quarter, those that do not read each other; of a range, quarters after cleaning (default: the cores, at most 4)")  # fmt: skip
-    r.add_argument("--force", action="store_true",
-                   help="recompute periods even when their inputs, code and parameters are unchanged")  # fmt: skip
+    r.add_argument(
+        "--period",
+        required=True,
+        help="quarter, e.g. 2020Q4, or a range 2016Q1:2020Q4 (unchanged periods are skipped)",
+    )
+    r.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="notebooks or quarters run at once: of one quarter, those that do not read each other; of a range, quarters after cleaning (default: the cores, at most 4)",
+    )
+    r.add_argument(
+        "--force",
+        action="store_true",
+        help="recompute periods even when their inputs, code and parameters are unchanged",
+    )
     _city(r)
     r.add_argument("--seed", type=int, default=42, help="random seed for permutation tests")
     r.add_argument("--quiet", action="store_true", help="no progress output")
-    r.add_argument("--public-level", choices=("district", "village"), default=None,
-                   help="what the public tier publishes: district (default) or village"
-                        " (a deliberate choice, recorded in the manifest; docs/reports.md)")  # fmt: skip
     r.add_argument(
-        "-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+        "--public-level",
+        choices=("district", "village"),
+        default=None,
+        help="what the public tier publishes: district (default) or village"
+        " (a deliberate choice, recorded in the manifest; docs/reports.md)",
+    )
+    r.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
         help="another notebook parameter, e.g. -p permutations 999 (values are Python literals or text)",
-    )  # fmt: skip
+    )
     _dirs(r, "public", "raw", "clean", "reports")
     r.set_defaults(func=_run)
 
@@ -314,9 +380,15 @@ def _run(args: argparse.Namespace) -> None:
         extra["public_level"] = args.public_level
     start, _, end = args.period.partition(":")
     run_range(
-        _settings(args), start, end or start, seed=args.seed, force=args.force,
-        progress=not args.quiet, extra_parameters=extra, jobs=args.jobs or default_jobs(),
-    )  # fmt: skip
+        _settings(args),
+        start,
+        end or start,
+        seed=args.seed,
+        force=args.force,
+        progress=not args.quiet,
+        extra_parameters=extra,
+        jobs=args.jobs or default_jobs(),
+    )
 
 
 def _add_plan(sub) -> None:
@@ -330,8 +402,12 @@ def _add_plan(sub) -> None:
     p.add_argument(
         "--new-sites", type=int, default=None, help="new service centres to place (default 2)"
     )
-    p.add_argument("--threshold-min", type=float, default=None,
-                   help="minutes within which a village counts as reached (default 30)")  # fmt: skip
+    p.add_argument(
+        "--threshold-min",
+        type=float,
+        default=None,
+        help="minutes within which a village counts as reached (default 30)",
+    )
     p.add_argument("--staff", type=int, default=None, help="social workers to share (default 97)")
     p.add_argument(
         "--candidates", default=None, help="CSV of candidate sites: name, lon, lat (WGS84)"
@@ -351,17 +427,34 @@ def _plan(args: argparse.Namespace) -> None:
     settings = _settings(args)
     paths = settings.period(args.period)
     if not paths.village_risk_draws.exists() or not paths.village_priority.exists():
-        raise MissingInputError(f"{args.period}: no village risk or outreach list in {paths.clean};"
-                         f" run `dv-analysis run --period {args.period}` first")  # fmt: skip
-    extra = {k: v for k, v in (("new_sites", args.new_sites), ("threshold_min", args.threshold_min),
-                               ("staff", args.staff), ("candidates", args.candidates),
-                               ("staffing", args.staffing)) if v is not None}  # fmt: skip
+        raise MissingInputError(
+            f"{args.period}: no village risk or outreach list in {paths.clean};"
+            f" run `dv-analysis run --period {args.period}` first"
+        )
+    extra = {
+        k: v
+        for k, v in (
+            ("new_sites", args.new_sites),
+            ("threshold_min", args.threshold_min),
+            ("staff", args.staff),
+            ("candidates", args.candidates),
+            ("staffing", args.staffing),
+        )
+        if v is not None
+    }
     for key in ("candidates", "staffing"):
         if key in extra:
             extra[key] = str(Path(extra[key]).resolve())
     seed, before = _run_parameters(paths)
-    run(settings, args.period, notebooks=("06_service_plan.ipynb",), seed=seed,
-        extra_parameters={**before, **extra}, progress=not args.quiet, force=True)  # fmt: skip
+    run(
+        settings,
+        args.period,
+        notebooks=("06_service_plan.ipynb",),
+        seed=seed,
+        extra_parameters={**before, **extra},
+        progress=not args.quiet,
+        force=True,
+    )
 
 
 def _run_parameters(paths) -> tuple[int, dict]:

@@ -145,8 +145,18 @@ def smooth_file(
         raw = g[list(covariates)].apply(pd.to_numeric, errors="coerce")
         x = (raw - raw.mean()) / raw.std()
     adjacency = adjacency_matrix(neighbours, ids)
-    fit = pooled.fit(y.to_numpy(int), e, adjacency, x, engine=engine, chains=chains,
-                     warmup=warmup, draws=draws, seed=seed, ids=ids)  # fmt: skip
+    fit = pooled.fit(
+        y.to_numpy(int),
+        e,
+        adjacency,
+        x,
+        engine=engine,
+        chains=chains,
+        warmup=warmup,
+        draws=draws,
+        seed=seed,
+        ids=ids,
+    )
     if raw is not None:
         fit.fixed_effects_standardised = fit.fixed_effects
         fit.fixed_effects = original_scale(fit.fixed_draws, raw.mean(), raw.std())
@@ -198,8 +208,10 @@ def _panel_arrays(g, path, count, id_col, time_col, population, expected):
     yw = wide.pivot(index="id", columns="t", values="y").reindex(index=area_ids, columns=periods)
     if yw.isna().any().any():
         i, t = np.argwhere(yw.isna().to_numpy())[0]
-        raise InputError(f"{path}: area {area_ids[i]!r} has no row for period {periods[t]!r}"
-                         " (a panel needs every area in every period)")  # fmt: skip
+        raise InputError(
+            f"{path}: area {area_ids[i]!r} has no row for period {periods[t]!r}"
+            " (a panel needs every area in every period)"
+        )
     ew = wide.pivot(index="id", columns="t", values="e").reindex(index=area_ids, columns=periods)
     return pd.Index(area_ids), periods, yw.to_numpy(int), ew.to_numpy(float)
 
@@ -238,12 +250,27 @@ def smooth_panel_file(
     k = min(now_periods, len(periods) // 2) or 1  # as summarise_draws reads "now"
     table = spacetime.summarise_draws(fit.log_rr(panel), e[:, -k:].mean(1), now_periods)
     table.insert(0, id_col, ids)
-    keep = [id_col, "rr_mean", "rr_low", "rr_high", "p_exceed_1", "rr_now_mean", "rr_now_low",
-            "rr_now_high", "p_now_exceed_1", "p_now_exceed_1_5", "p_rising", "trend"]  # fmt: skip
-    summary = {"model": "space-time (BYM2 + RW1 per area + iid), nested Laplace",
-               "periods": periods, "now_periods": k,
-               "hyperparameters": fit.hyperparameters,
-               "diagnostics": fit.diagnostics}  # fmt: skip
+    keep = [
+        id_col,
+        "rr_mean",
+        "rr_low",
+        "rr_high",
+        "p_exceed_1",
+        "rr_now_mean",
+        "rr_now_low",
+        "rr_now_high",
+        "p_now_exceed_1",
+        "p_now_exceed_1_5",
+        "p_rising",
+        "trend",
+    ]
+    summary = {
+        "model": "space-time (BYM2 + RW1 per area + iid), nested Laplace",
+        "periods": periods,
+        "now_periods": k,
+        "hyperparameters": fit.hyperparameters,
+        "diagnostics": fit.diagnostics,
+    }
     return table[keep], summary
 
 

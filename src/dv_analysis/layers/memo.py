@@ -35,9 +35,15 @@ log = logging.getLogger(__name__)
 
 #: The modules whose source is in every key (files of this package).
 KEYED_SOURCES = (
-    "join.py", "boundaries.py", "population.py", "vital_events.py", "points.py",
-    "village_tables.py", "names.py", "memo.py",
-)  # fmt: skip
+    "join.py",
+    "boundaries.py",
+    "population.py",
+    "vital_events.py",
+    "points.py",
+    "village_tables.py",
+    "names.py",
+    "memo.py",
+)
 
 
 @functools.cache

@@ -73,8 +73,9 @@ def load_population(
     path = settings.population_file(month)
     city = city_filter(settings.city if city is None else city)
     files = [path, settings.boundaries_file]
-    return memo.kept("population", files, (month, city),
-                     lambda: _read_population(settings, month, city))  # fmt: skip
+    return memo.kept(
+        "population", files, (month, city), lambda: _read_population(settings, month, city)
+    )
 
 
 def _read_population(settings: Settings, month: str, city: str | None) -> pd.DataFrame:
@@ -101,9 +102,15 @@ def _read_population(settings: Settings, month: str, city: str | None) -> pd.Dat
     else:
         df["_code"] = df["register_code"]
     df = match_villages(
-        df, b, layer=f"population {month}", code_col="_code", city_col="_city",
-        district_col="_district", village_col="village", label_cols=("area", "village"),
-    ).drop(columns=["_city", "_district", "_code"])  # fmt: skip
+        df,
+        b,
+        layer=f"population {month}",
+        code_col="_code",
+        city_col="_city",
+        district_col="_district",
+        village_col="village",
+        label_cols=("area", "village"),
+    ).drop(columns=["_city", "_district", "_code"])
     df = reassign_unmatched_population(df, b)
     df["month"] = month
     return df
@@ -128,6 +135,54 @@ def _largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
     return out
 
 
+def _district_gifts(unmatched, matched, boundaries) -> tuple[pd.DataFrame | None, int]:
+    """What each polygon receives from its district's unmatched register villages (by
+    villcode, summed), and the people of districts without any polygon."""
+    own = matched.groupby("villcode")["pop_total"].sum()
+    has_own = set(own.index)
+    codes = boundaries["villcode"].to_numpy(dtype=object)  # plain strings: fast to look up
+    by_town = pd.Series(np.arange(len(codes))).groupby(np.array([c[:8] for c in codes])).indices
+    gifts, kept_out = [], 0
+    for town, g in unmatched.groupby(unmatched["register_code"].str[:8], sort=True):
+        polys = codes[by_town.get(town, [])]  # in boundary order
+        if not len(polys):
+            kept_out += int(g["pop_total"].sum())
+            continue
+        empty = np.array([v for v in polys if v not in has_own], dtype=object)
+        if len(empty):
+            targets, weights = empty, np.ones(len(empty))
+        else:
+            targets = polys
+            weights = own.reindex(targets).fillna(0).to_numpy(float) + 1.0
+        gift = pd.DataFrame(
+            {c: _largest_remainder(int(g[c].sum()), weights) for c in POPULATION_COUNTS}
+        )
+        gift["villcode"], gift["area"] = targets, g["area"].iloc[0]
+        gifts.append(gift)
+    if not gifts:
+        return None, kept_out
+    gift = pd.concat(gifts, ignore_index=True)
+    gift = gift.groupby("villcode").agg({**{c: "sum" for c in POPULATION_COUNTS}, "area": "first"})
+    gift["pop_reassigned"] = gift["pop_total"]
+    return gift, kept_out
+
+
+def _receive(df: pd.DataFrame, gift: pd.DataFrame, matched: pd.DataFrame) -> pd.DataFrame:
+    """The register table with the gifts added: to a polygon's own row, or as a new row
+    (``match_method`` ``reassigned``) for a polygon without one."""
+    into = df["in_boundaries"] & df["villcode"].isin(gift.index)
+    add = gift.reindex(df.loc[into, "villcode"])
+    for c in (*POPULATION_COUNTS, "pop_reassigned"):
+        df.loc[into, c] = df.loc[into, c].to_numpy() + add[c].to_numpy()
+    fresh = gift[~gift.index.isin(matched["villcode"])].reset_index()
+    if len(fresh):
+        fresh = fresh.assign(
+            register_code=None, village="", in_boundaries=True, match_method="reassigned"
+        )
+        df = pd.concat([df, fresh[[c for c in df.columns if c in fresh]]], ignore_index=True)
+    return df
+
+
 def reassign_unmatched_population(df: pd.DataFrame, boundaries: pd.DataFrame) -> pd.DataFrame:
     """The rule for register villages that the boundary vintage does not have.
 
@@ -150,43 +205,9 @@ def reassign_unmatched_population(df: pd.DataFrame, boundaries: pd.DataFrame) ->
     if unmatched.empty:
         return df
     matched = df[df["in_boundaries"]]
-    own = matched.groupby("villcode")["pop_total"].sum()
-    has_own = set(own.index)
-    codes = boundaries["villcode"].to_numpy(dtype=object)  # plain strings: fast to look up
-    by_town = pd.Series(np.arange(len(codes))).groupby(np.array([c[:8] for c in codes])).indices
-    gifts, kept_out = [], 0
-    for town, g in unmatched.groupby(unmatched["register_code"].str[:8], sort=True):
-        polys = codes[by_town.get(town, [])]  # in boundary order
-        if not len(polys):
-            kept_out += int(g["pop_total"].sum())
-            continue
-        empty = np.array([v for v in polys if v not in has_own], dtype=object)
-        if len(empty):
-            targets, weights = empty, np.ones(len(empty))
-        else:
-            targets = polys
-            weights = own.reindex(targets).fillna(0).to_numpy(float) + 1.0
-        gift = pd.DataFrame(
-            {c: _largest_remainder(int(g[c].sum()), weights) for c in POPULATION_COUNTS}
-        )
-        gift["villcode"], gift["area"] = targets, g["area"].iloc[0]
-        gifts.append(gift)
-    if gifts:
-        gift = pd.concat(gifts, ignore_index=True)
-        gift = gift.groupby("villcode").agg(
-            {**{c: "sum" for c in POPULATION_COUNTS}, "area": "first"}
-        )
-        gift["pop_reassigned"] = gift["pop_total"]
-        into = df["in_boundaries"] & df["villcode"].isin(gift.index)
-        add = gift.reindex(df.loc[into, "villcode"])
-        for c in (*POPULATION_COUNTS, "pop_reassigned"):
-            df.loc[into, c] = df.loc[into, c].to_numpy() + add[c].to_numpy()
-        fresh = gift[~gift.index.isin(matched["villcode"])].reset_index()
-        if len(fresh):
-            fresh = fresh.assign(
-                register_code=None, village="", in_boundaries=True, match_method="reassigned"
-            )
-            df = pd.concat([df, fresh[[c for c in df.columns if c in fresh]]], ignore_index=True)
+    gift, kept_out = _district_gifts(unmatched, matched, boundaries)
+    if gift is not None:
+        df = _receive(df, gift, matched)
     has_row = set(df.loc[df["in_boundaries"], "villcode"])
     if report is not None:
         moved = int(df["pop_reassigned"].sum())
@@ -198,6 +219,9 @@ def reassign_unmatched_population(df: pd.DataFrame, boundaries: pd.DataFrame) ->
         log.warning(
             "%s: %d register villages (%d people) not in the boundaries; %d people reassigned"
             " within their districts",
-            report.layer, len(unmatched), int(unmatched["pop_total"].sum()), moved,
-        )  # fmt: skip
+            report.layer,
+            len(unmatched),
+            int(unmatched["pop_total"].sum()),
+            moved,
+        )
     return df

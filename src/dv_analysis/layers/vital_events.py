@@ -127,8 +127,12 @@ def load_vital_events(
     """
     city = city_filter(settings.city if city is None else city)
     files = [f for f in map(settings.vital_events_file, months) if f.exists()]
-    return memo.kept("vital_events", [*files, settings.boundaries_file], (tuple(months), city),
-                     lambda: _read_vital_events(settings, months, city))  # fmt: skip
+    return memo.kept(
+        "vital_events",
+        [*files, settings.boundaries_file],
+        (tuple(months), city),
+        lambda: _read_vital_events(settings, months, city),
+    )
 
 
 def _read_vital_events(settings: Settings, months: list[str], city: str | None) -> pd.DataFrame:

@@ -128,7 +128,7 @@ def outreach_preview(inputs, top: int = 10) -> pd.DataFrame:
 def index_map(inputs, villages) -> str:
     """The interactive village map of the front page (HTML): risk, P(RR > 1), tier,
     reach of services and possible under-reporting, with a tooltip per village."""
-    from dv_analysis.pages.interactive import class_colours, legend, quantile_classes, village_map
+    from dv_analysis.pages.interactive import village_map
 
     v = villages[["villcode", "townname", "villname", "geometry"]].reset_index(drop=True)
     listed = [
@@ -146,38 +146,68 @@ def index_map(inputs, villages) -> str:
     feats = v[["villcode"]].merge(
         inputs.features[["villcode", "incidents_w", "rate_incidents_w"]], on="villcode", how="left"
     )
-    access = quantile_classes(pr["access_index"], L.ACCESS_LABELS, L.ACCESS_COLOURS)
-    layers = {
-        "risk": (L.MAP_LAYERS["risk"], class_colours(pr["rr_now_mean"], L.RISK_CLASSES), legend(L.RISK_CLASSES)),
-        "probability": (L.MAP_LAYERS["probability"], class_colours(pr["p_now_exceed_1"], L.PROBABILITY_CLASSES),
-                        legend(L.PROBABILITY_CLASSES)),
-        "tier": (L.MAP_LAYERS["tier"], [L.TIER_COLOURS[int(t)] if pd.notna(t) else "#e0e0e0" for t in pr["tier"]],
-                 [(L.TIER_COLOURS[k], L.TIER_LABELS[k]) for k in (2, 1, 0)]),
-        "access": (L.MAP_LAYERS["access"], class_colours(pr["access_index"], access), legend(access)),
-        "blind": (L.MAP_LAYERS["blind"], [L.BLIND_SPOT_COLOURS[bool(b)] for b in pr["under_reporting"].fillna(False)],
-                  [(L.BLIND_SPOT_COLOURS[True], "可能低報"), (L.BLIND_SPOT_COLOURS[False], "其他")]),
-    }  # fmt: skip
-    tips = []
-    for name, r, f in zip(v.itertuples(), pr.itertuples(), feats.itertuples(), strict=True):
-        lines = [f"{name.townname} {name.villname}"]
-        if pd.notna(f.incidents_w):
-            lines.append(
-                f"近四季事件 {int(f.incidents_w):,} 起，每千人每季 {f.rate_incidents_w:.2f} 起"
-            )
-        if pd.notna(r.rr_now_mean):
-            lines.append(
-                f"目前（近一年）風險 {r.rr_now_mean:.2f} 倍"
-                f"（90% 範圍 {r.rr_now_low:.2f}–{r.rr_now_high:.2f}），{r.trend}"
-            )
-            lines.append(f"高於全市的機率 {percent(r.p_now_exceed_1)}")
-        if pd.notna(r.tier):
-            lines.append(
-                f"等級：{r.tier_label}" + (f"（第 {int(r.rank)} 順位）" if r.tier == 2 else "")
-            )
-        if isinstance(r.reasons, str) and r.reasons:
-            lines.append(f"原因：{r.reasons}")
-        tips.append("\n".join(lines))
+    layers = _map_layers(pr)
+    tips = [
+        _tooltip(name, r, f)
+        for name, r, f in zip(v.itertuples(), pr.itertuples(), feats.itertuples(), strict=True)
+    ]
     return village_map(v, layers, tips, f"各里地圖 {inputs.period}")
+
+
+def _map_layers(pr: pd.DataFrame) -> dict:
+    """The map's layers: name → (title, colour of each village, legend)."""
+    from dv_analysis.pages.interactive import class_colours, legend, quantile_classes
+
+    access = quantile_classes(pr["access_index"], L.ACCESS_LABELS, L.ACCESS_COLOURS)
+    return {
+        "risk": (
+            L.MAP_LAYERS["risk"],
+            class_colours(pr["rr_now_mean"], L.RISK_CLASSES),
+            legend(L.RISK_CLASSES),
+        ),
+        "probability": (
+            L.MAP_LAYERS["probability"],
+            class_colours(pr["p_now_exceed_1"], L.PROBABILITY_CLASSES),
+            legend(L.PROBABILITY_CLASSES),
+        ),
+        "tier": (
+            L.MAP_LAYERS["tier"],
+            [L.TIER_COLOURS[int(t)] if pd.notna(t) else "#e0e0e0" for t in pr["tier"]],
+            [(L.TIER_COLOURS[k], L.TIER_LABELS[k]) for k in (2, 1, 0)],
+        ),
+        "access": (
+            L.MAP_LAYERS["access"],
+            class_colours(pr["access_index"], access),
+            legend(access),
+        ),
+        "blind": (
+            L.MAP_LAYERS["blind"],
+            [L.BLIND_SPOT_COLOURS[bool(b)] for b in pr["under_reporting"].fillna(False)],
+            [(L.BLIND_SPOT_COLOURS[True], "可能低報"), (L.BLIND_SPOT_COLOURS[False], "其他")],
+        ),
+    }
+
+
+def _tooltip(name, r, f) -> str:
+    """One village's tooltip: its name, counts, present risk, tier and reasons."""
+    lines = [f"{name.townname} {name.villname}"]
+    if pd.notna(f.incidents_w):
+        lines.append(
+            f"近四季事件 {int(f.incidents_w):,} 起，每千人每季 {f.rate_incidents_w:.2f} 起"
+        )
+    if pd.notna(r.rr_now_mean):
+        lines.append(
+            f"目前（近一年）風險 {r.rr_now_mean:.2f} 倍"
+            f"（90% 範圍 {r.rr_now_low:.2f}–{r.rr_now_high:.2f}），{r.trend}"
+        )
+        lines.append(f"高於全市的機率 {percent(r.p_now_exceed_1)}")
+    if pd.notna(r.tier):
+        lines.append(
+            f"等級：{r.tier_label}" + (f"（第 {int(r.rank)} 順位）" if r.tier == 2 else "")
+        )
+    if isinstance(r.reasons, str) and r.reasons:
+        lines.append(f"原因：{r.reasons}")
+    return "\n".join(lines)
 
 
 def trend_frame(inputs) -> pd.DataFrame:
@@ -247,8 +277,10 @@ def with_addon_notice(page: str, stage: str, kind: str, reason: str, rerun: str)
     line = L.ADDON_NOTICES[kind].format(
         name=L.ADDON_NAMES.get(stage, stage), reason=html.escape(reason), rerun=html.escape(rerun)
     )
-    block = (f'{NOTICE_START}<div class="dv-addon-notice" role="status" style="border:2px solid '
-             f'#b2182b;padding:0.6em 1em;margin:1em 0;background:#fff5f0">{line}</div>{NOTICE_END}')  # fmt: skip
+    block = (
+        f'{NOTICE_START}<div class="dv-addon-notice" role="status" style="border:2px solid '
+        f'#b2182b;padding:0.6em 1em;margin:1em 0;background:#fff5f0">{line}</div>{NOTICE_END}'
+    )
     page = without_addon_notice(page)
     return page.replace("<main>", "<main>" + block, 1) if "<main>" in page else block + page
 

@@ -100,10 +100,16 @@ def village_map(
         for k, v in layers.items()
     )
     return _TEMPLATE.format(
-        uid=uid, title=html.escape(title), w=width, h=f"{height:.0f}", paths="".join(paths),
-        borders=borders, buttons=buttons, legends=html.escape(json.dumps(legends, ensure_ascii=False)),
+        uid=uid,
+        title=html.escape(title),
+        w=width,
+        h=f"{height:.0f}",
+        paths="".join(paths),
+        borders=borders,
+        buttons=buttons,
+        legends=html.escape(json.dumps(legends, ensure_ascii=False)),
         first_legend=legends[first],
-    )  # fmt: skip
+    )
 
 
 def class_colours(values, classes) -> list[str]:

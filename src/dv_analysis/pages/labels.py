@@ -71,15 +71,26 @@ EMERGING: tuple[tuple[str, str, str], ...] = (
 EMERGING_LABELS = {cat: label for cat, label, _ in EMERGING}
 #: Emerging categories the quarterly highlights mention, in that order.
 EMERGING_HIGHLIGHTS = (
-    "new hot spot", "intensifying hot spot", "persistent hot spot", "diminishing hot spot",
-)  # fmt: skip
+    "new hot spot",
+    "intensifying hot spot",
+    "persistent hot spot",
+    "diminishing hot spot",
+)
 
 # --- Kulldorff scan ---------------------------------------------------------------------
 SCAN_COLUMNS = {
-    "cluster": "群聚", "kind": "類型", "n_areas": "里數", "centre": "中心", "observed": "觀察事件",
-    "expected": "期望事件", "relative_risk": "相對風險", "llr": "對數概似比", "p_value": "p 值",
-    "significant": "顯著", "radius_m": "半徑（公尺）",
-}  # fmt: skip
+    "cluster": "群聚",
+    "kind": "類型",
+    "n_areas": "里數",
+    "centre": "中心",
+    "observed": "觀察事件",
+    "expected": "期望事件",
+    "relative_risk": "相對風險",
+    "llr": "對數概似比",
+    "p_value": "p 值",
+    "significant": "顯著",
+    "radius_m": "半徑（公尺）",
+}
 
 SCAN_KINDS = {"most likely": "最可能的群聚", "secondary": "次要群聚"}
 YES_NO = {True: "是", False: "否"}
@@ -139,26 +150,45 @@ PREDICTION_MODEL_LABELS = {
     "gbm": "梯度提升 (Poisson)",
 }
 IRR_COLUMNS = {
-    "outcome": "案件類型", "label": "因素", "irr_per_sd": "IRR（每標準差）", "ci_low": "95% 下限",
-    "ci_high": "95% 上限", "p_value": "p 值",
-}  # fmt: skip
+    "outcome": "案件類型",
+    "label": "因素",
+    "irr_per_sd": "IRR（每標準差）",
+    "ci_low": "95% 下限",
+    "ci_high": "95% 上限",
+    "p_value": "p 值",
+}
 COMPARISON_COLUMNS = {
-    "outcome": "案件類型", "model": "模型", "aic": "AIC", "dispersion": "離散度",
-    "dispersion_meaning": "說明", "residual_moran": "殘差 Moran I",
-}  # fmt: skip
+    "outcome": "案件類型",
+    "model": "模型",
+    "aic": "AIC",
+    "dispersion": "離散度",
+    "dispersion_meaning": "說明",
+    "residual_moran": "殘差 Moran I",
+}
 PREDICTION_COLUMNS = {
-    "model": "模型", "mae": "平均絕對誤差", "rmse": "均方根誤差", "poisson_deviance": "Poisson 偏差",
-}  # fmt: skip
+    "model": "模型",
+    "mae": "平均絕對誤差",
+    "rmse": "均方根誤差",
+    "poisson_deviance": "Poisson 偏差",
+}
 HARD_TO_REACH_HOT_COLUMNS = {
-    "townname": "行政區", "villname": "里", "rate_eb": "EB 事件率", "access_index": "不便指數",
+    "townname": "行政區",
+    "villname": "里",
+    "rate_eb": "EB 事件率",
+    "access_index": "不便指數",
     "dist_metro_station_m": "最近捷運站（公尺）",
-}  # fmt: skip
+}
 
 # --- accessibility layers (the coverage note) -------------------------------------------
 ACCESS_LAYER_LABELS = {
-    "metro_station": "捷運站", "metro_exit": "捷運出口", "bus_stop": "公車站", "youbike": "YouBike",
-    "police": "警察機關", "welfare": "社會福利機構", "medical": "醫療院所",
-}  # fmt: skip
+    "metro_station": "捷運站",
+    "metro_exit": "捷運出口",
+    "bus_stop": "公車站",
+    "youbike": "YouBike",
+    "police": "警察機關",
+    "welfare": "社會福利機構",
+    "medical": "醫療院所",
+}
 
 # --- cleaning: where rows went ----------------------------------------------------------
 QUARANTINE_REASONS = {
@@ -197,11 +227,16 @@ PROBABILITY_CLASSES: tuple[tuple[float, str, str], ...] = (
 )
 UNCERTAIN_LABEL = "斜線：90% 區間包含全市平均（不確定）"
 RISK_TABLE_COLUMNS = {
-    "townname": "行政區", "villname": "里", "observed": "近 {quarters} 季事件", "expected": "依人口預期",
-    "rr_now": "目前相對風險（90% 區間）", "p_now_exceed_1": "目前高於全市平均的機率",
-    "p_now_exceed_1_5": "目前高出 50% 以上的機率", "trend": "一年來趨勢",
+    "townname": "行政區",
+    "villname": "里",
+    "observed": "近 {quarters} 季事件",
+    "expected": "依人口預期",
+    "rr_now": "目前相對風險（90% 區間）",
+    "p_now_exceed_1": "目前高於全市平均的機率",
+    "p_now_exceed_1_5": "目前高出 50% 以上的機率",
+    "trend": "一年來趨勢",
     "excess_next": "下一季超額事件（90% 區間）",
-}  # fmt: skip
+}
 #: The space-time model's trend codes as ``village_risk.trend`` holds them (03b).
 TREND_LABELS = {"rising": "上升", "level": "持平", "falling": "下降", "unknown": "資料不足"}
 #: The same in words for a sentence.
@@ -255,11 +290,17 @@ RANKING_METHODS = {
     "全市拉近，不會只因一兩件事件就排在前面。",
 }
 PRIORITY_TABLE_COLUMNS = {
-    "rank": "順位", "tier_label": "等級", "townname": "行政區", "villname": "里",
-    "reasons": "原因", "rr_now": "目前風險倍數（90% 範圍）",
-    "p_now_exceed_1_25": "高於 1.25 倍的機率", "excess_next": "下一季超額事件（90% 範圍）",
-    "trend": "近一年走向", "quadrant": "風險與可及性",
-}  # fmt: skip
+    "rank": "順位",
+    "tier_label": "等級",
+    "townname": "行政區",
+    "villname": "里",
+    "reasons": "原因",
+    "rr_now": "目前風險倍數（90% 範圍）",
+    "p_now_exceed_1_25": "高於 1.25 倍的機率",
+    "excess_next": "下一季超額事件（90% 範圍）",
+    "trend": "近一年走向",
+    "quadrant": "風險與可及性",
+}
 BACKTEST_COLUMNS = {
     "ranking": "排序方式",
     "excess_capture": "超額事件掌握率（前 {k} 里）",
@@ -268,7 +309,7 @@ BACKTEST_COLUMNS = {
     "pei": "預測效率指數 PEI",
     "difference": "預設排序多出的掌握率（90% 範圍）",
     "wins": "預設排序較好的季數",
-}  # fmt: skip
+}
 
 # --- the quarterly report's front page (05_report → staff/index.html) ------------------------
 #: One line at the top of the front page when a plan (06) is not there for the quarter:
@@ -285,9 +326,14 @@ ADDON_NOTICES = {
 }
 ADDON_NAMES = {"plan": "服務據點與社工人力規劃"}
 AGE_GROUP_LABELS = {
-    "0-11": "0–11 歲", "12-17": "12–17 歲", "18-29": "18–29 歲", "30-44": "30–44 歲",
-    "45-64": "45–64 歲", "65+": "65 歲以上", "unknown": "不詳",
-}  # fmt: skip
+    "0-11": "0–11 歲",
+    "12-17": "12–17 歲",
+    "18-29": "18–29 歲",
+    "30-44": "30–44 歲",
+    "45-64": "45–64 歲",
+    "65+": "65 歲以上",
+    "unknown": "不詳",
+}
 UNKNOWN_LABEL = "不詳"
 AFFECTED_TABLES = {
     "sex": ("被害人性別與案件類型", "性別"),
@@ -357,6 +403,10 @@ SITE_SOURCES = {
     "file": "自訂地點",
 }
 STAFF_COLUMNS = {
-    "townname": "行政區", "staff_today": "現有人力", "staff_proposed": "依預期事件分配（90% 範圍）",
-    "staff_by_excess": "依超額事件分配（90% 範圍）", "expected_mean": "下一季預期事件", "excess_mean": "下一季超額事件",
-}  # fmt: skip
+    "townname": "行政區",
+    "staff_today": "現有人力",
+    "staff_proposed": "依預期事件分配（90% 範圍）",
+    "staff_by_excess": "依超額事件分配（90% 範圍）",
+    "expected_mean": "下一季預期事件",
+    "excess_mean": "下一季超額事件",
+}

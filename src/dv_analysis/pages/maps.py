@@ -63,8 +63,15 @@ def hatch(ax, polygons: gpd.GeoSeries, pattern: str = "////", color: str = "#555
         for r in (p.exterior, *p.interiors)
     ]
     if rings:
-        ax.add_patch(PathPatch(Path.make_compound_path(*rings), facecolor="none",
-                               edgecolor=color, hatch=pattern, linewidth=0.0))  # fmt: skip
+        ax.add_patch(
+            PathPatch(
+                Path.make_compound_path(*rings),
+                facecolor="none",
+                edgecolor=color,
+                hatch=pattern,
+                linewidth=0.0,
+            )
+        )
 
 
 #: Outlines already dissolved in this process (:func:`outlines`), newest last.
@@ -76,9 +83,13 @@ def outlines(villages: gpd.GeoDataFrame, by: str = "townname") -> gpd.GeoDataFra
     with their ``name``. Kept for the process by the villages' codes, names and extent:
     dissolving Taiwan's 7,701 villages by county takes 0.9 s, and a national run draws a
     dozen maps on the same villages. Callers must not change the frame returned."""
-    key = (by, len(villages), tuple(villages.total_bounds.round(6)),
-           hash(tuple(villages["villcode"])) if "villcode" in villages else id(villages),
-           hash(tuple(villages[by])))  # fmt: skip
+    key = (
+        by,
+        len(villages),
+        tuple(villages.total_bounds.round(6)),
+        hash(tuple(villages["villcode"])) if "villcode" in villages else id(villages),
+        hash(tuple(villages[by])),
+    )
     if key not in _OUTLINES:
         _OUTLINES[key] = villages[[by, "geometry"]].dissolve(by).rename_axis("name").reset_index()
         while len(_OUTLINES) > 4:
@@ -95,8 +106,14 @@ def frame(ax, villages: gpd.GeoDataFrame, title: str) -> None:
     plot_layer(d.boundary, ax, color="#333333", linewidth=0.8)
     for row in d.itertuples():
         pt = row.geometry.representative_point()
-        ax.annotate(row.name, (pt.x, pt.y), ha="center", fontsize=7, color="#222222",
-                    bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.6})  # fmt: skip
+        ax.annotate(
+            row.name,
+            (pt.x, pt.y),
+            ha="center",
+            fontsize=7,
+            color="#222222",
+            bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.6},
+        )
     ax.set_title(title)
     ax.set_axis_off()
 
@@ -113,8 +130,24 @@ def rate_map(villages: gpd.GeoDataFrame, values: pd.Series, title: str, legend: 
         frame(ax, villages, title)
         return ax
     plot_layer(g[~has], ax, color="#d9d9d9", edgecolor="white", linewidth=0.2)
-    plot_layer(g[has], ax, column="_v", scheme="quantiles", k=5, cmap="OrRd", edgecolor="white", linewidth=0.2,
-                legend=True, legend_kwds={"title": legend, "loc": "lower right", "fontsize": 7, "title_fontsize": 8, "fmt": "{:.2f}"})  # fmt: skip
+    plot_layer(
+        g[has],
+        ax,
+        column="_v",
+        scheme="quantiles",
+        k=5,
+        cmap="OrRd",
+        edgecolor="white",
+        linewidth=0.2,
+        legend=True,
+        legend_kwds={
+            "title": legend,
+            "loc": "lower right",
+            "fontsize": 7,
+            "title_fontsize": 8,
+            "fmt": "{:.2f}",
+        },
+    )
     frame(ax, villages, title)
     return ax
 
@@ -232,8 +265,11 @@ def overlay_map(
     ax = hotspot_map(villages, gi_bin, title, ax)
     if lines is not None and len(lines):
         plot_layer(lines, ax, color="#444444", linewidth=1.0)
-    styles = {"metro_station": ("o", "#000000", 6, "捷運站"), "family_service": ("*", "#7b3294", 40, "家庭服務中心"),
-              "police_precinct": ("^", "#1a9641", 12, "派出所")}  # fmt: skip
+    styles = {
+        "metro_station": ("o", "#000000", 6, "捷運站"),
+        "family_service": ("*", "#7b3294", 40, "家庭服務中心"),
+        "police_precinct": ("^", "#1a9641", 12, "派出所"),
+    }
     handles = list(ax.get_legend().legend_handles) if ax.get_legend() else []
     area = None
     for key, (marker, color, size, label) in styles.items():

@@ -14,8 +14,12 @@ from dv_analysis.pages.maps import frame, plot_layer
 
 def reach_classes(reach: pd.DataFrame) -> pd.Series:
     """before / new / none for each village (reached by today's sites, only by the plan, not)."""
-    return pd.Series(np.where(reach["reached_before"], "before",
-                              np.where(reach["reached_after"], "new", "none")), index=reach.index)  # fmt: skip
+    return pd.Series(
+        np.where(
+            reach["reached_before"], "before", np.where(reach["reached_after"], "new", "none")
+        ),
+        index=reach.index,
+    )
 
 
 def plan_map(villages: gpd.GeoDataFrame, reach: pd.DataFrame, sites: pd.DataFrame, title: str):
@@ -36,9 +40,20 @@ def plan_map(villages: gpd.GeoDataFrame, reach: pd.DataFrame, sites: pd.DataFram
         new, ax, marker="*", color="#b2182b", markersize=40 + 260 * new["chosen_share"], zorder=6
     )
     handles = [Patch(color=c, label=label) for label, c in L.PLAN_REACH.values()]
-    handles += [plt.Line2D([], [], marker="s", color="#2166ac", linestyle="", label=L.PLAN_SITES["existing"]),
-                plt.Line2D([], [], marker="*", color="#b2182b", linestyle="", markersize=10,
-                           label=L.PLAN_SITES["proposed"])]  # fmt: skip
+    handles += [
+        plt.Line2D(
+            [], [], marker="s", color="#2166ac", linestyle="", label=L.PLAN_SITES["existing"]
+        ),
+        plt.Line2D(
+            [],
+            [],
+            marker="*",
+            color="#b2182b",
+            linestyle="",
+            markersize=10,
+            label=L.PLAN_SITES["proposed"],
+        ),
+    ]
     ax.legend(handles=handles, loc="lower right", fontsize=7)
     frame(ax, villages, title)
     return ax
@@ -64,11 +79,18 @@ def _plan_text(summary: dict) -> str:
     if not summary["new_sites"] or g["high"] < 0.5:
         text = L.PLAN_NOTHING.format(minutes=minutes, mean=g["mean"])
     else:
-        text = L.PLAN_SENTENCE.format(n=len(summary["new_sites"]), names="、".join(summary["new_site_names"]),
-                                      mean=g["mean"], low=g["low"], high=g["high"],
-                                      tier2=summary["tier2_newly_reached"], minutes=minutes)  # fmt: skip
-        text += "\n\n" + L.PLAN_STABILITY.format(draws=summary["draws"],
-                                                 share=L.percent(summary["most_frequent_share"]))  # fmt: skip
+        text = L.PLAN_SENTENCE.format(
+            n=len(summary["new_sites"]),
+            names="、".join(summary["new_site_names"]),
+            mean=g["mean"],
+            low=g["low"],
+            high=g["high"],
+            tier2=summary["tier2_newly_reached"],
+            minutes=minutes,
+        )
+        text += "\n\n" + L.PLAN_STABILITY.format(
+            draws=summary["draws"], share=L.percent(summary["most_frequent_share"])
+        )
     if summary["tier2_unreached"]:
         text += "\n\n" + L.PLAN_UNREACHED.format(n=summary["tier2_unreached"], minutes=minutes)
     return text + _alternative_sentences(summary)
@@ -88,9 +110,12 @@ def _alternative_sentences(summary: dict) -> str:
         text += "\n\n" + line
     trips = summary.get("mean_minutes", {})
     if "p_median" in summary and trips.get("today") is not None:
-        text += "\n\n" + L.PLAN_P_MEDIAN.format(names="、".join(summary["p_median"]["new_site_names"]),
-                                                  today=trips["today"], plan=trips["plan"],
-                                                  pm=trips["p_median"])  # fmt: skip
+        text += "\n\n" + L.PLAN_P_MEDIAN.format(
+            names="、".join(summary["p_median"]["new_site_names"]),
+            today=trips["today"],
+            plan=trips["plan"],
+            pm=trips["p_median"],
+        )
     return text
 
 
@@ -98,11 +123,14 @@ def site_table(sites: pd.DataFrame, top: int = 10) -> pd.DataFrame:
     """The candidates chosen in any draw, most often first."""
     c = sites[(sites["kind"] == "candidate") & (sites["chosen_share"] > 0)]
     c = c.sort_values(["chosen_share", "covered_excess_mean"], ascending=False).head(top)
-    out = pd.DataFrame({
-        L.SITE_COLUMNS["name"]: c["name"], L.SITE_COLUMNS["source"]: c["source"].map(L.SITE_SOURCES),
-        L.SITE_COLUMNS["chosen_share"]: c["chosen_share"].map(L.percent),
-        L.SITE_COLUMNS["covered_excess_mean"]: c["covered_excess_mean"].round(1),
-    })  # fmt: skip
+    out = pd.DataFrame(
+        {
+            L.SITE_COLUMNS["name"]: c["name"],
+            L.SITE_COLUMNS["source"]: c["source"].map(L.SITE_SOURCES),
+            L.SITE_COLUMNS["chosen_share"]: c["chosen_share"].map(L.percent),
+            L.SITE_COLUMNS["covered_excess_mean"]: c["covered_excess_mean"].round(1),
+        }
+    )
     return out.reset_index(drop=True)
 
 
@@ -113,11 +141,21 @@ def staff_table(staff: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({s["townname"]: staff["townname"]})
     if staff["staff_today"].notna().any():
         out[s["staff_today"]] = staff["staff_today"].astype("Int64")
-    out[s["staff_proposed"]] = [f"{p}（{lo}–{hi}）" for p, lo, hi in
-                                zip(staff["staff_proposed"], staff["staff_low"], staff["staff_high"], strict=True)]  # fmt: skip
-    out[s["staff_by_excess"]] = [f"{p}（{lo}–{hi}）" for p, lo, hi in
-                                 zip(staff["staff_by_excess"], staff["staff_by_excess_low"],
-                                     staff["staff_by_excess_high"], strict=True)]  # fmt: skip
+    out[s["staff_proposed"]] = [
+        f"{p}（{lo}–{hi}）"
+        for p, lo, hi in zip(
+            staff["staff_proposed"], staff["staff_low"], staff["staff_high"], strict=True
+        )
+    ]
+    out[s["staff_by_excess"]] = [
+        f"{p}（{lo}–{hi}）"
+        for p, lo, hi in zip(
+            staff["staff_by_excess"],
+            staff["staff_by_excess_low"],
+            staff["staff_by_excess_high"],
+            strict=True,
+        )
+    ]
     out[s["expected_mean"]] = staff["expected_mean"].round(1)
     out[s["excess_mean"]] = staff["excess_mean"].round(1)
     return out

@@ -52,8 +52,13 @@ def public_rate_map(boundaries, villages_public: pd.DataFrame, title: str):
     colors[SUPPRESSED_LABEL] = (0.85, 0.85, 0.85, 1)
     fig, ax = plt.subplots(figsize=(6.5, 7.5))
     maps.plot_layer(g, ax, color=[colors[c] for c in classes], edgecolor="white", linewidth=0.2)
-    ax.legend(handles=[Patch(color=colors[k], label=k) for k in [*labels, SUPPRESSED_LABEL]], title="每千人每季事件率（近四季）",
-              loc="lower right", fontsize=7, title_fontsize=8)  # fmt: skip
+    ax.legend(
+        handles=[Patch(color=colors[k], label=k) for k in [*labels, SUPPRESSED_LABEL]],
+        title="每千人每季事件率（近四季）",
+        loc="lower right",
+        fontsize=7,
+        title_fontsize=8,
+    )
     maps.frame(ax, geo, title)
     fig.tight_layout()
     shown = pd.DataFrame(
@@ -97,8 +102,17 @@ def public_district_map(boundaries, districts_public: pd.DataFrame, title: str):
     for r in g.itertuples():
         pt = r.geometry.representative_point()
         ax.annotate(r.townname, (pt.x, pt.y), ha="center", fontsize=8)
-    ax.legend(handles=[Patch(color=colors[k], label=k) for k in [*labels, SUPPRESSED_LABEL] if k in set(classes)],
-              title="每千人每季事件率（近四季）", loc="lower right", fontsize=7, title_fontsize=8)  # fmt: skip
+    ax.legend(
+        handles=[
+            Patch(color=colors[k], label=k)
+            for k in [*labels, SUPPRESSED_LABEL]
+            if k in set(classes)
+        ],
+        title="每千人每季事件率（近四季）",
+        loc="lower right",
+        fontsize=7,
+        title_fontsize=8,
+    )
     maps.frame(ax, geo, title)
     fig.tight_layout()
     return fig, pd.DataFrame({"townname": g["townname"], "rate_class": classes})
@@ -132,8 +146,11 @@ def public_page(published, boundaries, hotspot_summary: dict | None, map_name: s
     file name beside the page.
     """
     period, villages, districts, trends = (
-        published.period, published.villages, published.districts, published.trends
-    )  # fmt: skip
+        published.period,
+        published.villages,
+        published.districts,
+        published.trends,
+    )
     if villages is not None:
         figure = public_rate_map(boundaries, villages, f"{period} 各里事件率（公開版）")
     else:

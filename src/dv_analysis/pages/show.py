@@ -94,10 +94,12 @@ def table(df: pd.DataFrame, caption: str | None = None):
             classes[c] = "text wrap"
     sty = df.style.hide(axis="index").format(thousands=",", precision=2, na_rep="—")
     whole = [
-        c for c in df.columns
-        if pd.api.types.is_float_dtype(df[c]) and df[c].notna().any()
+        c
+        for c in df.columns
+        if pd.api.types.is_float_dtype(df[c])
+        and df[c].notna().any()
         and (df[c].dropna() % 1 == 0).all()
-    ]  # fmt: skip
+    ]
     if whole:  # counts and distances held as floats: shown as integers
         sty = sty.format("{:,.0f}", subset=whole, na_rep="—")
     p_cols = [c for c in df.columns if any(m in str(c) for m in L.P_VALUE_MARKERS)]

@@ -195,11 +195,22 @@ def risk_summary(summary: dict, risk: pd.DataFrame, names: pd.Series, flag: floa
     )
     if len(high):
         top = high.head(8)
-        text += "最明確的包括：" + "、".join(
-            f"{names.get(v, v)}（目前風險約為平均的 {m:.1f} 倍，90% 可能落在 {lo:.1f}–{hi:.1f} 倍，"
-            f"{L.TREND_WORDS.get(tr, tr)}）"
-            for v, m, lo, hi, tr in zip(top["villcode"], top["rr_now_mean"], top["rr_now_low"], top["rr_now_high"], top["trend"], strict=True)
-        ) + "。"  # fmt: skip
+        text += (
+            "最明確的包括："
+            + "、".join(
+                f"{names.get(v, v)}（目前風險約為平均的 {m:.1f} 倍，90% 可能落在 {lo:.1f}–{hi:.1f} 倍，"
+                f"{L.TREND_WORDS.get(tr, tr)}）"
+                for v, m, lo, hi, tr in zip(
+                    top["villcode"],
+                    top["rr_now_mean"],
+                    top["rr_now_low"],
+                    top["rr_now_high"],
+                    top["trend"],
+                    strict=True,
+                )
+            )
+            + "。"
+        )
     if "per_county" in summary:
         text += f"\n\n全國分 {len(summary['per_county'])} 個縣市各自估計，風險都是相對於全國平均。"
     else:
@@ -222,8 +233,11 @@ def _backtest_sentence(summary: dict) -> str:
     naive = {r: v for r, v in rows.items() if not r.startswith(("excess", "p_now", "rr_now"))}
     best = max(naive, key=lambda r: naive[r]["excess_capture"])
     d, b = rows[default], naive[best]
-    interval = (f"（90% 可能範圍 {b['difference_low'] * 100:+.0f} 至 {b['difference_high'] * 100:+.0f} 個百分點）"
-                if b["difference_low"] == b["difference_low"] else "")  # fmt: skip
+    interval = (
+        f"（90% 可能範圍 {b['difference_low'] * 100:+.0f} 至 {b['difference_high'] * 100:+.0f} 個百分點）"
+        if b["difference_low"] == b["difference_low"]
+        else ""
+    )
     return (
         f"- 排序方式：**{name}**（以較早 {d['selection_origins']} 季的回測挑選）。在之後 {d['origins']} 季，"
         f"依此排序的前 {k} 個里掌握了 {d['excess_capture']:.0%} 的超額事件；最好的簡單名單"

@@ -18,9 +18,14 @@ def accounting_table(summary: dict) -> pd.DataFrame:
 
     def row(name, encoding, f, balanced) -> dict:
         return {
-            "檔案": name, "編碼": encoding, "讀入列數": f["rows_read"], "有效": f["clean"],
-            "重複": f["duplicate"], "隔離": f["quarantined"], "平衡": "✓" if balanced else "✗",
-        }  # fmt: skip
+            "檔案": name,
+            "編碼": encoding,
+            "讀入列數": f["rows_read"],
+            "有效": f["clean"],
+            "重複": f["duplicate"],
+            "隔離": f["quarantined"],
+            "平衡": "✓" if balanced else "✗",
+        }
 
     rows = [row(f["file"], f["encoding"], f, f["balanced"]) for f in summary["files"]]
     rows.append(row("合計", "", summary["totals"], summary["balanced"]))
@@ -161,9 +166,14 @@ def quarter_change(panel: pd.DataFrame, features: pd.DataFrame, period) -> pd.Da
         t["change_pct"] = (100 * t["change"] / t[prev].replace(0, np.nan)).round(1)
     t = t.sort_values("change", ascending=False).reset_index()
     return t.rename(
-        columns={"townname": "行政區", prev: f"{prev} 事件", cur: f"{cur} 事件", "change": "增減",
-                 "change_pct": "增減 %"}
-    )  # fmt: skip
+        columns={
+            "townname": "行政區",
+            prev: f"{prev} 事件",
+            cur: f"{cur} 事件",
+            "change": "增減",
+            "change_pct": "增減 %",
+        }
+    )
 
 
 def published_districts(districts: pd.DataFrame) -> pd.DataFrame:
@@ -191,11 +201,19 @@ def risk_table(
         t = t.head(top)
     out = t.assign(
         expected=t["expected"].round(1),
-        rr_now=[_interval(*v) for v in zip(t["rr_now_mean"], t["rr_now_low"], t["rr_now_high"], strict=True)],
+        rr_now=[
+            _interval(*v)
+            for v in zip(t["rr_now_mean"], t["rr_now_low"], t["rr_now_high"], strict=True)
+        ],
         p_now_exceed_1=[percent(p) for p in t["p_now_exceed_1"]],
         p_now_exceed_1_5=[percent(p) for p in t["p_now_exceed_1_5"]],
-        excess_next=[_interval(*v, digits=1) for v in zip(t["excess_next_mean"], t["excess_next_low"], t["excess_next_high"], strict=True)],
-    )  # fmt: skip
+        excess_next=[
+            _interval(*v, digits=1)
+            for v in zip(
+                t["excess_next_mean"], t["excess_next_low"], t["excess_next_high"], strict=True
+            )
+        ],
+    )
     names = {k: v.format(quarters=quarters) for k, v in L.RISK_TABLE_COLUMNS.items()}
     return out[list(names)].rename(columns=names)
 
@@ -206,19 +224,33 @@ def priority_list(priority: pd.DataFrame, tier: int = 2) -> pd.DataFrame:
     t = priority[priority["tier"] == tier].sort_values("rank")
     out = t.assign(
         rank=t["rank"].astype(int),
-        rr_now=[_interval(*v) if pd.notna(v[0]) else "—" for v in zip(t["rr_now_mean"], t["rr_now_low"], t["rr_now_high"], strict=True)],
+        rr_now=[
+            _interval(*v) if pd.notna(v[0]) else "—"
+            for v in zip(t["rr_now_mean"], t["rr_now_low"], t["rr_now_high"], strict=True)
+        ],
         p_now_exceed_1_25=[percent(p) for p in t["p_now_exceed_1_25"]],
-        excess_next=[_interval(*v, digits=1) if pd.notna(v[0]) else "—" for v in zip(t["excess_next_mean"], t["excess_next_low"], t["excess_next_high"], strict=True)],
+        excess_next=[
+            _interval(*v, digits=1) if pd.notna(v[0]) else "—"
+            for v in zip(
+                t["excess_next_mean"], t["excess_next_low"], t["excess_next_high"], strict=True
+            )
+        ],
         trend=t["trend"].fillna("—"),
-    )  # fmt: skip
+    )
     return out[list(L.PRIORITY_TABLE_COLUMNS)].rename(columns=L.PRIORITY_TABLE_COLUMNS)
 
 
 def under_reporting_list(priority: pd.DataFrame) -> pd.DataFrame:
     """Villages that may be under-reported, with their tier and reach of services."""
     t = priority[priority["under_reporting"]].sort_values("rank")
-    cols = {"townname": "行政區", "villname": "里", "tier_label": "等級", "quadrant": "風險與可及性",
-            "observed": "近期事件", "expected": "依人口預期"}  # fmt: skip
+    cols = {
+        "townname": "行政區",
+        "villname": "里",
+        "tier_label": "等級",
+        "quadrant": "風險與可及性",
+        "observed": "近期事件",
+        "expected": "依人口預期",
+    }
     return t.assign(observed=t["observed"].fillna(0).astype(int), expected=t["expected"].round(1))[
         list(cols)
     ].rename(columns=cols)
@@ -245,7 +277,10 @@ def backtest_table(comparison: pd.DataFrame, k: int) -> pd.DataFrame:
         hit_rate=[f"{v:.1%}" for v in c["hit_rate"]],
         pai=c["pai"].round(1),
         pei=[f"{v:.0%}" for v in c["pei"]],
-        difference=[diff(*v) for v in zip(c["difference"], c["difference_low"], c["difference_high"], strict=True)],
+        difference=[
+            diff(*v)
+            for v in zip(c["difference"], c["difference_low"], c["difference_high"], strict=True)
+        ],
         wins=[f"{w} / {n}" for w, n in zip(c["wins"], c["origins"], strict=True)],
-    )  # fmt: skip
+    )
     return t[list(cols)].rename(columns=cols)

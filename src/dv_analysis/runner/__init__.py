@@ -11,7 +11,17 @@ from dv_analysis.runner.ranges import SEQUENTIAL_NOTEBOOKS, default_jobs, run_ra
 from dv_analysis.runner.render import REPORT_NOTEBOOK, STAFF_HIDDEN_TAGS, staff_html
 
 __all__ = [
-    "CORE_PARAMETERS", "REPORT_NOTEBOOK", "SEQUENTIAL_NOTEBOOKS", "STAFF_HIDDEN_TAGS", "NotebookFailed",
-    "code_fingerprint", "default_jobs", "input_checksums", "run", "run_key", "run_range", "staff_html",
+    "CORE_PARAMETERS",
+    "REPORT_NOTEBOOK",
+    "SEQUENTIAL_NOTEBOOKS",
+    "STAFF_HIDDEN_TAGS",
+    "NotebookFailed",
+    "code_fingerprint",
+    "default_jobs",
+    "input_checksums",
+    "run",
+    "run_key",
+    "run_range",
+    "staff_html",
     "up_to_date",
-]  # fmt: skip
+]

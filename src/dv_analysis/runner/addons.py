@@ -80,9 +80,17 @@ def mark_pending(paths: PeriodPaths, addons: tuple[str, ...]) -> None:
     staging.write_json(paths.manifest, m)
 
 
-def run_addon(settings: Settings, final: PeriodPaths, name: str, params: dict, *,
-              progress: bool, force: bool, strict: bool,
-              numbering: tuple[int, int] = (1, 1)) -> dict:  # fmt: skip
+def run_addon(
+    settings: Settings,
+    final: PeriodPaths,
+    name: str,
+    params: dict,
+    *,
+    progress: bool,
+    force: bool,
+    strict: bool,
+    numbering: tuple[int, int] = (1, 1),
+) -> dict:
     """Run the add-on notebook ``name`` for a period whose core is in place; the manifest.
 
     ``settings`` are unstaged and the period is locked by the caller. Skipped when the
@@ -108,18 +116,31 @@ def run_addon(settings: Settings, final: PeriodPaths, name: str, params: dict, *
     paths = settings.with_staging(final.period).period(final.period)
     staging.prepare(paths, copy=True)
     started = datetime.now(UTC).isoformat(timespec="seconds")
-    manifest = {**current, "notebooks": [e for e in current.get("notebooks", [])
-                                         if e.get("notebook") != name]}  # fmt: skip
+    manifest = {
+        **current,
+        "notebooks": [e for e in current.get("notebooks", []) if e.get("notebook") != name],
+    }
     try:
         _set_notice(paths, None)
-        execute_notebooks(paths, {**params, "staging": paths.settings.staging_parameter}, manifest,
-                 (name,), progress=progress, progress_bar=progress, numbering=numbering)  # fmt: skip
+        execute_notebooks(
+            paths,
+            {**params, "staging": paths.settings.staging_parameter},
+            manifest,
+            (name,),
+            progress=progress,
+            progress_bar=progress,
+            numbering=numbering,
+        )
         audit_run(paths, manifest, progress)
         for k in ("status", "attempt"):  # a later core attempt that did not pass stays said
             if k in current:
                 manifest[k] = current[k]
-        manifest[stage] = {"status": "ok", "run_key": key["key"], "started": started,
-                           "parameters": _own(params, current)}  # fmt: skip
+        manifest[stage] = {
+            "status": "ok",
+            "run_key": key["key"],
+            "started": started,
+            "parameters": _own(params, current),
+        }
         staging.write_json(paths.manifest, manifest)
         staging.promote(paths)
         return manifest
@@ -127,9 +148,13 @@ def run_addon(settings: Settings, final: PeriodPaths, name: str, params: dict, *
         _record_failure(final, stage, e, started, paths)
         if strict:
             raise
-        print(f"WARNING: {final.period}: the {stage} ({name}) failed: {short_reason(str(e))}."
-              f" The quarter's other outputs are complete and in place; complete it with"
-              f" `{rerun_command(stage, final.period)}`", file=sys.stderr, flush=True)  # fmt: skip
+        print(
+            f"WARNING: {final.period}: the {stage} ({name}) failed: {short_reason(str(e))}."
+            f" The quarter's other outputs are complete and in place; complete it with"
+            f" `{rerun_command(stage, final.period)}`",
+            file=sys.stderr,
+            flush=True,
+        )
         return staging.read_json(final.manifest)
     except BaseException as e:
         _record_failure(final, stage, e, started, paths, status="interrupted")
@@ -142,19 +167,29 @@ def _own(params: dict, current: dict) -> dict:
     return {k: v for k, v in params.items() if core.get(k) != v and k not in _FOLDERS}
 
 
-def _record_failure(final: PeriodPaths, stage: str, error: BaseException, started: str,
-                    staged: PeriodPaths, status: str = "failed") -> None:  # fmt: skip
+def _record_failure(
+    final: PeriodPaths,
+    stage: str,
+    error: BaseException,
+    started: str,
+    staged: PeriodPaths,
+    status: str = "failed",
+) -> None:
     """The period's manifest (core kept, ``status`` unchanged) says the add-on did not
     finish, keeping an earlier finished one still in place under ``outputs``; the front
     page says so in one line."""
     m = staging.read_json(final.manifest)
     before = m.get(stage, {})
     earlier = before if before.get("status") == "ok" else before.get("outputs")
-    m[stage] = {"status": status, "error": f"{type(error).__name__}: {error}",
-                "reason": short_reason(str(error)) if str(error) else type(error).__name__,
-                "started": started, "ended": datetime.now(UTC).isoformat(timespec="seconds"),
-                "rerun": rerun_command(stage, final.period),
-                "attempt_outputs": str(staged.reports)}  # fmt: skip
+    m[stage] = {
+        "status": status,
+        "error": f"{type(error).__name__}: {error}",
+        "reason": short_reason(str(error)) if str(error) else type(error).__name__,
+        "started": started,
+        "ended": datetime.now(UTC).isoformat(timespec="seconds"),
+        "rerun": rerun_command(stage, final.period),
+        "attempt_outputs": str(staged.reports),
+    }
     if earlier:
         m[stage]["outputs"] = {**earlier, "note": "the files in place are those of this plan"}
     staging.write_json(final.manifest, m)
@@ -175,8 +210,9 @@ def _set_notice(paths: PeriodPaths, notice: tuple[str, str, str] | None) -> None
         new = front_page.without_addon_notice(page)
     else:
         stage, kind, reason = notice
-        new = front_page.with_addon_notice(page, stage, kind, reason,
-                                           rerun_command(stage, paths.period))  # fmt: skip
+        new = front_page.with_addon_notice(
+            page, stage, kind, reason, rerun_command(stage, paths.period)
+        )
     if new != page:
         tmp = index.with_name(f".{index.name}.{os.getpid()}.tmp")
         tmp.write_text(new, encoding="utf-8")

@@ -76,8 +76,11 @@ def _model_checks(paths: PeriodPaths, manifest: dict) -> None:
         return
     summary = json.loads(paths.risk_summary.read_text(encoding="utf-8"))
     d = summary.get("diagnostics", {})
-    manifest["risk_model"] = {"diagnostics": d, "engine": summary.get("engine", {}),
-                              "model": summary.get("model", {})}  # fmt: skip
+    manifest["risk_model"] = {
+        "diagnostics": d,
+        "engine": summary.get("engine", {}),
+        "model": summary.get("model", {}),
+    }
     if not d.get("ok", True):
         warning = (
             f"village-risk model did not converge for {paths.period}: {d.get('message', '')};"

@@ -64,8 +64,10 @@ def kernel_manager():
             kw.setdefault("transport", "ipc")
             super().__init__(**kw)
             if self.transport == "ipc" and not os.path.isabs(self.ip):
-                self.ip = os.path.join(forkserver.socket_folder() or tempfile.gettempdir(),
-                                       f"dv-kernel-{uuid.uuid4().hex}")  # fmt: skip
+                self.ip = os.path.join(
+                    forkserver.socket_folder() or tempfile.gettempdir(),
+                    f"dv-kernel-{uuid.uuid4().hex}",
+                )
 
         async def _async_pre_start_kernel(self, **kw):
             # forked from the run's kernel server when one serves (.forkserver)
@@ -110,13 +112,22 @@ def run_notebook(
     try:
         manager = kernels.take(kernel_manager(), nb_dir, prepare_next=prepare_next)
         pm.execute_notebook(
-            str(nb_dir / name), str(out), parameters=params, cwd=str(nb_dir),
-            progress_bar=progress_bar, kernel_name="python3", log_output=False,
-            kernel_manager_class=manager, request_save_on_cell_execute=False,
-        )  # fmt: skip
+            str(nb_dir / name),
+            str(out),
+            parameters=params,
+            cwd=str(nb_dir),
+            progress_bar=progress_bar,
+            kernel_name="python3",
+            log_output=False,
+            kernel_manager_class=manager,
+            request_save_on_cell_execute=False,
+        )
     except PapermillExecutionError as e:
-        entry.update(status="failed", seconds=round(time.perf_counter() - t0, 2),
-                     error=f"{e.ename}: {e.evalue}")  # fmt: skip
+        entry.update(
+            status="failed",
+            seconds=round(time.perf_counter() - t0, 2),
+            error=f"{e.ename}: {e.evalue}",
+        )
         manifest["status"] = "failed"
         raise NotebookFailed(
             f"notebook {name} failed for {paths.period}: {e.ename}: {e.evalue} (executed copy: {out})"

@@ -135,15 +135,33 @@ def run(
         params = run_parameters(settings, final, seed, extra_parameters)
         if core:
             addons = tuple(n for n in notebooks if n in ADDON_NOTEBOOKS)
-            manifest = _run_core(settings, final, params, core, progress, extra_parameters,
-                                 force, jobs, len(notebooks), addons)  # fmt: skip
+            manifest = _run_core(
+                settings,
+                final,
+                params,
+                core,
+                progress,
+                extra_parameters,
+                force,
+                jobs,
+                len(notebooks),
+                addons,
+            )
         else:
             manifest = staging.read_json(final.manifest)
         for i, name in enumerate(notebooks, 1):
             if name not in ADDON_NOTEBOOKS:
                 continue
-            after = run_addon(settings, final, name, params, progress=progress, force=force,
-                              strict=not core, numbering=(i, len(notebooks)))  # fmt: skip
+            after = run_addon(
+                settings,
+                final,
+                name,
+                params,
+                progress=progress,
+                force=force,
+                strict=not core,
+                numbering=(i, len(notebooks)),
+            )
             manifest = combined(manifest, after)
     return manifest
 
@@ -166,9 +184,15 @@ def _run_core(settings, final, params, core, progress, extra, force, jobs, total
         if partial:
             carry_entries(final, manifest, core)
         execute_notebooks(
-            paths, {**params, "staging": paths.settings.staging_parameter}, manifest,
-            core, progress=progress, progress_bar=progress, jobs=jobs, numbering=(1, total),
-        )  # fmt: skip
+            paths,
+            {**params, "staging": paths.settings.staging_parameter},
+            manifest,
+            core,
+            progress=progress,
+            progress_bar=progress,
+            jobs=jobs,
+            numbering=(1, total),
+        )
         audit_run(paths, manifest, progress)
         mark_pending(paths, addons)
         staging.promote(paths)
@@ -191,7 +215,12 @@ def finish_period(
     paths = settings.period(period)
     done = len(manifest["notebooks"])
     execute_notebooks(
-        paths, params, manifest, tuple(notebooks), progress=progress, progress_bar=False,
+        paths,
+        params,
+        manifest,
+        tuple(notebooks),
+        progress=progress,
+        progress_bar=False,
         numbering=(done + 1, done + len(notebooks)),
-    )  # fmt: skip
+    )
     return audit_run(paths, manifest, progress)

@@ -18,9 +18,22 @@ from dv_analysis.runner.staging import read_json
 
 #: Packages whose versions every manifest records.
 PACKAGES: tuple[str, ...] = (
-    "pandas", "numpy", "geopandas", "shapely", "pyproj", "pyogrio", "pyarrow", "statsmodels", "scikit-learn",
-    "matplotlib", "libpysal", "esda", "numba", "papermill", "nbconvert",
-)  # fmt: skip
+    "pandas",
+    "numpy",
+    "geopandas",
+    "shapely",
+    "pyproj",
+    "pyogrio",
+    "pyarrow",
+    "statsmodels",
+    "scikit-learn",
+    "matplotlib",
+    "libpysal",
+    "esda",
+    "numba",
+    "papermill",
+    "nbconvert",
+)
 
 
 def notebooks_dir() -> Path:
@@ -58,8 +71,11 @@ def code_fingerprint(notebooks: tuple[str, ...] | None = None) -> str:
     pkg = Path(__file__).resolve().parents[1]
     folder = notebooks_dir()
     books = sorted(folder.glob("*.ipynb")) if notebooks is None else [folder / n for n in notebooks]
-    named = [(f.relative_to(pkg.parent).as_posix(), f) for f in pkg.rglob("*")
-             if f.is_file() and "__pycache__" not in f.parts]  # fmt: skip
+    named = [
+        (f.relative_to(pkg.parent).as_posix(), f)
+        for f in pkg.rglob("*")
+        if f.is_file() and "__pycache__" not in f.parts
+    ]
     named += [(f"notebooks/{f.name}", f) for f in books if f.exists()]
     h = hashlib.sha256()
     for name, f in sorted(named):
@@ -132,9 +148,13 @@ def up_to_date(paths: PeriodPaths, key: str) -> bool:
 
 def missing_outputs(manifest: dict) -> list[str]:
     """The notebooks of a manifest whose executed copy or staff page is not on disk."""
-    return [e.get("notebook", "?") for e in manifest.get("notebooks", [])
-            if not e.get("executed") or not Path(e["executed"]).exists()
-            or ("staff_html" in e and not Path(e["staff_html"]).exists())]  # fmt: skip
+    return [
+        e.get("notebook", "?")
+        for e in manifest.get("notebooks", [])
+        if not e.get("executed")
+        or not Path(e["executed"]).exists()
+        or ("staff_html" in e and not Path(e["staff_html"]).exists())
+    ]
 
 
 def git_revision() -> dict[str, object]:

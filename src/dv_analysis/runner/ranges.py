@@ -67,8 +67,9 @@ def run_range(
     settings.check_public_dir()
     single_threaded_kernels()  # before the kernel server starts: it imports numpy
     with modes.owner_only(), forkserver.serving():  # one kernel server for the range
-        return _run_periods(settings, periods, seed, force, progress, extra_parameters,
-                            notebooks, jobs)  # fmt: skip
+        return _run_periods(
+            settings, periods, seed, force, progress, extra_parameters, notebooks, jobs
+        )
 
 
 def _run_periods(settings, periods, seed, force, progress, extra_parameters, notebooks, jobs):
@@ -82,9 +83,17 @@ def _run_periods(settings, periods, seed, force, progress, extra_parameters, not
             if progress and len(periods) > 1:
                 print(f"=== {p} ({i}/{len(periods)}) ===", flush=True)
             manifests.append(
-                run(settings, p, seed=seed, notebooks=notebooks, progress=progress,
-                    extra_parameters=extra_parameters, force=force, jobs=jobs)
-            )  # fmt: skip
+                run(
+                    settings,
+                    p,
+                    seed=seed,
+                    notebooks=notebooks,
+                    progress=progress,
+                    extra_parameters=extra_parameters,
+                    force=force,
+                    jobs=jobs,
+                )
+            )
     else:
         manifests = _run_parallel(
             settings, periods, first, rest, seed, force, progress, extra_parameters, jobs
@@ -107,8 +116,15 @@ def _addons(settings, results: dict, addons, params_of: dict, force, progress) -
             continue
         final = settings.period(name)
         for addon in addons:
-            after = run_addon(settings, final, addon, params_of[name], progress=progress,
-                              force=force, strict=False)  # fmt: skip
+            after = run_addon(
+                settings,
+                final,
+                addon,
+                params_of[name],
+                progress=progress,
+                force=force,
+                strict=False,
+            )
             results[name] = combined(results[name], after)
 
 
@@ -167,8 +183,15 @@ def _run_staged(settings, todo, first, core, addons, results, progress, jobs):
     error = None
     try:
         for paths, params, manifest in runs:
-            execute_notebooks(paths, params, manifest, first, progress=progress, progress_bar=False,
-                     numbering=(1, len(notebooks)))  # fmt: skip
+            execute_notebooks(
+                paths,
+                params,
+                manifest,
+                first,
+                progress=progress,
+                progress_bar=False,
+                numbering=(1, len(notebooks)),
+            )
         results.update(_finish_parallel(staged, runs, core, progress, jobs))
     except BaseException as e:
         error = e

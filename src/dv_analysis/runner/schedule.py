@@ -101,10 +101,15 @@ def _execute_graph(paths, params, manifest, notebooks, progress, numbering, jobs
             # then ready, and warm up while those run.
             others = min(jobs, len(notebooks)) - 1
             while waiting or running:
-                ready = [] if errors else [
-                    n for n in waiting
-                    if all(entries.get(m, {}).get("status") == "ok" for m in needs[n])
-                ]  # fmt: skip
+                ready = (
+                    []
+                    if errors
+                    else [
+                        n
+                        for n in waiting
+                        if all(entries.get(m, {}).get("status") == "ok" for m in needs[n])
+                    ]
+                )
                 for name in ready[: jobs - len(running)]:
                     waiting.remove(name)
                     if progress:

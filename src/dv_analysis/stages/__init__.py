@@ -31,6 +31,7 @@ __all__ = [
     "clean",
     "features",
     "hotspots",
+    "params",
     "plan",
     "priority",
     "report",

@@ -28,6 +28,7 @@ from dv_analysis.layers import (
     load_youbike,
 )
 from dv_analysis.pages.labels import OUTCOME_LABELS, PREDICTION_MODEL_LABELS, TERM_LABELS
+from dv_analysis.stages import params as check
 from dv_analysis.stages.features import CASE_TYPE_DENOMINATOR
 from dv_analysis.stats.planning import accessibility as acc_stats
 from dv_analysis.stats.rates import person_quarters
@@ -50,9 +51,18 @@ CASE_OUTCOMES: dict[str, str] = {
     **{f"incidents_{code}_w": denom for code, denom in CASE_TYPE_DENOMINATOR.items()},
 }
 BLIND_SPOT_COLUMNS = (
-    "villcode", "townname", "villname", "incidents_w", "expected", "expected_low90",
-    "expected_high90", "ratio", "p_lower", "access_index", "blind_spot",
-)  # fmt: skip
+    "villcode",
+    "townname",
+    "villname",
+    "incidents_w",
+    "expected",
+    "expected_low90",
+    "expected_high90",
+    "ratio",
+    "p_lower",
+    "access_index",
+    "blind_spot",
+)
 
 
 @dataclass(frozen=True)
@@ -64,6 +74,12 @@ class AccessParams:
     access_quantile: float = 0.75  # index quantile from which a village is hard to reach
     test_quarters: int = 4  # later quarters held out to validate next-quarter prediction
     seed: int = 42  # seed of the gradient-boosting model
+
+    def __post_init__(self):
+        check.weights(self.weights)
+        check.between("blind_alpha", self.blind_alpha, 0, 1)
+        check.between("access_quantile", self.access_quantile, 0, 1)
+        check.at_least("test_quarters", self.test_quarters, 1)
 
 
 @dataclass
@@ -168,9 +184,12 @@ def _fit_outcomes(df: pd.DataFrame, terms: tuple, access: tuple, w):
         label = OUTCOME_LABELS[outcome]
         df[f"exposure_{outcome}"] = person_quarters(df[denom], df["window_quarters"])
         cm = fit_count_models(
-            df, outcome, f"exposure_{outcome}", terms + access,
+            df,
+            outcome,
+            f"exposure_{outcome}",
+            terms + access,
             w=w if outcome == "incidents_w" else None,
-        )  # fmt: skip
+        )
         models[outcome] = cm
         table = cm.irr.copy()
         table.insert(1, "label", [TERM_LABELS.get(t, t) for t in table["term"]])
@@ -185,9 +204,13 @@ def _blind_spots(df: pd.DataFrame, terms: tuple, access: tuple, params: AccessPa
     cols = [c for c in BLIND_SPOT_COLUMNS if c not in df.columns or c == "villcode"]
     if access:
         bs, _ = blind_spots(
-            df, "incidents_w", "person_quarters_w", params.blind_alpha, params.access_quantile,
+            df,
+            "incidents_w",
+            "person_quarters_w",
+            params.blind_alpha,
+            params.access_quantile,
             terms,
-        )  # fmt: skip
+        )
         return bs[cols], []
     empty = df[["villcode"]].assign(**{c: np.nan for c in cols[1:-1]}, blind_spot=False)
     return empty[cols], ["no accessibility layer covers this city: blind spots cannot be flagged"]

@@ -25,6 +25,7 @@ from dv_analysis.config import (
     window_periods,
 )
 from dv_analysis.errors import MissingInputError
+from dv_analysis.stages import params as check
 from dv_analysis.stats.rates import person_quarters, rates_table
 from dv_analysis.stats.weights import build_weights
 
@@ -68,6 +69,10 @@ class FeatureParams:
 
     window: int = WINDOW_QUARTERS  # rolling window in quarters for the window counts and rates
     weights: str = "queen"  # spatial weights of the spatial-EB rates (as 03 and 04)
+
+    def __post_init__(self):
+        check.at_least("window", self.window, 1)
+        check.weights(self.weights)
 
 
 def load_clean(

@@ -19,6 +19,7 @@ import pandas as pd
 from dv_analysis import layers
 from dv_analysis.config import Period, PeriodPaths
 from dv_analysis.errors import MissingInputError
+from dv_analysis.stages import params as check
 from dv_analysis.stages.cache import key as content_key
 from dv_analysis.stages.cache import keyed_table
 from dv_analysis.stages.features import village_areas
@@ -46,6 +47,14 @@ class HotspotParams:
     scan_max_pop: float = 0.1  # largest scan window as a share of the population
     scan_simulations: int = 999  # Monte-Carlo replicates of the scan
 
+    def __post_init__(self):
+        check.weights(self.weights)
+        check.at_least("permutations", self.permutations, 1)
+        check.at_least("panel_permutations", self.panel_permutations, 1)
+        check.between("alpha", self.alpha, 0, 1)
+        check.between("scan_max_pop", self.scan_max_pop, 0, 1)
+        check.at_least("scan_simulations", self.scan_simulations, 1)
+
 
 @dataclass
 class HotspotOutputs:
@@ -62,10 +71,13 @@ def _panel_key(order, g: pd.DataFrame, count: str, population: str, spec: str, p
     """Content address of one quarter's Gi*: its counts, populations, weights, test settings
     and the code that computes it (:func:`.cache.key`)."""
     return content_key(
-        "gi-quarter", (local_module, permutation_module, rates_module, _quarter_gi),
-        [spec, int(perms), seed], "|".join(map(str, order)),
-        g[count].fillna(0).to_numpy(float), g[population].fillna(0).to_numpy(float),
-    )  # fmt: skip
+        "gi-quarter",
+        (local_module, permutation_module, rates_module, _quarter_gi),
+        [spec, int(perms), seed],
+        "|".join(map(str, order)),
+        g[count].fillna(0).to_numpy(float),
+        g[population].fillna(0).to_numpy(float),
+    )
 
 
 def _quarter_gi(g: pd.DataFrame, w, order, period: str, count, population, perms, seed):
@@ -104,9 +116,10 @@ def panel_gi(
         qseed = quarter_seed(seed, Period.parse(p).ordinal())
         key = _panel_key(order, g, count, population, weights, permutations, qseed)
         res, was_kept = keyed_table(
-            cache(p) if cache else None, key,
+            cache(p) if cache else None,
+            key,
             partial(_quarter_gi, g, w, order, p, count, population, permutations, qseed),
-        )  # fmt: skip
+        )
         reused += was_kept
         if progress and not was_kept:
             print(f"  Gi* {p} ({i}/{len(periods)})", flush=True)
@@ -145,14 +158,28 @@ def run(paths: PeriodPaths, params: HotspotParams = HotspotParams(), progress: b
     p = params
     g = village_areas(paths, p.count)
     res = analyse_areas(
-        g, p.count, "person_quarters", "villcode", p.weights, p.permutations, p.seed, p.alpha,
-        p.scan_max_pop, p.scan_simulations,
-    )  # fmt: skip
+        g,
+        p.count,
+        "person_quarters",
+        "villcode",
+        p.weights,
+        p.permutations,
+        p.seed,
+        p.alpha,
+        p.scan_max_pop,
+        p.scan_simulations,
+    )
     panel = pd.read_parquet(paths.village_panel)
     gp = panel_gi(
-        g, panel, "villcode", weights=p.weights, permutations=p.panel_permutations, seed=p.seed,
-        progress=progress, cache=lambda q: paths.settings.period(q).gi_quarter,
-    )  # fmt: skip
+        g,
+        panel,
+        "villcode",
+        weights=p.weights,
+        permutations=p.panel_permutations,
+        seed=p.seed,
+        progress=progress,
+        cache=lambda q: paths.settings.period(q).gi_quarter,
+    )
     emerging = emerging_hotspots(gp, id_col="villcode", period_col="period")
     res.table.to_parquet(paths.hotspots, index=False)
     gp.to_parquet(paths.gi_panel, index=False)

@@ -28,6 +28,7 @@ from dv_analysis import layers
 from dv_analysis.config import PeriodPaths
 from dv_analysis.errors import InputError, MissingInputError
 from dv_analysis.stages import access
+from dv_analysis.stages import params as check
 from dv_analysis.stats.planning import location
 
 #: Welfare facility kinds that are the service sites standing today.
@@ -48,6 +49,11 @@ class PlanParams:
     candidates: str = ""  # CSV of candidate sites (name, lon, lat); empty: the public layers
     staffing: str = ""  # CSV of today's staff per district (townname, staff); empty: none
     seed: int = 42  # (the draws are the risk model's; kept for the CLI and the notebook)
+
+    def __post_init__(self):
+        check.at_least("new_sites", self.new_sites, 0)
+        check.above("threshold_min", self.threshold_min, 0)
+        check.at_least("staff", self.staff, 0)
 
 
 @dataclass
@@ -97,8 +103,14 @@ def public_sites(settings, villages: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def _sites(layer, names, kind, source) -> pd.DataFrame:
-    return pd.DataFrame({"name": np.asarray(names, dtype=object), "kind": kind, "source": source,
-                         "geometry": layer.geometry.to_numpy()})  # fmt: skip
+    return pd.DataFrame(
+        {
+            "name": np.asarray(names, dtype=object),
+            "kind": kind,
+            "source": source,
+            "geometry": layer.geometry.to_numpy(),
+        }
+    )
 
 
 def read_candidates(path, villages: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -129,8 +141,11 @@ def read_candidates(path, villages: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     if not inside.all():
         row = int(np.flatnonzero(~inside.to_numpy())[0])
         raise InputError(f"{path}, row {row + 2}: {df['name'].iloc[row]!r} lies outside the city")
-    return gpd.GeoDataFrame({"name": df["name"].astype(str), "kind": "candidate", "source": "file"},
-                            geometry=pts.to_numpy(), crs=villages.crs)  # fmt: skip
+    return gpd.GeoDataFrame(
+        {"name": df["name"].astype(str), "kind": "candidate", "source": "file"},
+        geometry=pts.to_numpy(),
+        crs=villages.crs,
+    )
 
 
 def read_staffing(path, districts) -> pd.Series:
@@ -197,8 +212,11 @@ def run(
     minutes = travel(paths, villages, sites)
     existing = (sites["kind"] == "existing").to_numpy()
     if progress:
-        print(f"  service plan: {len(villages)} villages, {existing.sum()} existing sites, "
-              f"{(~existing).sum()} candidates, {len(excess)} draws", flush=True)  # fmt: skip
+        print(
+            f"  service plan: {len(villages)} villages, {existing.sum()} existing sites, "
+            f"{(~existing).sum()} candidates, {len(excess)} draws",
+            flush=True,
+        )
     robust = location.robust_mclp(excess, minutes, params.threshold_min, params.new_sites, existing)
     table = _site_table(sites, robust, excess, minutes <= params.threshold_min)
     reach = _village_reach(paths, villages, minutes, existing, robust, params)
@@ -214,12 +232,18 @@ def run(
 def _site_table(sites, robust, excess, reach) -> pd.DataFrame:
     """One row per site: id, name, kind, lon, lat, how often chosen, excess within reach."""
     wgs = sites.to_crs(4326)
-    return pd.DataFrame({
-        "site_id": sites["site_id"], "name": sites["name"], "kind": sites["kind"],
-        "source": sites["source"], "lon": wgs.geometry.x.round(6), "lat": wgs.geometry.y.round(6),
-        "chosen_share": robust["chosen_share"].round(4),
-        "covered_excess_mean": (excess.mean(axis=0) @ reach).round(3),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "site_id": sites["site_id"],
+            "name": sites["name"],
+            "kind": sites["kind"],
+            "source": sites["source"],
+            "lon": wgs.geometry.x.round(6),
+            "lat": wgs.geometry.y.round(6),
+            "chosen_share": robust["chosen_share"].round(4),
+            "covered_excess_mean": (excess.mean(axis=0) @ reach).round(3),
+        }
+    )
 
 
 def _village_reach(paths, villages, minutes, existing, robust, params) -> pd.DataFrame:
@@ -227,12 +251,16 @@ def _village_reach(paths, villages, minutes, existing, robust, params) -> pd.Dat
     reach = minutes <= params.threshold_min
     plan = _plan_sites(existing, robust)
     prio = pd.read_parquet(paths.village_priority).set_index("villcode")["tier"]
-    return pd.DataFrame({
-        "villcode": villages["villcode"], "townname": villages["townname"],
-        "villname": villages["villname"], "reached_before": reach[:, existing].any(axis=1),
-        "reached_after": reach[:, plan].any(axis=1),
-        "tier": prio.reindex(villages["villcode"]).fillna(0).astype(int).to_numpy(),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "villcode": villages["villcode"],
+            "townname": villages["townname"],
+            "villname": villages["villname"],
+            "reached_before": reach[:, existing].any(axis=1),
+            "reached_after": reach[:, plan].any(axis=1),
+            "tier": prio.reindex(villages["villcode"]).fillna(0).astype(int).to_numpy(),
+        }
+    )
 
 
 def _staff_table(villages, expected, excess, params) -> pd.DataFrame:
@@ -243,12 +271,19 @@ def _staff_table(villages, expected, excess, params) -> pd.DataFrame:
     onehot[np.arange(len(code)), code] = 1.0
     by_expected = location.staff_split(params.staff, expected @ onehot)
     by_excess = location.staff_split(params.staff, excess @ onehot)
-    out = pd.DataFrame({"townname": towns, "staff_proposed": by_expected["proposed"],
-                        "staff_low": by_expected["low"], "staff_high": by_expected["high"],
-                        "staff_by_excess": by_excess["proposed"], "staff_by_excess_low": by_excess["low"],
-                        "staff_by_excess_high": by_excess["high"],
-                        "expected_mean": (expected @ onehot).mean(0).round(2),
-                        "excess_mean": (excess @ onehot).mean(0).round(2)})  # fmt: skip
+    out = pd.DataFrame(
+        {
+            "townname": towns,
+            "staff_proposed": by_expected["proposed"],
+            "staff_low": by_expected["low"],
+            "staff_high": by_expected["high"],
+            "staff_by_excess": by_excess["proposed"],
+            "staff_by_excess_low": by_excess["low"],
+            "staff_by_excess_high": by_excess["high"],
+            "expected_mean": (expected @ onehot).mean(0).round(2),
+            "excess_mean": (excess @ onehot).mean(0).round(2),
+        }
+    )
     today = read_staffing(params.staffing, towns) if params.staffing else pd.Series(dtype=float)
     out["staff_today"] = today.reindex(towns).to_numpy(float) if len(today) else np.nan
     return out
@@ -265,17 +300,25 @@ def _summary(paths, params, sites, robust, reach) -> dict:
         "new_site_names": [str(sites["name"].iloc[j]) for j in robust["most_frequent"]],
         "most_frequent_share": robust["solutions"][robust["most_frequent"]] / len(gain),
         "threshold_min": params.threshold_min,
-        "covered_excess_gain": {"mean": round(float(gain.mean()), 2),
-                                "low": round(float(np.quantile(gain, 0.05)), 2),
-                                "high": round(float(np.quantile(gain, 0.95)), 2)},  # fmt: skip
-        "tier2_newly_reached": int((tier2 & reach["reached_after"] & ~reach["reached_before"]).sum()),
+        "covered_excess_gain": {
+            "mean": round(float(gain.mean()), 2),
+            "low": round(float(np.quantile(gain, 0.05)), 2),
+            "high": round(float(np.quantile(gain, 0.95)), 2),
+        },
+        "tier2_newly_reached": int(
+            (tier2 & reach["reached_after"] & ~reach["reached_before"]).sum()
+        ),
         "tier2_unreached": int((tier2 & ~reach["reached_after"]).sum()),
         "existing_sites": int((sites["kind"] == "existing").sum()),
         "candidates": int((sites["kind"] == "candidate").sum()),
         "draws": int(len(gain)),
-        "travel_model": {"detour": location.DETOUR, "speed_kmh": location.SPEED_KMH,
-                         "start_minutes": location.START_MINUTES, "hill_factor": location.HILL_FACTOR},
-    }  # fmt: skip
+        "travel_model": {
+            "detour": location.DETOUR,
+            "speed_kmh": location.SPEED_KMH,
+            "start_minutes": location.START_MINUTES,
+            "hill_factor": location.HILL_FACTOR,
+        },
+    }
 
 
 def _alternatives(sites, minutes, existing, excess, reach, robust, params) -> dict:
@@ -286,10 +329,16 @@ def _alternatives(sites, minutes, existing, excess, reach, robust, params) -> di
     tier2 = (reach["tier"] == 2).to_numpy()
     cover = location.lscp(minutes, params.threshold_min, tier2, existing)
     plan = _plan_sites(existing, robust)
-    out = {"lscp": {"new_sites_needed": int(cover["sites"] - existing.sum()),
-                    "tier2_unreachable": int(len(cover["unreachable"]))},
-           "mean_minutes": {"today": _mean_trip(w, minutes, existing),
-                            "plan": _mean_trip(w, minutes, plan)}}  # fmt: skip
+    out = {
+        "lscp": {
+            "new_sites_needed": int(cover["sites"] - existing.sum()),
+            "tier2_unreachable": int(len(cover["unreachable"])),
+        },
+        "mean_minutes": {
+            "today": _mean_trip(w, minutes, existing),
+            "plan": _mean_trip(w, minutes, plan),
+        },
+    }
     if params.new_sites < 1 or w.sum() <= 0:
         return out
     top = np.union1d(_trip_savers(w, minutes, existing), list(robust["most_frequent"]))
@@ -297,9 +346,11 @@ def _alternatives(sites, minutes, existing, excess, reach, robust, params) -> di
     fixed = np.r_[np.ones(existing.sum(), bool), np.zeros(len(top), bool)]
     pm = location.p_median(w, minutes[:, cols], int(existing.sum()) + params.new_sites, fixed)
     new = cols[pm["chosen"] & ~fixed]
-    out["p_median"] = {"new_sites": [sites["site_id"].iloc[j] for j in new],
-                       "new_site_names": [str(sites["name"].iloc[j]) for j in new],
-                       "candidates": int(len(top))}  # fmt: skip
+    out["p_median"] = {
+        "new_sites": [sites["site_id"].iloc[j] for j in new],
+        "new_site_names": [str(sites["name"].iloc[j]) for j in new],
+        "candidates": int(len(top)),
+    }
     out["mean_minutes"]["p_median"] = round(pm["mean_minutes"], 2)
     return out
 
@@ -332,8 +383,18 @@ def _mean_trip(w: np.ndarray, minutes: np.ndarray, open_: np.ndarray) -> float |
 
 def _skipped(paths: PeriodPaths, params: PlanParams) -> PlanOutputs:
     """The empty outputs of a run that plans nothing, with the reason in the summary."""
-    sites = pd.DataFrame(columns=["site_id", "name", "kind", "source", "lon", "lat", "chosen_share",
-                                  "covered_excess_mean"])  # fmt: skip
+    sites = pd.DataFrame(
+        columns=[
+            "site_id",
+            "name",
+            "kind",
+            "source",
+            "lon",
+            "lat",
+            "chosen_share",
+            "covered_excess_mean",
+        ]
+    )
     staff = pd.DataFrame(
         columns=["townname", "staff_proposed", "staff_low", "staff_high", "staff_today"]
     )

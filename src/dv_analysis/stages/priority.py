@@ -39,6 +39,7 @@ import pandas as pd
 from dv_analysis import layers, workers
 from dv_analysis.config import RISK_WINDOW_QUARTERS, Period, PeriodPaths
 from dv_analysis.pages import labels as L
+from dv_analysis.stages import params as check
 from dv_analysis.stages import risk as risk_stage
 from dv_analysis.stats.backtest import nested_selection, score_rankings
 from dv_analysis.stats.detection.early_warning import early_warning, neighbourhood_matrix
@@ -48,8 +49,14 @@ from dv_analysis.stats.weights import contiguity
 #: Naive lists a clerk would make (from the panel up to the origin): counts and rates over
 #: the last 1, 4 and 12 quarters, and the empirical-Bayes rate over 12.
 NAIVE_RANKINGS: tuple[str, ...] = (
-    "count_1q", "count_4q", "count_12q", "rate_1q", "rate_4q", "rate_12q", "eb_rate_12q",
-)  # fmt: skip
+    "count_1q",
+    "count_4q",
+    "count_12q",
+    "rate_1q",
+    "rate_4q",
+    "rate_12q",
+    "eb_rate_12q",
+)
 #: Rankings of the space-time model's outputs; the default is one of these.
 MODEL_RANKINGS: tuple[str, ...] = ("excess_low", "excess_mean", "p_now_1_25", "rr_now")
 RANKINGS = NAIVE_RANKINGS + MODEL_RANKINGS
@@ -81,6 +88,20 @@ class PriorityParams:
     weights: str = "queen"  # adjacency (as 02–04)
     seed: int = 42  # seed of the simulations, fits and bootstrap
 
+    def __post_init__(self):
+        check.at_least("budget", self.budget, 1)
+        check.between("watch_probability", self.watch_probability, 0, 1)
+        check.at_least("watch_size", self.watch_size, 0)
+        check.at_least("risk_window", self.risk_window, 2)
+        check.at_least("baseline", self.baseline, 1)
+        check.at_least("monitor", self.monitor, 1)
+        check.above("rise", self.rise, 1)
+        check.above("false_alarm_years", self.false_alarm_years, 0)
+        check.at_least("alarm_simulations", self.alarm_simulations, 1)
+        check.at_least("backtest_quarters", self.backtest_quarters, 0)
+        check.at_least("backtest_draws", self.backtest_draws, 1)
+        check.weights(self.weights)
+
 
 @dataclass
 class PriorityOutputs:
@@ -107,8 +128,13 @@ def unit_arrays(units: pd.DataFrame | None, ids, periods) -> np.ndarray | None:
     if units is None or units.empty:
         return None
     u = units[units["period"].isin(periods)]
-    wide = u.pivot_table(index=["unit", "period"], columns="villcode", values="incidents",
-                         aggfunc="sum", fill_value=0)  # fmt: skip
+    wide = u.pivot_table(
+        index=["unit", "period"],
+        columns="villcode",
+        values="incidents",
+        aggfunc="sum",
+        fill_value=0,
+    )
     names = sorted(u["unit"].unique())
     full = pd.MultiIndex.from_product([names, periods], names=["unit", "period"])
     grid = wide.reindex(index=full, columns=ids, fill_value=0).to_numpy(float)
@@ -135,14 +161,31 @@ def emerging_at(
     baseline = len(periods) - params.monitor
     out = pd.DataFrame({"villcode": ids})
     if baseline < 4:
-        return out.assign(emerging=False, alarm=False, onset=None, strength=np.nan,
-                          p_value=np.nan, rise_kind="", own_observed=np.nan,
-                          own_expected=np.nan, available=False)  # fmt: skip
+        return out.assign(
+            emerging=False,
+            alarm=False,
+            onset=None,
+            strength=np.nan,
+            p_value=np.nan,
+            rise_kind="",
+            own_observed=np.nan,
+            own_expected=np.nan,
+            available=False,
+        )
     counts, pop = panel_arrays(panel, ids, periods)
     seed = params.seed + Period.parse(upto).ordinal()
-    ew = early_warning(counts, pop, neighbourhoods, baseline=baseline, k=params.rise,
-                       alpha=alarm_alpha(params), simulations=params.alarm_simulations, seed=seed,
-                       units=unit_arrays(units, ids, periods), districts=districts)  # fmt: skip
+    ew = early_warning(
+        counts,
+        pop,
+        neighbourhoods,
+        baseline=baseline,
+        k=params.rise,
+        alpha=alarm_alpha(params),
+        simulations=params.alarm_simulations,
+        seed=seed,
+        units=unit_arrays(units, ids, periods),
+        districts=districts,
+    )
     monitored = periods[baseline:]
     ew["onset"] = [monitored[o] if o >= 0 else None for o in ew["onset"]]
     return pd.concat([out, ew], axis=1).assign(available=True)
@@ -175,9 +218,13 @@ def model_scores(risk: pd.DataFrame) -> dict[str, np.ndarray]:
 
 
 def _origin_params(params: PriorityParams) -> risk_stage.RiskParams:
-    return risk_stage.RiskParams(risk_window=params.risk_window, weights=params.weights,
-                                 strategy="eb", posterior_draws=params.backtest_draws,
-                                 seed=params.seed)  # fmt: skip
+    return risk_stage.RiskParams(
+        risk_window=params.risk_window,
+        weights=params.weights,
+        strategy="eb",
+        posterior_draws=params.backtest_draws,
+        seed=params.seed,
+    )
 
 
 def origin_risk(paths: PeriodPaths, panel, villages, origin: str, params: PriorityParams):
@@ -252,8 +299,9 @@ def backtest(paths: PeriodPaths, panel, villages, params: PriorityParams, progre
     rows = []
     for i, (t, origin) in enumerate(zip(targets, origins, strict=True), 1):
         if progress:
-            print(f"  backtest {i}/{len(targets)}: rank with data to {origin}, score {t}",
-                  flush=True)  # fmt: skip
+            print(
+                f"  backtest {i}/{len(targets)}: rank with data to {origin}, score {t}", flush=True
+            )
         scores = naive_scores(panel, ids, origin)
         last, pop = (a[0] for a in panel_arrays(panel, ids, [origin]))
         expected = pop * last.sum() / max(pop.sum(), 1)  # the city's rate, no model
@@ -289,8 +337,13 @@ def own_rise(early: pd.DataFrame) -> pd.DataFrame:
     o, e = early["own_observed"].to_numpy(float), early["own_expected"].to_numpy(float)
     ok = np.isfinite(o) & (e > 0)
     ratio, lo, hi = poisson_ratio_interval(np.where(ok, o, 0), np.where(ok, e, 1))
-    return pd.DataFrame({"own_oe": np.where(ok, ratio, np.nan), "own_oe_low": np.where(ok, lo, np.nan),
-                         "own_oe_high": np.where(ok, hi, np.nan)})  # fmt: skip
+    return pd.DataFrame(
+        {
+            "own_oe": np.where(ok, ratio, np.nan),
+            "own_oe_low": np.where(ok, lo, np.nan),
+            "own_oe_high": np.where(ok, hi, np.nan),
+        }
+    )
 
 
 def assign_tiers(t: pd.DataFrame, params: PriorityParams) -> np.ndarray:
@@ -315,12 +368,20 @@ def _reasons(row, params: PriorityParams) -> str:
     an alarmed neighbourhood with the village's own rise, and the context."""
     out = []
     if np.isfinite(row["rr_now_mean"]):
-        out.append(L.REASONS["present_risk"].format(
-            rr=row["rr_now_mean"], lo=row["rr_now_low"], hi=row["rr_now_high"],
-            p=L.percent(row["p_now_exceed_1_25"])))  # fmt: skip
+        out.append(
+            L.REASONS["present_risk"].format(
+                rr=row["rr_now_mean"],
+                lo=row["rr_now_low"],
+                hi=row["rr_now_high"],
+                p=L.percent(row["p_now_exceed_1_25"]),
+            )
+        )
     if np.isfinite(row["excess_next_mean"]) and row["excess_next_mean"] >= 0.5:
-        out.append(L.REASONS["excess"].format(mean=row["excess_next_mean"],
-                   lo=row["excess_next_low"], hi=row["excess_next_high"]))  # fmt: skip
+        out.append(
+            L.REASONS["excess"].format(
+                mean=row["excess_next_mean"], lo=row["excess_next_low"], hi=row["excess_next_high"]
+            )
+        )
     if row["trend"] == L.TREND_LABELS["rising"]:
         out.append(L.REASONS["rising"].format(p=L.percent(row["p_rising"])))
     elif row["trend"] == L.TREND_LABELS["falling"] and row["tier"] == 1:
@@ -328,8 +389,11 @@ def _reasons(row, params: PriorityParams) -> str:
     if row["emerging"] and row["rise_kind"] == "reporting":
         out.append(L.REASONS["reporting"].format(onset=row["onset"]))
     elif row["emerging"] and np.isfinite(row["own_oe"]):
-        out.append(L.REASONS["emerging"].format(onset=row["onset"], oe=row["own_oe"],
-                   lo=row["own_oe_low"], hi=row["own_oe_high"]))  # fmt: skip
+        out.append(
+            L.REASONS["emerging"].format(
+                onset=row["onset"], oe=row["own_oe"], lo=row["own_oe_low"], hi=row["own_oe_high"]
+            )
+        )
     if row["hard_to_reach"]:
         out.append(L.REASONS["hard_to_reach"])
     if row["under_reporting"]:
@@ -349,10 +413,20 @@ def _optional(path, columns: list[str], ids) -> pd.DataFrame:
 
 #: Columns of the space-time village table the list carries.
 RISK_COLUMNS = [
-    "observed", "expected", "rr_now_mean", "rr_now_low", "rr_now_high", "p_now_exceed_1",
-    "p_now_exceed_1_25", "p_rising", "trend", "expected_next", "excess_next_mean",
-    "excess_next_low", "excess_next_high",
-]  # fmt: skip
+    "observed",
+    "expected",
+    "rr_now_mean",
+    "rr_now_low",
+    "rr_now_high",
+    "p_now_exceed_1",
+    "p_now_exceed_1_25",
+    "p_rising",
+    "trend",
+    "expected_next",
+    "excess_next_mean",
+    "excess_next_low",
+    "excess_next_high",
+]
 
 
 def _context(paths: PeriodPaths, t: pd.DataFrame, ids) -> pd.DataFrame:
@@ -370,12 +444,18 @@ def _context(paths: PeriodPaths, t: pd.DataFrame, ids) -> pd.DataFrame:
 def priority_table(paths, villages, risk, early, default: str, params) -> pd.DataFrame:
     """One row per village: rank by the default ranking, tier, reasons and their numbers."""
     ids = villages["villcode"].to_numpy()
-    t = pd.DataFrame({"villcode": ids, "townname": villages["townname"].to_numpy(),
-                      "villname": villages["villname"].to_numpy()})  # fmt: skip
+    t = pd.DataFrame(
+        {
+            "villcode": ids,
+            "townname": villages["townname"].to_numpy(),
+            "villname": villages["villname"].to_numpy(),
+        }
+    )
     t = t.merge(risk[["villcode", *RISK_COLUMNS]], on="villcode", how="left")
     ew = early[["villcode", "emerging", "rise_kind", "onset"]].reset_index(drop=True)
-    t = t.merge(pd.concat([ew, own_rise(early).reset_index(drop=True)], axis=1),
-                on="villcode", how="left")  # fmt: skip
+    t = t.merge(
+        pd.concat([ew, own_rise(early).reset_index(drop=True)], axis=1), on="villcode", how="left"
+    )
     t["emerging"] = t["emerging"].fillna(0).astype(bool)
     t = _context(paths, t, ids)
     t["score"] = model_scores(t)[default]
@@ -436,11 +516,16 @@ def _summary(paths, params, table, early, comparison, default) -> dict:
         "expected_not_elevated": {
             k: round(float(p_miss[k][table["tier"] == k].fillna(1).sum()), 1) for k in (2, 1)
         },
-        "falling_held_back": int(((table["tier"] == 1) & (table["trend"] == L.TREND_LABELS["falling"])
-                                  & (table["p_now_exceed_1_25"] >= params.tier2_probability)).sum()),
+        "falling_held_back": int(
+            (
+                (table["tier"] == 1)
+                & (table["trend"] == L.TREND_LABELS["falling"])
+                & (table["p_now_exceed_1_25"] >= params.tier2_probability)
+            ).sum()
+        ),
         "emerging": int((early["emerging"] & (early["rise_kind"] == "risk")).sum()),
         "reporting_changes": int((early["emerging"] & (early["rise_kind"] == "reporting")).sum()),
         "early_warning_available": bool(early["available"].all()),
         "false_alarm_chance_per_run": alarm_alpha(params),  # city-wide, under no change
         "under_reporting": int(table["under_reporting"].sum()),
-    }  # fmt: skip
+    }

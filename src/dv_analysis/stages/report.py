@@ -16,6 +16,7 @@ import pandas as pd
 from dv_analysis import disclosure
 from dv_analysis.config import Period, PeriodPaths
 from dv_analysis.errors import ParameterError
+from dv_analysis.stages import params as check
 
 VILLAGE_COUNTS = ("incidents_q", "notifications_q", "victims_q", "incidents_w")
 VILLAGE_DICTIONARY = {
@@ -86,9 +87,13 @@ def open_data(
 
 #: Age groups of victims (lower bound inclusive, upper exclusive) and their codes.
 AGE_GROUPS: tuple[tuple[float, float, str], ...] = (
-    (0, 12, "0-11"), (12, 18, "12-17"), (18, 30, "18-29"), (30, 45, "30-44"),
-    (45, 65, "45-64"), (65, 200, "65+"),
-)  # fmt: skip
+    (0, 12, "0-11"),
+    (12, 18, "12-17"),
+    (18, 30, "18-29"),
+    (30, 45, "30-44"),
+    (45, 65, "45-64"),
+    (65, 200, "65+"),
+)
 UNKNOWN = "unknown"
 
 
@@ -171,6 +176,10 @@ class ReportParams:
     public_level: str = "district"  # public tier: district or village (docs/reports.md)
     trend_quarters: int = 8  # quarters of the district trends (staff and public pages)
 
+    def __post_init__(self):
+        check.one_of("public_level", self.public_level, PUBLIC_LEVELS)
+        check.at_least("trend_quarters", self.trend_quarters, 1)
+
 
 PUBLIC_LEVELS = ("district", "village")
 
@@ -237,8 +246,9 @@ def run(
             disclosure.write_public_csv(villages, out / "villages.csv", VILLAGE_DICTIONARY)
         )
     read = {"features": feats, "trends": trend_table}
-    return Published(paths.period, villages if village_level else None, districts, trends, written,
-                     read)  # fmt: skip
+    return Published(
+        paths.period, villages if village_level else None, districts, trends, written, read
+    )
 
 
 def write_public_page(paths: PeriodPaths, page: str, figure) -> list:
@@ -295,7 +305,7 @@ def load_inputs(paths: PeriodPaths, published: Published | None = None) -> Repor
             encoding="utf-8-sig",
             dtype=str,
             keep_default_na=False,
-        ),  # fmt: skip
+        ),
         priority=_table(paths.village_priority),
         risk=_table(paths.village_risk),
         emerging=_table(paths.emerging_hotspots),

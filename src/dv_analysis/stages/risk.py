@@ -74,11 +74,15 @@ class RiskParams:
 
     def __post_init__(self):
         _check_count(self.count)
-        spacetime.get_engine(self.engine)
-        engine_options(self)  # strategy, draws, chains and warm-up
+        try:
+            spacetime.get_engine(self.engine)
+            engine_options(self)  # strategy, draws, chains and warm-up
+        except ValueError as e:
+            raise ParameterError(str(e)) from None
         if self.risk_window < 2:
-            raise ParameterError(f"risk_window {self.risk_window}: the space-time model needs at "
-                             "least 2 quarters")  # fmt: skip
+            raise ParameterError(
+                f"risk_window {self.risk_window}: the space-time model needs at least 2 quarters"
+            )
         if self.now_quarters < 1:
             raise ParameterError(f"now_quarters {self.now_quarters}: at least one quarter")
         if not 0 < self.flag_probability < 1:
@@ -146,8 +150,9 @@ def window_panel(paths: PeriodPaths, count: str, window: int) -> WindowPanel:
     """The ``window`` quarters ending with the period, per village and quarter, from the
     period's village panel (quarters without clean data are left out)."""
     panel = pd.read_parquet(paths.village_panel)
-    return panel_window(panel, layers.load_boundaries(paths.settings), str(paths.period), count,
-                        window)  # fmt: skip
+    return panel_window(
+        panel, layers.load_boundaries(paths.settings), str(paths.period), count, window
+    )
 
 
 def panel_window(panel: pd.DataFrame, villages, end: str, count: str, window: int) -> WindowPanel:
@@ -167,23 +172,38 @@ def panel_window(panel: pd.DataFrame, villages, end: str, count: str, window: in
         return wide.reindex(index=villages["villcode"], columns=quarters).fillna(0).to_numpy(float)
 
     types = _types(panel, count)
-    return WindowPanel(villages, quarters, {k: grid(c) for k, (c, _) in types.items()},
-                       {k: grid(pop) for k, (_, pop) in types.items()})  # fmt: skip
+    return WindowPanel(
+        villages,
+        quarters,
+        {k: grid(c) for k, (c, _) in types.items()},
+        {k: grid(pop) for k, (_, pop) in types.items()},
+    )
 
 
 def spacetime_key(villages, y, e, params: RiskParams, level=None) -> str:
     """Content address of a space-time fit: villages and their polygons, counts, expected
     counts, settings and the code that fits it."""
-    fields = ("weights", "engine", "strategy", "now_quarters", "posterior_draws", "chains",
-              "warmup", "draws", "seed")  # fmt: skip
+    fields = (
+        "weights",
+        "engine",
+        "strategy",
+        "now_quarters",
+        "posterior_draws",
+        "chains",
+        "warmup",
+        "draws",
+        "seed",
+    )
     return content_key(
         "spacetime-fit",
         (*spacetime.code_modules(), _fit_spacetime),
-        [getattr(params, f) for f in fields], "|".join(villages["villcode"].astype(str)),
-        np.asarray(y, float), np.asarray(e, float),
+        [getattr(params, f) for f in fields],
+        "|".join(villages["villcode"].astype(str)),
+        np.asarray(y, float),
+        np.asarray(e, float),
         b"" if level is None else np.asarray(level, float),
         b"".join(shapely.to_wkb(villages.geometry.to_numpy(), output_dimension=2)),
-    )  # fmt: skip
+    )
 
 
 def _fit_spacetime(
@@ -207,11 +227,18 @@ def _fit_spacetime(
     table.insert(2, "expected", e.sum(1))
     table.insert(3, "observed_now", y[:, -k:].sum(1))
     table.insert(4, "expected_now", e[:, -k:].sum(1))
-    summary = {"hyperparameters": fit.hyperparameters, "diagnostics": fit.diagnostics,
-               "engine": {"name": fit.engine, "seconds": round(fit.seconds, 2),
-                          "posterior_draws": int(len(fit.b)), "villages": int(len(y)),
-                          "components": len(graph.components),
-                          "islands": int(graph.islands.sum())}}  # fmt: skip
+    summary = {
+        "hyperparameters": fit.hyperparameters,
+        "diagnostics": fit.diagnostics,
+        "engine": {
+            "name": fit.engine,
+            "seconds": round(fit.seconds, 2),
+            "posterior_draws": int(len(fit.b)),
+            "villages": int(len(y)),
+            "components": len(graph.components),
+            "islands": int(graph.islands.sum()),
+        },
+    }
     return table, summary
 
 
@@ -222,9 +249,13 @@ KEPT_DRAWS = 200
 def engine_options(params: RiskParams) -> spacetime.EngineOptions:
     """The engine settings of the stage's parameters (NUTS's ``draws`` are per chain)."""
     return spacetime.EngineOptions(
-        draws=params.posterior_draws, seed=params.seed, strategy=params.strategy,
-        chains=params.chains, warmup=params.warmup, nuts_draws=params.draws,
-    )  # fmt: skip
+        draws=params.posterior_draws,
+        seed=params.seed,
+        strategy=params.strategy,
+        chains=params.chains,
+        warmup=params.warmup,
+        nuts_draws=params.draws,
+    )
 
 
 def _kept_draws(log_rr: np.ndarray, now_quarters: int) -> np.ndarray:
@@ -241,11 +272,15 @@ def draws_table(table: pd.DataFrame) -> pd.DataFrame:
     keep = table[[isinstance(d, np.ndarray | list) for d in table["rr_now_draws"]]]
     keep = keep.dropna(subset=["villcode"])
     sizes = [len(d) for d in keep["rr_now_draws"]]
-    return pd.DataFrame({
-        "villcode": np.repeat(keep["villcode"].to_numpy(), sizes),
-        "draw": np.concatenate([np.arange(k) for k in sizes] or [[]]).astype("int16"),
-        "rr_now": np.concatenate([np.asarray(d, float) for d in keep["rr_now_draws"]] or [[]]).astype("float32"),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "villcode": np.repeat(keep["villcode"].to_numpy(), sizes),
+            "draw": np.concatenate([np.arange(k) for k in sizes] or [[]]).astype("int16"),
+            "rr_now": np.concatenate(
+                [np.asarray(d, float) for d in keep["rr_now_draws"]] or [[]]
+            ).astype("float32"),
+        }
+    )
 
 
 def _spacetime_stem(villages, y, e, params: RiskParams, level=None) -> str:
@@ -256,9 +291,11 @@ def cached_spacetime(paths: PeriodPaths, villages, y, e, e_next, params: RiskPar
     """A space-time fit read back when one with the same content was made before
     (``data_clean/.cache/bym2/st-<key>.*``, internal), otherwise made and kept."""
     out, summary, _ = kept_fit(
-        paths.settings.fit_cache, _spacetime_stem(villages, y, e, params, level), "engine",
+        paths.settings.fit_cache,
+        _spacetime_stem(villages, y, e, params, level),
+        "engine",
         lambda: _fit_spacetime(villages, y, e, e_next, params, level),
-    )  # fmt: skip
+    )
     return out, summary
 
 
@@ -284,8 +321,16 @@ def county_jobs(villages, y, e, e_next, prefix: str = "") -> list[tuple]:
     for code in size.index:
         sel = counties == code
         level = np.full(y.shape[1], (y[sel].sum() + 0.5) / e[sel].sum() / taiwan)
-        jobs.append((prefix + code, villages[sel].reset_index(drop=True), y[sel], e[sel],
-                     e_next[sel], level))  # fmt: skip
+        jobs.append(
+            (
+                prefix + code,
+                villages[sel].reset_index(drop=True),
+                y[sel],
+                e[sel],
+                e_next[sel],
+                level,
+            )
+        )
     return jobs
 
 
@@ -328,20 +373,27 @@ def _spacetime_by_county(paths, villages, y, e, e_next, params, progress):
     sizes = {job[0]: len(job[1]) for job in jobs}
 
     def report(code, result, done):
-        print(f"  space-time county {code} ({done}/{len(jobs)}): {sizes[code]} villages, "
-              f"{result[1]['engine']['seconds']:.0f} s", flush=True)  # fmt: skip
+        print(
+            f"  space-time county {code} ({done}/{len(jobs)}): {sizes[code]} villages, "
+            f"{result[1]['engine']['seconds']:.0f} s",
+            flush=True,
+        )
 
     results = run_county_jobs(paths, jobs, params, progress=report if progress else None)
     codes = sorted(results)
     per_county = {c: results[c][1] for c in codes}
     summary = {
         "per_county": per_county,
-        "diagnostics": {"ok": all(s["diagnostics"]["ok"] for s in per_county.values()),
-                        "failed": [c for c in codes if not per_county[c]["diagnostics"]["ok"]],
-                        "engine": params.engine},
-        "engine": {"name": params.engine,
-                   "seconds": round(sum(s["engine"]["seconds"] for s in per_county.values()), 2)},
-    }  # fmt: skip
+        "diagnostics": {
+            "ok": all(s["diagnostics"]["ok"] for s in per_county.values()),
+            "failed": [c for c in codes if not per_county[c]["diagnostics"]["ok"]],
+            "engine": params.engine,
+        },
+        "engine": {
+            "name": params.engine,
+            "seconds": round(sum(s["engine"]["seconds"] for s in per_county.values()), 2),
+        },
+    }
     return pd.concat([results[c][0] for c in codes], ignore_index=True), summary
 
 
@@ -370,7 +422,7 @@ def _model_form(params: RiskParams) -> dict:
         "level": "γ_t ~ N(0, 1), one per quarter",
         "spatial": "b ~ BYM2 (per-component scaled ICAR + iid), σ ~ N⁺(0, 1), ρ ~ Beta(½, ½)",
         "interaction": "δ_i ~ RW1 over quarters, Σ_t δ_it = 0 (Knorr-Held type II), "
-        "PC prior P(σ_δ > 0.5) = 0.01",  # fmt: skip
+        "PC prior P(σ_δ > 0.5) = 0.01",
         "overdispersion": "ε_it ~ N(0, σ_ε²), PC prior P(σ_ε > 1) = 0.01",
         "expected": "indirect standardisation by case type over the window",
         "now": f"exp(mean of log RR over the last {params.now_quarters} quarters)",
@@ -404,8 +456,11 @@ def fit_window(paths: PeriodPaths, wp: WindowPanel, params: RiskParams, progress
         areas, fit_summary = _spacetime_by_county(paths, *args, params, progress)
     else:
         if progress:
-            print(f"  space-time model ({params.engine}) on {fit_rows.sum()} villages × "
-                  f"{len(wp.quarters)} quarters", flush=True)  # fmt: skip
+            print(
+                f"  space-time model ({params.engine}) on {fit_rows.sum()} villages × "
+                f"{len(wp.quarters)} quarters",
+                flush=True,
+            )
         areas, fit_summary = cached_spacetime(paths, *args, params)
     return g[["villcode"]].merge(areas, on="villcode", how="left"), fit_summary, fit_rows
 
@@ -420,8 +475,11 @@ def run(
     """
     wp = window_panel(paths, params.count, params.risk_window)
     if progress and len(wp.quarters) < params.risk_window:
-        print(f"  risk window: {len(wp.quarters)} of {params.risk_window} quarters have clean "
-              f"data ({wp.quarters[0]}–{wp.quarters[-1]})", flush=True)  # fmt: skip
+        print(
+            f"  risk window: {len(wp.quarters)} of {params.risk_window} quarters have clean "
+            f"data ({wp.quarters[0]}–{wp.quarters[-1]})",
+            flush=True,
+        )
     g, y = wp.villages, wp.y
     table, fit_summary, fit_rows = fit_window(paths, wp, params, progress)
     draws_table(table).to_parquet(paths.village_risk_draws, index=False)
@@ -450,7 +508,7 @@ def _summary(paths, params: RiskParams, wp: WindowPanel, g, fit_rows, fit_summar
             "length": params.risk_window,
             "quarters": wp.quarters,
             "missing": [q for q in wanted if q not in wp.quarters],
-        },  # fmt: skip
+        },
         "villages": int(len(g)),
         "villages_fitted": int(fit_rows.sum()),
         "villages_without_population": g.loc[~fit_rows, "villcode"].tolist(),

@@ -155,7 +155,7 @@ def score_rankings(rankings: dict, outcome, population, expected, ks=(10, 20, 50
             "pai": pai(s, outcome, population, k),
             "pei": pei(s, outcome, k),
             "excess_capture": excess_capture(s, outcome, expected, k),
-        }  # fmt: skip
+        }
         for name, s in rankings.items()
         for k in ks
     ]

@@ -58,6 +58,36 @@ def representative_xy(gdf: gpd.GeoDataFrame) -> np.ndarray:
     return np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()])
 
 
+def check_kind(kind: str) -> str:
+    """A weights specification, checked: ``queen``, ``rook``, ``distance:D`` (D > 0) or
+    ``knn:K`` (K a whole number ≥ 1).
+
+    Parameters
+    ----------
+    kind : str
+        The specification.
+
+    Returns
+    -------
+    str
+        ``kind`` unchanged.
+
+    Examples
+    --------
+    >>> check_kind("knn:6")
+    'knn:6'
+    """
+    head, _, value = str(kind).partition(":")
+    try:
+        ok = (kind in ("queen", "rook") or (head == "distance" and float(value) > 0)
+              or (head == "knn" and int(value) >= 1))  # fmt: skip
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"weights {kind!r}: use queen, rook, distance:D (D > 0) or knn:K")
+    return kind
+
+
 def _raw_weights(gdf: gpd.GeoDataFrame, kind: str, coords: np.ndarray) -> libpysal.weights.W:
     if kind == "queen":
         return libpysal.weights.Queen.from_dataframe(gdf, use_index=False, silence_warnings=True)

@@ -51,9 +51,18 @@ from dv_analysis.synth.truth import PARAMS_FILE, ROWS_FILE, VILLAGE_TRUTH_FILE
 from dv_analysis.synth.writers import excel_serial, format_date, format_dates, write_files
 
 __all__ = [
-    "RAW_COLUMNS", "MessRates", "ModelParams", "SynthConfig", "excel_serial", "format_date",
-    "format_dates", "generate", "neighbours", "plant_clusters", "village_base",
-]  # fmt: skip
+    "RAW_COLUMNS",
+    "MessRates",
+    "ModelParams",
+    "SynthConfig",
+    "excel_serial",
+    "format_date",
+    "format_dates",
+    "generate",
+    "neighbours",
+    "plant_clusters",
+    "village_base",
+]
 
 
 class _World:
@@ -85,8 +94,12 @@ def _plant_campaign(b, clusters, periods, model: ModelParams, rng) -> dict | Non
     villages, its quarters and its unit."""
     if model.campaign_quarters <= 0:
         return None
-    rising = {v for c in clusters if c["type"] in ("new", "late", "intensifying", "ramp")
-              for v in c["villcodes"]}  # fmt: skip
+    rising = {
+        v
+        for c in clusters
+        if c["type"] in ("new", "late", "intensifying", "ramp")
+        for v in c["villcodes"]
+    }
     towns = sorted(set(b["townname"]) - set(b.loc[b["villcode"].isin(rising), "townname"]))
     town = towns[int(rng.integers(len(towns)))]
     last = len(periods) - 1 - model.campaign_end_offset
@@ -153,19 +166,36 @@ def _true_counts(settings, cfg: SynthConfig, world: _World, period: Period, firs
         extra = rng.poisson(np.where(in_campaign, world.campaign["extra"], 0) * mu * world.p_report)
     truth = pd.DataFrame(
         {
-            "period": str(period), "villcode": codes, "pop_total": popv, "expected_true": mu,
-            "true_incidents": true_n, "report_prob": world.p_report,
-            "reported_incidents": reported_n + extra, "cluster": member_of,
-            "cluster_multiplier": mult, "overdispersion": noise, "campaign": in_campaign,
+            "period": str(period),
+            "villcode": codes,
+            "pop_total": popv,
+            "expected_true": mu,
+            "true_incidents": true_n,
+            "report_prob": world.p_report,
+            "reported_incidents": reported_n + extra,
+            "cluster": member_of,
+            "cluster_multiplier": mult,
+            "overdispersion": noise,
+            "campaign": in_campaign,
             "campaign_incidents": extra,
             "relative_risk": np.exp(b0 + lin) * mult / (smooth.sum() / popv.sum()),
         }
-    )  # fmt: skip
+    )
     return reported_n, extra, old_share, child_share, truth
 
 
-def _incidents(cfg, world: _World, period: Period, first: Period, reported_n, extra, old_share,
-               child_share, victims: VictimPool, rng) -> pd.DataFrame:  # fmt: skip
+def _incidents(
+    cfg,
+    world: _World,
+    period: Period,
+    first: Period,
+    reported_n,
+    extra,
+    old_share,
+    child_share,
+    victims: VictimPool,
+    rng,
+) -> pd.DataFrame:
     """The quarter's canonical notifications: case types by age structure, days, units; shuffled.
     The campaign's ``extra`` incidents per village are notified by the campaign's unit alone."""
     nv = len(world.b)
@@ -218,18 +248,34 @@ def _incidents(cfg, world: _World, period: Period, first: Period, reported_n, ex
 def _write_truth(settings: Settings, cfg: SynthConfig, world: _World, periods, village_truth):
     """``village_truth.parquet`` and ``params.json`` of the generated world."""
     vt = pd.concat(village_truth, ignore_index=True)
-    cols = ["villcode", "townname", "villname", "low_income_share", "divorce_rate",
-            "dist_metro_m", "bus_stops_500m", "remoteness"]  # fmt: skip
+    cols = [
+        "villcode",
+        "townname",
+        "villname",
+        "low_income_share",
+        "divorce_rate",
+        "dist_metro_m",
+        "bus_stops_500m",
+        "remoteness",
+    ]
     vt = vt.merge(world.b[cols], on="villcode")
     vt["under_reported"] = vt["report_prob"] < 0.6
     settings.truth_city_dir.mkdir(parents=True, exist_ok=True)
     vt.to_parquet(settings.truth_city_dir / VILLAGE_TRUTH_FILE, index=False)
     params = {
-        "city": settings.city, "start": str(periods[0]), "end": str(periods[-1]),
-        "seed": cfg.seed, "scale": cfg.scale, "model": asdict(cfg.model), "mess": asdict(cfg.mess),
-        "clusters": world.clusters, "campaign": world.campaign,
-        "under_reported_villages": sorted(vt.loc[vt["under_reported"], "villcode"].unique().tolist()),
-    }  # fmt: skip
+        "city": settings.city,
+        "start": str(periods[0]),
+        "end": str(periods[-1]),
+        "seed": cfg.seed,
+        "scale": cfg.scale,
+        "model": asdict(cfg.model),
+        "mess": asdict(cfg.mess),
+        "clusters": world.clusters,
+        "campaign": world.campaign,
+        "under_reported_villages": sorted(
+            vt.loc[vt["under_reported"], "villcode"].unique().tolist()
+        ),
+    }
     (settings.truth_city_dir / PARAMS_FILE).write_text(
         json.dumps(params, ensure_ascii=False, indent=1)
     )
@@ -266,9 +312,11 @@ def generate(settings: Settings, cfg: SynthConfig, progress: bool = True) -> dic
         prev = canon
         n_inc = int(reported_n.sum() + extra.sum())
         summary["periods"][str(period)] = {
-            "files": written, "notifications": int(len(canon)), "incidents": n_inc,
+            "files": written,
+            "notifications": int(len(canon)),
+            "incidents": n_inc,
             "raw_rows": int(len(truth_rows)),
-        }  # fmt: skip
+        }
         truth_dir = settings.truth_city_dir / str(period)
         truth_dir.mkdir(parents=True, exist_ok=True)
         truth_rows.to_parquet(truth_dir / ROWS_FILE, index=False)

@@ -129,8 +129,15 @@ def _case_details(inc_type, sex, age, rng) -> dict[str, np.ndarray]:
     ]
     u1, u2 = rng.random(n_inc), rng.random(n_inc)
     opened = np.where(u1 < 0.68, "是", np.where(u2 < 0.9, "否", "")).astype(object)
-    return {"rel": rel, "r_sex": r_sex, "r_age": r_age, "tipvda": tipvda, "forms": forms,
-            "nat": nat, "opened": opened}  # fmt: skip
+    return {
+        "rel": rel,
+        "r_sex": r_sex,
+        "r_age": r_age,
+        "tipvda": tipvda,
+        "forms": forms,
+        "nat": nat,
+        "opened": opened,
+    }
 
 
 def _units_and_dates(period: Period, inc_ord, n_notif, rng, forced_unit=None):
@@ -183,9 +190,12 @@ def notifications(
     )
     blank_case = rng.random(n_inc) < cfg.mess.case_id_blank
     case_id = np.array(
-        ["" if b else "C" + _key(cfg.seed, "case", v, t)[:10] for b, v, t in zip(blank_case, victim, ctype, strict=True)],
+        [
+            "" if b else "C" + _key(cfg.seed, "case", v, t)[:10]
+            for b, v, t in zip(blank_case, victim, ctype, strict=True)
+        ],
         dtype=object,
-    )  # fmt: skip
+    )
     d = _case_details(inc_type, sex, age, rng)
     inc_of, unit, n_dates = _units_and_dates(period, inc_ord, n_notif, rng, forced_unit)
     inc_dates = np.array([date.fromordinal(int(o)) for o in inc_ord], dtype=object)

@@ -95,7 +95,10 @@ def ids_and_dates(canon: pd.DataFrame, mess, rng, truth: RowTruth) -> dict:
     after = ~blank & (rng.random(n) < mess.incident_after_notification)
     idate[blank] = ""
     shift = rng.integers(3, 20, n)
-    idate[after] = [(d + timedelta(days=int(k))).isoformat() for d, k in zip(notified[after], shift[after], strict=True)]  # fmt: skip
+    idate[after] = [
+        (d + timedelta(days=int(k))).isoformat()
+        for d, k in zip(notified[after], shift[after], strict=True)
+    ]
     truth.inject(after, "incident_after_notification")
     return {"nid": nid, "ndate": ndate, "idate": idate, "notified": notified}
 
@@ -130,8 +133,11 @@ def places(canon, geo, other, loc: dict, mess, rng, truth: RowTruth) -> dict:
     """City, district, village and code text: 台/臺, missing suffixes, dashed codes, other cities."""
     n = len(canon)
     has_code, has_names, has_xy, out_city = (
-        loc["has_code"], loc["has_names"], loc["has_xy"], loc["out_city"],
-    )  # fmt: skip
+        loc["has_code"],
+        loc["has_names"],
+        loc["has_xy"],
+        loc["out_city"],
+    )
     codes = canon["villcode"].to_numpy(object)
     city = geo["countyname"].reindex(codes).to_numpy(object)
     district = geo["townname"].reindex(codes).to_numpy(object)
@@ -167,10 +173,15 @@ def places(canon, geo, other, loc: dict, mess, rng, truth: RowTruth) -> dict:
     truth.inject(~out_city & ~locatable, "unlocatable", "unlocatable")
     located_by = np.select([has_code, has_names, has_xy], ["code", "names", "xy"], "")
     return {
-        "city": city, "district": district, "village": village, "code_txt": code_txt,
-        "true_v": true_v, "x": np.where(has_xy, x, np.nan), "y": np.where(has_xy, y, np.nan),
+        "city": city,
+        "district": district,
+        "village": village,
+        "code_txt": code_txt,
+        "true_v": true_v,
+        "x": np.where(has_xy, x, np.nan),
+        "y": np.where(has_xy, y, np.nan),
         "located_by": located_by,
-    }  # fmt: skip
+    }
 
 
 def reexports(prev: pd.DataFrame | None, geo, mess, rng) -> pd.DataFrame | None:
@@ -180,29 +191,42 @@ def reexports(prev: pd.DataFrame | None, geo, mess, rng) -> pd.DataFrame | None:
     kk = rng.binomial(len(prev), mess.reexport_previous)
     p = prev.iloc[np.sort(rng.choice(len(prev), size=kk, replace=False))]
     pv = p["villcode"].to_numpy(object)
-    return pd.DataFrame({
-        "通報編號": p["notification_id"].to_numpy(object), "案號": p["case_id"].to_numpy(object),
-        "被害人代碼": p["victim_key"].to_numpy(object),
-        "通報日期": format_dates(p["notified"].to_numpy(object), np.full(kk, 3)),
-        "事件發生日期": format_dates(p["incident"].to_numpy(object), np.full(kk, 3)),
-        "通報單位類別": p["unit"].to_numpy(object), "案件類型": p["case_type"].to_numpy(object),
-        "被害人性別": p["victim_sex"].to_numpy(object),
-        "被害人年齡": p["victim_age"].astype(str).to_numpy(object),
-        "被害人國籍": p["victim_nat"].to_numpy(object), "相對人性別": p["resp_sex"].to_numpy(object),
-        "相對人年齡": p["resp_age"].astype(str).to_numpy(object),
-        "兩造關係": p["relationship"].to_numpy(object),
-        "暴力型態": [";".join(f) for f in p["forms"]], "TIPVDA分數": p["tipvda"].to_numpy(object),
-        "開案": p["opened"].to_numpy(object),
-        "發生地縣市": geo["countyname"].reindex(pv).to_numpy(object),
-        "發生地行政區": geo["townname"].reindex(pv).to_numpy(object),
-        "發生地村里": geo["villname"].reindex(pv).to_numpy(object), "村里代碼": pv,
-        "_x": np.nan, "_y": np.nan, "_notified": p["notified"].to_numpy(object),
-        "notification_id": p["notification_id"].to_numpy(object), "true_villcode": pv,
-        "incident_id": p["incident_id"].to_numpy(object),
-        "victim_key": p["victim_key"].to_numpy(object), "case_type": p["case_type"].to_numpy(object),
-        "expected_bucket": BUCKET_DUPLICATE, "expected_reason": "previous_period",
-        "injected": "reexport_previous", "located_by": "code",
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "通報編號": p["notification_id"].to_numpy(object),
+            "案號": p["case_id"].to_numpy(object),
+            "被害人代碼": p["victim_key"].to_numpy(object),
+            "通報日期": format_dates(p["notified"].to_numpy(object), np.full(kk, 3)),
+            "事件發生日期": format_dates(p["incident"].to_numpy(object), np.full(kk, 3)),
+            "通報單位類別": p["unit"].to_numpy(object),
+            "案件類型": p["case_type"].to_numpy(object),
+            "被害人性別": p["victim_sex"].to_numpy(object),
+            "被害人年齡": p["victim_age"].astype(str).to_numpy(object),
+            "被害人國籍": p["victim_nat"].to_numpy(object),
+            "相對人性別": p["resp_sex"].to_numpy(object),
+            "相對人年齡": p["resp_age"].astype(str).to_numpy(object),
+            "兩造關係": p["relationship"].to_numpy(object),
+            "暴力型態": [";".join(f) for f in p["forms"]],
+            "TIPVDA分數": p["tipvda"].to_numpy(object),
+            "開案": p["opened"].to_numpy(object),
+            "發生地縣市": geo["countyname"].reindex(pv).to_numpy(object),
+            "發生地行政區": geo["townname"].reindex(pv).to_numpy(object),
+            "發生地村里": geo["villname"].reindex(pv).to_numpy(object),
+            "村里代碼": pv,
+            "_x": np.nan,
+            "_y": np.nan,
+            "_notified": p["notified"].to_numpy(object),
+            "notification_id": p["notification_id"].to_numpy(object),
+            "true_villcode": pv,
+            "incident_id": p["incident_id"].to_numpy(object),
+            "victim_key": p["victim_key"].to_numpy(object),
+            "case_type": p["case_type"].to_numpy(object),
+            "expected_bucket": BUCKET_DUPLICATE,
+            "expected_reason": "previous_period",
+            "injected": "reexport_previous",
+            "located_by": "code",
+        }
+    )
 
 
 def duplicates(rows: pd.DataFrame, nfiles: int, mess, rng) -> pd.DataFrame:
@@ -232,23 +256,39 @@ def messy_rows(canon, geo, other, prev, mess, rng) -> pd.DataFrame:
     pl = places(canon, geo, other, loc, mess, rng, truth)
     rows = pd.DataFrame(
         {
-            "通報編號": d["nid"], "案號": canon["case_id"].to_numpy(object),
-            "被害人代碼": canon["victim_key"].to_numpy(object), "通報日期": d["ndate"],
-            "事件發生日期": d["idate"], "通報單位類別": c["unit"], "案件類型": c["ctype"],
-            "被害人性別": c["vsex"], "被害人年齡": c["vage"],
-            "被害人國籍": canon["victim_nat"].to_numpy(object), "相對人性別": c["rsex"],
+            "通報編號": d["nid"],
+            "案號": canon["case_id"].to_numpy(object),
+            "被害人代碼": canon["victim_key"].to_numpy(object),
+            "通報日期": d["ndate"],
+            "事件發生日期": d["idate"],
+            "通報單位類別": c["unit"],
+            "案件類型": c["ctype"],
+            "被害人性別": c["vsex"],
+            "被害人年齡": c["vage"],
+            "被害人國籍": canon["victim_nat"].to_numpy(object),
+            "相對人性別": c["rsex"],
             "相對人年齡": canon["resp_age"].astype(str).to_numpy(object),
-            "兩造關係": canon["relationship"].to_numpy(object), "暴力型態": c["forms"],
-            "TIPVDA分數": canon["tipvda"].to_numpy(object), "開案": canon["opened"].to_numpy(object),
-            "發生地縣市": pl["city"], "發生地行政區": pl["district"], "發生地村里": pl["village"],
-            "村里代碼": pl["code_txt"], "_x": pl["x"], "_y": pl["y"], "_notified": d["notified"],
+            "兩造關係": canon["relationship"].to_numpy(object),
+            "暴力型態": c["forms"],
+            "TIPVDA分數": canon["tipvda"].to_numpy(object),
+            "開案": canon["opened"].to_numpy(object),
+            "發生地縣市": pl["city"],
+            "發生地行政區": pl["district"],
+            "發生地村里": pl["village"],
+            "村里代碼": pl["code_txt"],
+            "_x": pl["x"],
+            "_y": pl["y"],
+            "_notified": d["notified"],
             "notification_id": canon["notification_id"].to_numpy(object),
-            "true_villcode": pl["true_v"], "incident_id": canon["incident_id"].to_numpy(object),
+            "true_villcode": pl["true_v"],
+            "incident_id": canon["incident_id"].to_numpy(object),
             "victim_key": canon["victim_key"].to_numpy(object),
-            "case_type": canon["case_type"].to_numpy(object), "expected_bucket": truth.bucket,
-            "expected_reason": truth.reason, "injected": [";".join(t) for t in truth.injected],
+            "case_type": canon["case_type"].to_numpy(object),
+            "expected_bucket": truth.bucket,
+            "expected_reason": truth.reason,
+            "injected": [";".join(t) for t in truth.injected],
             "located_by": pl["located_by"],
         }
-    )  # fmt: skip
+    )
     again = reexports(prev, geo, mess, rng)
     return rows if again is None else pd.concat([rows, again], ignore_index=True)

@@ -146,8 +146,15 @@ def run_risk_world(seed: int, strength: float, root, flags: tuple = ()) -> dict:
     row = {**risk_recovery(s, "2020Q4"), "diagnostics_ok": out.summary["diagnostics"]["ok"]}
     for flag in flags:  # other flag levels from the same fit
         r = risk_recovery(s, "2020Q4", flag=flag)
-        for k in ("precision", "recall", "recall_rr1.5", "isolated_found", "late_found", "flagged",
-                  "recall_last_year"):  # fmt: skip
+        for k in (
+            "precision",
+            "recall",
+            "recall_rr1.5",
+            "isolated_found",
+            "late_found",
+            "flagged",
+            "recall_last_year",
+        ):
             row[f"{k}@{flag:g}"] = r[k]
     return row
 
@@ -226,17 +233,22 @@ def present_recovery(settings: Settings, period: str, top: int = 20) -> dict:
     inside = (r["rr_now_low"] <= last[fair]) & (last[fair] <= r["rr_now_high"])
     ranked = risk.sort_values(["p_now_exceed_1_5", "rr_now_mean"], ascending=False).head(top)
     return {
-        "period": str(p), "villages_scored": int(fair.sum()),
+        "period": str(p),
+        "villages_scored": int(fair.sum()),
         "spearman_now": float(spearmanr(r["rr_now_mean"], last[fair])[0]),
         "spearman_now_year": float(spearmanr(r["rr_now_mean"], year[fair])[0]),
         "spearman_window": float(spearmanr(r["rr_mean"], last[fair])[0]),
         "coverage_now": float(inside.mean()),
-        "coverage_now_year": float(((r["rr_now_low"] <= year[fair]) & (year[fair] <= r["rr_now_high"])).mean()),
+        "coverage_now_year": float(
+            ((r["rr_now_low"] <= year[fair]) & (year[fair] <= r["rr_now_high"])).mean()
+        ),
         "faded": len(faded),
-        "faded_p15_over_half": int((risk.loc[risk.index.isin(faded), "p_now_exceed_1_5"] >= 0.5).sum()),
+        "faded_p15_over_half": int(
+            (risk.loc[risk.index.isin(faded), "p_now_exceed_1_5"] >= 0.5).sum()
+        ),
         "faded_in_top": int(ranked.index.isin(faded).sum()),
         "top_truly_high": int((last.reindex(ranked.index) >= 1.5).sum()),
-    }  # fmt: skip
+    }
 
 
 def run_present_world(seed: int, kind: str, root, engine: str = "laplace") -> dict:
@@ -248,15 +260,24 @@ def run_present_world(seed: int, kind: str, root, engine: str = "laplace") -> di
     paths = s.period("2020Q4")
     features.build(paths)
     out = risk.run(paths, risk.RiskParams(engine=engine), progress=False)
-    return {"seed": seed, "kind": kind, **present_recovery(s, "2020Q4"),
-            "diagnostics_ok": out.summary["diagnostics"]["ok"],
-            "seconds": out.summary["engine"]["seconds"]}  # fmt: skip
+    return {
+        "seed": seed,
+        "kind": kind,
+        **present_recovery(s, "2020Q4"),
+        "diagnostics_ok": out.summary["diagnostics"]["ok"],
+        "seconds": out.summary["engine"]["seconds"],
+    }
 
 
 # --- the outreach list on realistic worlds (issue 24) -------------------------------------
 #: Naive lists a clerk would make, scored beside the outreach list: (name, quarters, rate).
-NAIVE_LISTS = (("count_1q", 1, False), ("count_4q", 4, False), ("count_12q", 12, False),
-               ("rate_4q", 4, True), ("rate_12q", 12, True))  # fmt: skip
+NAIVE_LISTS = (
+    ("count_1q", 1, False),
+    ("count_4q", 4, False),
+    ("count_12q", 12, False),
+    ("rate_4q", 4, True),
+    ("rate_12q", 12, True),
+)
 
 
 def naive_lists(settings: Settings, period: str, budget: int) -> dict[str, pd.Index]:
@@ -294,29 +315,43 @@ def outreach_recovery(settings: Settings, period: str, budget: int = 20) -> dict
 
     def scores(ids) -> dict:
         x = truth.reindex(ids)
-        return {"precision": float(x["elevated"].mean()), "precision_rr15": float((x["rr"] >= 1.5).mean()),
-                "excess_captured": float(x["excess"].sum() / best) if best > 0 else float("nan")}  # fmt: skip
+        return {
+            "precision": float(x["elevated"].mean()),
+            "precision_rr15": float((x["rr"] >= 1.5).mean()),
+            "excess_captured": float(x["excess"].sum() / best) if best > 0 else float("nan"),
+        }
 
     risk_rise = t["emerging"] & (t["rise_kind"] == "risk")
     naive = {name: scores(ids) for name, ids in naive_lists(settings, period, budget).items()}
     best_naive = max(naive, key=lambda n: naive[n]["precision"])
     return {
-        "period": str(period), **{f"tier2_{k}": v for k, v in scores(two).items()},
-        "tier2": len(two), "tier1": int((t["tier"] == 1).sum()),
-        "best_naive": best_naive, **{f"naive_{k}": v for k, v in naive[best_naive].items()},
+        "period": str(period),
+        **{f"tier2_{k}": v for k, v in scores(two).items()},
+        "tier2": len(two),
+        "tier1": int((t["tier"] == 1).sum()),
+        "best_naive": best_naive,
+        **{f"naive_{k}": v for k, v in naive[best_naive].items()},
         **{f"{name}_{k}": x for name, v in naive.items() for k, x in v.items()},
         "naive_excess_captured_max": max(v["excess_captured"] for v in naive.values()),
         "faded_in_tier2": int(two.isin(faded).sum()),
         "faded_not_elevated_in_tier2": int((two.isin(faded) & ~truth.loc[two, "elevated"]).sum()),
-        "ramp_in_tier1": float(np.mean([v in set(watched) for v in ramp])) if ramp else float("nan"),
-        "ramp_elevated": len(hot_ramp), "ramp_elevated_in_tier1": float(np.mean([v in set(watched) for v in hot_ramp])) if hot_ramp else float("nan"),
+        "ramp_in_tier1": float(np.mean([v in set(watched) for v in ramp]))
+        if ramp
+        else float("nan"),
+        "ramp_elevated": len(hot_ramp),
+        "ramp_elevated_in_tier1": float(np.mean([v in set(watched) for v in hot_ramp]))
+        if hot_ramp
+        else float("nan"),
         "campaign_rises": int(t.index[risk_rise].isin(campaign).sum()),
         "campaign_reporting": int(t.index[t["emerging"] & ~risk_rise].isin(campaign).sum()),
         "campaign_in_tier2": int(two.isin(campaign).sum()),
         "watch_precision": float(truth.reindex(watched)["elevated"].mean()),
-        "watch_recall": float(truth["elevated"][watched.intersection(truth.index)].sum() / max(truth["elevated"].sum(), 1)),
+        "watch_recall": float(
+            truth["elevated"][watched.intersection(truth.index)].sum()
+            / max(truth["elevated"].sum(), 1)
+        ),
         "expected_not_elevated_2": float((1 - t.loc[two, "p_now_exceed_1_25"]).sum()),
-    }  # fmt: skip
+    }
 
 
 def run_outreach_world(seed: int, kind: str, root, period: str = "2020Q4", budget: int = 20):
@@ -357,5 +392,9 @@ def false_alarm_runs(settings: Settings, period: str, quarters: int = 4) -> dict
         )
         risk_runs += bool((ew["emerging"] & (ew["rise_kind"] == "risk")).any())
         reporting_runs += bool((ew["emerging"] & (ew["rise_kind"] == "reporting")).any())
-    return {"false_alarm_runs": risk_runs, "reporting_runs": reporting_runs, "runs": quarters,
-            "false_alarms_per_year": 4.0 * risk_runs / quarters}  # fmt: skip
+    return {
+        "false_alarm_runs": risk_runs,
+        "reporting_runs": reporting_runs,
+        "runs": quarters,
+        "false_alarms_per_year": 4.0 * risk_runs / quarters,
+    }

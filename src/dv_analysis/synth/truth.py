@@ -145,5 +145,10 @@ def outreach_truth(settings: Settings, period: str, budget: int) -> pd.DataFrame
     rate = now["expected_true"].sum() / now["pop_total"].sum()
     excess = ((now["relative_risk"] - 1) * now["pop_total"] * rate).clip(lower=0)
     top = excess.sort_values(ascending=False).head(2 * budget).index
-    return pd.DataFrame({"rr": now["relative_risk"], "excess": excess,
-                         "elevated": now.index.isin(top) & (excess > 0)})  # fmt: skip
+    return pd.DataFrame(
+        {
+            "rr": now["relative_risk"],
+            "excess": excess,
+            "elevated": now.index.isin(top) & (excess > 0),
+        }
+    )

@@ -46,18 +46,32 @@ def realistic_world(kind: str):
 
     if kind not in REALISTIC_KINDS:
         raise ParameterError(f"world kind {kind!r}: one of {', '.join(REALISTIC_KINDS)}")
-    common = dict(sd_village=0.3, overdispersion_sd=0.2, season_amplitude=0.08,
-                  trend_per_year=0.04, campaign_quarters=2, campaign_extra=0.5)  # fmt: skip
+    common = dict(
+        sd_village=0.3,
+        overdispersion_sd=0.2,
+        season_amplitude=0.08,
+        trend_per_year=0.04,
+        campaign_quarters=2,
+        campaign_extra=0.5,
+    )
     m = REALISTIC_KINDS[kind]
     if m is None:
-        return ModelParams(cluster_types=("persistent", "persistent", "cold"),
-                           cluster_sizes=(6, 9, 6), cluster_multipliers=(2.0, 2.0, 0.35),
-                           n_clusters=3, **common)  # fmt: skip
+        return ModelParams(
+            cluster_types=("persistent", "persistent", "cold"),
+            cluster_sizes=(6, 9, 6),
+            cluster_multipliers=(2.0, 2.0, 0.35),
+            n_clusters=3,
+            **common,
+        )
     return ModelParams(
         cluster_types=("persistent", "persistent", "ended", "ramp", "persistent", "cold"),
-        cluster_sizes=(4, 9, 6, 6, 12, 6), cluster_multipliers=(m,) * 6, n_clusters=6,
-        isolated_villages=4, isolated_multiplier=m, **common,
-    )  # fmt: skip
+        cluster_sizes=(4, 9, 6, 6, 12, 6),
+        cluster_multipliers=(m,) * 6,
+        n_clusters=6,
+        isolated_villages=4,
+        isolated_multiplier=m,
+        **common,
+    )
 
 
 def realistic_years(seed: int, kind: str, root, end: str = "2020Q4") -> Settings:
@@ -69,8 +83,12 @@ def realistic_years(seed: int, kind: str, root, end: str = "2020Q4") -> Settings
     from dv_analysis.synth import SynthConfig, generate
 
     root = Path(root)
-    s = Settings.from_args(raw_dir=root / "raw", clean_dir=root / "clean",
-                           reports_dir=root / "reports", truth_dir=root / "truth")  # fmt: skip
+    s = Settings.from_args(
+        raw_dir=root / "raw",
+        clean_dir=root / "clean",
+        reports_dir=root / "reports",
+        truth_dir=root / "truth",
+    )
     start = str(Period.parse(end).back(RISK_WINDOW_QUARTERS - 1))
     if not has_truth(s):
         cfg = SynthConfig(start=start, end=end, seed=seed, model=realistic_world(kind))
@@ -89,8 +107,12 @@ def planted_years(seed: int, strength: float | None, root) -> Settings:
     from dv_analysis.synth import SynthConfig, generate
 
     root = Path(root)
-    s = Settings.from_args(raw_dir=root / "raw", clean_dir=root / "clean",
-                           reports_dir=root / "reports", truth_dir=root / "truth")  # fmt: skip
+    s = Settings.from_args(
+        raw_dir=root / "raw",
+        clean_dir=root / "clean",
+        reports_dir=root / "reports",
+        truth_dir=root / "truth",
+    )
     model = no_change_world() if strength is None else risk_world(strength)
     if not has_truth(s):
         generate(
@@ -132,8 +154,9 @@ def spacetime_reference_panel(k: int = 15, quarters: int = 12, seed: int = 2026)
     rng = np.random.default_rng(seed)
     n = k * k
     a = lattice_adjacency(k)
-    smooth = np.linalg.solve(np.diag(np.asarray(a.sum(1)).ravel() + 0.3) - a.toarray(),
-                             rng.standard_normal(n))  # fmt: skip
+    smooth = np.linalg.solve(
+        np.diag(np.asarray(a.sum(1)).ravel() + 0.3) - a.toarray(), rng.standard_normal(n)
+    )
     b = 0.35 * smooth / smooth.std() + 0.2 * rng.standard_normal(n)
     path = np.cumsum(0.08 * rng.standard_normal((n, quarters)), axis=1)
     season = 0.08 * np.cos(2 * np.pi * (np.arange(quarters) - 2) / 4)

@@ -113,8 +113,19 @@ def _write_file(part: pd.DataFrame, period: Period, f: int, nfiles: int, out_dir
         cols.append("備註")
     df = df[[cols[i] for i in rng.permutation(len(cols))]]
     name, enc_used = _save(df, part, out_dir, f"dv_notifications_{period}_part{f + 1}", kind, rng)
-    t = part[["notification_id", "true_villcode", "incident_id", "victim_key", "case_type",
-              "expected_bucket", "expected_reason", "injected", "located_by"]].copy()  # fmt: skip
+    t = part[
+        [
+            "notification_id",
+            "true_villcode",
+            "incident_id",
+            "victim_key",
+            "case_type",
+            "expected_bucket",
+            "expected_reason",
+            "injected",
+            "located_by",
+        ]
+    ].copy()
     t.insert(0, "coords", "lonlat" if lonlat else "twd97")
     t.insert(0, "encoding", enc_used)
     t.insert(0, "row", np.arange(1, len(t) + 1))

@@ -54,9 +54,23 @@ def result(grid):
 def test_the_table_has_one_row_per_area_with_every_statistic(result, grid):
     t = result.table
     assert list(t.columns) == [
-        "code", "cases", "pop", "gi_z", "gi_p", "gi_q", "gi_bin", "lisa_I", "lisa_q", "lisa_p",
-        "lisa_q_adj", "lisa_cluster", "rate_raw", "rate_eb", "rate_seb", "scan_cluster",
-    ]  # fmt: skip
+        "code",
+        "cases",
+        "pop",
+        "gi_z",
+        "gi_p",
+        "gi_q",
+        "gi_bin",
+        "lisa_I",
+        "lisa_q",
+        "lisa_p",
+        "lisa_q_adj",
+        "lisa_cluster",
+        "rate_raw",
+        "rate_eb",
+        "rate_seb",
+        "scan_cluster",
+    ]
     assert t["code"].tolist() == grid["code"].tolist()
     assert t["cases"].tolist() == grid["cases"].tolist()
     # the raw rate by hand: cases per 1,000 people

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from dv_analysis.stats.detection import reporting
 from dv_analysis.stats.detection.early_warning import (
     baseline_expected,
     dispersion,
@@ -148,7 +149,7 @@ def test_a_rise_one_reporting_unit_carries_is_a_reporting_change():
     a reporting change; the same rise spread over every unit (risk) is not."""
     import numpy as np
 
-    from dv_analysis.stats.detection.early_warning import carried_by_one_unit
+    from dv_analysis.stats.detection.reporting import carried_by_one_unit
 
     rng = np.random.default_rng(3)
     base = np.array([40.0, 30.0, 20.0, 10.0])  # per-quarter expected of 4 units, 2 windows
@@ -205,8 +206,6 @@ def test_a_window_whose_other_units_rose_by_chance_is_read_with_its_district():
     largest excess too. A district where nothing rose changes nothing."""
     import numpy as np
 
-    from dv_analysis.stats.detection import early_warning as ew
-
     baseline, t, n = 8, 10, 26  # areas 0–5 in district d, the other 20 in district e
     units = np.full((2, t, n), 20.0)  # police, other unit
     units[0, baseline:, :6] = 50.0  # police rose in district d
@@ -215,11 +214,12 @@ def test_a_window_whose_other_units_rose_by_chance_is_read_with_its_district():
     expected = np.full((t - baseline, n), 40.0)
     onset = np.full(n, -1)
     onset[[0, 10]] = 0
-    alone = ew.carried_by_one_unit(units, expected, onset, baseline, 1.23)
+    alone = reporting.carried_by_one_unit(units, expected, onset, baseline, 1.23)
     assert not alone[0]
     districts = np.array(["d"] * 6 + ["e"] * 20)
-    with_district = ew._district_reporting(units, counts, pop, units, expected, onset,
-                                           baseline, 1.23, districts)  # fmt: skip
+    with_district = reporting._district_reporting(
+        units, counts, pop, units, expected, onset, baseline, 1.23, districts
+    )
     assert with_district.tolist() == [True] + [False] * (n - 1)
 
 
@@ -229,7 +229,7 @@ def test_a_risk_rise_whose_largest_unit_stands_out_by_chance_is_not_a_reporting_
     the top unit's rise) called this a reporting change (a ramping cluster, seed 5)."""
     import numpy as np
 
-    from dv_analysis.stats.detection.early_warning import carried_by_one_unit
+    from dv_analysis.stats.detection.reporting import carried_by_one_unit
 
     obs = np.array([7.0, 5, 10, 9, 15, 50, 30])  # since the onset, 2 quarters
     share = np.array([8.2, 1.5, 4.0, 9.9, 11.0, 36.0, 12.7])  # their expected since then
@@ -250,8 +250,6 @@ def test_a_campaign_one_quarter_old_is_a_reporting_change_when_the_window_rose_b
     district whose shares stay as in the baseline."""
     import numpy as np
 
-    from dv_analysis.stats.detection import early_warning as ew
-
     baseline, t, n = 8, 12, 40  # areas 0–19 in district d (campaign), 20–39 in e
     units = np.zeros((2, t, n))
     units[0], units[1] = 6.0, 9.0  # police, others
@@ -260,10 +258,11 @@ def test_a_campaign_one_quarter_old_is_a_reporting_change_when_the_window_rose_b
     units[:, -2:, 30:33] *= 2.0  # a rise of risk in district e: every unit
     counts = units.sum(0)
     districts = np.array(["d"] * 20 + ["e"] * 20)
-    adjusted = ew.without_reporting_changes(counts, units, districts, baseline, 1.23)
+    adjusted = reporting.without_reporting_changes(counts, units, districts, baseline, 1.23)
     np.testing.assert_allclose(adjusted[-1, :20], counts[-1, :20] - 3.0, rtol=1e-3)  # out
     np.testing.assert_allclose(adjusted[:, 20:], counts[:, 20:])  # district e unchanged
     np.testing.assert_allclose(adjusted[:-1], counts[:-1])
-    flat = ew.without_reporting_changes(counts, units[:, :, :] * 0 + units[:, :1], districts,
-                                        baseline, 1.23)  # fmt: skip
+    flat = reporting.without_reporting_changes(
+        counts, units[:, :, :] * 0 + units[:, :1], districts, baseline, 1.23
+    )
     np.testing.assert_allclose(flat, counts)  # shares as in the baseline: nothing taken out

@@ -40,9 +40,15 @@ def test_identical_to_esda(shape, permutations, seed, alternative):
     gi = esda.G_Local(y, w, transform="B", star=True, alternative=alternative, **kw)
     gi0 = esda.G_Local(y, w, transform="B", star=True, permutations=0)
     ours = permutation.conditional_p(
-        permutation.G_LOCAL_STAR, y, gi0.w, gi0.Gs, permutations, seed,
-        scaling=y.sum(), alternative=alternative,
-    )  # fmt: skip
+        permutation.G_LOCAL_STAR,
+        y,
+        gi0.w,
+        gi0.Gs,
+        permutations,
+        seed,
+        scaling=y.sum(),
+        alternative=alternative,
+    )
     assert np.array_equal(ours, gi.p_sim)
 
 

@@ -121,9 +121,13 @@ def _scotland_fit(engine, d, a):
     """The published model's fit with ``engine``: covariate 0.1 × AFF, the Stan case study's
     priors (β ~ N(0, 5), σ ~ N⁺(0, 5)), seed 1."""
     return engine(
-        d["y"], d["E"], a, pd.DataFrame({"aff": 0.1 * np.asarray(d["x"])}),
-        priors=BYM2Priors(intercept_sd=5.0, beta_sd=5.0, sigma_sd=5.0), seed=1,
-    )  # fmt: skip
+        d["y"],
+        d["E"],
+        a,
+        pd.DataFrame({"aff": 0.1 * np.asarray(d["x"])}),
+        priors=BYM2Priors(intercept_sd=5.0, beta_sd=5.0, sigma_sd=5.0),
+        seed=1,
+    )
 
 
 def _assert_stan_figures(fit, d, again) -> None:

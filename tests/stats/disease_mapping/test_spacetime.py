@@ -59,8 +59,9 @@ def test_the_fit_recovers_the_paths_and_the_noise_it_was_given():
     _, bd, dd = laplace.draw(fit, panel, 1000, seed=1)
     lr = st.log_rr_draws(bd, dd, panel)
     truth = b[:, None] + path
-    truth = truth - np.log((np.exp(truth) * panel.mask * np.exp(panel.log_e)).sum(0)
-                           / np.exp(panel.log_e).sum(0))  # fmt: skip
+    truth = truth - np.log(
+        (np.exp(truth) * panel.mask * np.exp(panel.log_e)).sum(0) / np.exp(panel.log_e).sum(0)
+    )
     lo, hi = np.quantile(lr, 0.05, 0), np.quantile(lr, 0.95, 0)
     assert 0.8 <= ((lo <= truth) & (truth <= hi)).mean() <= 0.98
 
@@ -267,8 +268,9 @@ def test_integration_points_follow_the_hessian_not_its_eigenvectors_signs():
     np.testing.assert_allclose(root @ root.T, floored, atol=1e-10)
     assert np.allclose(np.triu(root, 1), 0)
     steep = h + np.eye(4)  # nothing floored: the plain Cholesky factor of H⁻¹
-    np.testing.assert_allclose(laplace.gaussian_root(steep, 1e-9),
-                               np.linalg.cholesky(np.linalg.inv(steep)), atol=1e-10)  # fmt: skip
+    np.testing.assert_allclose(
+        laplace.gaussian_root(steep, 1e-9), np.linalg.cholesky(np.linalg.inv(steep)), atol=1e-10
+    )
 
 
 def test_a_fit_does_not_jump_with_rounding_of_its_inputs():

@@ -78,8 +78,13 @@ def test_engine_options_are_checked_when_made(options, message):
 def test_engine_options_defaults():
     o = spacetime.EngineOptions()
     assert (o.draws, o.seed, o.strategy, o.chains, o.warmup, o.nuts_draws) == (
-        2000, 42, "importance", 4, 500, 500,
-    )  # fmt: skip
+        2000,
+        42,
+        "importance",
+        4,
+        500,
+        500,
+    )
 
 
 def test_the_laplace_engine_through_fit(panel, laplace_fit):

@@ -45,8 +45,17 @@ def _toy_city():
     background = rng.uniform(0, 12_000, (30, 2))
     villages = np.vstack([a, b, background])
     demand = np.r_[np.full(40, 5.0), np.full(30, 0.2)]
-    sites = np.array([[2_000, 2_000], [10_000, 2_000], [6_000, 2_000], [6_000, 4_000],
-                      [0, 12_000], [12_000, 12_000], [6_000, 11_000]])  # fmt: skip
+    sites = np.array(
+        [
+            [2_000, 2_000],
+            [10_000, 2_000],
+            [6_000, 2_000],
+            [6_000, 4_000],
+            [0, 12_000],
+            [12_000, 12_000],
+            [6_000, 11_000],
+        ]
+    )
     existing = np.array([False] * 6 + [True])
     return villages, demand, sites, existing
 

@@ -139,15 +139,17 @@ def instances(draw):
     coord = st.integers(0, 6).map(lambda k: k * 1_000.0)
     villages = np.array(draw(st.lists(st.tuples(coord, coord), min_size=n, max_size=n)))
     sites = np.array(draw(st.lists(st.tuples(coord, coord), min_size=m, max_size=m)))
-    w = np.array(draw(st.lists(st.sampled_from([-1.0, 0.0, 0.0, 0.5, 1.0, 3.0]),
-                               min_size=n, max_size=n)))  # fmt: skip
+    w = np.array(
+        draw(st.lists(st.sampled_from([-1.0, 0.0, 0.0, 0.5, 1.0, 3.0]), min_size=n, max_size=n))
+    )
     existing = np.array(draw(st.lists(st.booleans(), min_size=m, max_size=m)))
     threshold = draw(st.sampled_from([5.0, 15.0, 25.0, 40.0]))
     return L.travel_minutes(villages, sites), w, existing, threshold
 
 
-_PROPERTY = settings(max_examples=150, deadline=None, derandomize=True,
-                     suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+_PROPERTY = settings(
+    max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 @_PROPERTY

@@ -79,11 +79,30 @@ def assign_buckets(df: pd.DataFrame, paths: PeriodPaths) -> pd.DataFrame:
 
 #: Columns of the clean notifications table, in order.
 CLEAN_COLUMNS: tuple[str, ...] = (
-    "notification_id", "case_id", "victim_key", "notified_date", "incident_date", "reporter_unit",
-    "case_type", "victim_sex", "victim_age", "victim_nationality", "respondent_sex", "respondent_age",
-    "relationship", "violence_forms", "tipvda", "opened", "villcode", "locate_method", "x", "y", "flags",
-    "source_file", "source_row",
-)  # fmt: skip
+    "notification_id",
+    "case_id",
+    "victim_key",
+    "notified_date",
+    "incident_date",
+    "reporter_unit",
+    "case_type",
+    "victim_sex",
+    "victim_age",
+    "victim_nationality",
+    "respondent_sex",
+    "respondent_age",
+    "relationship",
+    "violence_forms",
+    "tipvda",
+    "opened",
+    "villcode",
+    "locate_method",
+    "x",
+    "y",
+    "flags",
+    "source_file",
+    "source_row",
+)
 
 
 def split_buckets(

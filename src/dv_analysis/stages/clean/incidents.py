@@ -21,9 +21,17 @@ def incident_key(df: pd.DataFrame) -> pd.Series:
 
 #: Columns of the incident table.
 INCIDENT_COLUMNS = (
-    "incident_id", "victim_key", "case_type", "villcode", "first_notified", "last_notified",
-    "n_notifications", "n_units", "high_danger", "opened",
-)  # fmt: skip
+    "incident_id",
+    "victim_key",
+    "case_type",
+    "villcode",
+    "first_notified",
+    "last_notified",
+    "n_notifications",
+    "n_units",
+    "high_danger",
+    "opened",
+)
 
 
 def build_incidents(notes: pd.DataFrame, window_days: int = 14) -> pd.DataFrame:

@@ -13,6 +13,7 @@ import pandas as pd
 
 from dv_analysis import layers
 from dv_analysis.config import PeriodPaths
+from dv_analysis.stages import params as check
 from dv_analysis.stages.clean.buckets import assign_buckets, split_buckets
 from dv_analysis.stages.clean.fields import normalise_fields
 from dv_analysis.stages.clean.incidents import build_incidents
@@ -37,6 +38,9 @@ class CleanParams:
     """Settings of the cleaning stage (the ``parameters`` cell of ``01_clean``)."""
 
     incident_window_days: int = 14  # days within which one victim and case type make one incident
+
+    def __post_init__(self):
+        check.at_least("incident_window_days", self.incident_window_days, 0)
 
 
 def _tables(parts, raws: list[RawFile], paths: PeriodPaths, n_read: int, window: int):

@@ -3,4 +3,13 @@ FDR), the conditional-permutation kernels, Kulldorff's scan, emerging hotspots, 
 these for one table of areas, and the early warning of rises (calibrated to a false-alarm
 rate per year, with the reporting test)."""
 
-__all__ = ["areas", "autocorrelation", "early_warning", "emerging", "permutation", "scan"]
+__all__ = [
+    "areas",
+    "autocorrelation",
+    "cusum",
+    "early_warning",
+    "emerging",
+    "permutation",
+    "reporting",
+    "scan",
+]

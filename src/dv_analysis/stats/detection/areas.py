@@ -34,9 +34,14 @@ def _with_rates(y, n, w, ids, permutations, seed, alpha, per):
     """Local statistics of the EB rate; areas without population get no local result."""
     rates = rates_table(y, n, w, per)
     loc = local_statistics(
-        rates["rate_eb"].to_numpy(), w, ids, permutations=permutations, seed=seed,
-        alpha=alpha, exclude=list(ids[n <= 0]),
-    )  # fmt: skip
+        rates["rate_eb"].to_numpy(),
+        w,
+        ids,
+        permutations=permutations,
+        seed=seed,
+        alpha=alpha,
+        exclude=list(ids[n <= 0]),
+    )
     return loc, rates
 
 

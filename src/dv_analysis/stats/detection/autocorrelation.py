@@ -186,9 +186,14 @@ def _lisa_p(y: np.ndarray, w: libpysal.weights.W, permutations: int, seed: int):
 
 
 def gi_statistics(
-    y, w: libpysal.weights.W, ids, permutations: int = 9999, seed: int = 42, fdr: bool = True,
+    y,
+    w: libpysal.weights.W,
+    ids,
+    permutations: int = 9999,
+    seed: int = 42,
+    fdr: bool = True,
     exclude: list | None = None,
-) -> pd.DataFrame:  # fmt: skip
+) -> pd.DataFrame:
     """The Gi* columns of :func:`local_statistics` alone (the same numbers, without the
     local Moran's permutations: half the work, for the quarters of a panel).
 
@@ -227,8 +232,9 @@ def gi_statistics(
         gi_bins(np.nan_to_num(z), np.nan_to_num(gi_q, nan=1.0)),
         0,
     )
-    return pd.DataFrame({"id": np.asarray(ids), "gi_z": z, "gi_p": gi_p, "gi_q": gi_q,
-                         "gi_bin": bins})  # fmt: skip
+    return pd.DataFrame(
+        {"id": np.asarray(ids), "gi_z": z, "gi_p": gi_p, "gi_q": gi_q, "gi_bin": bins}
+    )
 
 
 def local_statistics(

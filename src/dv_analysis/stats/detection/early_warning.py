@@ -31,119 +31,22 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from dv_analysis.stats.detection.cusum import (
+    baseline_expected,
+    dispersion,
+    neighbourhood_matrix,
+    poisson_cusum,
+)
+from dv_analysis.stats.detection.reporting import reporting_changes
 
-def neighbourhood_matrix(neighbours: dict, ids) -> sp.csr_matrix:
-    """Sparse 0/1 matrix ``M`` with ``M[i, j] = 1`` when ``j`` is ``i`` or touches it.
-
-    Parameters
-    ----------
-    neighbours : dict
-        Area id → ids of its neighbours (as :func:`dv_analysis.stats.weights.contiguity`).
-    ids : sequence
-        The areas in the order of the count arrays.
-
-    Returns
-    -------
-    scipy.sparse.csr_matrix
-        ``(n, n)``; ``counts @ M.T`` sums each area's neighbourhood.
-    """
-    ids = list(ids)
-    pos = {v: i for i, v in enumerate(ids)}
-    rows, cols = [], []
-    for i, v in enumerate(ids):
-        for j in {v, *neighbours.get(v, ())}:
-            if j in pos:
-                rows.append(i)
-                cols.append(pos[j])
-    n = len(ids)
-    return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
-
-
-def baseline_expected(
-    counts: np.ndarray, population: np.ndarray, baseline: int, prior_strength: float = 1.0
-) -> np.ndarray:
-    """Expected counts of the monitored quarters from each area's baseline.
-
-    Parameters
-    ----------
-    counts, population : numpy.ndarray
-        ``(T, n)`` counts and populations per quarter (rows oldest first); the first
-        ``baseline`` rows are the baseline, the rest are monitored.
-    baseline : int
-        Quarters of the baseline.
-    prior_strength : float
-        Expected baseline events added at the city rate (shrinks the relative rate of an
-        area with few baseline events towards 1).
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(T - baseline, n)`` expected counts: population × city rate of the quarter ×
-        the area's baseline relative rate.
-    """
-    counts = np.asarray(counts, float)
-    population = np.asarray(population, float)
-    city_rate = counts.sum(axis=1) / np.maximum(population.sum(axis=1), 1e-12)
-    e_base = (population[:baseline] * city_rate[:baseline, None]).sum(axis=0)
-    o_base = counts[:baseline].sum(axis=0)
-    relative = (o_base + prior_strength) / np.maximum(e_base + prior_strength, 1e-12)
-    return population[baseline:] * city_rate[baseline:, None] * relative
-
-
-def poisson_cusum(observed: np.ndarray, expected: np.ndarray, k: float) -> np.ndarray:
-    """The Poisson CUSUM path of each area.
-
-    Parameters
-    ----------
-    observed, expected : numpy.ndarray
-        ``(m, n)`` or ``(..., m, n)`` counts and expected counts of ``m`` monitored quarters.
-    k : float
-        The rate ratio the chart is tuned to detect (> 1).
-
-    Returns
-    -------
-    numpy.ndarray
-        ``S`` of the same shape: ``S_t = max(0, S_{t-1} + O_t log k - (k - 1) E_t)``.
-    """
-    observed = np.asarray(observed, float)
-    steps = observed * np.log(k) - (k - 1.0) * np.asarray(expected, float)
-    s = np.zeros(steps.shape[:-2] + steps.shape[-1:])
-    out = np.empty_like(steps)
-    for t in range(steps.shape[-2]):
-        s = np.maximum(0.0, s + steps[..., t, :])
-        out[..., t, :] = s
-    return out
-
-
-def dispersion(counts: np.ndarray, population: np.ndarray) -> float:
-    """Overdispersion of quarterly counts about each area's mean relative rate.
-
-    The negative-binomial (NB2) coefficient ``c`` of ``Var O = E + c E²`` by the method of
-    moments: Σ [(O − E)² − E] / Σ E² over quarters and areas, at least 0 (Poisson). ``c`` is
-    the squared coefficient of variation of the quarter's rate, so it carries from small
-    areas to large ones, as a Pearson ratio (which grows with E) does not. Called on the
-    neighbourhood sums that are tested (:func:`early_warning`), it also carries noise shared
-    by neighbours.
-
-    Parameters
-    ----------
-    counts, population : numpy.ndarray
-        ``(T, n)`` baseline counts and populations.
-
-    Returns
-    -------
-    float
-        ``c ≥ 0``; E is each area's mean relative rate × the city rate of the quarter.
-    """
-    counts = np.asarray(counts, float)
-    e = baseline_expected(np.vstack([counts, counts]), np.vstack([population, population]),
-                          len(counts), prior_strength=0.0)  # fmt: skip
-    ok = e > 0
-    t, n = counts.shape
-    # residuals about fitted means (n + t parameters) are smaller than about the true ones
-    scale = ok.sum() / max(ok.sum() - n - t, 1)
-    excess = scale * ((counts - e) ** 2)[ok].sum() - e[ok].sum()
-    return float(max(0.0, excess / max((e[ok] ** 2).sum(), 1e-12)))
+__all__ = [
+    "TailModel",
+    "baseline_expected",
+    "dispersion",
+    "early_warning",
+    "neighbourhood_matrix",
+    "poisson_cusum",
+]
 
 
 def _draw(rng: np.random.Generator, mean: np.ndarray, c: float, size: int) -> np.ndarray:
@@ -183,8 +86,9 @@ def _null_maxima(counts, population, m, baseline, k, c_sums, simulations, seed) 
 
 def _fitted(obs_n: np.ndarray, pop_n: np.ndarray, baseline: int) -> np.ndarray:
     """Every quarter's expected count under "no change" (baseline relative rate throughout)."""
-    return baseline_expected(np.vstack([obs_n[:baseline], obs_n]),
-                             np.vstack([pop_n[:baseline], pop_n]), baseline)  # fmt: skip
+    return baseline_expected(
+        np.vstack([obs_n[:baseline], obs_n]), np.vstack([pop_n[:baseline], pop_n]), baseline
+    )
 
 
 def early_warning(
@@ -274,20 +178,16 @@ def early_warning(
             f" (half of them set it: at least {int(np.ceil(2 / alpha))} are needed)"
         )
     m = neighbourhoods.tocsr()
-    out, expected, onset, alarms = _windows(counts, population, m, baseline, k, alpha,
-                                            simulations, seed)  # fmt: skip
+    out, expected, onset, alarms = _windows(
+        counts, population, m, baseline, k, alpha, simulations, seed
+    )
     ratio = (k - 1.0) / np.log(k) if member_ratio is None else member_ratio
     reporting = np.zeros(len(out), bool)
     if units is not None:
-        units_n = np.stack([np.asarray(np.asarray(u, float) @ m.T) for u in units])
         c = float(out["dispersion"].iloc[0])
-        reporting = carried_by_one_unit(units_n, expected, onset, baseline, ratio, c)
-        if districts is not None:
-            districts = np.asarray(districts)
-            reporting |= _district_reporting(units, counts, population, units_n, expected,
-                                             onset, baseline, ratio, districts, c)  # fmt: skip
-            adjusted = without_reporting_changes(counts, units, districts, baseline, ratio)
-            reporting |= ~alarms(adjusted)
+        reporting = reporting_changes(
+            counts, population, units, districts, m, expected, onset, alarms, baseline, ratio, c
+        )
         reporting &= out["alarm"].to_numpy()
     own_e = baseline_expected(counts, population, baseline)
     return _members(out, m, counts[baseline:], own_e, onset, reporting, ratio)
@@ -314,13 +214,25 @@ def _windows(counts, population, m, baseline, k, alpha, simulations, seed):
     p_value = (1 + (city_min[:, None] <= own_p[None, :]).sum(axis=0)) / (len(city_min) + 1)
     onset = _onsets(path)
     alarm = (own_p <= level) & (path[-1] > 0) & (top > 0)
-    strength = np.array([observed[o:, i].sum() / max(expected[o:, i].sum(), 1e-12)
-                         if o >= 0 else np.nan for i, o in enumerate(onset)])  # fmt: skip
-    out = pd.DataFrame({
-        "emerging": alarm.copy(), "alarm": alarm, "onset": np.where(alarm, onset, -1),
-        "strength": np.where(alarm, strength, np.nan), "cusum": path[-1], "cusum_max": top,
-        "threshold": tails.quantile(level), "p_value": p_value, "dispersion": c,
-    })  # fmt: skip
+    strength = np.array(
+        [
+            observed[o:, i].sum() / max(expected[o:, i].sum(), 1e-12) if o >= 0 else np.nan
+            for i, o in enumerate(onset)
+        ]
+    )
+    out = pd.DataFrame(
+        {
+            "emerging": alarm.copy(),
+            "alarm": alarm,
+            "onset": np.where(alarm, onset, -1),
+            "strength": np.where(alarm, strength, np.nan),
+            "cusum": path[-1],
+            "cusum_max": top,
+            "threshold": tails.quantile(level),
+            "p_value": p_value,
+            "dispersion": c,
+        }
+    )
 
     def alarms(adjusted: np.ndarray) -> np.ndarray:
         """Which windows would alarm on ``adjusted`` area counts (``(T, n)``) instead."""
@@ -396,165 +308,6 @@ def _members(out, m, own_o, own_e, onset, reporting, ratio) -> pd.DataFrame:
     own = out["onset"].to_numpy()
     out["own_observed"] = [own_o[o:, j].sum() if o >= 0 else np.nan for j, o in enumerate(own)]
     out["own_expected"] = [own_e[o:, j].sum() if o >= 0 else np.nan for j, o in enumerate(own)]
-    return out
-
-
-def carried_by_one_unit(
-    units: np.ndarray,
-    expected: np.ndarray,
-    onset: np.ndarray,
-    baseline: int,
-    ratio: float,
-    c: float = 0.0,
-) -> np.ndarray:
-    """Whether each window's rise since its onset is carried by one reporting unit.
-
-    The window's expected count since the onset is shared among the units as in its
-    baseline, and the unit with the largest excess (observed − its share) is set aside. The
-    rise is that unit's (a campaign, a new form, a data-entry change) when three things
-    hold: the unit itself rose clearly (observed > ``ratio`` × its share and a Poisson z of
-    at least 2); it rose more than the other units, beyond what picking the largest of
-    several allows (the conditional binomial test of its share of the counts, z ≥
-    :data:`UNIT_Z`); and the other units did not rise (their z, with the overdispersion
-    ``c``, below :data:`REST_Z`). A rise of risk raises every unit's reports: the others'
-    rise is then significant, or the set-aside unit's is not out of line with theirs.
-
-    Parameters
-    ----------
-    units : numpy.ndarray
-        ``(U, T, n)`` counts per reporting unit, quarter (baseline first) and window.
-    expected : numpy.ndarray
-        ``(T − baseline, n)`` expected counts of the monitored quarters (all units).
-    onset : numpy.ndarray
-        Monitored quarter of each window's onset (-1: no rise).
-    baseline : int
-        Baseline quarters.
-    ratio : float
-        Observed / expected the set-aside unit must exceed.
-    c : float
-        Overdispersion of the counts (``Var O = E + c E²``, :func:`dispersion`).
-
-    Returns
-    -------
-    numpy.ndarray
-        Boolean per window (False where there is no onset).
-    """
-    out = np.zeros(units.shape[2], bool)
-    base = units[:, :baseline].sum(axis=1)  # (U, n)
-    share = (base + 0.5) / (base + 0.5).sum(axis=0, keepdims=True)
-    for i in np.flatnonzero(onset >= 0):
-        o = onset[i]
-        obs = units[:, baseline + o :, i].sum(axis=1)
-        exp = share[:, i] * expected[o:, i].sum()
-        top = int(np.argmax(obs - exp))
-        rest_o, rest_e = obs.sum() - obs[top], max(exp.sum() - exp[top], 1e-12)
-        rose = obs[top] > ratio * exp[top] and obs[top] - exp[top] >= 2 * np.sqrt(exp[top])
-        q = exp[top] / (exp[top] + rest_e)  # its share of the counts if every unit rose alike
-        n_all = obs[top] + rest_o
-        apart = (obs[top] - n_all * q) / np.sqrt(max(n_all * q * (1 - q), 1e-12)) >= UNIT_Z
-        rest_rose = (rest_o - rest_e) / np.sqrt(rest_e + c * rest_e**2) >= REST_Z
-        out[i] = rose and apart and not rest_rose
-    return out
-
-
-#: z of the set-aside unit's share of the counts from which it rose apart from the others
-#: (one-sided 0.5 %: the largest of several units' excesses is picked, so more than 1.645).
-UNIT_Z = 2.58
-#: z of the other units' counts against their expected from which they rose too (one-sided 5 %).
-REST_Z = 1.645
-
-
-def without_reporting_changes(
-    counts: np.ndarray,
-    units: np.ndarray,
-    districts: np.ndarray,
-    baseline: int,
-    ratio: float,
-    z: float | None = None,
-) -> np.ndarray:
-    """The area counts with each district's reporting changes taken out.
-
-    A reporting change is one unit's share of a district's counts rising in a monitored
-    quarter while the others' do not: its count exceeds what the other units' counts
-    predict at its baseline share (``others × q / (1 − q)``) by the factor ``ratio`` and by
-    a conditional binomial z of at least ``z`` (default :data:`UNIT_Z`). A rise of risk
-    raises every unit's reports alike and leaves the shares as they were. In such a
-    district-quarter each area's count of that unit is replaced by what its other units'
-    counts predict. :func:`early_warning` calls a window's alarm a reporting change when it
-    would not sound on these counts: a campaign one quarter old is then told apart even
-    when the window's own rise began, by noise, a quarter or two before it.
-
-    Parameters
-    ----------
-    counts : numpy.ndarray
-        ``(T, n)`` counts per quarter (baseline first) and area.
-    units : numpy.ndarray
-        ``(U, T, n)`` the same counts split by reporting unit.
-    districts : numpy.ndarray
-        ``(n,)`` district of each area.
-    baseline : int
-        Baseline quarters (the shares are theirs).
-    ratio : float
-        Smallest rise of the unit against the others' prediction.
-    z : float, optional
-        Smallest conditional binomial z of the unit's share.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(T, n)`` counts; equal to ``counts`` where no reporting change is found.
-    """
-    z = UNIT_Z if z is None else z
-    units = np.asarray(units, float)
-    code, d = _district_indicator(districts)
-    by_d = units @ d  # (U, T, D)
-    base = by_d[:, :baseline].sum(axis=1) + 0.5
-    q = base / base.sum(axis=0, keepdims=True)  # (U, D) baseline shares
-    total = by_d.sum(axis=0)  # (T, D)
-    others = total[None] - by_d
-    predicted = others * (q / (1 - q))[:, None, :]
-    sd = np.sqrt(np.maximum(total[None] * q[:, None, :] * (1 - q[:, None, :]), 1e-12))
-    changed = (by_d > ratio * predicted) & ((by_d - total[None] * q[:, None, :]) / sd >= z)
-    changed[:, :baseline] = False
-    out = np.asarray(counts, float).copy()
-    for u, t, k in zip(*np.nonzero(changed), strict=True):
-        area = code == k
-        rest = np.maximum(out[t, area] - units[u, t, area], 0.0)
-        out[t, area] = rest + units[u, t, area].clip(max=rest * q[u, k] / (1 - q[u, k]))
-    return out
-
-
-def _district_indicator(districts) -> tuple[np.ndarray, np.ndarray]:
-    """Each area's district index and the ``(n, D)`` 0/1 matrix that sums areas by district."""
-    names, code = np.unique(np.asarray(districts), return_inverse=True)
-    d = np.zeros((len(code), len(names)))
-    d[np.arange(len(code)), code] = 1.0
-    return code, d
-
-
-def _top_unit(units: np.ndarray, expected: np.ndarray, o: int, baseline: int) -> int:
-    """The unit with the largest excess of one window (``(U, T)``, ``expected`` (T − b,))."""
-    base = units[:, :baseline].sum(axis=1)
-    share = (base + 0.5) / (base + 0.5).sum()
-    return int(np.argmax(units[:, baseline + o :].sum(axis=1) - share * expected[o:].sum()))
-
-
-def _district_reporting(units, counts, population, units_n, expected, onset, baseline, ratio,
-                        districts, c=0.0) -> np.ndarray:  # fmt: skip
-    """Windows whose district's rise since the window's onset is one unit's, the unit that
-    also carries the window's largest excess (see :func:`early_warning`)."""
-    code, d = _district_indicator(districts)
-    units_d = np.asarray(units, float) @ d
-    expected_d = baseline_expected(counts @ d, population @ d, baseline)
-    out = np.zeros(len(onset), bool)
-    for i in np.flatnonzero(onset >= 0):
-        k, o = code[i], onset[i]
-        one = np.full(d.shape[1], -1)
-        one[k] = o
-        if not carried_by_one_unit(units_d, expected_d, one, baseline, ratio, c)[k]:
-            continue
-        same = _top_unit(units_d[:, :, k], expected_d[:, k], o, baseline)
-        out[i] = same == _top_unit(units_n[:, :, i], expected[:, i], o, baseline)
     return out
 
 

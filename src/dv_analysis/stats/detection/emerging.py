@@ -12,8 +12,15 @@ import pymannkendall
 
 #: The kinds of pattern, in the order pages list them.
 EMERGING_KINDS = (
-    "new", "consecutive", "intensifying", "persistent", "diminishing", "sporadic", "oscillating", "historical",
-)  # fmt: skip
+    "new",
+    "consecutive",
+    "intensifying",
+    "persistent",
+    "diminishing",
+    "sporadic",
+    "oscillating",
+    "historical",
+)
 #: Every value of ``category``: hot patterns, cold patterns, then ``no pattern``.
 EMERGING_CATEGORIES: tuple[str, ...] = (
     *(f"{k} hot spot" for k in EMERGING_KINDS),
@@ -178,7 +185,15 @@ def emerging_hotspots(
     b = bins.to_numpy(float)
     cats = [classify_emerging(b[i][present[i]].astype(int), z[i], p[i]) for i in range(len(b))]
     b = np.where(present, b, 0)
-    return pd.DataFrame({
-        id_col: z_grid.index.to_numpy(), "n_periods": present.sum(1), "n_hot": (b > 0).sum(1),
-        "n_cold": (b < 0).sum(1), "trend_s": s, "trend_z": z, "trend_p": p, "category": cats,
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            id_col: z_grid.index.to_numpy(),
+            "n_periods": present.sum(1),
+            "n_hot": (b > 0).sum(1),
+            "n_cold": (b < 0).sum(1),
+            "trend_s": s,
+            "trend_z": z,
+            "trend_p": p,
+            "category": cats,
+        }
+    )

@@ -301,9 +301,15 @@ _SAMPLERS_KEPT = 8
 
 
 def _sampler(
-    centred: bool, warmup_tree_depth: int, target_accept: float, chains: int, warmup: int,
-    draws: int, size: int, covariates: int,
-):  # fmt: skip
+    centred: bool,
+    warmup_tree_depth: int,
+    target_accept: float,
+    chains: int,
+    warmup: int,
+    draws: int,
+    size: int,
+    covariates: int,
+):
     """NumPyro's MCMC for these settings and array shapes, made once per process and reused.
 
     With ``jit_model_args`` NumPyro keeps its traced sampler on the MCMC object, so a later
@@ -325,9 +331,13 @@ def _sampler(
                 target_accept_prob=target_accept,
                 max_tree_depth=(warmup_tree_depth, SAMPLING_TREE_DEPTH),
             ),
-            num_warmup=warmup, num_samples=draws, num_chains=chains,
-            chain_method="vectorized", progress_bar=False, jit_model_args=True,
-        )  # fmt: skip
+            num_warmup=warmup,
+            num_samples=draws,
+            num_chains=chains,
+            chain_method="vectorized",
+            progress_bar=False,
+            jit_model_args=True,
+        )
     _SAMPLERS[key] = mcmc  # newest last
     while len(_SAMPLERS) > _SAMPLERS_KEPT:
         _SAMPLERS.pop(next(iter(_SAMPLERS)))
@@ -408,21 +418,34 @@ def fit_bym2(
     pad = size - graph.n
     xp = None if x is None else np.vstack([x, np.zeros((pad, x.shape[1]))])
     mcmc.run(
-        jax.random.PRNGKey(seed), np.concatenate([y, np.zeros(pad, np.int64)]),
-        np.concatenate([np.log(e), np.zeros(pad)]), xp, np.arange(size) < graph.n, basis,
-        inverse_eigen, alone, tuple(float(v) for v in asdict(priors).values()),
+        jax.random.PRNGKey(seed),
+        np.concatenate([y, np.zeros(pad, np.int64)]),
+        np.concatenate([np.log(e), np.zeros(pad)]),
+        xp,
+        np.arange(size) < graph.n,
+        basis,
+        inverse_eigen,
+        alone,
+        tuple(float(v) for v in asdict(priors).values()),
         extra_fields=("diverging", "num_steps"),
         init_params=_centred_start(y, e, size, chains, seed, len(names)) if centred else None,
-    )  # fmt: skip
+    )
     s = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
     s["log_rr"] = _log_rr(s, xp, basis, inverse_eigen, alone, graph.n)
     sampler = {
-        "library": "numpyro", "kernel": "NUTS", "chains": chains, "warmup": warmup,
-        "draws": draws, "seed": seed, "max_tree_depth": [warmup_tree_depth, SAMPLING_TREE_DEPTH],
-        "parameterisation": parameterisation, "data_strength": round(strength, 3),
-        "seconds": round(time.perf_counter() - t0, 2), "components": len(graph.components),
+        "library": "numpyro",
+        "kernel": "NUTS",
+        "chains": chains,
+        "warmup": warmup,
+        "draws": draws,
+        "seed": seed,
+        "max_tree_depth": [warmup_tree_depth, SAMPLING_TREE_DEPTH],
+        "parameterisation": parameterisation,
+        "data_strength": round(strength, 3),
+        "seconds": round(time.perf_counter() - t0, 2),
+        "components": len(graph.components),
         "islands": int(graph.islands.sum()),
-    }  # fmt: skip
+    }
     areas = area_table(s["log_rr"], graph.n, y, e, ids)
     return _result(s, mcmc.get_extra_fields(), names, areas, sampler, priors)
 
@@ -454,11 +477,15 @@ def area_table(log_rr: np.ndarray, n: int, y, e, ids) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "id": np.arange(n) if ids is None else np.asarray(ids),
-            "observed": y, "expected": e, "rr_mean": rr.mean(0),
-            "rr_low": np.quantile(rr, 0.05, axis=0), "rr_high": np.quantile(rr, 0.95, axis=0),
-            "p_exceed_1": (rr > 1.0).mean(0), "p_exceed_1_5": (rr > 1.5).mean(0),
+            "observed": y,
+            "expected": e,
+            "rr_mean": rr.mean(0),
+            "rr_low": np.quantile(rr, 0.05, axis=0),
+            "rr_high": np.quantile(rr, 0.95, axis=0),
+            "p_exceed_1": (rr > 1.0).mean(0),
+            "p_exceed_1_5": (rr > 1.5).mean(0),
         }
-    )  # fmt: skip
+    )
 
 
 def _result(s: dict, extra: dict, names, areas, sampler: dict, priors) -> BYM2Fit:

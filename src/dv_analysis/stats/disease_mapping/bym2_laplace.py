@@ -84,8 +84,9 @@ def _factor(x, mu, a, c, prec, graph: _Graph):
     denom = 1.0 + a**2 * mu
     g = np.diag(prec) + x.T @ (x * (mu / denom)[:, None])
     coupling = x * (c * mu / denom)[:, None]
-    return BorderedFactor.factor(graph.structure, c**2 * mu / denom, coupling, g,
-                                 graph.constraints), denom  # fmt: skip
+    return BorderedFactor.factor(
+        graph.structure, c**2 * mu / denom, coupling, g, graph.constraints
+    ), denom
 
 
 def _objective(y, log_e, x, prec, graph, a, c, z) -> float:
@@ -137,8 +138,13 @@ def _theta_mode(data, priors, start):
         cache["start"] = point.mode
         return -value
 
-    res = minimize(negative, np.array([np.log(0.5), 0.0]), method="L-BFGS-B",
-                   bounds=THETA_BOUNDS[:2], options={"eps": 1e-4})  # fmt: skip
+    res = minimize(
+        negative,
+        np.array([np.log(0.5), 0.0]),
+        method="L-BFGS-B",
+        bounds=THETA_BOUNDS[:2],
+        options={"eps": 1e-4},
+    )
     return res, theta_hessian(negative, res.x), cache["start"]
 
 
@@ -151,9 +157,16 @@ def _grid(centre, hessian):
 
 
 def fit_bym2_laplace(
-    y, expected, adjacency: sp.spmatrix, covariates: pd.DataFrame | None = None, *,
-    priors: BYM2Priors | None = None, draws: int = 4000, seed: int = 42, ids=None,
-) -> BYM2Fit:  # fmt: skip
+    y,
+    expected,
+    adjacency: sp.spmatrix,
+    covariates: pd.DataFrame | None = None,
+    *,
+    priors: BYM2Priors | None = None,
+    draws: int = 4000,
+    seed: int = 42,
+    ids=None,
+) -> BYM2Fit:
     """Fit the pooled BYM2 by nested Laplace (module docstring).
 
     Parameters
@@ -200,23 +213,35 @@ def fit_bym2_laplace(
     fixed = {"intercept": describe(s["beta"][:, 0])}
     fixed |= {name: describe(s["beta"][:, j + 1]) for j, name in enumerate(names)}
     newton = max(f.gradient_norm for f, wk in zip(fits, w, strict=True) if wk > 1e-12)
-    diagnostics = {"engine": "laplace", "theta_search_converged": bool(res.success),
-                   "newton_gradient_max": float(newton), "grid_points": len(points),
-                   "edge_mass": float(w[edge].sum()), "importance_ess_share": round(ess, 3)}  # fmt: skip
+    diagnostics = {
+        "engine": "laplace",
+        "theta_search_converged": bool(res.success),
+        "newton_gradient_max": float(newton),
+        "grid_points": len(points),
+        "edge_mass": float(w[edge].sum()),
+        "importance_ess_share": round(ess, 3),
+    }
     diagnostics["ok"] = bool(
         res.success and newton < 1e-4 and w[edge].sum() < EDGE_MASS and ess >= MIN_IS_SHARE
     )
     return BYM2Fit(
-        areas=area_table(s["log_rr"], n, y, e, ids), fixed_effects=fixed,
+        areas=area_table(s["log_rr"], n, y, e, ids),
+        fixed_effects=fixed,
         hyperparameters={"sigma": describe(s["sigma"]), "rho": describe(s["rho"])},
         diagnostics=diagnostics,
-        sampler={"library": "dv_analysis", "engine": "laplace", "draws": draws, "seed": seed,
-                 "seconds": round(time.perf_counter() - t0, 2), "components": len(g.components),
-                 "islands": int(g.islands.sum())},
+        sampler={
+            "library": "dv_analysis",
+            "engine": "laplace",
+            "draws": draws,
+            "seed": seed,
+            "seconds": round(time.perf_counter() - t0, 2),
+            "components": len(g.components),
+            "islands": int(g.islands.sum()),
+        },
         priors=asdict(priors),
         fixed_draws={"intercept": s["beta"][:, 0]}
         | {name: s["beta"][:, j + 1] for j, name in enumerate(names)},
-    )  # fmt: skip
+    )
 
 
 def _gaussian(fit: _Point, x, count: int, rng):

@@ -154,10 +154,12 @@ def prepare_graph(adjacency: sp.spmatrix) -> Graph:
         cols.append(idx[coo.col])
         vals.append(s * coo.data)
     graph.precision = sp.csr_matrix(
-        (np.concatenate(vals or [[]]), (np.concatenate(rows or [[]]).astype(int),
-                                        np.concatenate(cols or [[]]).astype(int))),
+        (
+            np.concatenate(vals or [[]]),
+            (np.concatenate(rows or [[]]).astype(int), np.concatenate(cols or [[]]).astype(int)),
+        ),
         shape=(n, n),
-    )  # fmt: skip
+    )
     return graph
 
 

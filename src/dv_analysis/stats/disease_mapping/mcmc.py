@@ -99,7 +99,11 @@ def convergence(samples: dict) -> dict:
     worst_ess = _worst(labels, np.concatenate(flat), largest=False)
     ok = worst_rhat[1] <= RHAT_MAX and worst_ess[1] >= ESS_BULK_MIN
     return {
-        "rhat_max": worst_rhat[1], "rhat_worst": worst_rhat[0],
-        "ess_bulk_min": worst_ess[1], "ess_bulk_worst": worst_ess[0],
-        "rhat_limit": RHAT_MAX, "ess_bulk_limit": ESS_BULK_MIN, "ok": bool(ok),
-    }  # fmt: skip
+        "rhat_max": worst_rhat[1],
+        "rhat_worst": worst_rhat[0],
+        "ess_bulk_min": worst_ess[1],
+        "ess_bulk_worst": worst_ess[0],
+        "rhat_limit": RHAT_MAX,
+        "ess_bulk_limit": ESS_BULK_MIN,
+        "ok": bool(ok),
+    }

@@ -23,13 +23,13 @@ __all__ = ["ENGINES", "fit"]
 
 
 def _laplace(y, e, adjacency, covariates, *, chains, warmup, draws, seed, ids) -> BYM2Fit:
-    return fit_bym2_laplace(y, e, adjacency, covariates, draws=chains * draws, seed=seed,
-                            ids=ids)  # fmt: skip
+    return fit_bym2_laplace(y, e, adjacency, covariates, draws=chains * draws, seed=seed, ids=ids)
 
 
 def _nuts(y, e, adjacency, covariates, *, chains, warmup, draws, seed, ids) -> BYM2Fit:
-    return fit_bym2(y, e, adjacency, covariates, chains=chains, warmup=warmup, draws=draws,
-                    seed=seed, ids=ids)  # fmt: skip
+    return fit_bym2(
+        y, e, adjacency, covariates, chains=chains, warmup=warmup, draws=draws, seed=seed, ids=ids
+    )
 
 
 #: The engines by name (nested Laplace: seconds; NUTS: the reference).
@@ -74,5 +74,14 @@ def fit(
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}: one of {', '.join(ENGINES)}")
-    return ENGINES[engine](y, expected, adjacency, covariates, chains=chains, warmup=warmup,
-                           draws=draws, seed=seed, ids=ids)  # fmt: skip
+    return ENGINES[engine](
+        y,
+        expected,
+        adjacency,
+        covariates,
+        chains=chains,
+        warmup=warmup,
+        draws=draws,
+        seed=seed,
+        ids=ids,
+    )

@@ -179,9 +179,13 @@ def robust_mclp(
     best = max(solutions.values())
     tied = [s for s, c in solutions.items() if c == best]
     mean_gain = {s: gains[[k for k, x in enumerate(sets) if x == s]].mean() for s in tied}
-    return {"chosen_share": np.mean([p["chosen"] for p in per_draw], axis=0), "gain": gains,
-            "solutions": solutions, "per_draw": per_draw,
-            "most_frequent": max(tied, key=lambda s: (mean_gain[s], [-j for j in s]))}  # fmt: skip
+    return {
+        "chosen_share": np.mean([p["chosen"] for p in per_draw], axis=0),
+        "gain": gains,
+        "solutions": solutions,
+        "per_draw": per_draw,
+        "most_frequent": max(tied, key=lambda s: (mean_gain[s], [-j for j in s])),
+    }
 
 
 class _Coverage:
@@ -216,8 +220,12 @@ class _Coverage:
         chosen = self.existing.copy()
         chosen[picked] = True
         covered = self.reach[:, chosen].any(axis=1)
-        return {"chosen": chosen, "new_sites": np.sort(np.asarray(picked, int)), "covered": covered,
-                "gain": float(w[covered & ~self.before].sum())}  # fmt: skip
+        return {
+            "chosen": chosen,
+            "new_sites": np.sort(np.asarray(picked, int)),
+            "covered": covered,
+            "gain": float(w[covered & ~self.before].sum()),
+        }
 
     def _picked(self, w: np.ndarray) -> np.ndarray:
         """Positions among ``self.cols`` of ``new`` sites (fewer if there are fewer) optimal for
@@ -277,9 +285,13 @@ def _solve_mclp(reach: np.ndarray, w: np.ndarray, new: int) -> np.ndarray:
     r, k = reach.shape
     cover = hstack([-csr_array(reach.astype(float)), identity(r, format="csr")], format="csr")
     count = csr_array(np.r_[np.ones(k), np.zeros(r)][None, :])
-    res = milp(np.r_[np.zeros(k), -w], integrality=np.r_[np.ones(k), np.zeros(r)],
-               constraints=[LinearConstraint(cover, -np.inf, 0.0), LinearConstraint(count, new, new)],
-               bounds=Bounds(0.0, 1.0), options={"mip_rel_gap": 0.0})  # fmt: skip
+    res = milp(
+        np.r_[np.zeros(k), -w],
+        integrality=np.r_[np.ones(k), np.zeros(r)],
+        constraints=[LinearConstraint(cover, -np.inf, 0.0), LinearConstraint(count, new, new)],
+        bounds=Bounds(0.0, 1.0),
+        options={"mip_rel_gap": 0.0},
+    )
     if not res.success:
         raise RuntimeError(f"MCLP not solved ({res.status}): {res.message}")
     return np.flatnonzero(res.x[:k] > 0.5)
@@ -359,15 +371,20 @@ def _p_median_new(w: np.ndarray, cost: np.ndarray, fixed: np.ndarray, new: int) 
         sub, pre = cost[rows][:, free], None
     if new == 0 or not rows.any():  # nothing to gain: the first free sites, as ties go
         return np.arange(new)
-    model = PMedian.from_cost_matrix(sub, w[rows], p_facilities=new + int(fixed.any()),
-                                     predefined_facilities_arr=pre)  # fmt: skip
+    model = PMedian.from_cost_matrix(
+        sub, w[rows], p_facilities=new + int(fixed.any()), predefined_facilities_arr=pre
+    )
     model = model.solve(_solver())
     opened = np.array([v.varValue > 0.5 for v in model.fac_vars])
     return np.flatnonzero(opened[1:] if fixed.any() else opened)
 
 
-def lscp(minutes: np.ndarray, threshold: float, must_reach: np.ndarray,
-         existing: np.ndarray | None = None) -> dict:  # fmt: skip
+def lscp(
+    minutes: np.ndarray,
+    threshold: float,
+    must_reach: np.ndarray,
+    existing: np.ndarray | None = None,
+) -> dict:
     """Location set covering (spopt's ``LSCP``): the fewest sites, existing ones kept, that
     bring every ``must_reach`` village within ``threshold`` minutes.
 
@@ -463,6 +480,8 @@ def staff_split(total: int, draws: np.ndarray, level: float = 0.9) -> dict:
     draws = np.asarray(draws, float)
     per_draw = np.array([largest_remainder(total, d) for d in draws])
     a = (1 - level) / 2
-    return {"proposed": largest_remainder(total, draws.mean(axis=0)),
-            "low": np.quantile(per_draw, a, axis=0, method="lower").astype(int),
-            "high": np.quantile(per_draw, 1 - a, axis=0, method="higher").astype(int)}  # fmt: skip
+    return {
+        "proposed": largest_remainder(total, draws.mean(axis=0)),
+        "low": np.quantile(per_draw, a, axis=0, method="lower").astype(int),
+        "high": np.quantile(per_draw, 1 - a, axis=0, method="higher").astype(int),
+    }

@@ -287,7 +287,8 @@ class BorderedFactor:
         """
         k, n = self.coupling.shape[1], self.coupling.shape[0]
         lower = np.tril(self.g[0])
-        x_g = solve_triangular(lower, rng.standard_normal((k, count)), lower=True, trans="T",
-                               check_finite=False)  # fmt: skip
+        x_g = solve_triangular(
+            lower, rng.standard_normal((k, count)), lower=True, trans="T", check_finite=False
+        )
         z_u = rng.standard_normal((n, count)) - self.u.half_solve(self.coupling @ x_g)
         return self.krige(x_g, self.u.half_solve_t(z_u))

@@ -126,10 +126,19 @@ def theta_mode(
         return -value
 
     x0 = START_THETA if start is None else np.clip(start, *np.array(THETA_BOUNDS).T)
-    res = minimize(negative, x0, method="L-BFGS-B", bounds=THETA_BOUNDS,
-                   options={"eps": 1e-3, "gtol": 1e-2, "maxiter": 100})  # fmt: skip
-    return res.x, {"converged": bool(res.success), "message": str(res.message),
-                   "evaluations": cache["evaluations"], "start": cache["start"]}  # fmt: skip
+    res = minimize(
+        negative,
+        x0,
+        method="L-BFGS-B",
+        bounds=THETA_BOUNDS,
+        options={"eps": 1e-3, "gtol": 1e-2, "maxiter": 100},
+    )
+    return res.x, {
+        "converged": bool(res.success),
+        "message": str(res.message),
+        "evaluations": cache["evaluations"],
+        "start": cache["start"],
+    }
 
 
 def theta_hessian(f, theta: np.ndarray, step: float = 0.05) -> np.ndarray:
@@ -345,8 +354,9 @@ def fit_laplace(
         if hess is not None
         else np.full(len(mode_theta), np.nan)
     )
-    return LaplaceFit(points, weights, modes, priors_at, mode_theta, sd, diagnostics,
-                      time.perf_counter() - t0)  # fmt: skip
+    return LaplaceFit(
+        points, weights, modes, priors_at, mode_theta, sd, diagnostics, time.perf_counter() - t0
+    )
 
 
 def _integrated(panel, priors, mode_theta, start, seed):
@@ -363,14 +373,16 @@ def _diagnostics(search: dict, modes: list, weights: np.ndarray, integrate: bool
     """What the fit's reader checks: the θ search, Newton at every point, the weights."""
     ess = float(1.0 / (weights**2).sum())
     d = {
-        "engine": "laplace", "strategy": "importance" if integrate else "eb",
+        "engine": "laplace",
+        "strategy": "importance" if integrate else "eb",
         "theta_search_converged": search["converged"],
         "theta_evaluations": search["evaluations"],
         "newton_gradient_max": max(m.gradient_norm for m in modes),
         "newton_iterations_max": max(m.iterations for m in modes),
-        "integration_points": len(weights), "weight_ess": round(ess, 2),
+        "integration_points": len(weights),
+        "weight_ess": round(ess, 2),
         "weight_ess_limit": MIN_WEIGHT_ESS * len(weights) if integrate else 1.0,
-    }  # fmt: skip
+    }
     d["ok"] = bool(
         search["converged"] and d["newton_gradient_max"] < 1e-3 and ess >= d["weight_ess_limit"]
     )

@@ -40,9 +40,15 @@ from dv_analysis.stats.disease_mapping.spacetime.model import (
 )
 
 __all__ = [
-    "LatentPrior", "Mode", "bym2_weights", "halved_step", "free_gradient", "latent_prior",
-    "find_mode", "draw_latent",
-]  # fmt: skip
+    "LatentPrior",
+    "Mode",
+    "bym2_weights",
+    "halved_step",
+    "free_gradient",
+    "latent_prior",
+    "find_mode",
+    "draw_latent",
+]
 
 #: Newton stops when the largest gradient entry is below this (on the log-posterior scale).
 NEWTON_TOL = 1e-6
@@ -176,8 +182,13 @@ def _system(panel: Panel, prior: LatentPrior, mu: np.ndarray) -> _System:
     denom = 1.0 + a**2 * k
     g = np.diag(mu.sum(0) + prior.level_prec) - np.einsum("it,its,is->ts", mu, p_inv, mu)
     g -= (border * (a**2 / denom)[:, None]).T @ border
-    reduced = BorderedFactor.factor(panel.structure, c**2 * k / denom,
-                                    c[:, None] * border / denom[:, None], g, panel.constraints)  # fmt: skip
+    reduced = BorderedFactor.factor(
+        panel.structure,
+        c**2 * k / denom,
+        c[:, None] * border / denom[:, None],
+        g,
+        panel.constraints,
+    )
     return _System(p_inv, border, k, denom, reduced)
 
 
@@ -230,8 +241,12 @@ def _gradient(panel: Panel, prior: LatentPrior, x: tuple, mu: np.ndarray) -> tup
     gamma, v, u, w = x
     r = np.where(panel.mask, panel.y - mu, 0.0)
     rb = r.sum(1)
-    return (r.sum(0) - prior.level_prec * gamma, prior.a * rb - v,
-            prior.c * rb - panel.structure.matrix @ u, r - w @ prior.cw_inv)  # fmt: skip
+    return (
+        r.sum(0) - prior.level_prec * gamma,
+        prior.a * rb - v,
+        prior.c * rb - panel.structure.matrix @ u,
+        r - w @ prior.cw_inv,
+    )
 
 
 def _newton_step(panel: Panel, prior: LatentPrior, s: _System, mu: np.ndarray, grads):

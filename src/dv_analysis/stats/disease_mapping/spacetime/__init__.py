@@ -129,19 +129,31 @@ def _laplace(panel: Panel, priors: SpaceTimePriors, options: EngineOptions) -> S
         panel, priors, seed=options.seed, integrate=options.strategy == "importance"
     )
     _, b, delta = laplace.draw(result, panel, options.draws, options.seed)
-    return SpaceTimeFit("laplace", b, delta, laplace.hyperparameter_summary(result),
-                        result.diagnostics, result.seconds, result)  # fmt: skip
+    return SpaceTimeFit(
+        "laplace",
+        b,
+        delta,
+        laplace.hyperparameter_summary(result),
+        result.diagnostics,
+        result.seconds,
+        result,
+    )
 
 
 def _nuts(panel: Panel, priors: SpaceTimePriors, options: EngineOptions) -> SpaceTimeFit:
     from dv_analysis.stats.disease_mapping.mcmc import describe
     from dv_analysis.stats.disease_mapping.spacetime.nuts import fit_nuts
 
-    d = fit_nuts(panel, priors, chains=options.chains, warmup=options.warmup,
-                 draws=options.nuts_draws, seed=options.seed)  # fmt: skip
+    d = fit_nuts(
+        panel,
+        priors,
+        chains=options.chains,
+        warmup=options.warmup,
+        draws=options.nuts_draws,
+        seed=options.seed,
+    )
     hyper = {k: describe(d.hyper[k]) for k in HYPERPARAMETERS}
-    return SpaceTimeFit("nuts", d.b, d.delta, hyper, {**d.diagnostics, "engine": "nuts"},
-                        d.seconds)  # fmt: skip
+    return SpaceTimeFit("nuts", d.b, d.delta, hyper, {**d.diagnostics, "engine": "nuts"}, d.seconds)
 
 
 #: The engines by name: each takes ``(panel, priors, options)`` and returns a SpaceTimeFit.

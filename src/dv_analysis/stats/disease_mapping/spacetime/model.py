@@ -100,8 +100,9 @@ def natural(theta: np.ndarray) -> dict:
     }
 
 
-def bym2_log_prior(log_sigma: float, logit_rho: float, sigma_sd: float, rho_a: float,
-                   rho_b: float) -> float:  # fmt: skip
+def bym2_log_prior(
+    log_sigma: float, logit_rho: float, sigma_sd: float, rho_a: float, rho_b: float
+) -> float:
     """Log prior density of (log σ, logit ρ) of a BYM2 effect: ``σ ~ N⁺(0, sigma_sd)``,
     ``ρ ~ Beta(rho_a, rho_b)``, Jacobians of the log and logit included.
 
@@ -364,10 +365,12 @@ def summarise_draws(
     excess = expected_next[None, :] * (now - 1.0)
     out = {**_interval(window, "rr"), **_interval(now, "rr_now")}
     out |= {
-        "p_exceed_1": (window > 1).mean(0), "p_exceed_1_5": (window > 1.5).mean(0),
-        "p_now_exceed_1": (now > 1).mean(0), "p_now_exceed_1_25": (now > 1.25).mean(0),
+        "p_exceed_1": (window > 1).mean(0),
+        "p_exceed_1_5": (window > 1.5).mean(0),
+        "p_now_exceed_1": (now > 1).mean(0),
+        "p_now_exceed_1_25": (now > 1.25).mean(0),
         "p_now_exceed_1_5": (now > 1.5).mean(0),
-    }  # fmt: skip
+    }
     p_rising = (now > before).mean(0) if before is not None else np.full(now.shape[1], np.nan)
     out |= {"p_rising": p_rising, "trend": trend_label(p_rising), "expected_next": expected_next}
     out |= _interval(excess, "excess_next")

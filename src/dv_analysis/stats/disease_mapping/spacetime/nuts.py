@@ -88,19 +88,35 @@ def fit_nuts(
 
     priors = priors or SpaceTimePriors()
     p = asdict(priors)
-    prior_values = (p["sigma_sd"], p["rho_a"], p["rho_b"], priors.delta_rate, priors.eps_rate,
-                    p["level_sd"])  # fmt: skip
+    prior_values = (
+        p["sigma_sd"],
+        p["rho_a"],
+        p["rho_b"],
+        priors.delta_rate,
+        priors.eps_rate,
+        p["level_sd"],
+    )
     t0 = time.perf_counter()
     mcmc = MCMC(
         NUTS(_model, target_accept_prob=target_accept),
-        num_warmup=warmup, num_samples=draws, num_chains=chains,
-        chain_method="vectorized", progress_bar=False,
-    )  # fmt: skip
+        num_warmup=warmup,
+        num_samples=draws,
+        num_chains=chains,
+        chain_method="vectorized",
+        progress_bar=False,
+    )
     mcmc.run(
-        jax.random.PRNGKey(seed), panel.y, panel.log_e, panel.mask, panel.basis,
-        panel.inverse_eigen, panel.alone, rw1_basis(panel.shape[1]), prior_values,
+        jax.random.PRNGKey(seed),
+        panel.y,
+        panel.log_e,
+        panel.mask,
+        panel.basis,
+        panel.inverse_eigen,
+        panel.alone,
+        rw1_basis(panel.shape[1]),
+        prior_values,
         extra_fields=("diverging",),
-    )  # fmt: skip
+    )
     s = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
     reported = {k: s[k] for k in ("gamma", "sigma", "rho", "sigma_delta", "sigma_eps", "b")}
     diagnostics = convergence(reported)

@@ -1,0 +1,231 @@
+"""Is a rise a reporting change? The checks the early warning (:mod:`.early_warning`) runs
+on each alarmed window when the counts come split by the unit that reported them (police,
+schools, hospitals, ...): a rise one unit carries, in the window or in its district, is a
+reporting change (a campaign, a new form), not a rise of risk; and the counts with such
+district campaigns taken out (:func:`without_reporting_changes`)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dv_analysis.stats.detection.cusum import baseline_expected
+
+__all__ = [
+    "REST_Z",
+    "UNIT_Z",
+    "carried_by_one_unit",
+    "reporting_changes",
+    "without_reporting_changes",
+]
+
+
+def reporting_changes(
+    counts, population, units, districts, m, expected, onset, alarms, baseline, ratio, c
+) -> np.ndarray:
+    """Which windows' rises are reporting changes.
+
+    A rise is a reporting change when one unit carries it in the window
+    (:func:`carried_by_one_unit`), or, with ``districts``, in its district, or when the window
+    no longer alarms once the district campaigns are taken out
+    (:func:`without_reporting_changes`).
+
+    Parameters
+    ----------
+    counts, population : numpy.ndarray
+        ``(T, n)`` per quarter and area, oldest first.
+    units : numpy.ndarray
+        ``(U, T, n)`` the counts split by reporting unit.
+    districts : numpy.ndarray or None
+        District of each area.
+    m : scipy.sparse matrix
+        ``(n, n)`` windows (areas and their neighbours).
+    expected : numpy.ndarray
+        ``(T − baseline, n)`` each window's expected counts in the monitored quarters.
+    onset : numpy.ndarray
+        Each window's onset (index of a monitored quarter; -1 if none).
+    alarms : callable
+        ``alarms(adjusted_counts) -> bool array``: which windows would alarm on other counts.
+    baseline : int
+        Baseline quarters.
+    ratio : float
+        Observed / expected above which a unit or an area counts as risen.
+    c : float
+        Overdispersion of the window sums.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n,)`` bool: the window's rise is a reporting change.
+    """
+    units_n = np.stack([np.asarray(np.asarray(u, float) @ m.T) for u in units])
+    reporting = carried_by_one_unit(units_n, expected, onset, baseline, ratio, c)
+    if districts is not None:
+        districts = np.asarray(districts)
+        reporting |= _district_reporting(
+            units, counts, population, units_n, expected, onset, baseline, ratio, districts, c
+        )
+        adjusted = without_reporting_changes(counts, units, districts, baseline, ratio)
+        reporting |= ~alarms(adjusted)
+    return reporting
+
+
+def carried_by_one_unit(
+    units: np.ndarray,
+    expected: np.ndarray,
+    onset: np.ndarray,
+    baseline: int,
+    ratio: float,
+    c: float = 0.0,
+) -> np.ndarray:
+    """Whether each window's rise since its onset is carried by one reporting unit.
+
+    The window's expected count since the onset is shared among the units as in its
+    baseline, and the unit with the largest excess (observed − its share) is set aside. The
+    rise is that unit's (a campaign, a new form, a data-entry change) when three things
+    hold: the unit itself rose clearly (observed > ``ratio`` × its share and a Poisson z of
+    at least 2); it rose more than the other units, beyond what picking the largest of
+    several allows (the conditional binomial test of its share of the counts, z ≥
+    :data:`UNIT_Z`); and the other units did not rise (their z, with the overdispersion
+    ``c``, below :data:`REST_Z`). A rise of risk raises every unit's reports: the others'
+    rise is then significant, or the set-aside unit's is not out of line with theirs.
+
+    Parameters
+    ----------
+    units : numpy.ndarray
+        ``(U, T, n)`` counts per reporting unit, quarter (baseline first) and window.
+    expected : numpy.ndarray
+        ``(T − baseline, n)`` expected counts of the monitored quarters (all units).
+    onset : numpy.ndarray
+        Monitored quarter of each window's onset (-1: no rise).
+    baseline : int
+        Baseline quarters.
+    ratio : float
+        Observed / expected the set-aside unit must exceed.
+    c : float
+        Overdispersion of the counts (``Var O = E + c E²``, :func:`dispersion`).
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean per window (False where there is no onset).
+    """
+    out = np.zeros(units.shape[2], bool)
+    base = units[:, :baseline].sum(axis=1)  # (U, n)
+    share = (base + 0.5) / (base + 0.5).sum(axis=0, keepdims=True)
+    for i in np.flatnonzero(onset >= 0):
+        o = onset[i]
+        obs = units[:, baseline + o :, i].sum(axis=1)
+        exp = share[:, i] * expected[o:, i].sum()
+        top = int(np.argmax(obs - exp))
+        rest_o, rest_e = obs.sum() - obs[top], max(exp.sum() - exp[top], 1e-12)
+        rose = obs[top] > ratio * exp[top] and obs[top] - exp[top] >= 2 * np.sqrt(exp[top])
+        q = exp[top] / (exp[top] + rest_e)  # its share of the counts if every unit rose alike
+        n_all = obs[top] + rest_o
+        apart = (obs[top] - n_all * q) / np.sqrt(max(n_all * q * (1 - q), 1e-12)) >= UNIT_Z
+        rest_rose = (rest_o - rest_e) / np.sqrt(rest_e + c * rest_e**2) >= REST_Z
+        out[i] = rose and apart and not rest_rose
+    return out
+
+
+#: z of the set-aside unit's share of the counts from which it rose apart from the others
+#: (one-sided 0.5 %: the largest of several units' excesses is picked, so more than 1.645).
+UNIT_Z = 2.58
+
+
+#: z of the other units' counts against their expected from which they rose too (one-sided 5 %).
+REST_Z = 1.645
+
+
+def without_reporting_changes(
+    counts: np.ndarray,
+    units: np.ndarray,
+    districts: np.ndarray,
+    baseline: int,
+    ratio: float,
+    z: float | None = None,
+) -> np.ndarray:
+    """The area counts with each district's reporting changes taken out.
+
+    A reporting change is one unit's share of a district's counts rising in a monitored
+    quarter while the others' do not: its count exceeds what the other units' counts
+    predict at its baseline share (``others × q / (1 − q)``) by the factor ``ratio`` and by
+    a conditional binomial z of at least ``z`` (default :data:`UNIT_Z`). A rise of risk
+    raises every unit's reports alike and leaves the shares as they were. In such a
+    district-quarter each area's count of that unit is replaced by what its other units'
+    counts predict. :func:`early_warning` calls a window's alarm a reporting change when it
+    would not sound on these counts: a campaign one quarter old is then told apart even
+    when the window's own rise began, by noise, a quarter or two before it.
+
+    Parameters
+    ----------
+    counts : numpy.ndarray
+        ``(T, n)`` counts per quarter (baseline first) and area.
+    units : numpy.ndarray
+        ``(U, T, n)`` the same counts split by reporting unit.
+    districts : numpy.ndarray
+        ``(n,)`` district of each area.
+    baseline : int
+        Baseline quarters (the shares are theirs).
+    ratio : float
+        Smallest rise of the unit against the others' prediction.
+    z : float, optional
+        Smallest conditional binomial z of the unit's share.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(T, n)`` counts; equal to ``counts`` where no reporting change is found.
+    """
+    z = UNIT_Z if z is None else z
+    units = np.asarray(units, float)
+    code, d = _district_indicator(districts)
+    by_d = units @ d  # (U, T, D)
+    base = by_d[:, :baseline].sum(axis=1) + 0.5
+    q = base / base.sum(axis=0, keepdims=True)  # (U, D) baseline shares
+    total = by_d.sum(axis=0)  # (T, D)
+    others = total[None] - by_d
+    predicted = others * (q / (1 - q))[:, None, :]
+    sd = np.sqrt(np.maximum(total[None] * q[:, None, :] * (1 - q[:, None, :]), 1e-12))
+    changed = (by_d > ratio * predicted) & ((by_d - total[None] * q[:, None, :]) / sd >= z)
+    changed[:, :baseline] = False
+    out = np.asarray(counts, float).copy()
+    for u, t, k in zip(*np.nonzero(changed), strict=True):
+        area = code == k
+        rest = np.maximum(out[t, area] - units[u, t, area], 0.0)
+        out[t, area] = rest + units[u, t, area].clip(max=rest * q[u, k] / (1 - q[u, k]))
+    return out
+
+
+def _district_indicator(districts) -> tuple[np.ndarray, np.ndarray]:
+    """Each area's district index and the ``(n, D)`` 0/1 matrix that sums areas by district."""
+    names, code = np.unique(np.asarray(districts), return_inverse=True)
+    d = np.zeros((len(code), len(names)))
+    d[np.arange(len(code)), code] = 1.0
+    return code, d
+
+
+def _top_unit(units: np.ndarray, expected: np.ndarray, o: int, baseline: int) -> int:
+    """The unit with the largest excess of one window (``(U, T)``, ``expected`` (T − b,))."""
+    base = units[:, :baseline].sum(axis=1)
+    share = (base + 0.5) / (base + 0.5).sum()
+    return int(np.argmax(units[:, baseline + o :].sum(axis=1) - share * expected[o:].sum()))
+
+
+def _district_reporting(
+    units, counts, population, units_n, expected, onset, baseline, ratio, districts, c=0.0
+) -> np.ndarray:
+    """Windows whose district's rise since the window's onset is one unit's, the unit that
+    also carries the window's largest excess (see :func:`early_warning`)."""
+    code, d = _district_indicator(districts)
+    units_d = np.asarray(units, float) @ d
+    expected_d = baseline_expected(counts @ d, population @ d, baseline)
+    out = np.zeros(len(onset), bool)
+    for i in np.flatnonzero(onset >= 0):
+        k, o = code[i], onset[i]
+        one = np.full(d.shape[1], -1)
+        one[k] = o
+        if not carried_by_one_unit(units_d, expected_d, one, baseline, ratio, c)[k]:
+            continue
+        same = _top_unit(units_d[:, :, k], expected_d[:, k], o, baseline)
+        out[i] = same == _top_unit(units_n[:, :, i], expected[:, i], o, baseline)
+    return out
