@@ -104,7 +104,7 @@ def compare(excess, minutes, existing, new=2, threshold=30.0) -> dict:
             gains.append(_spopt_mclp(sub, d[problem.rows], new, solver)[0])
         out[name] = {
             "seconds": round(time.perf_counter() - t, 2),
-            "max_gap": float(np.abs(np.array(gains) - ours["gain"]).max()),
+            "max_gap": float(np.abs(np.array(gains) - ours.gain).max()),
         }
     out["instance"] = {
         "villages": int(len(w[0])),

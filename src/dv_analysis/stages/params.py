@@ -6,7 +6,6 @@ and what it may be, when the parameters are made (in the notebook's second cell,
 from __future__ import annotations
 
 from dv_analysis.errors import ParameterError
-from dv_analysis.stats.weights import check_kind
 
 __all__ = ["above", "at_least", "between", "one_of", "weights"]
 
@@ -36,7 +35,10 @@ def one_of(name: str, value, choices) -> None:
 
 
 def weights(value: str) -> None:
-    """A weights specification (:func:`dv_analysis.stats.weights.check_kind`)."""
+    """A weights specification (:func:`dv_analysis.stats.weights.check_kind`; imported here,
+    not at the top: the runner imports the stages' parameters and stays light)."""
+    from dv_analysis.stats.weights import check_kind
+
     try:
         check_kind(value)
     except ValueError as e:

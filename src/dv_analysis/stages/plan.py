@@ -240,7 +240,7 @@ def _site_table(sites, robust, excess, reach) -> pd.DataFrame:
             "source": sites["source"],
             "lon": wgs.geometry.x.round(6),
             "lat": wgs.geometry.y.round(6),
-            "chosen_share": robust["chosen_share"].round(4),
+            "chosen_share": robust.chosen_share.round(4),
             "covered_excess_mean": (excess.mean(axis=0) @ reach).round(3),
         }
     )
@@ -274,12 +274,12 @@ def _staff_table(villages, expected, excess, params) -> pd.DataFrame:
     out = pd.DataFrame(
         {
             "townname": towns,
-            "staff_proposed": by_expected["proposed"],
-            "staff_low": by_expected["low"],
-            "staff_high": by_expected["high"],
-            "staff_by_excess": by_excess["proposed"],
-            "staff_by_excess_low": by_excess["low"],
-            "staff_by_excess_high": by_excess["high"],
+            "staff_proposed": by_expected.proposed,
+            "staff_low": by_expected.low,
+            "staff_high": by_expected.high,
+            "staff_by_excess": by_excess.proposed,
+            "staff_by_excess_low": by_excess.low,
+            "staff_by_excess_high": by_excess.high,
             "expected_mean": (expected @ onehot).mean(0).round(2),
             "excess_mean": (excess @ onehot).mean(0).round(2),
         }
@@ -290,15 +290,15 @@ def _staff_table(villages, expected, excess, params) -> pd.DataFrame:
 
 
 def _summary(paths, params, sites, robust, reach) -> dict:
-    gain = robust["gain"]
-    new = [sites["site_id"].iloc[j] for j in robust["most_frequent"]]
+    gain = robust.gain
+    new = [sites["site_id"].iloc[j] for j in robust.most_frequent]
     tier2 = reach["tier"] == 2
     return {
         "period": str(paths.period),
         "parameters": asdict(params),
         "new_sites": new,
-        "new_site_names": [str(sites["name"].iloc[j]) for j in robust["most_frequent"]],
-        "most_frequent_share": robust["solutions"][robust["most_frequent"]] / len(gain),
+        "new_site_names": [str(sites["name"].iloc[j]) for j in robust.most_frequent],
+        "most_frequent_share": robust.solutions[robust.most_frequent] / len(gain),
         "threshold_min": params.threshold_min,
         "covered_excess_gain": {
             "mean": round(float(gain.mean()), 2),
@@ -331,8 +331,8 @@ def _alternatives(sites, minutes, existing, excess, reach, robust, params) -> di
     plan = _plan_sites(existing, robust)
     out = {
         "lscp": {
-            "new_sites_needed": int(cover["sites"] - existing.sum()),
-            "tier2_unreachable": int(len(cover["unreachable"])),
+            "new_sites_needed": int(cover.sites - existing.sum()),
+            "tier2_unreachable": int(len(cover.unreachable)),
         },
         "mean_minutes": {
             "today": _mean_trip(w, minutes, existing),
@@ -341,24 +341,24 @@ def _alternatives(sites, minutes, existing, excess, reach, robust, params) -> di
     }
     if params.new_sites < 1 or w.sum() <= 0:
         return out
-    top = np.union1d(_trip_savers(w, minutes, existing), list(robust["most_frequent"]))
+    top = np.union1d(_trip_savers(w, minutes, existing), list(robust.most_frequent))
     cols = np.r_[np.flatnonzero(existing), top]
     fixed = np.r_[np.ones(existing.sum(), bool), np.zeros(len(top), bool)]
     pm = location.p_median(w, minutes[:, cols], int(existing.sum()) + params.new_sites, fixed)
-    new = cols[pm["chosen"] & ~fixed]
+    new = cols[pm.chosen & ~fixed]
     out["p_median"] = {
         "new_sites": [sites["site_id"].iloc[j] for j in new],
         "new_site_names": [str(sites["name"].iloc[j]) for j in new],
         "candidates": int(len(top)),
     }
-    out["mean_minutes"]["p_median"] = round(pm["mean_minutes"], 2)
+    out["mean_minutes"]["p_median"] = round(pm.mean_minutes, 2)
     return out
 
 
 def _plan_sites(existing: np.ndarray, robust: dict) -> np.ndarray:
     """``(m,)`` bool: the sites of the plan, existing ones and the most frequent new set."""
     plan = existing.copy()
-    plan[list(robust["most_frequent"])] = True
+    plan[list(robust.most_frequent)] = True
     return plan
 
 

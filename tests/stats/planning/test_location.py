@@ -30,9 +30,9 @@ def test_mclp_reaches_the_optimum_found_by_enumeration(seed):
     existing = np.zeros(25, bool)
     existing[:3] = True
     out = L.mclp(w, minutes, 15.0, 2, existing)
-    assert out["gain"] == pytest.approx(_brute_mclp(w, minutes <= 15.0, existing, 2))
-    assert out["chosen"][:3].all() and out["chosen"].sum() == 5 and len(out["new_sites"]) == 2
-    assert set(out["new_sites"]).isdisjoint({0, 1, 2})
+    assert out.gain == pytest.approx(_brute_mclp(w, minutes <= 15.0, existing, 2))
+    assert out.chosen[:3].all() and out.chosen.sum() == 5 and len(out.new_sites) == 2
+    assert set(out.new_sites).isdisjoint({0, 1, 2})
 
 
 def _toy_city():
@@ -64,8 +64,8 @@ def test_mclp_picks_the_sites_in_the_planted_clusters():
     villages, demand, sites, existing = _toy_city()
     minutes = L.travel_minutes(villages, sites)
     out = L.mclp(demand, minutes, 20.0, 2, existing)
-    assert out["new_sites"].tolist() == [0, 1]
-    assert out["covered"][:40].all()
+    assert out.new_sites.tolist() == [0, 1]
+    assert out.covered[:40].all()
 
 
 def test_robust_mclp_reports_how_often_each_site_is_chosen():
@@ -76,12 +76,12 @@ def test_robust_mclp_reports_how_often_each_site_is_chosen():
     rng = np.random.default_rng(0)
     draws = demand[None, :] * rng.gamma(4.0, 0.25, (50, len(demand)))
     out = L.robust_mclp(draws, minutes, 20.0, 2, existing)
-    assert out["chosen_share"][[0, 1]].tolist() == [1.0, 1.0]
-    assert out["chosen_share"][6] == 1.0 and out["chosen_share"][[2, 3]].max() == 0.0
-    assert out["most_frequent"] == (0, 1) and sum(out["solutions"].values()) == 50
-    assert (out["gain"] > 0).all() and len(out["gain"]) == 50
+    assert out.chosen_share[[0, 1]].tolist() == [1.0, 1.0]
+    assert out.chosen_share[6] == 1.0 and out.chosen_share[[2, 3]].max() == 0.0
+    assert out.most_frequent == (0, 1) and sum(out.solutions.values()) == 50
+    assert (out.gain > 0).all() and len(out.gain) == 50
     one = L.robust_mclp(draws, minutes, 20.0, 1, existing)
-    assert set(np.flatnonzero(one["chosen_share"][:6] > 0)) <= {0, 1}
+    assert set(np.flatnonzero(one.chosen_share[:6] > 0)) <= {0, 1}
 
 
 def test_existing_sites_count_for_nothing_new():
@@ -91,18 +91,18 @@ def test_existing_sites_count_for_nothing_new():
     existing = np.array([True] + [False] * 6)
     minutes = L.travel_minutes(villages, sites)
     out = L.mclp(demand, minutes, 20.0, 1, existing)
-    assert out["new_sites"].tolist() == [1]
+    assert out.new_sites.tolist() == [1]
     before = minutes[:, 0] <= 20.0
-    assert out["gain"] == pytest.approx(demand[out["covered"] & ~before].sum())
-    assert out["gain"] >= demand[20:40].sum()
+    assert out.gain == pytest.approx(demand[out.covered & ~before].sum())
+    assert out.gain >= demand[20:40].sum()
 
 
 def test_p_median_on_a_line_picks_the_weighted_median():
     villages = np.array([[0.0, 0], [1_000, 0], [2_000, 0], [3_000, 0], [4_000, 0]])
     weights = np.array([1.0, 1.0, 1.0, 10.0, 1.0])
     out = L.p_median(weights, L.travel_minutes(villages, villages), 1)
-    assert np.flatnonzero(out["chosen"]).tolist() == [3]
-    assert (out["assigned"] == 3).all()
+    assert np.flatnonzero(out.chosen).tolist() == [3]
+    assert (out.assigned == 3).all()
 
 
 def _brute_p_median(w, cost, existing, new):
@@ -128,8 +128,8 @@ def test_p_median_with_fixed_sites_matches_enumeration_and_spopts_full_model(see
     existing = np.zeros(14, bool)
     existing[:4] = True
     out = L.p_median(w, cost, 6, existing)
-    assert out["chosen"][:4].all() and out["chosen"].sum() == 6
-    trip = float(w @ cost[:, out["chosen"]].min(axis=1))
+    assert out.chosen[:4].all() and out.chosen.sum() == 6
+    trip = float(w @ cost[:, out.chosen].min(axis=1))
     assert trip == pytest.approx(_brute_p_median(w, cost, existing, 2), rel=1e-9)
     full = PMedian.from_cost_matrix(
         cost, w, p_facilities=6, predefined_facilities_arr=existing.astype(int)
@@ -144,9 +144,9 @@ def test_lscp_counts_the_sites_every_listed_village_needs():
     minutes = L.travel_minutes(villages, sites)
     must = np.r_[np.ones(40, bool), np.zeros(30, bool)]
     out = L.lscp(minutes, 20.0, must, existing)
-    assert out["sites"] == 3 and out["chosen"][[0, 1, 6]].all() and len(out["unreachable"]) == 0
+    assert out.sites == 3 and out.chosen[[0, 1, 6]].all() and len(out.unreachable) == 0
     far = L.lscp(minutes, 8.0, must, existing)  # 8 minutes: less than the trip's start alone
-    assert len(far["unreachable"]) == 40 and far["sites"] == 1
+    assert len(far.unreachable) == 40 and far.sites == 1
 
 
 def test_travel_minutes_slow_down_hard_to_reach_villages():
@@ -169,10 +169,10 @@ def test_staff_split_has_intervals_around_the_proposal():
     rng = np.random.default_rng(1)
     draws = rng.gamma(20.0, 1.0, (200, 12)) * np.linspace(1, 3, 12)
     out = L.staff_split(97, draws)
-    assert out["proposed"].sum() == 97
-    assert (out["low"] <= out["proposed"]).all() and (out["proposed"] <= out["high"]).all()
-    assert (out["high"] - out["low"]).max() >= 2  # the draws disagree
-    assert out["proposed"][-1] > out["proposed"][0]
+    assert out.proposed.sum() == 97
+    assert (out.low <= out.proposed).all() and (out.proposed <= out.high).all()
+    assert (out.high - out.low).max() >= 2  # the draws disagree
+    assert out.proposed[-1] > out.proposed[0]
 
 
 def _spopt_tutorial_instance():
@@ -230,9 +230,9 @@ def test_spopts_documented_mclp_example_gives_its_documented_answers():
     )
     for cost, share in ((network, 72.0), (straight, 87.0)):
         out = L.mclp(weights, cost, 4.0, 4)
-        assert out["chosen"].sum() == 4
-        assert 100 * out["covered"].mean() == pytest.approx(share)
+        assert out.chosen.sum() == 4
+        assert 100 * out.covered.mean() == pytest.approx(share)
     existing = np.isin(np.arange(10), [0, 1, 3])
     fixed = L.mclp(weights, straight, 4.0, 1, existing)
-    assert fixed["chosen"][[0, 1, 3]].all() and fixed["chosen"].sum() == 4
-    assert 100 * fixed["covered"].mean() == pytest.approx(70.0)
+    assert fixed.chosen[[0, 1, 3]].all() and fixed.chosen.sum() == 4
+    assert 100 * fixed.covered.mean() == pytest.approx(70.0)

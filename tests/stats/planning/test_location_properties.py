@@ -65,9 +65,9 @@ def test_a_draw_without_demand_does_not_break_the_next_draw():
     draws[2, missed] = 0.0  # only villages already reached have demand
     draws[3] = -1.0  # below the city's risk everywhere
     out = L.robust_mclp(draws, minutes, 20.0, 2, existing)
-    for d, got in zip(draws, out["gain"], strict=True):
+    for d, got in zip(draws, out.gain, strict=True):
         assert got == pytest.approx(_best_mclp_gain(d, reach, existing, 2))
-    assert out["gain"][2] == 0.0 and out["gain"][3] == 0.0
+    assert out.gain[2] == 0.0 and out.gain[3] == 0.0
 
 
 def _line(n_villages=5, n_sites=3):
@@ -81,36 +81,36 @@ def test_no_demand_anywhere_gains_nothing_and_still_answers(demand):
     _, _, minutes = _line()
     w = np.full(5, demand)
     out = L.mclp(w, minutes, 20.0, 2)
-    assert out["gain"] == 0.0 and len(out["new_sites"]) <= 2
+    assert out.gain == 0.0 and len(out.new_sites) <= 2
     pm = L.p_median(w, minutes, 2)
-    assert pm["chosen"].sum() == 2 and pm["mean_minutes"] == 0.0
-    assert L.robust_mclp(np.full((3, 5), demand), minutes, 20.0, 1)["gain"].tolist() == [0, 0, 0]
+    assert pm.chosen.sum() == 2 and pm.mean_minutes == 0.0
+    assert L.robust_mclp(np.full((3, 5), demand), minutes, 20.0, 1).gain.tolist() == [0, 0, 0]
 
 
 def test_every_village_already_reached():
     _, _, minutes = _line()
     existing = np.array([True, False, False])
     out = L.mclp(np.ones(5), minutes, 1_000.0, 2, existing)
-    assert out["gain"] == 0.0 and out["covered"].all() and out["chosen"][0]
+    assert out.gain == 0.0 and out.covered.all() and out.chosen[0]
     cover = L.lscp(minutes, 1_000.0, np.ones(5, bool), existing)
-    assert cover["sites"] == 1 and len(cover["unreachable"]) == 0
+    assert cover.sites == 1 and len(cover.unreachable) == 0
 
 
 def test_no_candidate_reaches_anyone():
     _, _, minutes = _line()
     out = L.mclp(np.ones(5), minutes, 1.0, 2)  # 1 minute: no trip is that short
-    assert out["gain"] == 0.0 and len(out["new_sites"]) == 0 and not out["covered"].any()
+    assert out.gain == 0.0 and len(out.new_sites) == 0 and not out.covered.any()
     cover = L.lscp(minutes, 1.0, np.ones(5, bool))
-    assert cover["sites"] == 0 and cover["unreachable"].tolist() == [0, 1, 2, 3, 4]
+    assert cover.sites == 0 and cover.unreachable.tolist() == [0, 1, 2, 3, 4]
 
 
 def test_one_candidate():
     villages, sites, minutes = _line(5, 1)
     out = L.mclp(np.ones(5), minutes, 20.0, 2)
-    assert out["new_sites"].tolist() == [0]
-    assert out["gain"] == float((minutes[:, 0] <= 20.0).sum())
-    assert L.p_median(np.ones(5), minutes, 1)["chosen"].tolist() == [True]
-    assert L.lscp(minutes, 20.0, minutes[:, 0] <= 20.0)["sites"] == 1
+    assert out.new_sites.tolist() == [0]
+    assert out.gain == float((minutes[:, 0] <= 20.0).sum())
+    assert L.p_median(np.ones(5), minutes, 1).chosen.tolist() == [True]
+    assert L.lscp(minutes, 20.0, minutes[:, 0] <= 20.0).sites == 1
 
 
 def test_duplicate_sites_are_one_site():
@@ -119,9 +119,9 @@ def test_duplicate_sites_are_one_site():
     minutes = L.travel_minutes(villages, sites)
     w = np.ones(6)
     out = L.mclp(w, minutes, 16.0, 2)
-    assert out["gain"] == pytest.approx(_best_mclp_gain(w, minutes <= 16.0, np.zeros(4, bool), 2))
-    assert len(out["new_sites"]) == 2 and not {0, 1} <= set(out["new_sites"])
-    assert L.lscp(minutes, 16.0, np.ones(6, bool))["sites"] == 2
+    assert out.gain == pytest.approx(_best_mclp_gain(w, minutes <= 16.0, np.zeros(4, bool), 2))
+    assert len(out.new_sites) == 2 and not {0, 1} <= set(out.new_sites)
+    assert L.lscp(minutes, 16.0, np.ones(6, bool)).sites == 2
 
 
 def test_p_median_without_any_site_is_an_error():
@@ -158,10 +158,10 @@ def test_mclp_equals_enumeration_on_random_instances(instance, new):
     minutes, w, existing, threshold = instance
     out = L.mclp(w, minutes, threshold, new, existing)
     reach = minutes <= threshold
-    assert out["gain"] == pytest.approx(_best_mclp_gain(w, reach, existing, new))
-    assert out["chosen"][existing].all() and len(out["new_sites"]) <= new
-    assert not existing[out["new_sites"]].any()
-    assert (out["covered"] == reach[:, out["chosen"]].any(axis=1)).all()
+    assert out.gain == pytest.approx(_best_mclp_gain(w, reach, existing, new))
+    assert out.chosen[existing].all() and len(out.new_sites) <= new
+    assert not existing[out.new_sites].any()
+    assert (out.covered == reach[:, out.chosen].any(axis=1)).all()
 
 
 @_PROPERTY
@@ -170,10 +170,10 @@ def test_p_median_equals_enumeration_on_random_instances(instance, p):
     minutes, w, existing, _ = instance
     p = max(p, int(existing.sum()))
     out = L.p_median(w, minutes, p, existing)
-    total = float((np.clip(w, 0, None) * minutes[np.arange(len(w)), out["assigned"]]).sum())
+    total = float((np.clip(w, 0, None) * minutes[np.arange(len(w)), out.assigned]).sum())
     assert total == pytest.approx(_best_p_median(w, minutes, existing, p), rel=1e-9, abs=1e-9)
-    assert out["chosen"][existing].all()
-    assert out["chosen"].sum() == min(p, len(existing))
+    assert out.chosen[existing].all()
+    assert out.chosen.sum() == min(p, len(existing))
 
 
 @_PROPERTY
@@ -183,10 +183,10 @@ def test_lscp_equals_enumeration_on_random_instances(instance, data):
     must = np.array(data.draw(st.lists(st.booleans(), min_size=len(w), max_size=len(w))))
     reach = minutes <= threshold
     out = L.lscp(minutes, threshold, must, existing)
-    assert out["sites"] == _fewest_lscp(reach, must, existing)
+    assert out.sites == _fewest_lscp(reach, must, existing)
     reachable = must & reach.any(axis=1)
-    assert reach[np.ix_(np.flatnonzero(reachable), np.flatnonzero(out["chosen"]))].any(axis=1).all()
-    assert sorted(out["unreachable"]) == np.flatnonzero(must & ~reach.any(axis=1)).tolist()
+    assert reach[np.ix_(np.flatnonzero(reachable), np.flatnonzero(out.chosen))].any(axis=1).all()
+    assert sorted(out.unreachable) == np.flatnonzero(must & ~reach.any(axis=1)).tolist()
 
 
 @pytest.mark.parametrize("seed", range(12))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import sys
 from collections import Counter
+from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
@@ -36,6 +37,62 @@ SPEED_KMH = 15.0
 START_MINUTES = 10.0
 #: Travel time multiplier for villages flagged hard to reach (hills, few roads).
 HILL_FACTOR = 1.5
+
+
+@dataclass(frozen=True)
+class Cover:
+    """One MCLP solution: ``chosen`` (``(m,)`` bool, existing and new), ``new_sites``
+    (indices of the added sites, sorted), ``covered`` (``(n,)`` bool), ``gain`` (demand
+    newly reached)."""
+
+    chosen: np.ndarray
+    new_sites: np.ndarray
+    covered: np.ndarray
+    gain: float
+
+
+@dataclass(frozen=True)
+class RobustCover:
+    """The MCLP over posterior draws: ``chosen_share`` (``(m,)`` share of draws whose
+    solution holds each site; 1 for existing sites), ``gain`` (``(D,)``), ``solutions``
+    (Counter of the new sites' index tuples), ``most_frequent`` (the tuple solved most
+    often; ties to the larger mean gain) and ``per_draw`` (each draw's :class:`Cover`)."""
+
+    chosen_share: np.ndarray
+    gain: np.ndarray
+    solutions: Counter
+    per_draw: list
+    most_frequent: tuple
+
+
+@dataclass(frozen=True)
+class Median:
+    """A p-median solution: ``chosen`` (``(m,)`` bool), ``assigned`` (``(n,)`` index of each
+    village's site), ``mean_minutes`` (demand-weighted mean travel time)."""
+
+    chosen: np.ndarray
+    assigned: np.ndarray
+    mean_minutes: float
+
+
+@dataclass(frozen=True)
+class SetCover:
+    """An LSCP solution: ``chosen`` (``(m,)`` bool), ``sites`` (how many in all),
+    ``unreachable`` (indices of villages to reach that no site can)."""
+
+    chosen: np.ndarray
+    sites: int
+    unreachable: np.ndarray
+
+
+@dataclass(frozen=True)
+class StaffSplit:
+    """A staff split: ``proposed`` (``(k,)``, sums to the total), ``low`` and ``high``
+    (each group's interval over the draws)."""
+
+    proposed: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
 
 
 def travel_minutes(
@@ -116,7 +173,7 @@ def mclp(
     threshold: float,
     new: int,
     existing: np.ndarray | None = None,
-) -> dict:
+) -> Cover:
     """Maximal covering location: ``new`` sites added to the ``existing`` ones so that the
     most demand lies within ``threshold`` minutes of a site (spopt's ``MCLP``).
 
@@ -135,12 +192,12 @@ def mclp(
 
     Returns
     -------
-    dict
+    Cover
         ``chosen`` (``(m,)`` bool, existing and new), ``new_sites`` (indices of the added
         sites, sorted), ``covered`` (``(n,)`` bool), ``gain`` (demand newly reached).
     """
     out = robust_mclp(np.asarray(weights, float)[None, :], minutes, threshold, new, existing)
-    return out["per_draw"][0]
+    return out.per_draw[0]
 
 
 def robust_mclp(
@@ -149,7 +206,7 @@ def robust_mclp(
     threshold: float,
     new: int,
     existing: np.ndarray | None = None,
-) -> dict:
+) -> RobustCover:
     """:func:`mclp` on every posterior draw of demand (one model, re-solved per draw).
 
     Parameters
@@ -161,7 +218,7 @@ def robust_mclp(
 
     Returns
     -------
-    dict
+    RobustCover
         ``chosen_share`` (``(m,)``: share of draws whose solution holds the site; 1 for
         existing sites), ``gain`` (``(D,)`` demand newly reached in each draw),
         ``solutions`` (Counter of the new sites' index tuples), ``most_frequent`` (the
@@ -173,19 +230,19 @@ def robust_mclp(
     existing = np.zeros(reach.shape[1], bool) if existing is None else np.asarray(existing, bool)
     problem = _Coverage(reach, existing, (w > 0).any(axis=0), new)
     per_draw = [problem.solve(d) for d in w]
-    gains = np.array([p["gain"] for p in per_draw])
-    sets = [tuple(int(j) for j in p["new_sites"]) for p in per_draw]
+    gains = np.array([p.gain for p in per_draw])
+    sets = [tuple(int(j) for j in p.new_sites) for p in per_draw]
     solutions = Counter(sets)
     best = max(solutions.values())
     tied = [s for s, c in solutions.items() if c == best]
     mean_gain = {s: gains[[k for k, x in enumerate(sets) if x == s]].mean() for s in tied}
-    return {
-        "chosen_share": np.mean([p["chosen"] for p in per_draw], axis=0),
-        "gain": gains,
-        "solutions": solutions,
-        "per_draw": per_draw,
-        "most_frequent": max(tied, key=lambda s: (mean_gain[s], [-j for j in s])),
-    }
+    return RobustCover(
+        chosen_share=np.mean([p.chosen for p in per_draw], axis=0),
+        gain=gains,
+        solutions=solutions,
+        per_draw=per_draw,
+        most_frequent=max(tied, key=lambda s: (mean_gain[s], [-j for j in s])),
+    )
 
 
 class _Coverage:
@@ -214,18 +271,18 @@ class _Coverage:
         # where a draw needs fewer sites than ``new``, the rest are those reaching most villages
         self.fill = np.argsort(-self.sub.sum(axis=0), kind="stable")
 
-    def solve(self, w: np.ndarray) -> dict:
+    def solve(self, w: np.ndarray) -> Cover:
         """The solution for demand ``w`` (``(n,)``, clipped at 0)."""
         picked = self.cols[self._picked(w[self.rows])]
         chosen = self.existing.copy()
         chosen[picked] = True
         covered = self.reach[:, chosen].any(axis=1)
-        return {
-            "chosen": chosen,
-            "new_sites": np.sort(np.asarray(picked, int)),
-            "covered": covered,
-            "gain": float(w[covered & ~self.before].sum()),
-        }
+        return Cover(
+            chosen=chosen,
+            new_sites=np.sort(np.asarray(picked, int)),
+            covered=covered,
+            gain=float(w[covered & ~self.before].sum()),
+        )
 
     def _picked(self, w: np.ndarray) -> np.ndarray:
         """Positions among ``self.cols`` of ``new`` sites (fewer if there are fewer) optimal for
@@ -315,7 +372,7 @@ def _undominated(reach: np.ndarray, cols: np.ndarray) -> np.ndarray:
 
 def p_median(
     weights: np.ndarray, minutes: np.ndarray, p: int, existing: np.ndarray | None = None
-) -> dict:
+) -> Median:
     """p-median (spopt's ``PMedian``): ``p`` sites in all, existing ones kept, that make the
     demand-weighted travel time smallest.
 
@@ -332,7 +389,7 @@ def p_median(
 
     Returns
     -------
-    dict
+    Median
         ``chosen`` (``(m,)`` bool), ``assigned`` (``(n,)`` index of each village's site),
         ``mean_minutes`` (demand-weighted mean travel time).
     """
@@ -346,7 +403,7 @@ def p_median(
     chosen[free[_p_median_new(w, cost, fixed, int(p) - int(fixed.sum()))]] = True
     assigned = np.flatnonzero(chosen)[np.argmin(cost[:, chosen], axis=1)]
     mean = float((w * cost[np.arange(len(w)), assigned]).sum() / max(w.sum(), 1e-12))
-    return {"chosen": chosen, "assigned": assigned, "mean_minutes": mean}
+    return Median(chosen=chosen, assigned=assigned, mean_minutes=mean)
 
 
 def _p_median_new(w: np.ndarray, cost: np.ndarray, fixed: np.ndarray, new: int) -> np.ndarray:
@@ -384,7 +441,7 @@ def lscp(
     threshold: float,
     must_reach: np.ndarray,
     existing: np.ndarray | None = None,
-) -> dict:
+) -> SetCover:
     """Location set covering (spopt's ``LSCP``): the fewest sites, existing ones kept, that
     bring every ``must_reach`` village within ``threshold`` minutes.
 
@@ -401,7 +458,7 @@ def lscp(
 
     Returns
     -------
-    dict
+    SetCover
         ``chosen`` (``(m,)`` bool), ``sites`` (how many in all), ``unreachable`` (indices
         of ``must_reach`` villages no site can reach; left out of the model).
     """
@@ -420,7 +477,7 @@ def lscp(
         model = LSCP.from_cost_matrix(cost, service_radius=1.0, predefined_facilities_arr=pre)
         model = model.solve(_solver())
         chosen |= np.array([v.varValue > 0.5 for v in model.fac_vars])
-    return {"chosen": chosen, "sites": int(chosen.sum()), "unreachable": unreachable}
+    return SetCover(chosen=chosen, sites=int(chosen.sum()), unreachable=unreachable)
 
 
 def largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
@@ -459,7 +516,7 @@ def largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
     return out
 
 
-def staff_split(total: int, draws: np.ndarray, level: float = 0.9) -> dict:
+def staff_split(total: int, draws: np.ndarray, level: float = 0.9) -> StaffSplit:
     """A staff ``total`` over groups (districts) in proportion to demand, with intervals.
 
     Parameters
@@ -473,15 +530,15 @@ def staff_split(total: int, draws: np.ndarray, level: float = 0.9) -> dict:
 
     Returns
     -------
-    dict
+    StaffSplit
         ``proposed`` (``(k,)``, the split of the mean demand; sums to ``total``), ``low``
         and ``high`` (the interval of each group's split over the draws).
     """
     draws = np.asarray(draws, float)
     per_draw = np.array([largest_remainder(total, d) for d in draws])
     a = (1 - level) / 2
-    return {
-        "proposed": largest_remainder(total, draws.mean(axis=0)),
-        "low": np.quantile(per_draw, a, axis=0, method="lower").astype(int),
-        "high": np.quantile(per_draw, 1 - a, axis=0, method="higher").astype(int),
-    }
+    return StaffSplit(
+        proposed=largest_remainder(total, draws.mean(axis=0)),
+        low=np.quantile(per_draw, a, axis=0, method="lower").astype(int),
+        high=np.quantile(per_draw, 1 - a, axis=0, method="higher").astype(int),
+    )
