@@ -93,6 +93,9 @@ def _list():
             "excess_next_mean": [6.0, 3.2, 1.0, np.nan],
             "excess_next_low": [4.1, 1.5, -0.5, np.nan],
             "excess_next_high": [8.0, 5.0, 2.5, np.nan],
+            "next_mean": [11.2, 7.0, 4.1, np.nan],
+            "next_low": [6.0, 3.0, 1.0, np.nan],
+            "next_high": [17.0, 12.0, 8.0, np.nan],
             "trend": ["上升", "持平", "下降", None],
             "quadrant": ["q"] * 4,
         }
@@ -106,4 +109,4 @@ def test_each_tier_table_holds_that_tier_only():
     assert list(two["里"]) == ["甲里", "乙里"] and list(one["里"]) == ["丙里"]
     assert two["高於 1.25 倍的機率"].tolist() == ["> 99%", "93%"], "never 100%"
     assert one["目前風險倍數（90% 範圍）"].iloc[0] == "1.30（1.00–1.70）"
-    assert one["下一季超額事件（90% 範圍）"].iloc[0] == "1.0（-0.5–2.5）"
+    assert one["下一季預期事件"].iloc[0] == "4.1" and one["下一季 90% 預測範圍"].iloc[0] == "1–8"

@@ -34,6 +34,9 @@ def test_the_risk_table_heads_its_counts_with_the_window():
             "excess_next_mean": [2.0, -0.3],
             "excess_next_low": [0.5, -1.0],
             "excess_next_high": [3.5, 0.8],
+            "next_mean": [7.04, 3.6],
+            "next_low": [3.0, 1.0],
+            "next_high": [12.0, 7.0],
         }
     )
     villages = pd.DataFrame(
@@ -43,6 +46,9 @@ def test_the_risk_table_heads_its_counts_with_the_window():
     assert "近 12 季事件" in t.columns and t["里"].tolist() == ["甲里", "乙里"]
     assert t["目前高於全市平均的機率"].tolist() == ["> 99%", "30%"]
     assert t["目前高出 50% 以上的機率"].tolist() == ["30%", "< 1%"]
+    # the expected count and, apart, the range the count itself falls in (not E·(RR − 1))
+    assert t["下一季預期事件"].tolist() == ["7.0", "3.6"]
+    assert t["下一季 90% 預測範圍"].tolist() == ["3–12", "1–7"]
 
 
 def test_probabilities_never_read_as_certain():

@@ -86,6 +86,7 @@ def _planted_inputs(paths, villages, sites, threshold, rng):
             "draw": np.repeat(np.arange(200), len(ids)),
             "villcode": ids * 200,
             "rr_now": draws.ravel(),
+            "next_expected": 2.0 * draws.ravel(),  # the predictive mean of each draw
         }
     ).to_parquet(paths.village_risk_draws)
     pd.DataFrame({"villcode": ids, "hard_to_reach": False}).to_parquet(paths.accessibility)

@@ -151,8 +151,10 @@ def test_kept_draws_skip_villages_without_a_fit():
         {
             "villcode": ["a", "b", "c"],
             "rr_now_draws": [np.array([1.0, 2.0], np.float32), np.nan, np.array([0.5, 0.7])],
+            "next_draws": [np.array([3.0, 4.5], np.float32), np.nan, np.array([1.0, 0.0])],
         }
     )
     out = draws_table(t)
     assert out["villcode"].tolist() == ["a", "a", "c", "c"] and out["draw"].tolist() == [0, 1, 0, 1]
     assert out["rr_now"].tolist() == pytest.approx([1.0, 2.0, 0.5, 0.7])
+    assert out["next_expected"].tolist() == pytest.approx([3.0, 4.5, 1.0, 0.0])

@@ -225,6 +225,14 @@ PROBABILITY_CLASSES: tuple[tuple[float, str, str], ...] = (
     (0.9, "可能高於平均（50–90%）", "#fddbc7"),
     (1.01, "很可能高於平均（≥ 90%）", "#b2182b"),
 )
+#: The same classes for P(RR > 1.5): how sure we are that a village's risk is half again the
+#: city's (the P(RR > 1) words, "above average", would overstate it).
+PROBABILITY_1_5_CLASSES: tuple[tuple[float, str, str], ...] = (
+    (0.1, "不太可能高出 50%（< 10%）", "#f7f7f7"),
+    (0.5, "有些可能（10–50%）", "#fddbc7"),
+    (0.9, "可能高出 50%（50–90%）", "#ef8a62"),
+    (1.01, "很可能高出 50%（≥ 90%）", "#b2182b"),
+)
 UNCERTAIN_LABEL = "斜線：90% 區間包含全市平均（不確定）"
 RISK_TABLE_COLUMNS = {
     "townname": "行政區",
@@ -235,7 +243,8 @@ RISK_TABLE_COLUMNS = {
     "p_now_exceed_1": "目前高於全市平均的機率",
     "p_now_exceed_1_5": "目前高出 50% 以上的機率",
     "trend": "一年來趨勢",
-    "excess_next": "下一季超額事件（90% 區間）",
+    "next_expected": "下一季預期事件",
+    "next_range": "下一季 90% 預測範圍",
 }
 #: The space-time model's trend codes as ``village_risk.trend`` holds them (03b).
 TREND_LABELS = {"rising": "上升", "level": "持平", "falling": "下降", "unknown": "資料不足"}
@@ -297,7 +306,8 @@ PRIORITY_TABLE_COLUMNS = {
     "reasons": "原因",
     "rr_now": "目前風險倍數（90% 範圍）",
     "p_now_exceed_1_25": "高於 1.25 倍的機率",
-    "excess_next": "下一季超額事件（90% 範圍）",
+    "next_expected": "下一季預期事件",
+    "next_range": "下一季 90% 預測範圍",
     "trend": "近一年走向",
     "quadrant": "風險與可及性",
 }

@@ -16,6 +16,7 @@ from dv_analysis.pages.labels import (
     GI_COLORS,
     LISA_COLORS,
     LISA_LABELS,
+    PROBABILITY_1_5_CLASSES,
     PROBABILITY_CLASSES,
     RISK_CLASSES,
     UNCERTAIN_LABEL,
@@ -311,9 +312,14 @@ def risk_map(villages: gpd.GeoDataFrame, risk: pd.DataFrame, title: str, ax=None
     return ax
 
 
-def probability_map(villages: gpd.GeoDataFrame, p_exceed: pd.Series, title: str, ax=None):
-    """How sure we are that each village's risk is above the city average: P(RR > 1) in classes."""
-    k = _classes(p_exceed, PROBABILITY_CLASSES)
-    colors = [PROBABILITY_CLASSES[i][2] if i >= 0 else "#d9d9d9" for i in k]
-    legend = [(label, c) for _, label, c in PROBABILITY_CLASSES if c in set(colors)]
+def probability_map(
+    villages: gpd.GeoDataFrame, p_exceed: pd.Series, title: str, ax=None, above: float = 1.0
+):
+    """How sure we are that each village's risk is above the city average (``above=1``:
+    P(RR > 1)) or half again above it (``above=1.5``: P(RR > 1.5)), in classes whose words
+    say which."""
+    classes = PROBABILITY_CLASSES if above == 1.0 else PROBABILITY_1_5_CLASSES
+    k = _classes(p_exceed, classes)
+    colors = [classes[i][2] if i >= 0 else "#d9d9d9" for i in k]
+    legend = [(label, c) for _, label, c in classes if c in set(colors)]
     return _categorical(villages, colors, legend, title, ax)

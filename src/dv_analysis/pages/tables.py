@@ -207,15 +207,22 @@ def risk_table(
         ],
         p_now_exceed_1=[percent(p) for p in t["p_now_exceed_1"]],
         p_now_exceed_1_5=[percent(p) for p in t["p_now_exceed_1_5"]],
-        excess_next=[
-            _interval(*v, digits=1)
-            for v in zip(
-                t["excess_next_mean"], t["excess_next_low"], t["excess_next_high"], strict=True
-            )
-        ],
+        **_forecast(t),
     )
     names = {k: v.format(quarters=quarters) for k, v in L.RISK_TABLE_COLUMNS.items()}
     return out[list(names)].rename(columns=names)
+
+
+def _forecast(t: pd.DataFrame) -> dict:
+    """Next quarter's expected incidents and, apart, the 90 % predictive range of the count
+    (the range holds the count itself, not only its mean: village_risk's next_low/high)."""
+    return {
+        "next_expected": [f"{m:.1f}" if pd.notna(m) else "—" for m in t["next_mean"]],
+        "next_range": [
+            f"{lo:.0f}–{hi:.0f}" if pd.notna(lo) else "—"
+            for lo, hi in zip(t["next_low"], t["next_high"], strict=True)
+        ],
+    }
 
 
 def priority_list(priority: pd.DataFrame, tier: int = 2) -> pd.DataFrame:
@@ -229,12 +236,7 @@ def priority_list(priority: pd.DataFrame, tier: int = 2) -> pd.DataFrame:
             for v in zip(t["rr_now_mean"], t["rr_now_low"], t["rr_now_high"], strict=True)
         ],
         p_now_exceed_1_25=[percent(p) for p in t["p_now_exceed_1_25"]],
-        excess_next=[
-            _interval(*v, digits=1) if pd.notna(v[0]) else "—"
-            for v in zip(
-                t["excess_next_mean"], t["excess_next_low"], t["excess_next_high"], strict=True
-            )
-        ],
+        **_forecast(t),
         trend=t["trend"].fillna("—"),
     )
     return out[list(L.PRIORITY_TABLE_COLUMNS)].rename(columns=L.PRIORITY_TABLE_COLUMNS)

@@ -66,13 +66,18 @@ class PlanOutputs:
 
 def demand_draws(paths: PeriodPaths, ids) -> tuple[np.ndarray, np.ndarray]:
     """``(D, n)`` draws of next quarter's excess and expected incidents of each village (in
-    the order of ``ids``) from the risk model's kept draws of the present RR."""
+    the order of ``ids``): the risk model's posterior predictive draws of next quarter's
+    expected count (its risk, the path's step and the quarter's noise; not the count's own
+    Poisson noise, which no plan can prepare for) and their excess over the count expected
+    at the city's rates."""
     risk = pd.read_parquet(paths.village_risk).set_index("villcode").reindex(ids)
     draws = pd.read_parquet(paths.village_risk_draws)
-    rr = draws.pivot(index="draw", columns="villcode", values="rr_now").reindex(columns=ids)
+    wide = draws.pivot(index="draw", columns="villcode", values="next_expected")
     e_next = risk["expected_next"].fillna(0).to_numpy(float)
-    rr = rr.fillna(1.0).to_numpy(float)  # a village without a fit: the city's risk
-    return np.clip(e_next * (rr - 1.0), 0.0, None), e_next * rr
+    # a village without a fit (no population): what the city's rate expects
+    counts = wide.reindex(columns=ids).to_numpy(float)
+    counts = np.where(np.isnan(counts), e_next[None, :], counts)
+    return np.clip(counts - e_next[None, :], 0.0, None), counts
 
 
 def public_sites(settings, villages: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -266,13 +271,16 @@ def _village_reach(paths, villages, minutes, existing, robust, params) -> pd.Dat
 def _staff_table(villages, expected, excess, params) -> pd.DataFrame:
     """One row per district: staff in proportion to expected incidents and to excess, each
     with its 90 % interval over the draws; today's staff from the optional CSV."""
-    towns, code = np.unique(villages["townname"].to_numpy(), return_inverse=True)
-    onehot = np.zeros((len(code), len(towns)))
+    # districts by code: names repeat across counties (中正區 in Taipei and Keelung)
+    codes, code = np.unique(villages["towncode"].to_numpy(), return_inverse=True)
+    towns = villages.groupby("towncode")["townname"].first().reindex(codes).to_numpy()
+    onehot = np.zeros((len(code), len(codes)))
     onehot[np.arange(len(code)), code] = 1.0
     by_expected = location.staff_split(params.staff, expected @ onehot)
     by_excess = location.staff_split(params.staff, excess @ onehot)
     out = pd.DataFrame(
         {
+            "towncode": codes,
             "townname": towns,
             "staff_proposed": by_expected.proposed,
             "staff_low": by_expected.low,

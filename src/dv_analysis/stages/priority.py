@@ -319,6 +319,27 @@ def backtest(paths: PeriodPaths, panel, villages, params: PriorityParams, progre
     return pd.concat(rows, ignore_index=True)[["origin", "target", "ranking", "k", *METRICS]]
 
 
+def forecast_coverage(paths: PeriodPaths, panel, villages, params: PriorityParams) -> dict:
+    """How often the 90 % predictive interval of each origin's fit held the next quarter's
+    incidents (the backtest's origins, their fits read back from the fit cache): per target
+    quarter and over all, on the villages the model fitted."""
+    ids = villages["villcode"].to_numpy()
+    periods = sorted(p for p in panel["period"].unique() if p <= str(paths.period))
+    targets = periods[4:][-params.backtest_quarters :] if params.backtest_quarters > 0 else []
+    per, held, seen = {}, 0, 0
+    for t in targets:
+        risk = origin_risk(paths, panel, villages, periods[periods.index(t) - 1], params)
+        if risk is None or "next_low" not in risk:
+            continue
+        outcome = panel_arrays(panel, ids, [t])[0][0]
+        fitted = risk["next_low"].notna().to_numpy()
+        inside = (outcome >= risk["next_low"]) & (outcome <= risk["next_high"])
+        k = int(inside[fitted].sum())
+        per[t] = round(k / max(int(fitted.sum()), 1), 4)
+        held, seen = held + k, seen + int(fitted.sum())
+    return {"level": 0.9, "per_target": per, "overall": round(held / seen, 4) if seen else None}
+
+
 def choose_default(bt: pd.DataFrame, params: PriorityParams):
     """The list's ranking, chosen among the model's on the backtest's earlier origins and
     scored on its later ones (:func:`~dv_analysis.stats.backtest.nested_selection`);
@@ -426,6 +447,9 @@ RISK_COLUMNS = [
     "excess_next_mean",
     "excess_next_low",
     "excess_next_high",
+    "next_mean",
+    "next_low",
+    "next_high",
 ]
 
 
@@ -484,7 +508,7 @@ def run(
     bt = backtest(paths, panel, villages, params, progress)
     default, comparison = choose_default(bt, params)
     units = pd.read_parquet(paths.village_units) if paths.village_units.exists() else None
-    districts = villages["townname"].to_numpy()
+    districts = villages["towncode"].to_numpy()  # names repeat across counties (中正區)
     early = emerging_at(panel, ids, m, str(paths.period), params, units, districts)
     risk = pd.DataFrame({"villcode": ids}).merge(
         pd.read_parquet(paths.village_risk), on="villcode", how="left"
@@ -496,6 +520,7 @@ def run(
     summary = _summary(paths, params, table, early, comparison, default)
     risk_summary = json.loads(paths.risk_summary.read_text(encoding="utf-8"))
     summary["risk_model_diagnostics"] = risk_summary["diagnostics"]  # its miss warns on 04b too
+    summary["forecast_coverage"] = forecast_coverage(paths, panel, villages, params)
     paths.priority_summary.write_text(json.dumps(summary, ensure_ascii=False, indent=1), "utf-8")
     return PriorityOutputs(table, early, bt, comparison, summary)
 

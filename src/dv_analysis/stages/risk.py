@@ -29,6 +29,7 @@ from dv_analysis.config import RISK_WINDOW_QUARTERS, PeriodPaths, cache_dir, win
 from dv_analysis.errors import ParameterError
 from dv_analysis.pages import labels as L
 from dv_analysis.stages.cache import key as content_key
+from dv_analysis.stats import weights as weights_module
 from dv_analysis.stats.disease_mapping import spacetime
 from dv_analysis.stats.disease_mapping.icar import adjacency_matrix, prepare_graph
 from dv_analysis.stats.disease_mapping.mcmc import enable_compilation_cache
@@ -70,7 +71,7 @@ class RiskParams:
     warmup: int = 500  # NUTS warm-up iterations per chain
     draws: int = 1000  # NUTS kept draws per chain
     seed: int = 42  # seed of the sampler
-    flag_probability: float = 0.9  # P(RR > 1) from which a village counts as higher risk
+    flag_probability: float = 0.9  # P(RR now > 1) from which a village counts as higher risk
 
     def __post_init__(self):
         _check_count(self.count)
@@ -196,7 +197,7 @@ def spacetime_key(villages, y, e, params: RiskParams, level=None) -> str:
     )
     return content_key(
         "spacetime-fit",
-        (*spacetime.code_modules(), _fit_spacetime),
+        (*spacetime.code_modules(), weights_module, _fit_spacetime, _kept_rows, _kept_draws),
         [getattr(params, f) for f in fields],
         "|".join(villages["villcode"].astype(str)),
         np.asarray(y, float),
@@ -220,7 +221,12 @@ def _fit_spacetime(
     fit = spacetime.fit(panel, params.engine, options=engine_options(params))
     log_rr = fit.log_rr(panel, level)
     table = spacetime.summarise_draws(log_rr, e_next, params.now_quarters)
-    table["rr_now_draws"] = list(_kept_draws(log_rr, params.now_quarters).T)
+    pick = _kept_rows(len(log_rr))
+    table["rr_now_draws"] = list(_kept_draws(log_rr, params.now_quarters, pick).T)
+    mu, forecast = fit.predict_next(panel, e_next, params.seed, level)
+    for name, values in spacetime.predictive_summary(forecast).items():
+        table[name] = values
+    table["next_draws"] = list(mu[pick].astype(np.float32).T)
     k = min(params.now_quarters, y.shape[1])
     table.insert(0, "villcode", villages["villcode"].to_numpy())
     table.insert(1, "observed", y.sum(1))
@@ -258,27 +264,37 @@ def engine_options(params: RiskParams) -> spacetime.EngineOptions:
     )
 
 
-def _kept_draws(log_rr: np.ndarray, now_quarters: int) -> np.ndarray:
+def _kept_rows(draws: int) -> np.ndarray:
+    """The ``KEPT_DRAWS`` draws kept, thinned evenly."""
+    return np.linspace(0, draws - 1, min(KEPT_DRAWS, draws)).round().astype(int)
+
+
+def _kept_draws(log_rr: np.ndarray, now_quarters: int, pick: np.ndarray) -> np.ndarray:
     """``(KEPT_DRAWS, n)`` float32 draws of the present RR, as :func:`summarise_draws`
-    reads "now" (the mean log RR of the last quarters), thinned evenly."""
+    reads "now" (the mean log RR of the last quarters)."""
     k = min(now_quarters, log_rr.shape[2] // 2) or 1
-    pick = np.linspace(0, len(log_rr) - 1, min(KEPT_DRAWS, len(log_rr))).round().astype(int)
     return np.exp(log_rr[pick][:, :, -k:].mean(2)).astype(np.float32)
 
 
 def draws_table(table: pd.DataFrame) -> pd.DataFrame:
-    """The kept draws of the fit table as a long table: villcode, draw, rr_now (villages
-    without a fit, with no population, have none)."""
+    """The kept draws of the fit table as a long table: villcode, draw, rr_now (the present
+    RR) and next_expected (a posterior predictive draw of next quarter's expected count:
+    risk, the path's step and the quarter's noise, not the count's own Poisson noise);
+    villages without a fit, with no population, have none."""
     keep = table[[isinstance(d, np.ndarray | list) for d in table["rr_now_draws"]]]
     keep = keep.dropna(subset=["villcode"])
     sizes = [len(d) for d in keep["rr_now_draws"]]
+
+    def long(column: str) -> np.ndarray:
+        parts = [np.asarray(d, float) for d in keep[column]]
+        return np.concatenate(parts or [[]]).astype("float32")
+
     return pd.DataFrame(
         {
             "villcode": np.repeat(keep["villcode"].to_numpy(), sizes),
             "draw": np.concatenate([np.arange(k) for k in sizes] or [[]]).astype("int16"),
-            "rr_now": np.concatenate(
-                [np.asarray(d, float) for d in keep["rr_now_draws"]] or [[]]
-            ).astype("float32"),
+            "rr_now": long("rr_now_draws"),
+            "next_expected": long("next_draws"),
         }
     )
 
@@ -483,9 +499,9 @@ def run(
     g, y = wp.villages, wp.y
     table, fit_summary, fit_rows = fit_window(paths, wp, params, progress)
     draws_table(table).to_parquet(paths.village_risk_draws, index=False)
-    table = table.drop(columns="rr_now_draws")
+    table = table.drop(columns=["rr_now_draws", "next_draws"])
     table["observed"] = y.sum(1).astype(int)
-    table["higher_risk"] = table["p_exceed_1"] >= params.flag_probability
+    table["higher_risk"] = table["p_now_exceed_1"] >= params.flag_probability  # the present
     table["trend"] = table["trend"].map(L.TREND_LABELS)  # 上升 / 持平 / 下降 / 資料不足
     table.to_parquet(paths.village_risk, index=False)
     summary = _summary(paths, params, wp, g, fit_rows, fit_summary)

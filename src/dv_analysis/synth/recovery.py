@@ -388,7 +388,7 @@ def false_alarm_runs(settings: Settings, period: str, quarters: int = 4) -> dict
     risk_runs = reporting_runs = 0
     for q in window_periods(period, quarters):
         ew = priority.emerging_at(
-            panel, ids, m, str(q), params, units, villages["townname"].to_numpy()
+            panel, ids, m, str(q), params, units, villages["towncode"].to_numpy()
         )
         risk_runs += bool((ew["emerging"] & (ew["rise_kind"] == "risk")).any())
         reporting_runs += bool((ew["emerging"] & (ew["rise_kind"] == "reporting")).any())

@@ -389,7 +389,7 @@ def _diagnostics(search: dict, modes: list, weights: np.ndarray, integrate: bool
     return d
 
 
-def draw(fit: LaplaceFit, panel: Panel, draws: int = 2000, seed: int = 42):
+def draw(fit: LaplaceFit, panel: Panel, draws: int = 2000, seed: int = 42, with_theta=False):
     """Posterior draws of (γ, b, δ) from the fit: points of θ by weight, then the latent
     field from each point's Gaussian approximation. Returns arrays shaped
     (draws, T), (draws, n), (draws, n, T).
@@ -404,11 +404,13 @@ def draw(fit: LaplaceFit, panel: Panel, draws: int = 2000, seed: int = 42):
         How many draws.
     seed : int
         Seed of the draws.
+    with_theta : bool
+        Also return θ of each draw, ``(draws, 4)`` (the point it was drawn at).
 
     Returns
     -------
     tuple of numpy.ndarray
-        γ ``(draws, T)``, b ``(draws, n)`` and δ ``(draws, n, T)``.
+        γ ``(draws, T)``, b ``(draws, n)`` and δ ``(draws, n, T)`` (and θ).
     """
     from threadpoolctl import threadpool_limits
 
@@ -420,4 +422,8 @@ def draw(fit: LaplaceFit, panel: Panel, draws: int = 2000, seed: int = 42):
             for k, c in enumerate(counts)
             if c > 0
         ]
-    return tuple(np.concatenate([p[j] for p in parts]) for j in range(3))
+    out = tuple(np.concatenate([p[j] for p in parts]) for j in range(3))
+    if not with_theta:
+        return out
+    theta = np.repeat(fit.theta[counts > 0], counts[counts > 0], axis=0)
+    return (*out, theta)

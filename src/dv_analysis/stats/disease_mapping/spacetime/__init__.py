@@ -37,6 +37,8 @@ from dv_analysis.stats.disease_mapping.spacetime.model import (
     expected_by_type,
     expected_next,
     log_rr_draws,
+    predictive_next,
+    predictive_summary,
     prepare_panel,
     summarise_draws,
     trend_label,
@@ -57,6 +59,8 @@ __all__ = [
     "fit",
     "get_engine",
     "log_rr_draws",
+    "predictive_next",
+    "predictive_summary",
     "prepare_panel",
     "summarise_draws",
     "trend_label",
@@ -105,6 +109,8 @@ class SpaceTimeFit:
         The engine's own checks (``ok`` and what it rests on).
     seconds : float
         Time the fit took.
+    sigma_delta, sigma_eps : ndarray
+        ``(draws,)`` the path's step and the quarter's noise of each draw (for forecasts).
     detail : object
         The engine's own result (the Laplace fit's θ points; nothing for NUTS).
     """
@@ -115,11 +121,20 @@ class SpaceTimeFit:
     hyperparameters: dict
     diagnostics: dict
     seconds: float
+    sigma_delta: np.ndarray
+    sigma_eps: np.ndarray
     detail: object = field(default=None, repr=False, compare=False)
 
     def log_rr(self, panel: Panel, level=None) -> np.ndarray:
         """``(draws, n, T)`` log relative risks (:func:`.model.log_rr_draws`)."""
         return log_rr_draws(self.b, self.delta, panel, level)
+
+    def predict_next(self, panel: Panel, expected_next, seed: int, level=None) -> tuple:
+        """``(draws, n)`` draws of next quarter's expected counts and counts
+        (:func:`.model.predictive_next`)."""
+        rng = np.random.default_rng([seed, 20261207])
+        return predictive_next(self.b, self.delta, self.sigma_delta, self.sigma_eps, panel,
+                               expected_next, rng, level)  # fmt: skip
 
 
 def _laplace(panel: Panel, priors: SpaceTimePriors, options: EngineOptions) -> SpaceTimeFit:
@@ -128,7 +143,7 @@ def _laplace(panel: Panel, priors: SpaceTimePriors, options: EngineOptions) -> S
     result = laplace.fit_laplace(
         panel, priors, seed=options.seed, integrate=options.strategy == "importance"
     )
-    _, b, delta = laplace.draw(result, panel, options.draws, options.seed)
+    _, b, delta, theta = laplace.draw(result, panel, options.draws, options.seed, True)
     return SpaceTimeFit(
         "laplace",
         b,
@@ -136,7 +151,9 @@ def _laplace(panel: Panel, priors: SpaceTimePriors, options: EngineOptions) -> S
         laplace.hyperparameter_summary(result),
         result.diagnostics,
         result.seconds,
-        result,
+        sigma_delta=np.exp(theta[:, 2]),
+        sigma_eps=np.exp(theta[:, 3]),
+        detail=result,
     )
 
 
@@ -153,7 +170,9 @@ def _nuts(panel: Panel, priors: SpaceTimePriors, options: EngineOptions) -> Spac
         seed=options.seed,
     )
     hyper = {k: describe(d.hyper[k]) for k in HYPERPARAMETERS}
-    return SpaceTimeFit("nuts", d.b, d.delta, hyper, {**d.diagnostics, "engine": "nuts"}, d.seconds)
+    diagnostics = {**d.diagnostics, "engine": "nuts"}
+    return SpaceTimeFit("nuts", d.b, d.delta, hyper, diagnostics, d.seconds,
+                        sigma_delta=d.hyper["sigma_delta"], sigma_eps=d.hyper["sigma_eps"])  # fmt: skip
 
 
 #: The engines by name: each takes ``(panel, priors, options)`` and returns a SpaceTimeFit.

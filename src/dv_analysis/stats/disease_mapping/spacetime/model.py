@@ -307,6 +307,74 @@ def log_rr_draws(b, delta, panel: Panel, level=None) -> np.ndarray:
     return out
 
 
+def predictive_next(
+    b, delta, sigma_delta, sigma_eps, panel: Panel, expected_next, rng, level=None
+) -> np.ndarray:
+    """Draws of next quarter's counts of every village from the posterior predictive.
+
+    Per draw, each village's path takes one more random-walk step from its last quarter
+    (``δ_i,T+1 = δ_iT + N(0, σ_δ²)``), its relative risk is taken against the city's
+    expected-count weighted mean as in :func:`log_rr_draws` (the city's level is the one
+    ``expected_next`` carries: its rates over the last quarters, no season), the quarter's
+    own noise ``ε ~ N(0, σ_ε²)`` is added (centred, ``− σ_ε²/2``, so that it does not move
+    the city's total), and the count is Poisson. So the spread holds the uncertainty of the
+    village's risk, the path's step, the quarter's noise and the count's own.
+
+    Parameters
+    ----------
+    b, delta : numpy.ndarray
+        Posterior draws, ``(draws, n)`` and ``(draws, n, T)``.
+    sigma_delta, sigma_eps : numpy.ndarray
+        ``(draws,)`` the hyperparameters of the same draws.
+    panel : Panel
+        The fitted panel.
+    expected_next : numpy.ndarray
+        ``(n,)`` next quarter's expected counts at the city's rates (:func:`expected_next`).
+    rng : numpy.random.Generator
+        Source of the step, noise and counts.
+    level : numpy.ndarray, optional
+        As :func:`log_rr_draws`; its last quarter scales the forecast.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(draws, n)`` each: the expected count of each draw (risk, step and the quarter's
+        noise: what a plan can prepare for) and the count itself (Poisson around it: what
+        the next quarter's interval must hold); 0 where ``expected_next`` is 0.
+    """
+    e = np.asarray(expected_next, float)
+    step = rng.standard_normal(b.shape) * np.asarray(sigma_delta, float)[:, None]
+    lr = b + delta[:, :, -1] + step
+    c = np.log(np.exp(lr) @ e / max(e.sum(), 1e-12))
+    s_eps = np.asarray(sigma_eps, float)[:, None]
+    noise = rng.standard_normal(b.shape) * s_eps - s_eps**2 / 2
+    scale = 1.0 if level is None else float(np.asarray(level, float)[-1])
+    mu = e[None, :] * scale * np.exp(lr - c[:, None] + noise)
+    return mu, rng.poisson(mu).astype(float)
+
+
+def predictive_summary(counts: np.ndarray) -> dict:
+    """Mean and 90 % predictive interval of count draws.
+
+    Parameters
+    ----------
+    counts : numpy.ndarray
+        ``(draws, n)`` from :func:`predictive_next`.
+
+    Returns
+    -------
+    dict
+        ``next_mean``, ``next_low`` and ``next_high``: the 5 % and 95 % quantiles, each
+        a count that occurs among the draws (``inverted_cdf``), so that the interval holds
+        next quarter's count with probability at least 0.9 under the model.
+    """
+    return {
+        "next_mean": counts.mean(0),
+        "next_low": np.quantile(counts, 0.05, axis=0, method="inverted_cdf"),
+        "next_high": np.quantile(counts, 0.95, axis=0, method="inverted_cdf"),
+    }
+
+
 def _interval(draws: np.ndarray, prefix: str) -> dict:
     return {
         f"{prefix}_mean": draws.mean(0),
