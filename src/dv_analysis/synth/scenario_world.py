@@ -32,15 +32,27 @@ TYPE_SHARES = np.array([0.50, 0.25, 0.08, 0.17])
 AT_RISK = ("adults_18plus", "children_under18", "elders_65plus", "adults_18plus")
 #: Incidents a quarter in the first year at full volume (×1.36 notifications each ≈ 2,650).
 INCIDENTS_PER_QUARTER = 1950.0
-#: Reporting units' weights by case type (rows: CASE_TYPES; columns: UNITS = 警政, 醫院,
-#: 社政, 教育, 司法, 113專線, 其他). Over the case mix they give about 46 % police, 20 %
-#: hospitals, 10 % social services, 11 % schools, 3 % courts, 5 % the 113 line, 5 % others.
-UNIT_WEIGHTS = np.array(
+#: Reporting units' shares of the notifications of each case type (rows: CASE_TYPES;
+#: columns: UNITS = 警政, 醫院, 社政, 教育, 司法, 113專線, 其他). Over the case mix: about 46 %
+#: police, 20 % hospitals, 10 % social services, 12 % schools, 3 % courts, 5 % the 113
+#: line, 4 % others.
+UNIT_SHARES_BY_TYPE = np.array(
     [
         [0.58, 0.22, 0.05, 0.01, 0.04, 0.06, 0.04],
         [0.17, 0.15, 0.18, 0.43, 0.01, 0.03, 0.03],
         [0.45, 0.28, 0.14, 0.001, 0.02, 0.05, 0.06],
         [0.52, 0.20, 0.09, 0.03, 0.04, 0.05, 0.07],
+    ]
+)
+#: The units' weights that give UNIT_SHARES_BY_TYPE when each incident's 1–3 units are drawn
+#: without replacement (calibrated once by simulation: a unit that notified first cannot
+#: notify again, so the first unit's weight is above its share).
+UNIT_WEIGHTS = np.array(
+    [
+        [0.7228, 0.1576, 0.0299, 0.0057, 0.0242, 0.0359, 0.0239],
+        [0.1533, 0.1334, 0.1630, 0.4914, 0.0085, 0.0255, 0.0250],
+        [0.5146, 0.2642, 0.1164, 0.0008, 0.0158, 0.0403, 0.0479],
+        [0.6274, 0.1648, 0.0674, 0.0221, 0.0294, 0.0368, 0.0521],
     ]
 )
 #: Notifications per incident (1, 2, 3 different units): mean 1.36.
@@ -97,6 +109,7 @@ class Plan:
     rise_units: np.ndarray | None = None
     rise_notifications: tuple[float, ...] = NOTIFICATIONS_PER_INCIDENT
     campaign_new_share: float = 0.6
+    incident_scale: float = 1.0
     repeat_share: float = 0.2
     pareto_alpha: float | None = None
     unit_village_strength: float = 0.0
@@ -224,7 +237,8 @@ def expected_incidents(world: World, plan: Plan, t: int, at_risk: np.ndarray) ->
     q = plan.periods[t].quarter - 1
     years = t / 4
     city = SEASON[:, q] * np.exp(TREND_PER_YEAR * years)
-    return at_risk * world.base * np.exp(world.h) * city[None, :] * plan.risk[t]
+    level = world.base * plan.incident_scale
+    return at_risk * level * np.exp(world.h) * city[None, :] * plan.risk[t]
 
 
 def unit_weights(world: World, plan: Plan, t: int) -> np.ndarray:
