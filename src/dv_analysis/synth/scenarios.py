@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -206,7 +207,8 @@ def generate_scenario(
     kind : str
         One of :data:`KINDS`.
     seed : int
-        Seed of every draw (same seed, same files).
+        Seed of every draw, with the kind (same kind and seed, same files; the same seed
+        of two kinds gives two different worlds).
     start, end : str
         The quarters of the range (``2017Q1``).
     extra_quarters : int
@@ -230,7 +232,8 @@ def generate_scenario(
     settings.check_public_dir()
     t0 = time.perf_counter()
     periods, n_main = _periods(start, end, extra_quarters)
-    rng = np.random.default_rng(seed)
+    # the kind enters the seed: seed 6 of two kinds are two different worlds
+    rng = np.random.default_rng([seed, zlib.crc32(kind.encode())])
     world = build_world(settings, periods, volume, rng)
     plan = KINDS[kind](world, periods, n_main, rng)
     victims = Victims(seed, plan.pareto_alpha)
