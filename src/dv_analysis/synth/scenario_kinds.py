@@ -46,21 +46,24 @@ def fading(plan: Plan, m: float, ended: int) -> np.ndarray:
     return 1.0 + (m - 1.0) * np.clip((stop - q) / 2, 0, 1)
 
 
-def cluster(world: World, town: int, size: int, used: set, rng) -> list[int]:
-    """``size`` contiguous villages of district ``town`` (grown at random from a seed of
-    more than 2,000 residents), apart from the villages of ``used`` and their neighbours."""
+def cluster(world: World, towns, size: int, used: set, rng) -> list[int]:
+    """``size`` contiguous villages of one district, the first of ``towns`` where they fit
+    (grown at random from a seed of more than 2,000 residents), apart from the villages of
+    ``used`` and their neighbours."""
     codes = world.codes
     index = {c: i for i, c in enumerate(codes)}
     near = {n for i in used for n in world.nb[codes[i]]} | {codes[i] for i in used}
-    blocked = set(codes[world.town_of != town]) | near
-    seeds = [c for c in codes[(world.town_of == town) & (world.pop > 2000)] if c not in blocked]
-    for k in rng.permutation(len(seeds)):
-        members = grow_cluster(seeds[k], size, world.nb, blocked, rng)
-        if len(members) == size:
-            out = sorted(index[c] for c in members)
-            used.update(out)
-            return out
-    raise ParameterError(f"no {size} contiguous villages free in {world.towns[town]}")
+    for town in towns:
+        blocked = set(codes[world.town_of != town]) | near
+        free = (world.town_of == town) & (world.pop > 2000)
+        seeds = [c for c in codes[free] if c not in blocked]
+        for k in rng.permutation(len(seeds)):
+            members = grow_cluster(seeds[k], size, world.nb, blocked, rng)
+            if len(members) == size:
+                out = sorted(index[c] for c in members)
+                used.update(out)
+                return out
+    raise ParameterError(f"no {size} contiguous villages free in {[world.towns[t] for t in towns]}")
 
 
 def plant(plan: Plan, world: World, members, profile, ctype: str, types=None, rise=False):
@@ -86,34 +89,36 @@ def plant(plan: Plan, world: World, members, profile, ctype: str, types=None, ri
 
 
 def background(plan: Plan, world: World, n: int, used: set, avoid: set, rng) -> None:
-    """``n`` persistent high-risk clusters (4–8 villages, ×1.5–2.2) in districts apart from
-    ``avoid`` (realistic hot spots that neither rise nor fall)."""
-    towns = [d for d in range(len(world.towns)) if d not in avoid]
-    for d in rng.choice(towns, size=n, replace=False):
-        members = cluster(world, int(d), int(rng.integers(4, 9)), used, rng)
+    """``n`` persistent high-risk clusters (4–8 villages, ×1.5–2.2) in distinct districts
+    apart from ``avoid`` (realistic hot spots that neither rise nor fall)."""
+    avoid = set(avoid)
+    for _ in range(n):
+        members = cluster(world, towns(world, rng, avoid), int(rng.integers(4, 9)), used, rng)
+        avoid.add(int(world.town_of[members[0]]))
         m = float(rng.uniform(1.5, 2.2))
         plant(plan, world, members, np.full(len(plan.periods), m), "persistent")
 
 
-def rising(plan: Plan, world: World, town: int, used: set, rng, m_range=(1.5, 2.5), types=None):
-    """A cluster of 5–8 contiguous villages of ``town`` whose true risk ramps up (a real rise)."""
-    members = cluster(world, town, int(rng.integers(5, 9)), used, rng)
+def rising(plan: Plan, world: World, used: set, rng, m_range=(1.5, 2.5), types=None):
+    """A cluster of 5–8 contiguous villages of a district drawn at random whose true risk
+    ramps up (a real rise); returns its villages, its strength and its district."""
+    members = cluster(world, towns(world, rng), int(rng.integers(5, 9)), used, rng)
     m = float(rng.uniform(*m_range))
     plant(plan, world, members, ramp(plan, m), "ramp", types, rise=True)
-    return members, m
+    return members, m, int(world.town_of[members[0]])
 
 
-def _town(world: World, rng, avoid=()) -> int:
-    """A district drawn among those apart from ``avoid``."""
-    return int(rng.choice([d for d in range(len(world.towns)) if d not in avoid]))
+def towns(world: World, rng, avoid=()) -> list[int]:
+    """The districts apart from ``avoid``, in random order."""
+    return [int(d) for d in rng.permutation(len(world.towns)) if d not in avoid]
 
 
 def campaign_over_rise(world: World, periods, n_main: int, rng) -> Plan:
     """A police campaign (×1.5 notifications) in one district over the last 2–3 quarters,
     over a real rise (ramp ×1.5–2.5) of 5–8 contiguous villages of the same district."""
     plan = empty_plan("campaign_over_rise", world, periods, n_main)
-    town, used = _town(world, rng), set()
-    members, m = rising(plan, world, town, used, rng)
+    used = set()
+    _, m, town = rising(plan, world, used, rng)
     n_q = int(rng.integers(2, 4))
     plan.report[n_main - n_q :, town, POLICE] = 1.5
     plan.campaign = {
@@ -136,8 +141,8 @@ def unit_carried_rise(world: World, periods, n_main: int, rng) -> Plan:
     plan = empty_plan("unit_carried_rise", world, periods, n_main)
     plan.rise_units = POLICE_CARRIED_UNITS
     plan.rise_notifications = (0.9, 0.1)
-    town, used = _town(world, rng), set()
-    members, m = rising(plan, world, town, used, rng, (1.8, 2.8), types=[0])
+    used = set()
+    _, m, town = rising(plan, world, used, rng, (1.8, 2.8), types=[0])
     background(plan, world, 2, used, {town}, rng)
     plan.drawn = {"district": world.towns[town], "rise": m, "rise_case_type": CASE_TYPES[0]}
     return plan
@@ -158,21 +163,21 @@ def drift(world: World, periods, n_main: int, rng) -> Plan:
     """Two districts drifting up and two down (2–6 % a year), a cluster that ended 4–6
     quarters before the end, one that ramps up, and a persistent one."""
     plan = empty_plan("drift", world, periods, n_main)
-    towns = rng.choice(len(world.towns), size=4, replace=False)
+    drifting = rng.choice(len(world.towns), size=4, replace=False)
     rates = np.array([1, 1, -1, -1]) * rng.uniform(0.02, 0.06, 4)
     years = np.arange(len(periods)) / 4
-    for d, r in zip(towns, rates, strict=True):
+    for d, r in zip(drifting, rates, strict=True):
         plan.risk[:, world.town_of == d, :] *= np.exp(r * years)[:, None, None]
     used = set()
     ended = int(rng.integers(4, 7))
     m_fade = float(rng.uniform(1.8, 2.5))
-    members = cluster(world, _town(world, rng), int(rng.integers(5, 9)), used, rng)
+    members = cluster(world, towns(world, rng), int(rng.integers(5, 9)), used, rng)
     plant(plan, world, members, fading(plan, m_fade, ended), "ended")
-    _, m = rising(plan, world, _town(world, rng), used, rng)
+    _, m, _ = rising(plan, world, used, rng)
     background(plan, world, 1, used, set(), rng)
     plan.drawn = {
         "drift_per_year": {
-            world.towns[d]: round(float(r), 4) for d, r in zip(towns, rates, strict=True)
+            world.towns[d]: round(float(r), 4) for d, r in zip(drifting, rates, strict=True)
         },
         "ended_quarters_before_end": ended,
         "fading": m_fade,
@@ -188,8 +193,7 @@ def repeat_victims(world: World, periods, n_main: int, rng) -> Plan:
     plan.repeat_share, plan.pareto_alpha = 0.35, 1.1
     plan.incident_scale = 0.92  # heavy victims' extra notifications: the same volume
     used = set()
-    town = _town(world, rng)
-    _, m = rising(plan, world, town, used, rng)
+    _, m, town = rising(plan, world, used, rng)
     background(plan, world, 1, used, {town}, rng)
     plan.drawn = {"district": world.towns[town], "rise": m, "repeat_share": 0.35, "alpha": 1.1}
     return plan
@@ -205,8 +209,7 @@ def shock(world: World, periods, n_main: int, rng) -> Plan:
     plan.risk[n_main - n_q :, :, 1] *= m_child
     plan.report[n_main - n_q :, :, SCHOOLS] = 0.5
     used = set()
-    town = _town(world, rng)
-    _, m = rising(plan, world, town, used, rng)
+    _, m, town = rising(plan, world, used, rng)
     background(plan, world, 2, used, {town}, rng)
     plan.drawn = {
         "shock_quarters": [str(p) for p in periods[n_main - n_q :]],

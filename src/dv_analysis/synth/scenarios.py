@@ -59,9 +59,9 @@ __all__ = ["KINDS", "check_against_clean", "generate_scenario", "main"]
 FILES_PER_PERIOD = 3
 
 
-def _incidents(world: World, plan: Plan, t: int, at_risk, victims: Victims, seed_rng):
-    """The quarter's true incidents, their victims and their usual notifications."""
-    rng = seed_rng
+def _incidents(world: World, plan: Plan, t: int, at_risk, victims: Victims, rng):
+    """The quarter's true incidents, their victims and their usual notifications (the rise's
+    incidents with the plan's units for a rise, if any)."""
     period = plan.periods[t]
     mu = expected_incidents(world, plan, t, at_risk)
     n, n_rise = draw_incidents(mu, plan.rise[t], rng)
