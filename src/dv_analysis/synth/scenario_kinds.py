@@ -152,10 +152,10 @@ def unit_mix(world: World, periods, n_main: int, rng) -> Plan:
     """Units' shares varying by village (near hospitals, police, welfare centres, children)
     and strongly by season (school holidays); three persistent clusters; no change."""
     plan = empty_plan("unit_mix", world, periods, n_main)
-    plan.unit_village_strength = 0.5
+    plan.unit_village_strength = 0.8
     plan.holiday = (0.7, 1.1, 0.35, 1.1)
     background(plan, world, 3, set(), set(), rng)
-    plan.drawn = {"school_holiday_factor": list(plan.holiday), "unit_village_strength": 0.5}
+    plan.drawn = {"school_holiday_factor": list(plan.holiday), "unit_village_strength": 0.8}
     return plan
 
 
