@@ -95,7 +95,7 @@ def _victims(cfg, inc_v, inc_type, inc_ord, victims: VictimPool, rng, repeat: fl
     return victim, sex, age0
 
 
-def _case_details(inc_type, sex, age, rng) -> dict[str, np.ndarray]:
+def case_details(inc_type, sex, age, rng) -> dict[str, np.ndarray]:
     """Relationship, respondent sex and age, TIPVDA, forms of violence, nationality, opened."""
     n_inc = len(inc_type)
     # relationship, respondent, TIPVDA
@@ -196,7 +196,7 @@ def notifications(
         ],
         dtype=object,
     )
-    d = _case_details(inc_type, sex, age, rng)
+    d = case_details(inc_type, sex, age, rng)
     inc_of, unit, n_dates = _units_and_dates(period, inc_ord, n_notif, rng, forced_unit)
     inc_dates = np.array([date.fromordinal(int(o)) for o in inc_ord], dtype=object)
     roc = np.array([x.year - 1911 for x in n_dates])

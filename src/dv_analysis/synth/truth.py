@@ -152,3 +152,29 @@ def outreach_truth(settings: Settings, period: str, budget: int) -> pd.DataFrame
             "elevated": now.index.isin(top) & (excess > 0),
         }
     )
+
+
+# --- test scenarios (synth.scenarios) ----------------------------------------------------------
+#: What a scenario drew (kind, seed, clusters, districts, multipliers, quarters).
+SCENARIO_FILE = "scenario.json"
+#: Per village, quarter and case type: people at risk, true expected and realised incidents,
+#: the city's true rate and the village's expected count at that rate (the components).
+SCENARIO_TYPES_FILE = "scenario_village_types.parquet"
+#: Per village: the kind's labels (real rise and its start, campaign, truly elevated …).
+SCENARIO_LABELS_FILE = "scenario_labels.parquet"
+#: Per district, unit and quarter: the true reporting multiplier (1 where nothing changed).
+SCENARIO_REPORTING_FILE = "scenario_reporting.parquet"
+#: Per village, quarter, unit and origin (base, rise, surfaced, added): notifications.
+SCENARIO_NOTIFICATIONS_FILE = "scenario_notifications.parquet"
+#: Per village and quarter after the end (held out): the realised incidents to score against.
+SCENARIO_HELDOUT_FILE = "scenario_heldout.parquet"
+
+
+def read_scenario(settings: Settings) -> dict:
+    """What a test scenario drew (``scenario.json``)."""
+    return json.loads((settings.truth_city_dir / SCENARIO_FILE).read_text())
+
+
+def read_truth_table(settings: Settings, name: str) -> pd.DataFrame:
+    """A truth table of the city by file name (one of the ``*_FILE`` constants)."""
+    return pd.read_parquet(settings.truth_city_dir / name)
