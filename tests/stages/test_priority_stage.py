@@ -190,9 +190,19 @@ def test_a_village_in_an_alarmed_neighbourhood_shows_its_own_rise_not_the_window
         }
     )
     text = priority._reasons(row, priority.PriorityParams())
-    assert "0.7 倍" in text and "< 1%" in text and "本里自那時起事件為過去水準的 1.1 倍" in text
+    # the risk's numbers are in their own columns; a village below the city gets no risk words
+    assert "風險" not in text and "全市" not in text
+    assert "本里自那時起事件為過去水準的 1.1 倍" in text
     assert "0.6–1.9" in text and "熱點" not in text and "下一季" not in text
     assert "100%" not in text
+    high = {**row.to_dict(), "p_now_exceed_1_25": 0.93, "p_now_exceed_1": 0.99}
+    assert priority._reasons(pd.Series(high), priority.PriorityParams()).startswith(
+        "風險明顯高於全市；"
+    )
+    likely = {**high, "p_now_exceed_1_25": 0.5, "p_now_exceed_1": 0.85}
+    assert priority._reasons(pd.Series(likely), priority.PriorityParams()).startswith(
+        "風險可能高於全市；"
+    )
     row = pd.Series({**row.to_dict(), "trend": L.TREND_LABELS["falling"], "p_rising": 0.03})
     falling = priority._reasons(row, priority.PriorityParams())
     assert "近一年下降" in falling and "3%" in falling

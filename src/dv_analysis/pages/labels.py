@@ -253,10 +253,11 @@ TREND_WORDS = {"上升": "上升", "持平": "大致持平", "下降": "下降",
 
 # --- the outreach list (04b_priority) -------------------------------------------------------
 TIER_LABELS = {2: "優先關注", 1: "留意", 0: "一般"}
+#: What sets a village apart, in words: the numbers are in the table's own columns (risk,
+#: its probability, next quarter's count), so the reasons do not repeat them (issue 39).
 REASONS = {
-    "present_risk": "目前風險約為全市的 {rr:.1f} 倍（90% 可能範圍 {lo:.1f}–{hi:.1f}）；"
-    "高於 1.25 倍的機率 {p}",
-    "excess": "下一季預估比依人口預期多 {mean:.1f} 起（90% 可能範圍 {lo:.1f}–{hi:.1f}）",
+    "risk_clear": "風險明顯高於全市",
+    "risk_likely": "風險可能高於全市",
     "rising": "近一年上升（上升的機率 {p}）",
     "falling": "近一年下降（上升的機率 {p}），暫不列優先關注",
     "emerging": "鄰近地區自 {onset} 起升高；本里自那時起事件為過去水準的 {oe:.1f} 倍"

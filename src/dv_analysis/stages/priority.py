@@ -384,25 +384,15 @@ def assign_tiers(t: pd.DataFrame, params: PriorityParams) -> np.ndarray:
 
 
 def _reasons(row, params: PriorityParams) -> str:
-    """The plain-language reasons of one village (zh-TW, from the vocabulary): its present
-    risk once (hot spots and rises come from the same incidents), its excess, its direction,
-    an alarmed neighbourhood with the village's own rise, and the context."""
+    """The plain-language reasons of one village (zh-TW, from the vocabulary): what sets it
+    apart, in words, each once: its present risk clearly or likely above the city's (the
+    numbers are in the next columns), its direction, an alarmed neighbourhood with the
+    village's own rise or a reporting change, hard to reach, possibly under-reported."""
     out = []
-    if np.isfinite(row["rr_now_mean"]):
-        out.append(
-            L.REASONS["present_risk"].format(
-                rr=row["rr_now_mean"],
-                lo=row["rr_now_low"],
-                hi=row["rr_now_high"],
-                p=L.percent(row["p_now_exceed_1_25"]),
-            )
-        )
-    if np.isfinite(row["excess_next_mean"]) and row["excess_next_mean"] >= 0.5:
-        out.append(
-            L.REASONS["excess"].format(
-                mean=row["excess_next_mean"], lo=row["excess_next_low"], hi=row["excess_next_high"]
-            )
-        )
+    if row["p_now_exceed_1_25"] >= params.watch_probability:
+        out.append(L.REASONS["risk_clear"])
+    elif row.get("p_now_exceed_1", 0) >= params.watch_probability:
+        out.append(L.REASONS["risk_likely"])
     if row["trend"] == L.TREND_LABELS["rising"]:
         out.append(L.REASONS["rising"].format(p=L.percent(row["p_rising"])))
     elif row["trend"] == L.TREND_LABELS["falling"] and row["tier"] == 1:
