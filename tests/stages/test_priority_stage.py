@@ -210,3 +210,27 @@ def test_a_village_in_an_alarmed_neighbourhood_shows_its_own_rise_not_the_window
         pd.Series({**row.to_dict(), "rise_kind": "reporting"}), priority.PriorityParams()
     )
     assert "通報來源變化" in campaign and "本里自那時起" not in campaign
+
+
+def test_the_clerks_excess_lists_are_observed_minus_expected_at_the_citys_rate():
+    """O − E over 4 and 12 quarters, with E at the city's rate over the same quarters, and the
+    EB excess: the naive lists a clerk would add beside counts and rates (issue 39)."""
+    import numpy as np
+    import pandas as pd
+
+    periods = [f"{y}Q{q}" for y in (2018, 2019, 2020) for q in (1, 2, 3, 4)]
+    rows = []
+    for k, p in enumerate(periods):
+        rows += [
+            {"villcode": "a", "period": p, "incidents": 10 if k >= 8 else 2, "pop_total": 1000},
+            {"villcode": "b", "period": p, "incidents": 4, "pop_total": 3000},
+        ]
+    s = priority.naive_scores(pd.DataFrame(rows), ["a", "b"], "2020Q4")
+    # last four quarters: a 40, b 16 → city rate 56 / 16,000; E_a = 14, E_b = 42
+    assert s["excess_4q"].tolist() == pytest.approx([40 - 14, 16 - 42])
+    # twelve: a 56, b 48 → rate 104 / 48,000; E_a = 26, E_b = 78
+    assert s["excess_12q"].tolist() == pytest.approx([56 - 26, 48 - 78])
+    assert s["eb_excess_12q"][0] > 0 > s["eb_excess_12q"][1]
+    assert abs(s["eb_excess_12q"][0]) < 30  # shrunk towards the city's rate
+    assert set(priority.NAIVE_RANKINGS) >= {"excess_4q", "excess_12q", "eb_excess_12q"}
+    assert np.argmax(s["count_12q"]) == 0 and np.argmax(s["excess_12q"]) == 0

@@ -56,6 +56,9 @@ NAIVE_RANKINGS: tuple[str, ...] = (
     "rate_4q",
     "rate_12q",
     "eb_rate_12q",
+    "excess_4q",
+    "excess_12q",
+    "eb_excess_12q",
 )
 #: Rankings of the space-time model's outputs; the default is one of these.
 MODEL_RANKINGS: tuple[str, ...] = ("excess_low", "excess_mean", "p_now_1_25", "rr_now")
@@ -202,6 +205,12 @@ def naive_scores(panel: pd.DataFrame, ids, upto: str) -> dict[str, np.ndarray]:
         out[f"count_{k}q"] = c
         out[f"rate_{k}q"] = np.where(n > 0, c / np.maximum(n, 1), np.nan)
     out["eb_rate_12q"] = eb_rate(counts.sum(0), pop.sum(0))
+    # a clerk's excess: observed − expected at the city's rate over the same quarters (O − E)
+    for k in (4, 12):
+        c, n = counts[-k:].sum(0), pop[-k:].sum(0)
+        out[f"excess_{k}q"] = c - n * c.sum() / max(n.sum(), 1)
+    c, n = counts.sum(0), pop.sum(0)
+    out["eb_excess_12q"] = n * (np.nan_to_num(out["eb_rate_12q"]) - c.sum() / max(n.sum(), 1))
     return {k: out[k] for k in NAIVE_RANKINGS}
 
 

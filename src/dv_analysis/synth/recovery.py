@@ -270,13 +270,17 @@ def run_present_world(seed: int, kind: str, root, engine: str = "laplace") -> di
 
 
 # --- the outreach list on realistic worlds (issue 24) -------------------------------------
-#: Naive lists a clerk would make, scored beside the outreach list: (name, quarters, rate).
+#: Naive lists a clerk would make, scored beside the outreach list: (name, quarters, what is
+#: ranked: the count, the rate, or the excess O − E at the city's rate over those quarters).
 NAIVE_LISTS = (
-    ("count_1q", 1, False),
-    ("count_4q", 4, False),
-    ("count_12q", 12, False),
-    ("rate_4q", 4, True),
-    ("rate_12q", 12, True),
+    ("count_1q", 1, "count"),
+    ("count_4q", 4, "count"),
+    ("count_12q", 12, "count"),
+    ("rate_4q", 4, "rate"),
+    ("rate_12q", 12, "rate"),
+    ("excess_1q", 1, "excess"),
+    ("excess_4q", 4, "excess"),
+    ("excess_12q", 12, "excess"),
 )
 
 
@@ -284,10 +288,16 @@ def naive_lists(settings: Settings, period: str, budget: int) -> dict[str, pd.In
     """The first ``budget`` villages of each naive list (:data:`NAIVE_LISTS`)."""
     panel = pd.read_parquet(settings.period(period).village_panel)
     out = {}
-    for name, k, rate in NAIVE_LISTS:
+    for name, k, kind in NAIVE_LISTS:
         q = [str(p) for p in window_periods(period, k)]
         w = panel[panel["period"].isin(q)].groupby("villcode")[["incidents", "pop_total"]].sum()
-        score = w["incidents"] / w["pop_total"].clip(lower=1) if rate else w["incidents"]
+        if kind == "rate":
+            score = w["incidents"] / w["pop_total"].clip(lower=1)
+        elif kind == "excess":  # O − E at the city's rate over the same quarters
+            rate = w["incidents"].sum() / max(w["pop_total"].sum(), 1)
+            score = w["incidents"] - w["pop_total"] * rate
+        else:
+            score = w["incidents"]
         out[name] = score.sort_values(ascending=False, kind="stable").head(budget).index
     return out
 
