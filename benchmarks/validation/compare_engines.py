@@ -48,8 +48,8 @@ def nuts_draws(root: Path, panel: st.Panel, chains: int, draws: int) -> dict:
     path = root / f"nuts_{chains}x{draws}.npz"
     if not path.exists():
         d = fit_nuts(panel, chains=chains, warmup=draws, draws=draws, seed=1)
-        print("NUTS", round(d["seconds"]), "s", d["diagnostics"], flush=True)
-        np.savez_compressed(path, b=d["b"], delta=d["delta"], **{k: d[k] for k in HYPER})
+        print("NUTS", round(d.seconds), "s", d.diagnostics, flush=True)
+        np.savez_compressed(path, b=d.b, delta=d.delta, **{k: d.hyper[k] for k in HYPER})
     return dict(np.load(path))
 
 

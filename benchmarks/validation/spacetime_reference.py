@@ -28,13 +28,19 @@ OUT = Path(__file__).resolve().parents[2] / "tests" / "data" / "spacetime_nuts_r
 
 
 def summaries(log_rr: np.ndarray, now: int = st.NOW_QUARTERS) -> dict:
-    """Per-village summaries of the present log relative risk from draws (draws × n × T)."""
+    """Per-village summaries of the present log relative risk from draws (draws × n × T),
+    and the quantities that decide the outreach list: P(RR now > 1.25), P(RR now > 1.5) and
+    P(rising) (the present against the same mean ``now`` quarters earlier)."""
     x = log_rr[:, :, -now:].mean(2)
+    before = log_rr[:, :, -2 * now : -now].mean(2)
     return {
         "mean": x.mean(0),
         "q05": np.quantile(x, 0.05, 0),
         "q95": np.quantile(x, 0.95, 0),
         "p_exceed_1": (x > 0).mean(0),
+        "p_exceed_1_25": (x > np.log(1.25)).mean(0),
+        "p_exceed_1_5": (x > np.log(1.5)).mean(0),
+        "p_rising": (x > before).mean(0),
     }
 
 
@@ -46,9 +52,9 @@ def main() -> None:
     t0 = time.perf_counter()
     d = fit_nuts(panel, chains=4, warmup=2000, draws=2000, seed=1)
     seconds = time.perf_counter() - t0
-    ref = summaries(st.log_rr_draws(d["b"], d["delta"], panel))
-    hyper = {k: float(d[k].mean()) for k in ("sigma", "rho", "sigma_delta", "sigma_eps")}
-    meta = {"diagnostics": d["diagnostics"], "seconds": round(seconds, 1), "hyper": hyper}
+    ref = summaries(st.log_rr_draws(d.b, d.delta, panel))
+    hyper = {k: float(d.hyper[k].mean()) for k in ("sigma", "rho", "sigma_delta", "sigma_eps")}
+    meta = {"diagnostics": d.diagnostics, "seconds": round(seconds, 1), "hyper": hyper}
     np.savez_compressed(OUT, **ref, meta=json.dumps(meta))
     print(json.dumps(meta, indent=1))
 
