@@ -69,6 +69,11 @@ def test_all_of_taiwan_end_to_end(tmp_path):
     assert len(feats) == 7701 and feats["villcode"].is_unique
     # districts of the same name in different cities stay apart
     assert {"臺北市中正區", "基隆市中正區"} <= set(feats["townname"])
+    # the report's own district tables keep the two 中正區 apart too (issue 39)
+    trends, affected = pd.read_parquet(p.trends), pd.read_parquet(p.affected)
+    by_district = affected[affected["table"].isin(["channel", "sex_district"])]["column"]
+    for names in (set(trends["townname"]), set(by_district)):
+        assert "中正區" not in names and {"臺北市中正區", "基隆市中正區"} <= names
     # nobody in the registers is lost: the retired villages' people are in their districts
     pop = layers.load_population(s, "2020Q4")
     assert feats["pop_total"].sum() == pop.loc[pop["in_boundaries"], "pop_total"].sum()

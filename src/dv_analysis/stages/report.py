@@ -133,7 +133,9 @@ def trend_table(settings, period) -> pd.DataFrame:
     from dv_analysis import layers
     from dv_analysis.config import FIRST_REGISTER_QUARTER, Period, period_range
 
-    towns = layers.load_boundaries(settings).set_index("villcode")["townname"]
+    b = layers.load_boundaries(settings)
+    # county + district for all of Taiwan, where district names repeat (中正區)
+    towns = layers.district_label(b, settings.city).set_axis(b["villcode"])
     rows = []
     for q in period_range(FIRST_REGISTER_QUARTER, Period.parse(period)):
         f = settings.period(q).incidents
@@ -153,18 +155,18 @@ def trend_table(settings, period) -> pd.DataFrame:
 
 def write_aggregates(paths: PeriodPaths) -> list:
     """The report's own aggregates of the clean tables: ``trends.parquet``, ``affected.parquet``."""
+    from dv_analysis import layers
+
     trend_table(paths.settings, paths.period).to_parquet(paths.trends, index=False)
     notes = pd.read_parquet(
         paths.notifications,
-        columns=[
-            "victim_sex",
-            "victim_age",
-            "relationship",
-            "reporter_unit",
-            "case_type",
-            "townname",
-        ],
-    )
+        columns=["victim_sex", "victim_age", "relationship", "reporter_unit", "case_type",
+                 "villcode"],
+    )  # fmt: skip
+    b = layers.load_boundaries(paths.settings)
+    label = layers.district_label(b, paths.settings.city).set_axis(b["villcode"])
+    # the district as the tables name it (county + district for all of Taiwan)
+    notes["townname"] = notes.pop("villcode").map(label)
     affected_table(notes).to_parquet(paths.affected, index=False)
     return [paths.trends, paths.affected]
 
