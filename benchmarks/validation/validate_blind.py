@@ -27,40 +27,16 @@ risk stage run).
 
 from __future__ import annotations
 
-import argparse
-import tempfile
-import time
 from pathlib import Path
 
-import pandas as pd
+from validate_forecast import arguments, run_worlds, world  # the same blind worlds
 
-from dv_analysis.config import window_periods
 from dv_analysis.stages import features, priority, risk
 from dv_analysis.synth import truth
-from dv_analysis.synth.recovery import NAIVE_LISTS
-
-
-def naive_top(paths, k: int) -> dict[str, pd.Index]:
-    """The first ``k`` villages of each naive list at the period."""
-    panel = pd.read_parquet(paths.village_panel)
-    out = {}
-    for name, q, kind in NAIVE_LISTS:
-        wanted = [str(p) for p in window_periods(paths.period, q)]
-        w = panel[panel["period"].isin(wanted)].groupby("villcode")[["incidents", "pop_total"]]
-        w = w.sum()
-        if kind == "rate":
-            score = w["incidents"] / w["pop_total"].clip(lower=1)
-        elif kind == "excess":
-            score = w["incidents"] - w["pop_total"] * w["incidents"].sum() / w["pop_total"].sum()
-        else:
-            score = w["incidents"]
-        out[name] = score.sort_values(ascending=False, kind="stable").head(k).index
-    return out
+from dv_analysis.synth.recovery import naive_lists
 
 
 def score(kind: str, seed: int, root: Path) -> dict:
-    from validate_forecast import world  # the same worlds, generated and cleaned once
-
     s = world(kind, seed, root)
     paths = s.period("2020Q4")
     if not paths.village_risk.exists():
@@ -71,11 +47,12 @@ def score(kind: str, seed: int, root: Path) -> dict:
     elevated = labels["true_rr_now_end"] >= 1.5
     t = out.table.set_index("villcode")
     tier2 = t.index[t["tier"] == 2]
-    early = out.early.set_index("villcode") if "villcode" in out.early else out.early
+    early = out.early.set_index("villcode")
     reporting = early.index[early["emerging"] & (early["rise_kind"] == "reporting")]
     rise = labels.index[labels["real_rise"]]
     rise_elev = rise[elevated.reindex(rise).to_numpy()]
-    naive = {n: float(elevated.reindex(v).mean()) for n, v in naive_top(paths, len(tier2)).items()}
+    tops = naive_lists(s, "2020Q4", len(tier2))
+    naive = {n: float(elevated.reindex(v).mean()) for n, v in tops.items()}
     best = max(naive, key=naive.get)
     return {
         "kind": kind,
@@ -99,27 +76,7 @@ def score(kind: str, seed: int, root: Path) -> dict:
 
 
 def main() -> None:
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    from dv_analysis.synth import scenarios
-
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seeds", type=int, nargs="+", default=[6, 7, 8, 9, 10])
-    ap.add_argument("--kinds", nargs="+", default=sorted(scenarios.KINDS))
-    ap.add_argument("--keep", type=Path, help="folder to keep (and reuse) the worlds in")
-    args = ap.parse_args()
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        base = args.keep or Path(tmp)
-        for kind in args.kinds:
-            for seed in args.seeds:
-                t0 = time.perf_counter()
-                rows.append(score(kind, seed, base / f"{kind}{seed}"))
-                rows[-1]["seconds"] = round(time.perf_counter() - t0, 1)
-                print({k: round(v, 3) if isinstance(v, float) else v for k, v in rows[-1].items()},
-                      flush=True)  # fmt: skip
-    df = pd.DataFrame(rows)
+    df = run_worlds(score, arguments(__doc__))
     keep = ["kind", "seed", "tier2", "precision_tier2", "best_naive", "precision_best_naive",
             "rise_elevated", "rise_as_reporting", "rise_in_tier1", "campaign_not_elevated_tier2",
             "reporting_changes"]  # fmt: skip

@@ -80,12 +80,17 @@ def score(kind: str, seed: int, root: Path) -> dict:
     }
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(doc: str) -> argparse.Namespace:
+    """The blind worlds' command line: held-out seeds, kinds, and where to keep them."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[6, 7, 8, 9, 10])
     ap.add_argument("--kinds", nargs="+", default=sorted(scenarios.KINDS))
     ap.add_argument("--keep", type=Path, help="folder to keep (and reuse) the worlds in")
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def run_worlds(score, args: argparse.Namespace) -> pd.DataFrame:
+    """``score(kind, seed, root)`` of every world, a row printed as each ends."""
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         base = args.keep or Path(tmp)
@@ -96,7 +101,11 @@ def main() -> None:
                 rows[-1]["seconds"] = round(time.perf_counter() - t0, 1)
                 print({k: round(v, 3) if isinstance(v, float) else v for k, v in rows[-1].items()},
                       flush=True)  # fmt: skip
-    df = pd.DataFrame(rows)
+    return pd.DataFrame(rows)
+
+
+def main() -> None:
+    df = run_worlds(score, arguments(__doc__))
     print(df.to_string(index=False, float_format="%.3f"))
     cols = [c for c in df.columns if c.startswith(("coverage", "mae", "width"))]
     print(df.groupby("kind")[cols].mean().to_string(float_format="%.3f"))

@@ -51,6 +51,8 @@ def world(settings, monkeypatch):
                 "excess_next_low": mean - e - 1,
                 "p_now_exceed_1_25": mean / mean.max(),
                 "rr_now_mean": mean / e,
+                "next_low": np.floor(np.clip(mean - 2, 0, None)),  # a real fit's interval
+                "next_high": np.ceil(mean + 2),
             }
         )
 
@@ -102,8 +104,13 @@ def test_missing_origin_fits_are_made_on_two_cores_and_read_back_as_made_here(se
 def test_backtest_ranks_with_earlier_quarters_only(settings, world):
     villages, panel, seen, quarters, pop = world
     params = priority.PriorityParams(backtest_quarters=3)
-    bt = priority.backtest(settings.period("2020Q4"), panel, villages, params, progress=False)
+    bt, coverage = priority.backtest(
+        settings.period("2020Q4"), panel, villages, params, progress=False
+    )
     assert sorted(bt["target"].unique()) == quarters[-3:]
+    # the forecast's coverage is scored at the same origins, from the same fits
+    assert sorted(coverage["per_target"]) == quarters[-3:] and coverage["level"] == 0.9
+    assert 0 <= coverage["overall"] <= 1
     assert (bt["origin"] < bt["target"]).all() and seen == quarters[-4:-1]
     assert set(bt["ranking"]) == set(priority.RANKINGS) and set(bt["k"]) == {10, 20, 50}
     assert bt["hit_rate"].between(0, 1).all() and bt["pei"].between(0, 1).all()

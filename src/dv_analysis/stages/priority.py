@@ -293,11 +293,14 @@ def _prefit_counties(paths: PeriodPaths, panel, villages, origins, params: Prior
     return len(fitted), bool(jobs)
 
 
-def backtest(paths: PeriodPaths, panel, villages, params: PriorityParams, progress=True):
+def backtest(
+    paths: PeriodPaths, panel, villages, params: PriorityParams, progress=True
+) -> tuple[pd.DataFrame, dict]:
     """Rolling origin: for each of the latest quarters ``t`` (the period included), rank the
     villages with data up to ``t − 1`` only and score against ``t``'s incidents
     (:func:`dv_analysis.stats.backtest.score_rankings`: hit rate, PAI by population, PEI,
-    excess capture against the expected counts known at the origin)."""
+    excess capture against the expected counts known at the origin). Returns the scores and
+    the forecast's coverage at the same origins (:func:`_coverage`)."""
     ids = villages["villcode"].to_numpy()
     periods = sorted(p for p in panel["period"].unique() if p <= str(paths.period))
     targets = periods[4:][-params.backtest_quarters :] if params.backtest_quarters > 0 else []
@@ -305,7 +308,7 @@ def backtest(paths: PeriodPaths, panel, villages, params: PriorityParams, progre
     fitted, forked = prefit_origins(paths, panel, villages, origins, params)
     if forked and progress:
         print(f"  backtest: {fitted} new origin fits made on two cores", flush=True)
-    rows = []
+    rows, held = [], {}
     for i, (t, origin) in enumerate(zip(targets, origins, strict=True), 1):
         if progress:
             print(
@@ -315,38 +318,34 @@ def backtest(paths: PeriodPaths, panel, villages, params: PriorityParams, progre
         last, pop = (a[0] for a in panel_arrays(panel, ids, [origin]))
         expected = pop * last.sum() / max(pop.sum(), 1)  # the city's rate, no model
         risk = origin_risk(paths, panel, villages, origin, params)
+        outcome = panel_arrays(panel, ids, [t])[0][0]
         if risk is not None:
             scores |= model_scores(risk)
             expected = risk["expected_next"].fillna(0).to_numpy(float)
-        outcome = panel_arrays(panel, ids, [t])[0][0]
+            held[t] = _held(risk, outcome)
         ks = sorted({10, 20, 50, params.budget})
         rows.append(
             score_rankings(scores, outcome, pop, expected, ks).assign(origin=origin, target=t)
         )
-    if not rows:
-        return pd.DataFrame(columns=["origin", "target", "ranking", "k", *METRICS])
-    return pd.concat(rows, ignore_index=True)[["origin", "target", "ranking", "k", *METRICS]]
+    columns = ["origin", "target", "ranking", "k", *METRICS]
+    table = pd.concat(rows, ignore_index=True)[columns] if rows else pd.DataFrame(columns=columns)
+    return table, _coverage(held)
 
 
-def forecast_coverage(paths: PeriodPaths, panel, villages, params: PriorityParams) -> dict:
+def _held(risk: pd.DataFrame, outcome: np.ndarray) -> tuple[int, int]:
+    """Villages whose next quarter fell inside the origin fit's 90 % predictive interval, and
+    villages fitted."""
+    fitted = risk["next_low"].notna().to_numpy()
+    inside = (outcome >= risk["next_low"]) & (outcome <= risk["next_high"])
+    return int(inside[fitted].sum()), int(fitted.sum())
+
+
+def _coverage(held: dict) -> dict:
     """How often the 90 % predictive interval of each origin's fit held the next quarter's
-    incidents (the backtest's origins, their fits read back from the fit cache): per target
-    quarter and over all, on the villages the model fitted."""
-    ids = villages["villcode"].to_numpy()
-    periods = sorted(p for p in panel["period"].unique() if p <= str(paths.period))
-    targets = periods[4:][-params.backtest_quarters :] if params.backtest_quarters > 0 else []
-    per, held, seen = {}, 0, 0
-    for t in targets:
-        risk = origin_risk(paths, panel, villages, periods[periods.index(t) - 1], params)
-        if risk is None or "next_low" not in risk:
-            continue
-        outcome = panel_arrays(panel, ids, [t])[0][0]
-        fitted = risk["next_low"].notna().to_numpy()
-        inside = (outcome >= risk["next_low"]) & (outcome <= risk["next_high"])
-        k = int(inside[fitted].sum())
-        per[t] = round(k / max(int(fitted.sum()), 1), 4)
-        held, seen = held + k, seen + int(fitted.sum())
-    return {"level": 0.9, "per_target": per, "overall": round(held / seen, 4) if seen else None}
+    incidents: per target quarter and over all, on the villages the model fitted."""
+    per = {t: round(k / max(n, 1), 4) for t, (k, n) in held.items()}
+    k, n = (sum(v[i] for v in held.values()) for i in (0, 1))
+    return {"level": 0.9, "per_target": per, "overall": round(k / n, 4) if n else None}
 
 
 def choose_default(bt: pd.DataFrame, params: PriorityParams):
@@ -504,7 +503,7 @@ def run(
     panel = pd.read_parquet(paths.village_panel)
     neighbours, _ = contiguity(villages, params.weights, ids="villcode")
     m = neighbourhood_matrix(neighbours, ids)
-    bt = backtest(paths, panel, villages, params, progress)
+    bt, coverage = backtest(paths, panel, villages, params, progress)
     default, comparison = choose_default(bt, params)
     units = pd.read_parquet(paths.village_units) if paths.village_units.exists() else None
     districts = villages["towncode"].to_numpy()  # names repeat across counties (中正區)
@@ -519,7 +518,7 @@ def run(
     summary = _summary(paths, params, table, early, comparison, default)
     risk_summary = json.loads(paths.risk_summary.read_text(encoding="utf-8"))
     summary["risk_model_diagnostics"] = risk_summary["diagnostics"]  # its miss warns on 04b too
-    summary["forecast_coverage"] = forecast_coverage(paths, panel, villages, params)
+    summary["forecast_coverage"] = coverage
     paths.priority_summary.write_text(json.dumps(summary, ensure_ascii=False, indent=1), "utf-8")
     return PriorityOutputs(table, early, bt, comparison, summary)
 

@@ -15,7 +15,6 @@ import pandas as pd
 
 from dv_analysis import disclosure
 from dv_analysis.config import Period, PeriodPaths
-from dv_analysis.errors import ParameterError
 from dv_analysis.stages import params as check
 
 VILLAGE_COUNTS = ("incidents_q", "notifications_q", "victims_q", "incidents_w")
@@ -222,11 +221,7 @@ def run(
     then the village table and map are published too (a deliberate choice, recorded in
     the manifest; the audit fails on village rows in ``public/`` otherwise).
     """
-    if params.public_level not in PUBLIC_LEVELS:
-        raise ParameterError(
-            f"public_level {params.public_level!r} is not one of {', '.join(PUBLIC_LEVELS)}"
-        )
-    written = write_aggregates(paths)
+    written = write_aggregates(paths)  # params.public_level checked when params were made
     feats = pd.read_parquet(paths.village_features)
     hot = _table(paths.hotspots)
     villages, districts, _ = open_data(feats, hot, policy)
