@@ -187,6 +187,7 @@ def test_a_village_in_an_alarmed_neighbourhood_shows_its_own_rise_not_the_window
             "tier": 1,
             "emerging": True,
             "rise_kind": "risk",
+            "rise_unit": "",
             "onset": "2020Q3",
             "own_oe": 1.1,
             "own_oe_low": 0.6,
@@ -217,6 +218,13 @@ def test_a_village_in_an_alarmed_neighbourhood_shows_its_own_rise_not_the_window
         pd.Series({**row.to_dict(), "rise_kind": "reporting"}), priority.PriorityParams()
     )
     assert "通報來源變化" in campaign and "本里自那時起" not in campaign
+    police = priority._reasons(
+        pd.Series({**row.to_dict(), "rise_kind": "one_unit", "rise_unit": "警政"}),
+        priority.PriorityParams(),
+    )
+    # a rise one unit carries stays a rise, said to come through that unit (issue 39)
+    assert "上升，主要經由警政通報" in police and "本里自那時起" in police
+    assert "通報來源變化" not in police
 
 
 def test_the_clerks_excess_lists_are_observed_minus_expected_at_the_citys_rate():

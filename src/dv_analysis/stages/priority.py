@@ -18,10 +18,12 @@ Tiers:
   city's by a quarter with probability ≥ ``tier2_probability`` (P(RR now > 1.25)), unless
   their risk is falling (trend 下降: they get that reason and go to tier 1);
 * **1 留意**: at most ``watch_size`` villages: first those rising in an alarmed
-  neighbourhood with their own counts (early warning) where the rise is not carried by one
-  reporting unit, then in the list's order those with P(RR now > 1) ≥ ``watch_probability``
-  or falling from tier 2. A rise that one reporting unit carries (a campaign, a new form)
-  is labelled 通報來源變化 and puts the village in no tier;
+  neighbourhood with their own counts (early warning), including a rise that comes mostly
+  through one reporting unit (上升，主要經由警政通報: police see most of an intimate-partner
+  rise), then in the list's order those with P(RR now > 1) ≥ ``watch_probability`` or
+  falling from tier 2. A rise that vanishes once its district's reporting changes are taken
+  out (a campaign, a new form) is labelled 通報來源變化 and puts the village in no tier by
+  itself;
 * **0 一般**: the rest. Villages that may be under-reported keep their tier and carry the
   reason 可能低報: they need a visit to find cases, which the numbers cannot show.
 
@@ -171,6 +173,7 @@ def emerging_at(
             strength=np.nan,
             p_value=np.nan,
             rise_kind="",
+            rise_unit="",
             own_observed=np.nan,
             own_expected=np.nan,
             available=False,
@@ -191,6 +194,8 @@ def emerging_at(
     )
     monitored = periods[baseline:]
     ew["onset"] = [monitored[o] if o >= 0 else None for o in ew["onset"]]
+    names = sorted(units["unit"].unique()) if units is not None and not units.empty else []
+    ew["rise_unit"] = [names[u] if u >= 0 else "" for u in ew["rise_unit"]]
     return pd.concat([out, ew], axis=1).assign(available=True)
 
 
@@ -380,7 +385,7 @@ def assign_tiers(t: pd.DataFrame, params: PriorityParams) -> np.ndarray:
     order = t.sort_values("rank").index
     p125 = t["p_now_exceed_1_25"].fillna(0) >= params.tier2_probability
     falling = (t["trend"] == L.TREND_LABELS["falling"]) & p125
-    rise = t["emerging"] & (t["rise_kind"] == "risk")
+    rise = t["emerging"] & t["rise_kind"].isin(["risk", "one_unit"])
     watch = (t["p_now_exceed_1"].fillna(0) >= params.watch_probability) | falling
     tier = pd.Series(0, index=t.index)
     tier[[i for i in order if p125[i] and not falling[i]][: params.budget]] = 2
@@ -406,11 +411,16 @@ def _reasons(row, params: PriorityParams) -> str:
     elif row["trend"] == L.TREND_LABELS["falling"] and row["tier"] == 1:
         out.append(L.REASONS["falling"].format(p=L.percent(row["p_rising"])))
     if row["emerging"] and row["rise_kind"] == "reporting":
-        out.append(L.REASONS["reporting"].format(onset=row["onset"]))
+        out.append(L.REASONS["reporting"].format(onset=row["onset"], unit=row["rise_unit"]))
     elif row["emerging"] and np.isfinite(row["own_oe"]):
+        key = "one_unit" if row["rise_kind"] == "one_unit" else "emerging"
         out.append(
-            L.REASONS["emerging"].format(
-                onset=row["onset"], oe=row["own_oe"], lo=row["own_oe_low"], hi=row["own_oe_high"]
+            L.REASONS[key].format(
+                onset=row["onset"],
+                unit=row["rise_unit"],
+                oe=row["own_oe"],
+                lo=row["own_oe_low"],
+                hi=row["own_oe_high"],
             )
         )
     if row["hard_to_reach"]:
@@ -474,7 +484,7 @@ def priority_table(paths, villages, risk, early, default: str, params) -> pd.Dat
         }
     )
     t = t.merge(risk[["villcode", *RISK_COLUMNS]], on="villcode", how="left")
-    ew = early[["villcode", "emerging", "rise_kind", "onset"]].reset_index(drop=True)
+    ew = early[["villcode", "emerging", "rise_kind", "rise_unit", "onset"]].reset_index(drop=True)
     t = t.merge(
         pd.concat([ew, own_rise(early).reset_index(drop=True)], axis=1), on="villcode", how="left"
     )
@@ -548,6 +558,7 @@ def _summary(paths, params, table, early, comparison, default) -> dict:
         ),
         "emerging": int((early["emerging"] & (early["rise_kind"] == "risk")).sum()),
         "reporting_changes": int((early["emerging"] & (early["rise_kind"] == "reporting")).sum()),
+        "one_unit_rises": int((early["emerging"] & (early["rise_kind"] == "one_unit")).sum()),
         "early_warning_available": bool(early["available"].all()),
         "false_alarm_chance_per_run": alarm_alpha(params),  # city-wide, under no change
         "under_reporting": int(table["under_reporting"].sum()),

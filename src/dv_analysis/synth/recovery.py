@@ -331,7 +331,7 @@ def outreach_recovery(settings: Settings, period: str, budget: int = 20) -> dict
             "excess_captured": float(x["excess"].sum() / best) if best > 0 else float("nan"),
         }
 
-    risk_rise = t["emerging"] & (t["rise_kind"] == "risk")
+    risk_rise = t["emerging"] & t["rise_kind"].isin(["risk", "one_unit"])
     naive = {name: scores(ids) for name, ids in naive_lists(settings, period, budget).items()}
     best_naive = max(naive, key=lambda n: naive[n]["precision"])
     return {
@@ -400,7 +400,7 @@ def false_alarm_runs(settings: Settings, period: str, quarters: int = 4) -> dict
         ew = priority.emerging_at(
             panel, ids, m, str(q), params, units, villages["towncode"].to_numpy()
         )
-        risk_runs += bool((ew["emerging"] & (ew["rise_kind"] == "risk")).any())
+        risk_runs += bool((ew["emerging"] & ew["rise_kind"].isin(["risk", "one_unit"])).any())
         reporting_runs += bool((ew["emerging"] & (ew["rise_kind"] == "reporting")).any())
     return {
         "false_alarm_runs": risk_runs,

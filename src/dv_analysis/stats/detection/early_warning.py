@@ -145,12 +145,13 @@ def early_warning(
     units : numpy.ndarray, optional
         ``(U, T, n)`` the same counts split by the unit that reported them (police, schools,
         hospitals...). With them, each alarmed window's rise is checked with
-        :func:`carried_by_one_unit`: a rise that one unit carries is a reporting change.
+        :func:`reporting_changes`: a rise that one unit carries (in the window, or in its
+        district when that unit is also the window's largest excess) is kept as a rise
+        carried by one unit.
     districts : numpy.ndarray, optional
-        District of each area. With ``units``, a window's rise is also a reporting change
-        when its district's rise since the same onset is carried by one unit and that unit
-        is the window's largest excess (a campaign spreads over a whole district; one
-        window's small counts may hide it).
+        District of each area. With ``units``, a window's rise is a reporting change when
+        it no longer alarms once its district's reporting changes are taken out (a
+        campaign spreads over a whole district; one window's small counts may hide it).
 
     Returns
     -------
@@ -160,9 +161,11 @@ def early_warning(
         if none), ``strength`` (observed / expected of the alarmed window since onset),
         ``cusum`` (last ``S`` of its window), ``cusum_max``, ``threshold`` (city-wide),
         ``p_value`` (Monte-Carlo, city-wide, of its window's ``max S``), ``dispersion``
-        (of the window sums), ``rise_kind`` (``risk``, ``reporting`` when every alarmed
-        window that made the area emerging was carried by one reporting unit, "" when not
-        emerging) and ``own_observed``, ``own_expected`` (the area's own counts since its
+        (of the window sums), ``rise_kind`` (``risk``; ``one_unit`` when no alarmed window
+        that made the area emerging is a rise of every unit and one is carried by one unit;
+        ``reporting`` when all of them are reporting changes; "" when not emerging),
+        ``rise_unit`` (index of the unit of a ``one_unit`` or ``reporting`` rise, -1 when
+        none) and ``own_observed``, ``own_expected`` (the area's own counts since its
         onset, against its baseline).
     """
     counts = np.asarray(counts, float)
@@ -182,15 +185,17 @@ def early_warning(
         counts, population, m, baseline, k, alpha, simulations, seed
     )
     ratio = (k - 1.0) / np.log(k) if member_ratio is None else member_ratio
-    reporting = np.zeros(len(out), bool)
+    # each alarmed window's kind: 2 a rise of risk, 1 one carried by one unit, 0 reporting
+    kind = np.full(len(out), 2)
+    top = np.full(len(out), -1)
     if units is not None:
         c = float(out["dispersion"].iloc[0])
-        reporting = reporting_changes(
+        reporting, one_unit, top = reporting_changes(
             counts, population, units, districts, m, expected, onset, alarms, baseline, ratio, c
         )
-        reporting &= out["alarm"].to_numpy()
+        kind = np.where(reporting, 0, np.where(one_unit, 1, 2))
     own_e = baseline_expected(counts, population, baseline)
-    return _members(out, m, counts[baseline:], own_e, onset, reporting, ratio)
+    return _members(out, m, counts[baseline:], own_e, onset, (kind, top), ratio)
 
 
 def _windows(counts, population, m, baseline, k, alpha, simulations, seed):
@@ -287,24 +292,31 @@ class TailModel:
         return self.u + np.log(self.TAIL / p) / self.rate
 
 
-def _members(out, m, own_o, own_e, onset, reporting, ratio) -> pd.DataFrame:
+def _members(out, m, own_o, own_e, onset, kinds, ratio) -> pd.DataFrame:
     """Add the members of every alarmed window (areas whose own counts since its onset
     favour the rise; the earliest onset, the strongest window and smallest p-value they
-    lie in), each area's rise kind and its own counts since its onset."""
+    lie in), each area's rise kind (the strongest of its windows': risk, then one unit,
+    then reporting), the unit of a rise carried by one unit, and its own counts since its
+    onset."""
+    kind, top = kinds
     alarm = out["alarm"].to_numpy()
     strength, p_value = out["strength"].to_numpy(), out["p_value"].to_numpy()
-    risk_rise = alarm & ~reporting
+    best = np.where(alarm, kind, -1)
+    unit = np.where(alarm & (kind < 2), top, -1)
     for i in np.flatnonzero(alarm):
         o = onset[i]
         for j in m.indices[m.indptr[i] : m.indptr[i + 1]]:
             if own_o[o:, j].sum() > ratio * own_e[o:, j].sum():
-                risk_rise[j] |= not reporting[i]
+                if kind[i] > best[j]:
+                    best[j], unit[j] = kind[i], top[i] if kind[i] < 2 else -1
                 out.loc[j, "emerging"] = True
                 if out.loc[j, "onset"] < 0 or o < out.loc[j, "onset"]:
                     out.loc[j, "onset"] = o
                 out.loc[j, "strength"] = np.nanmax([out.loc[j, "strength"], strength[i]])
                 out.loc[j, "p_value"] = min(out.loc[j, "p_value"], p_value[i])
-    out["rise_kind"] = np.where(out["emerging"], np.where(risk_rise, "risk", "reporting"), "")
+    names = np.array(["reporting", "one_unit", "risk"])
+    out["rise_kind"] = np.where(out["emerging"], names[np.clip(best, 0, 2)], "")
+    out["rise_unit"] = np.where(out["emerging"] & (best < 2), unit, -1)
     own = out["onset"].to_numpy()
     out["own_observed"] = [own_o[o:, j].sum() if o >= 0 else np.nan for j, o in enumerate(own)]
     out["own_expected"] = [own_e[o:, j].sum() if o >= 0 else np.nan for j, o in enumerate(own)]

@@ -1,8 +1,9 @@
 """Is a rise a reporting change? The checks the early warning (:mod:`.early_warning`) runs
 on each alarmed window when the counts come split by the unit that reported them (police,
-schools, hospitals, ...): a rise one unit carries, in the window or in its district, is a
-reporting change (a campaign, a new form), not a rise of risk; and the counts with such
-district campaigns taken out (:func:`without_reporting_changes`)."""
+schools, hospitals, ...): a rise that vanishes once its district's reporting changes are
+taken out (:func:`without_reporting_changes`) is a reporting change (a campaign, a new
+form); a rise that stands but that one unit carries, in the window or in its district
+(:func:`carried_by_one_unit`), is kept as a rise that comes mostly through that unit."""
 
 from __future__ import annotations
 
@@ -21,13 +22,23 @@ __all__ = [
 
 def reporting_changes(
     counts, population, units, districts, m, expected, onset, alarms, baseline, ratio, c
-) -> np.ndarray:
-    """Which windows' rises are reporting changes.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which windows' rises are reporting changes, and which are carried by one unit.
 
-    A rise is a reporting change when one unit carries it in the window
-    (:func:`carried_by_one_unit`), or, with ``districts``, in its district, or when the window
-    no longer alarms once the district campaigns are taken out
-    (:func:`without_reporting_changes`).
+    Two answers, kept apart because they call for different outreach (issue 39):
+
+    * a **reporting change** (a campaign, a new form): with ``districts``, the window no
+      longer alarms once its district's reporting changes are taken out
+      (:func:`without_reporting_changes`: a unit's share of the *district's* counts rose
+      while the others' did not). Its extra counts are the unit's, not the village's.
+    * a rise **carried by one unit**: the window still alarms on those counts, but its
+      extra counts sit mostly in one unit, in the window (:func:`carried_by_one_unit`) or
+      in its district. A real rise that one unit sees (police see most of an
+      intimate-partner rise) looks like this, and so does a campaign too small to show in
+      its district's shares: it is kept as a rise, said to come mostly through that unit.
+
+    Without ``districts`` nothing is called a reporting change: a window carried by one
+    unit is such a rise.
 
     Parameters
     ----------
@@ -54,19 +65,31 @@ def reporting_changes(
 
     Returns
     -------
-    numpy.ndarray
+    reporting : numpy.ndarray
         ``(n,)`` bool: the window's rise is a reporting change.
+    one_unit : numpy.ndarray
+        ``(n,)`` bool: the window's rise stands, carried mostly by one unit.
+    top_unit : numpy.ndarray
+        ``(n,)`` int: the unit with the window's largest excess since its onset (-1 where
+        there is no onset).
     """
     units_n = np.stack([np.asarray(np.asarray(u, float) @ m.T) for u in units])
-    reporting = carried_by_one_unit(units_n, expected, onset, baseline, ratio, c)
+    carried = carried_by_one_unit(units_n, expected, onset, baseline, ratio, c)
+    reporting = np.zeros_like(carried)
     if districts is not None:
         districts = np.asarray(districts)
-        reporting |= _district_reporting(
+        carried |= _district_reporting(
             units, counts, population, units_n, expected, onset, baseline, ratio, districts, c
         )
         adjusted = without_reporting_changes(counts, units, districts, baseline, ratio)
-        reporting |= ~alarms(adjusted)
-    return reporting
+        reporting = ~alarms(adjusted) & (onset >= 0)
+    top = np.array(
+        [
+            _top_unit(units_n[:, :, i], expected[:, i], o, baseline) if o >= 0 else -1
+            for i, o in enumerate(onset)
+        ]
+    )
+    return reporting, carried & ~reporting, top
 
 
 def carried_by_one_unit(
