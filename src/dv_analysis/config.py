@@ -324,6 +324,9 @@ CLEAN_FILES: dict[str, str] = {
     "risk_summary": "risk_summary.json",
     # Poisson CUSUM of every village's neighbourhood against its own baseline.
     "early_warning": "early_warning.parquet",
+    # Each district, reporting unit and monitored quarter: the unit's incidents against what
+    # the district's other units predict, and whether it is a reporting change (04b).
+    "reporting_changes": "reporting_changes.parquet",
     # Hit rate and PAI of every ranking at every rolling origin.
     "backtest": "backtest.parquet",
     # The outreach list: rank, tier, reasons and the numbers behind them.

@@ -28,7 +28,7 @@ def _summary(rankings, chosen_by="backtest"):
         "expected_not_elevated": {"2": 0.4, "1": 1.6},
         "parameters": {
             "budget": 20,
-            "tier2_probability": 0.8,
+            "tier2_probability": 0.7,
             "watch_size": 40,
             "risk_window": 12,
         },
@@ -89,7 +89,7 @@ def _list():
             "rr_now_mean": [2.5, 1.8, 1.3, np.nan],
             "rr_now_low": [2.0, 1.4, 1.0, np.nan],
             "rr_now_high": [3.1, 2.3, 1.7, np.nan],
-            "p_now_exceed_1_25": [0.9996, 0.93, 0.55, np.nan],
+            "p_now_exceed_1_5": [0.9996, 0.93, 0.55, np.nan],
             "excess_next_mean": [6.0, 3.2, 1.0, np.nan],
             "excess_next_low": [4.1, 1.5, -0.5, np.nan],
             "excess_next_high": [8.0, 5.0, 2.5, np.nan],
@@ -107,6 +107,6 @@ def test_each_tier_table_holds_that_tier_only():
     two = tables.priority_list(_list(), 2)
     one = tables.priority_list(_list(), 1)
     assert list(two["里"]) == ["甲里", "乙里"] and list(one["里"]) == ["丙里"]
-    assert two["高於 1.25 倍的機率"].tolist() == ["> 99%", "93%"], "never 100%"
+    assert two["高於 1.5 倍的機率"].tolist() == ["> 99%", "93%"], "never 100%"
     assert one["目前風險倍數（90% 範圍）"].iloc[0] == "1.30（1.00–1.70）"
     assert one["下一季預期事件"].iloc[0] == "4.1" and one["下一季 90% 預測範圍"].iloc[0] == "1–8"

@@ -142,19 +142,20 @@ def test_backtest_ranks_with_earlier_quarters_only(settings, world):
 def _table(n=8, **cols):
     base = {
         "rank": np.arange(1, n + 1),
-        "p_now_exceed_1_25": np.full(n, 0.95),
+        "p_now_exceed_1_5": np.full(n, 0.95),
         "p_now_exceed_1": np.full(n, 0.99),
         "trend": ["持平"] * n,
         "emerging": [False] * n,
     }
+    kind = cols.pop("kind", "risk")
     base |= cols
-    base["rise_kind"] = ["risk" if e else "" for e in base["emerging"]]
+    base["rise_kind"] = [kind if e else "" for e in base["emerging"]]
     return pd.DataFrame(base)
 
 
 def test_tier_two_is_the_budget_among_the_likely_elevated_and_a_falling_village_waits():
     t = _table(
-        p_now_exceed_1_25=[0.99, 0.5, 0.9, 0.95, 0.9, 0.3, 0.2, 0.1],
+        p_now_exceed_1_5=[0.99, 0.5, 0.9, 0.95, 0.9, 0.3, 0.2, 0.1],
         p_now_exceed_1=[1, 0.9, 1, 1, 1, 0.85, 0.5, 0.4],
         trend=["持平", "持平", "下降", "上升", "持平", "持平", "持平", "持平"],
         emerging=[False] * 7 + [True],
@@ -166,6 +167,16 @@ def test_tier_two_is_the_budget_among_the_likely_elevated_and_a_falling_village_
     assert tiers.tolist()[4:] == [0, 0, 0, 1]
     wide = priority.assign_tiers(t, priority.PriorityParams(budget=2, watch_size=10))
     assert wide.tolist() == [2, 1, 1, 2, 1, 1, 0, 1], "P(RR > 1) ≥ 0.8 or a rise of its own"
+    # a rise that comes mostly through one unit keeps its route to tier 1; a reporting
+    # change does not (issue 39)
+    args = dict(
+        p_now_exceed_1_5=[0.99, 0.5, 0.9, 0.95, 0.9, 0.3, 0.2, 0.1],
+        p_now_exceed_1=[1, 0.9, 1, 1, 1, 0.85, 0.5, 0.4],
+        emerging=[False] * 7 + [True],
+    )
+    small = priority.PriorityParams(budget=2, watch_size=3)
+    assert priority.assign_tiers(_table(kind="one_unit", **args), small)[-1] == 1
+    assert priority.assign_tiers(_table(kind="reporting", **args), small)[-1] == 0
 
 
 def test_a_village_in_an_alarmed_neighbourhood_shows_its_own_rise_not_the_windows():

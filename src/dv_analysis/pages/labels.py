@@ -269,6 +269,14 @@ REASONS = {
     "hard_to_reach": "交通與服務不易到達",
     "under_reporting": "可能低報",
 }
+#: The reporting changes table of 04b (district × unit × quarter).
+REPORTING_TABLE_COLUMNS = {
+    "district": "行政區",
+    "unit": "通報單位",
+    "period": "季",
+    "ratio": "為區內其他單位所預期的",
+    "p_value": "若通報方式未變，出現這麼大差異的機率",
+}
 #: (higher risk, hard to reach) → quadrant
 QUADRANTS = {
     (True, True): "風險高・不易到達",
@@ -312,7 +320,7 @@ PRIORITY_TABLE_COLUMNS = {
     "villname": "里",
     "reasons": "原因",
     "rr_now": "目前風險倍數（90% 範圍）",
-    "p_now_exceed_1_25": "高於 1.25 倍的機率",
+    "p_now_exceed_1_5": "高於 1.5 倍的機率",
     "next_expected": "下一季預期事件",
     "next_range": "下一季 90% 預測範圍",
     "trend": "近一年走向",

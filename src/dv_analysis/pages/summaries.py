@@ -274,7 +274,7 @@ def priority_summary(summary: dict, priority) -> str:
     m2, m1 = miss.get(2, miss.get("2")), miss.get(1, miss.get("1"))
     p = summary["parameters"]
     lines = [
-        f"- 建議下一季**優先關注 {n2} 個里**：依排序最前、而且目前風險高於全市 1.25 倍的機率達 "
+        f"- 建議下一季**優先關注 {n2} 個里**：依排序最前、而且目前風險高於全市 1.5 倍的機率達 "
         f"{p['tier2_probability']:.0%} 以上（風險依近 {p['risk_window']} 季估計，著重近一年）。"
         + (f"其中預估{_how_many(m2)}里其實並未偏高。" if m2 is not None else ""),
         f"- 另有 {n1} 個里列為「留意」（最多 {p['watch_size']} 個）"

@@ -235,7 +235,7 @@ def priority_list(priority: pd.DataFrame, tier: int = 2) -> pd.DataFrame:
             _interval(*v) if pd.notna(v[0]) else "—"
             for v in zip(t["rr_now_mean"], t["rr_now_low"], t["rr_now_high"], strict=True)
         ],
-        p_now_exceed_1_25=[percent(p) for p in t["p_now_exceed_1_25"]],
+        p_now_exceed_1_5=[percent(p) for p in t["p_now_exceed_1_5"]],
         **_forecast(t),
         trend=t["trend"].fillna("—"),
     )
@@ -286,3 +286,19 @@ def backtest_table(comparison: pd.DataFrame, k: int) -> pd.DataFrame:
         wins=[f"{w} / {n}" for w, n in zip(c["wins"], c["origins"], strict=True)],
     )
     return t[list(cols)].rename(columns=cols)
+
+
+def reporting_changes_table(reporting: pd.DataFrame) -> pd.DataFrame:
+    """The district, unit and quarter whose reports rose apart from the district's other
+    units (a reporting change), with how many times what the others predict and how
+    unlikely so large a gap is if reporting had not changed; ratios only, no counts."""
+    t = reporting[reporting["changed"]].sort_values(["period", "district", "unit"])
+    ratio = np.where(
+        t["predicted"] > 0, t["observed"] / t["predicted"].where(t["predicted"] > 0), np.nan
+    )
+    out = t.assign(
+        ratio=[f"{r:.1f} 倍" if np.isfinite(r) else "—" for r in ratio],
+        p_value=[percent(p) for p in t["p_value"]],
+    )
+    cols = L.REPORTING_TABLE_COLUMNS
+    return out[list(cols)].rename(columns=cols)

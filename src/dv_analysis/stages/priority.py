@@ -14,8 +14,8 @@ incidents captured and scores every ranking, the naive ones included, on the lat
 
 Tiers:
 
-* **2 優先關注**: the first ``budget`` villages of the list whose present risk exceeds the
-  city's by a quarter with probability ≥ ``tier2_probability`` (P(RR now > 1.25)), unless
+* **2 優先關注**: the first ``budget`` villages of the list whose present risk is at least
+  half again the city's with probability ≥ ``tier2_probability`` (P(RR now > 1.5)), unless
   their risk is falling (trend 下降: they get that reason and go to tier 1);
 * **1 留意**: at most ``watch_size`` villages: first those rising in an alarmed
   neighbourhood with their own counts (early warning), including a rise that comes mostly
@@ -45,6 +45,7 @@ from dv_analysis.stages import params as check
 from dv_analysis.stages import risk as risk_stage
 from dv_analysis.stats.backtest import nested_selection, score_rankings
 from dv_analysis.stats.detection.early_warning import early_warning, neighbourhood_matrix
+from dv_analysis.stats.detection.reporting import district_unit_shares
 from dv_analysis.stats.rates import eb_rate, poisson_ratio_interval
 from dv_analysis.stats.weights import contiguity
 
@@ -77,7 +78,7 @@ class PriorityParams:
     """Settings of the priority stage (the ``parameters`` cell of ``04b_priority``)."""
 
     budget: int = 20  # villages outreach can visit in a quarter (tier 2 holds at most this many)
-    tier2_probability: float = 0.8  # P(RR now > 1.25) a tier-2 village must reach
+    tier2_probability: float = 0.7  # P(RR now > 1.5) a tier-2 village must reach
     watch_probability: float = 0.8  # P(RR now > 1) from which a village may be watched (tier 1)
     watch_size: int = 40  # villages of tier 1 at most (about twice the budget)
     risk_window: int = RISK_WINDOW_QUARTERS  # quarters of counts the risk model reads (as 03b)
@@ -115,6 +116,7 @@ class PriorityOutputs:
     backtest: pd.DataFrame
     comparison: pd.DataFrame  # nested_selection() at k = budget
     summary: dict
+    reporting: pd.DataFrame  # reporting_changes: district × unit × monitored quarter
 
 
 # --- inputs ------------------------------------------------------------------------------
@@ -197,6 +199,48 @@ def emerging_at(
     names = sorted(units["unit"].unique()) if units is not None and not units.empty else []
     ew["rise_unit"] = [names[u] if u >= 0 else "" for u in ew["rise_unit"]]
     return pd.concat([out, ew], axis=1).assign(available=True)
+
+
+def reporting_table(
+    panel, units, villages, upto: str, params: PriorityParams, city: str
+) -> pd.DataFrame:
+    """Each district, reporting unit and monitored quarter up to ``upto``: the unit's
+    incidents against what the district's other units predict at its baseline share, the
+    one-sided p-value of its share, and whether it is a reporting change
+    (:func:`stats.detection.reporting.district_unit_shares`, the test the early warning
+    takes campaigns out with). Empty without unit counts or with too short a panel."""
+    cols = ["towncode", "district", "unit", "period", "observed", "predicted", "p_value"]
+    periods = [p for p in sorted(panel["period"].unique()) if p <= upto]
+    periods = periods[-(params.baseline + params.monitor) :]
+    baseline = len(periods) - params.monitor
+    ids = villages["villcode"].to_numpy()
+    grid = unit_arrays(units, ids, periods)
+    if grid is None or baseline < 4:
+        return pd.DataFrame(columns=[*cols, "changed"])
+    ratio = (params.rise - 1.0) / np.log(params.rise)
+    sh = district_unit_shares(grid, villages["towncode"].to_numpy(), baseline, ratio)
+    names = np.asarray(sorted(units["unit"].unique()))
+    label = layers.district_label(villages, city)
+    label = pd.Series(label.to_numpy(), index=villages["towncode"].to_numpy()).groupby(level=0)
+    u, t, k = np.meshgrid(
+        np.arange(len(names)),
+        np.arange(baseline, len(periods)),
+        np.arange(len(sh["districts"])),
+        indexing="ij",
+    )
+    u, t, k = u.ravel(), t.ravel(), k.ravel()
+    return pd.DataFrame(
+        {
+            "towncode": sh["districts"][k],
+            "district": label.first().reindex(sh["districts"][k]).to_numpy(),
+            "unit": names[u],
+            "period": np.asarray(periods)[t],
+            "observed": sh["observed"][u, t, k],
+            "predicted": sh["predicted"][u, t, k],
+            "p_value": sh["p_value"][u, t, k],
+            "changed": sh["changed"][u, t, k],
+        }
+    )
 
 
 # --- rankings ----------------------------------------------------------------------------
@@ -383,12 +427,12 @@ def own_rise(early: pd.DataFrame) -> pd.DataFrame:
 def assign_tiers(t: pd.DataFrame, params: PriorityParams) -> np.ndarray:
     """Tiers of the module docstring, in the list's order (``rank``)."""
     order = t.sort_values("rank").index
-    p125 = t["p_now_exceed_1_25"].fillna(0) >= params.tier2_probability
-    falling = (t["trend"] == L.TREND_LABELS["falling"]) & p125
+    p15 = t["p_now_exceed_1_5"].fillna(0) >= params.tier2_probability
+    falling = (t["trend"] == L.TREND_LABELS["falling"]) & p15
     rise = t["emerging"] & t["rise_kind"].isin(["risk", "one_unit"])
     watch = (t["p_now_exceed_1"].fillna(0) >= params.watch_probability) | falling
     tier = pd.Series(0, index=t.index)
-    tier[[i for i in order if p125[i] and not falling[i]][: params.budget]] = 2
+    tier[[i for i in order if p15[i] and not falling[i]][: params.budget]] = 2
     # a rise of its own first (the early warning's point), then the others in the list's order
     first = [i for i in order if rise[i] and tier[i] == 0]
     rest = [i for i in order if watch[i] and not rise[i] and tier[i] == 0]
@@ -449,6 +493,7 @@ RISK_COLUMNS = [
     "rr_now_high",
     "p_now_exceed_1",
     "p_now_exceed_1_25",
+    "p_now_exceed_1_5",
     "p_rising",
     "trend",
     "expected_next",
@@ -496,7 +541,7 @@ def priority_table(paths, villages, risk, early, default: str, params) -> pd.Dat
     t.loc[t.index[order], "rank"] = np.arange(1, len(t) + 1)
     t["tier"] = assign_tiers(t, params)
     t["tier_label"] = t["tier"].map(L.TIER_LABELS)
-    higher = t["p_now_exceed_1_25"].fillna(0) >= params.tier2_probability
+    higher = t["p_now_exceed_1_5"].fillna(0) >= params.tier2_probability
     t["quadrant"] = [
         L.QUADRANTS[(bool(h), bool(r))] for h, r in zip(higher, t["hard_to_reach"], strict=True)
     ]
@@ -518,26 +563,38 @@ def run(
     units = pd.read_parquet(paths.village_units) if paths.village_units.exists() else None
     districts = villages["towncode"].to_numpy()  # names repeat across counties (中正區)
     early = emerging_at(panel, ids, m, str(paths.period), params, units, districts)
+    shares = reporting_table(panel, units, villages, str(paths.period), params, paths.settings.city)
     risk = pd.DataFrame({"villcode": ids}).merge(
         pd.read_parquet(paths.village_risk), on="villcode", how="left"
     )
     table = priority_table(paths, villages, risk, early, default, params)
     early.to_parquet(paths.early_warning, index=False)
+    shares.to_parquet(paths.reporting_changes, index=False)
     bt.to_parquet(paths.backtest, index=False)
     table.to_parquet(paths.village_priority, index=False)
     summary = _summary(paths, params, table, early, comparison, default)
     risk_summary = json.loads(paths.risk_summary.read_text(encoding="utf-8"))
     summary["risk_model_diagnostics"] = risk_summary["diagnostics"]  # its miss warns on 04b too
     summary["forecast_coverage"] = coverage
+    changed = shares[shares["changed"]]
+    summary["district_reporting_changes"] = [
+        {
+            "district": r.district,
+            "unit": r.unit,
+            "period": r.period,
+            "ratio": round(r.observed / r.predicted, 2) if r.predicted > 0 else None,
+        }
+        for r in changed.itertuples()
+    ]
     paths.priority_summary.write_text(json.dumps(summary, ensure_ascii=False, indent=1), "utf-8")
-    return PriorityOutputs(table, early, bt, comparison, summary)
+    return PriorityOutputs(table, early, bt, comparison, summary, shares)
 
 
 def _summary(paths, params, table, early, comparison, default) -> dict:
     rows = {}
     for r in comparison.to_dict("records"):
         rows[r.pop("ranking")] = {k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()}
-    p_miss = {2: 1 - table["p_now_exceed_1_25"], 1: 1 - table["p_now_exceed_1"]}
+    p_miss = {2: 1 - table["p_now_exceed_1_5"], 1: 1 - table["p_now_exceed_1"]}
     return {
         "period": str(paths.period),
         "parameters": asdict(params),
@@ -553,10 +610,11 @@ def _summary(paths, params, table, early, comparison, default) -> dict:
             (
                 (table["tier"] == 1)
                 & (table["trend"] == L.TREND_LABELS["falling"])
-                & (table["p_now_exceed_1_25"] >= params.tier2_probability)
+                & (table["p_now_exceed_1_5"] >= params.tier2_probability)
             ).sum()
         ),
-        "emerging": int((early["emerging"] & (early["rise_kind"] == "risk")).sum()),
+        # rises of risk, those through one unit included (reporting changes are not rises)
+        "emerging": int((early["emerging"] & early["rise_kind"].isin(["risk", "one_unit"])).sum()),
         "reporting_changes": int((early["emerging"] & (early["rise_kind"] == "reporting")).sum()),
         "one_unit_rises": int((early["emerging"] & (early["rise_kind"] == "one_unit")).sum()),
         "early_warning_available": bool(early["available"].all()),

@@ -360,7 +360,7 @@ def outreach_recovery(settings: Settings, period: str, budget: int = 20) -> dict
             truth["elevated"][watched.intersection(truth.index)].sum()
             / max(truth["elevated"].sum(), 1)
         ),
-        "expected_not_elevated_2": float((1 - t.loc[two, "p_now_exceed_1_25"]).sum()),
+        "expected_not_elevated_2": float((1 - t.loc[two, "p_now_exceed_1_5"]).sum()),
     }
 
 

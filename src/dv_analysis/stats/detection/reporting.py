@@ -8,13 +8,16 @@ form); a rise that stands but that one unit carries, in the window or in its dis
 from __future__ import annotations
 
 import numpy as np
+from scipy.stats import hypergeom
 
 from dv_analysis.stats.detection.cusum import baseline_expected
 
 __all__ = [
     "REST_Z",
+    "UNIT_LEVEL",
     "UNIT_Z",
     "carried_by_one_unit",
+    "district_unit_shares",
     "reporting_changes",
     "without_reporting_changes",
 ]
@@ -81,14 +84,15 @@ def reporting_changes(
         carried |= _district_reporting(
             units, counts, population, units_n, expected, onset, baseline, ratio, districts, c
         )
-        adjusted = without_reporting_changes(counts, units, districts, baseline, ratio)
-        reporting = ~alarms(adjusted) & (onset >= 0)
     top = np.array(
         [
             _top_unit(units_n[:, :, i], expected[:, i], o, baseline) if o >= 0 else -1
             for i, o in enumerate(onset)
         ]
     )
+    if districts is not None:
+        adjusted = without_reporting_changes(counts, units, districts, baseline, ratio)
+        reporting = ~alarms(adjusted) & (onset >= 0)
     return reporting, carried & ~reporting, top
 
 
@@ -159,25 +163,104 @@ UNIT_Z = 2.58
 REST_Z = 1.645
 
 
+def district_unit_shares(
+    units: np.ndarray,
+    districts: np.ndarray,
+    baseline: int,
+    ratio: float,
+    level: float | None = None,
+) -> dict[str, np.ndarray]:
+    """Each unit's count in each district and quarter against what the other units predict.
+
+    A reporting change is one unit's share of a district's counts rising in a monitored
+    quarter while the others' do not: its count exceeds what the other units' counts
+    predict at its baseline share (``others × q / (1 − q)``) by the factor ``ratio``, and
+    the one-sided Fisher exact test of the 2 × 2 table (this quarter / the baseline ×
+    this unit / the others) gives a p-value of at most ``level`` (default
+    :data:`UNIT_LEVEL`). A rise of risk raises every unit's reports alike and leaves the
+    shares as they were. The exact test holds its level where counts are small (a normal
+    z of the share called 1.7 % of district-unit-quarters with nothing changed at a
+    nominal 0.5 %: ``tests/stats/detection/test_early_warning.py``).
+
+    Parameters
+    ----------
+    units : numpy.ndarray
+        ``(U, T, n)`` counts per reporting unit, quarter (baseline first) and area.
+    districts : numpy.ndarray
+        ``(n,)`` district of each area.
+    baseline : int
+        Baseline quarters (the shares are theirs).
+    ratio : float
+        Smallest rise of the unit against the others' prediction.
+    level : float, optional
+        Largest p-value of a reporting change.
+
+    Returns
+    -------
+    dict
+        ``districts`` (the ``D`` sorted district names), ``code`` (``(n,)`` each area's
+        district index), ``observed``, ``predicted``, ``p_value`` and ``changed``
+        (``(U, T, D)``; ``changed`` is False in the baseline quarters) and ``share``
+        (``(U, D)`` the baseline shares).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> units = np.full((2, 6, 2), 20.0)  # two units, six quarters, two areas
+    >>> units[0, 4:, 0] = 60.0  # unit 0 triples in area 0's district in the last two
+    >>> out = district_unit_shares(units, np.array(["a", "b"]), baseline=4, ratio=1.23)
+    >>> out["changed"][0, :, 0].tolist()
+    [False, False, False, False, True, True]
+    >>> bool(out["changed"][:, :, 1].any())
+    False
+    """
+    level = UNIT_LEVEL if level is None else level
+    units = np.asarray(units, float)
+    names, code = np.unique(np.asarray(districts), return_inverse=True)
+    d = np.zeros((len(code), len(names)))
+    d[np.arange(len(code)), code] = 1.0
+    by_d = units @ d  # (U, T, D)
+    base_u = by_d[:, :baseline].sum(axis=1)  # (U, D)
+    q = (base_u + 0.5) / (base_u + 0.5).sum(axis=0, keepdims=True)  # baseline shares
+    total = by_d.sum(axis=0)  # (T, D)
+    others = total[None] - by_d
+    predicted = others * (q / (1 - q))[:, None, :]
+    base_o = base_u.sum(axis=0)[None] - base_u  # the other units' baseline counts
+    a, c = by_d, base_u[:, None, :]
+    p_value = hypergeom.sf(a - 1, a + others + c + base_o[:, None, :], a + c, a + others)
+    changed = (by_d > ratio * predicted) & (p_value <= level)
+    changed[:, :baseline] = False
+    return {
+        "districts": names,
+        "code": code,
+        "observed": by_d,
+        "predicted": predicted,
+        "p_value": p_value,
+        "changed": changed,
+        "share": q,
+    }
+
+
+#: Largest one-sided p-value of a unit's share of a district-quarter from which it is a
+#: reporting change (0.5 %, as :data:`UNIT_Z` for one window).
+UNIT_LEVEL = 0.005
+
+
 def without_reporting_changes(
     counts: np.ndarray,
     units: np.ndarray,
     districts: np.ndarray,
     baseline: int,
     ratio: float,
-    z: float | None = None,
+    level: float | None = None,
 ) -> np.ndarray:
     """The area counts with each district's reporting changes taken out.
 
-    A reporting change is one unit's share of a district's counts rising in a monitored
-    quarter while the others' do not: its count exceeds what the other units' counts
-    predict at its baseline share (``others × q / (1 − q)``) by the factor ``ratio`` and by
-    a conditional binomial z of at least ``z`` (default :data:`UNIT_Z`). A rise of risk
-    raises every unit's reports alike and leaves the shares as they were. In such a
-    district-quarter each area's count of that unit is replaced by what its other units'
-    counts predict. :func:`early_warning` calls a window's alarm a reporting change when it
-    would not sound on these counts: a campaign one quarter old is then told apart even
-    when the window's own rise began, by noise, a quarter or two before it.
+    In each district-quarter where a unit's share rose (:func:`district_unit_shares`), each
+    area's count of that unit is capped at what its own other units' counts predict at the
+    district's baseline share. :func:`early_warning` calls a window's alarm a reporting
+    change when it would not sound on these counts: a campaign one quarter old is then told
+    apart even when the window's own rise began, by noise, a quarter or two before it.
 
     Parameters
     ----------
@@ -191,28 +274,19 @@ def without_reporting_changes(
         Baseline quarters (the shares are theirs).
     ratio : float
         Smallest rise of the unit against the others' prediction.
-    z : float, optional
-        Smallest conditional binomial z of the unit's share.
+    level : float, optional
+        Largest p-value of a reporting change (:func:`district_unit_shares`).
 
     Returns
     -------
     numpy.ndarray
         ``(T, n)`` counts; equal to ``counts`` where no reporting change is found.
     """
-    z = UNIT_Z if z is None else z
     units = np.asarray(units, float)
-    code, d = _district_indicator(districts)
-    by_d = units @ d  # (U, T, D)
-    base = by_d[:, :baseline].sum(axis=1) + 0.5
-    q = base / base.sum(axis=0, keepdims=True)  # (U, D) baseline shares
-    total = by_d.sum(axis=0)  # (T, D)
-    others = total[None] - by_d
-    predicted = others * (q / (1 - q))[:, None, :]
-    sd = np.sqrt(np.maximum(total[None] * q[:, None, :] * (1 - q[:, None, :]), 1e-12))
-    changed = (by_d > ratio * predicted) & ((by_d - total[None] * q[:, None, :]) / sd >= z)
-    changed[:, :baseline] = False
+    shares = district_unit_shares(units, districts, baseline, ratio, level)
+    code, q = shares["code"], shares["share"]
     out = np.asarray(counts, float).copy()
-    for u, t, k in zip(*np.nonzero(changed), strict=True):
+    for u, t, k in zip(*np.nonzero(shares["changed"]), strict=True):
         area = code == k
         rest = np.maximum(out[t, area] - units[u, t, area], 0.0)
         out[t, area] = rest + units[u, t, area].clip(max=rest * q[u, k] / (1 - q[u, k]))
