@@ -110,3 +110,33 @@ def test_each_tier_table_holds_that_tier_only():
     assert two["高於 1.5 倍的機率"].tolist() == ["> 99%", "93%"], "never 100%"
     assert one["目前風險倍數（90% 範圍）"].iloc[0] == "1.30（1.00–1.70）"
     assert one["下一季預期事件"].iloc[0] == "4.1" and one["下一季 90% 預測範圍"].iloc[0] == "1–8"
+
+
+def test_the_reporting_changes_table_shows_ratios_and_words_not_counts():
+    """Only the changed district-unit-quarters, the ratio to what the district's other
+    units predict and the test's p-value in words; an empty table (no unit counts, too few
+    quarters) gives an empty table, not an error."""
+    rows = pd.DataFrame(
+        {
+            "towncode": ["A", "A", "B"],
+            "district": ["大安區", "大安區", "信義區"],
+            "unit": ["警政", "教育", "警政"],
+            "period": ["2020Q4"] * 3,
+            "observed": [30.0, 5.0, 12.0],
+            "predicted": [15.0, 5.5, 11.0],
+            "p_value": [0.0001, 0.6, 0.3],
+            "changed": [True, False, False],
+        }
+    )
+    out = tables.reporting_changes_table(rows)
+    assert out.to_dict("records") == [
+        {
+            "行政區": "大安區",
+            "通報單位": "警政",
+            "季": "2020Q4",
+            "為區內其他單位所預期的": "2.0 倍",
+            "若通報方式未變，出現這麼大差異的機率": "< 1%",
+        }
+    ]
+    assert "30" not in out.to_string() and "15" not in out.to_string()
+    assert tables.reporting_changes_table(rows.iloc[:0].astype(object)).empty

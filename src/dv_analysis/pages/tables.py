@@ -292,7 +292,7 @@ def reporting_changes_table(reporting: pd.DataFrame) -> pd.DataFrame:
     """The district, unit and quarter whose reports rose apart from the district's other
     units (a reporting change), with how many times what the others predict and how
     unlikely so large a gap is if reporting had not changed; ratios only, no counts."""
-    t = reporting[reporting["changed"]].sort_values(["period", "district", "unit"])
+    t = reporting[reporting["changed"].astype(bool)].sort_values(["period", "district", "unit"])
     ratio = np.where(
         t["predicted"] > 0, t["observed"] / t["predicted"].where(t["predicted"] > 0), np.nan
     )

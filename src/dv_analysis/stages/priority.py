@@ -216,7 +216,9 @@ def reporting_table(
     ids = villages["villcode"].to_numpy()
     grid = unit_arrays(units, ids, periods)
     if grid is None or baseline < 4:
-        return pd.DataFrame(columns=[*cols, "changed"])
+        return pd.DataFrame({c: pd.Series(dtype=float) for c in cols}).assign(
+            changed=pd.Series(dtype=bool)
+        )
     ratio = (params.rise - 1.0) / np.log(params.rise)
     sh = district_unit_shares(grid, villages["towncode"].to_numpy(), baseline, ratio)
     names = np.asarray(sorted(units["unit"].unique()))
