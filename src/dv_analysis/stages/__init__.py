@@ -19,8 +19,9 @@ notebook                  stage                  parameters
 ``06_service_plan``       :mod:`.plan`           ``PlanParams``
 ========================  =====================  ====================
 
-Beside them: :mod:`.cache` (fits kept by the content of their inputs). The commands on any
-layer the analyst gives (``dv-analysis hotspots`` and ``smooth``) are
+Beside them: :mod:`.cache` (fits kept by the content of their inputs), :mod:`.rises` (the
+early warning and reporting changes of ``04b_priority``) and :mod:`.params` (the checks).
+The commands on any layer the analyst gives (``dv-analysis hotspots`` and ``smooth``) are
 :mod:`dv_analysis.cli.any_layer`.
 """
 
@@ -35,5 +36,6 @@ __all__ = [
     "plan",
     "priority",
     "report",
+    "rises",
     "risk",
 ]
