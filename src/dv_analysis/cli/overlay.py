@@ -37,7 +37,7 @@ def add_overlay(sub) -> None:
     )
     o.add_argument("--count", default="", help="tables: the column with the counts")
     o.add_argument("--city", default=DEFAULT_CITY, choices=list(CITIES), help="city code")
-    o.add_argument("--permutations", type=int, default=999)
+    o.add_argument("--permutations", type=int, default=9999, help="permutations and surrogates")
     o.add_argument("--seed", type=int, default=42)
     o.add_argument(
         "-p",
@@ -91,7 +91,8 @@ def overlay(args: argparse.Namespace) -> None:
     bv = res.summary["bivariate"]
     if "I" in bv:
         print(
-            f"bivariate Moran's I = {bv['I']:.4f} (pseudo p = {bv['p_sim']}); {bv['local_clusters']}"
+            f"bivariate Moran's I = {bv['I']:.4f} (pseudo p = {bv['p_sim']}; against the layer's"
+            f" own clustering {bv['p_spatial']}); local clusters {bv['local_clusters']}"
         )
     print(f"wrote {out}")
 

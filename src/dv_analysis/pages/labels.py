@@ -462,7 +462,7 @@ OVERLAY_BV: tuple[tuple[str, str, str], ...] = (
 OVERLAY_HOT = {True: ("圖層熱點", "#54278f"), False: ("其他", "#f0f0f0")}
 OVERLAY_GLOBAL = (
     "全市來看，家庭暴力風險高的里，周邊里的{layer}比率{direction}（雙變量 Moran's I = {I:.3f}，"
-    "{permutations} 次隨機重排中 {p}）。"
+    "在 {permutations} 張保留圖層自身聚集型態、但位置隨機的模擬地圖中，{p}）。"
 )
 OVERLAY_DIRECTION = {True: "也傾向偏高", False: "並沒有偏高"}
 OVERLAY_LOCAL = (

@@ -19,7 +19,7 @@ _STYLE = (
     ".maps{display:flex;flex-wrap:wrap;gap:1em}.maps>div{flex:1 1 28em;min-width:0}"
     ".caution{background:#fff4e5;border-left:4px solid #e08214;padding:.6em 1em}"
     "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.2em .5em}"
-    "td.n{text-align:right}"
+    "td.n{text-align:right}h1,h2,p,td{overflow-wrap:anywhere}td.n{white-space:nowrap}"
 )
 
 
@@ -102,12 +102,12 @@ def _words(result, layer: str) -> list[str]:
     bv = s["bivariate"]
     if "I" not in bv:
         return [L.OVERLAY_NO_DV]
-    p = L.percent(bv["p_sim"])
-    p_words = f"比觀察值更極端的比例 {p}"
+    p_value = bv["p_spatial"] if bv.get("p_spatial") == bv.get("p_spatial") else bv["p_sim"]
+    p_words = f"比觀察值更極端的比例 {L.percent(p_value)}"
     out.append(
         L.OVERLAY_GLOBAL.format(
             layer=layer,
-            direction=L.OVERLAY_DIRECTION[bv["I"] > 0 and bv["p_sim"] < 0.05],
+            direction=L.OVERLAY_DIRECTION[bv["I"] > 0 and p_value <= bv["fdr"]],
             I=bv["I"],
             permutations=bv["permutations"],
             p=p_words,
