@@ -42,3 +42,24 @@ def test_bad_column_is_one_line_naming_the_file(settings, tmp_path, capsys):
     assert main([*argv, "--out", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "village_welfare_recipients_2023.csv" in err and "'nope'" in err
+
+
+def test_a_district_table_is_compared_at_district_level_only(settings, tmp_path):
+    table = tmp_path / "districts.csv"
+    table.write_text("dist,count\n中山區,5\n大安,7\n板橋區,3\n", encoding="utf-8")
+    argv = [
+        "overlay",
+        str(table),
+        "--kind",
+        "districts",
+        "--count",
+        "count",
+        "--permutations",
+        "99",
+    ]
+    assert main([*argv, "--out", str(tmp_path / "out")]) == 0
+    m = json.loads((tmp_path / "out" / "overlay_match.json").read_text(encoding="utf-8"))
+    assert m["matched"] == {"district_only": 2} and m["unmatched"] == {
+        "district not in the city": 1
+    }
+    assert "行政區層級" in (tmp_path / "out" / "overlay.html").read_text(encoding="utf-8")

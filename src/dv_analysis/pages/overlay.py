@@ -101,7 +101,7 @@ def _words(result, layer: str) -> list[str]:
     s, out = result.summary, []
     bv = s["bivariate"]
     if "I" not in bv:
-        return [L.OVERLAY_NO_DV]
+        return [L.OVERLAY_NO_DV if "village_risk" in str(bv) else L.OVERLAY_NO_VILLAGES]
     p_value = bv["p_spatial"] if bv.get("p_spatial") == bv.get("p_spatial") else bv["p_sim"]
     p_words = f"比觀察值更極端的比例 {L.percent(p_value)}"
     out.append(

@@ -265,6 +265,10 @@ def combine(
     risk = table[["villcode"]].merge(dv["village_risk"][["villcode", "rr_now_mean"]], how="left")
     x = risk["rr_now_mean"].to_numpy(float)
     ok = np.isfinite(x) & np.isfinite(table["rate_eb"].to_numpy(float))
+    if ok.sum() < 4:
+        return pd.DataFrame(), {
+            "bivariate": "fewer than 4 villages with a layer rate: not computed"
+        }
     w, _ = build_weights(villages[ok], params.weights, ids="villcode")
     y = table["rate_eb"].to_numpy(float)[ok]
     g = bivariate_moran(x[ok], y, w, params.permutations, params.seed)
