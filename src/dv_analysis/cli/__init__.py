@@ -2,7 +2,8 @@
 
 ``synth`` (synthetic exports), ``clean`` (a range of quarters), ``run`` (the notebooks
 of a period or a range), ``hotspots`` (any layer), ``smooth`` (BYM2 relative risks for any
-layer), ``audit`` (a report folder).
+layer), ``overlay`` (any layer beside domestic-violence risk, :mod:`.overlay`), ``audit`` (a
+report folder).
 """
 
 from __future__ import annotations
@@ -477,6 +478,8 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="store_true", help="log details (join reports, repairs)"
     )
     sub = ap.add_subparsers(dest="command", required=True)
+    from dv_analysis.cli.overlay import add_overlay
+
     for add in (
         _add_synth,
         _add_clean,
@@ -485,6 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_audit,
         _add_run,
         _add_plan,
+        add_overlay,
     ):
         add(sub)
     return ap

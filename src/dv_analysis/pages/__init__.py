@@ -16,6 +16,7 @@ __all__ = [
     "interactive",
     "labels",
     "maps",
+    "overlay",
     "plan",
     "public_page",
     "show",

@@ -20,9 +20,10 @@ notebook                  stage                  parameters
 ========================  =====================  ====================
 
 Beside them: :mod:`.cache` (fits kept by the content of their inputs), :mod:`.rises` (the
-early warning and reporting changes of ``04b_priority``) and :mod:`.params` (the checks).
-The commands on any layer the analyst gives (``dv-analysis hotspots`` and ``smooth``) are
-:mod:`dv_analysis.cli.any_layer`.
+early warning and reporting changes of ``04b_priority``), :mod:`.overlay` (``dv-analysis
+overlay``: another layer beside the risk, run on demand, not a notebook) and :mod:`.params`
+(the checks). The commands on any layer the analyst gives (``dv-analysis hotspots`` and
+``smooth``) are :mod:`dv_analysis.cli.any_layer`.
 """
 
 #: The package's modules (``from dv_analysis.stages import *`` imports them).
@@ -32,6 +33,7 @@ __all__ = [
     "clean",
     "features",
     "hotspots",
+    "overlay",
     "params",
     "plan",
     "priority",

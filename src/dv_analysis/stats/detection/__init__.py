@@ -6,6 +6,7 @@ rate per year, with the reporting test)."""
 __all__ = [
     "areas",
     "autocorrelation",
+    "bivariate",
     "cusum",
     "early_warning",
     "emerging",

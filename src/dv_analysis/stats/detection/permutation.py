@@ -28,17 +28,19 @@ ESDA_PRIVATE: tuple[tuple[str, str], ...] = (
     ("esda.crand", "vec_permutations"),
     ("esda.getisord", "_g_local_star_crand"),
     ("esda.moran", "_moran_local_crand"),
+    ("esda.moran", "_moran_local_bv_crand"),
     ("esda.significance", "_permutation_significance"),
 )
 
 from esda.crand import vec_permutations  # noqa: E402 - after the list that documents them
 from esda.getisord import _g_local_star_crand  # noqa: E402
-from esda.moran import _moran_local_crand  # noqa: E402
+from esda.moran import _moran_local_bv_crand, _moran_local_crand  # noqa: E402
 from esda.significance import _permutation_significance  # noqa: E402
 from numba import njit  # noqa: E402
 
-#: Statistics this module can test: the ``kind`` argument of the kernel.
-MORAN_LOCAL, G_LOCAL_STAR = 0, 1
+#: Statistics this module can test: the ``kind`` argument of the kernel (the bivariate
+#: local Moran takes ``z`` as two columns, ``[zx, zy]``, and has a kernel of its own).
+MORAN_LOCAL, G_LOCAL_STAR, MORAN_LOCAL_BV = 0, 1, 2
 
 ALTERNATIVES = ("two-sided", "greater", "lesser", "directed", "folded")
 
@@ -84,6 +86,37 @@ def _chunk(
     return p_sims
 
 
+@njit(fastmath=True, cache=True)
+def _chunk_bv(
+    z: np.ndarray,
+    observed: np.ndarray,
+    cardinalities: np.ndarray,
+    self_weights: np.ndarray,
+    other_weights: np.ndarray,
+    permuted_ids: np.ndarray,
+    scaling: float,
+    island_weight: float,
+    alternative: str,
+) -> np.ndarray:
+    """:func:`_chunk` for the bivariate local Moran (``z`` of two columns)."""
+    n = z.shape[0]
+    p_sims = np.zeros((n,), dtype=np.float32)
+    wloc = 0
+    for i in range(n):
+        cardinality = cardinalities[i]
+        if cardinality == 0:
+            weights_i = np.zeros(2, dtype=other_weights.dtype)
+            weights_i[1] = island_weight
+        else:
+            weights_i = np.zeros(cardinality + 1, dtype=other_weights.dtype)
+            weights_i[0] = self_weights[i]
+            weights_i[1:] = other_weights[wloc : (wloc + cardinality)]
+        wloc += cardinality
+        rstats = _moran_local_bv_crand(i, z, permuted_ids, weights_i, scaling)
+        p_sims[i] = _permutation_significance(observed[i], rstats, alternative=alternative).item()
+    return p_sims
+
+
 def conditional_p(
     kind: int,
     z: np.ndarray,
@@ -97,8 +130,9 @@ def conditional_p(
 ) -> np.ndarray:
     """Pseudo p-values by conditional permutation, as ``esda.crand.crand(..., n_jobs=1)``.
 
-    ``kind`` is :data:`MORAN_LOCAL` (``z`` standardised, weights as Moran_Local uses them)
-    or :data:`G_LOCAL_STAR` (``z`` the raw values, binary weights with the self-weight on
+    ``kind`` is :data:`MORAN_LOCAL` (``z`` standardised, weights as Moran_Local uses them),
+    :data:`MORAN_LOCAL_BV` (``z`` the two standardised columns ``[zx, zy]``, as
+    Moran_Local_BV) or :data:`G_LOCAL_STAR` (``z`` the raw values, binary weights with the self-weight on
     the diagonal, ``scaling`` the sum of the values). ``w`` is a libpysal ``W``; its sparse
     matrix is copied, never changed.
 
@@ -132,8 +166,8 @@ def conditional_p(
         raise ValueError(f"alternative={alternative!r} is not one of {', '.join(ALTERNATIVES)}")
     z = np.asarray(z, dtype=float)
     n = len(z)
-    if scaling is None:
-        scaling = (n - 1) / (z * z).sum()
+    if scaling is None:  # as esda: Moran-like, on the first column of a bivariate z
+        scaling = (n - 1) / (z[:, 0] ** 2).sum() if z.ndim == 2 else (n - 1) / (z * z).sum()
     adj = w.sparse.tocsr(copy=True)
     self_weights = adj.diagonal()
     with warnings.catch_warnings():
@@ -144,6 +178,18 @@ def conditional_p(
     cardinalities = np.asarray((adj != 0).sum(1)).ravel()
     max_card = int(cardinalities.max()) if n else 0
     permuted_ids = _permutations(max_card, n, int(permutations), int(seed))
+    if kind == MORAN_LOCAL_BV:
+        return _chunk_bv(
+            np.ascontiguousarray(z),
+            np.asarray(observed, dtype=float),
+            cardinalities,
+            self_weights,
+            other_weights,
+            permuted_ids,
+            float(scaling),
+            float(island_weight),
+            alternative,
+        )
     return _chunk(
         int(kind),
         z,
