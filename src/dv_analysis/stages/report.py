@@ -152,11 +152,15 @@ def trend_table(settings, period) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)[["period", "townname", "case_type", "incidents"]]
 
 
-def write_aggregates(paths: PeriodPaths) -> list:
-    """The report's own aggregates of the clean tables: ``trends.parquet``, ``affected.parquet``."""
+def write_aggregates(paths: PeriodPaths, quarters: int = 8, seed: int = 0) -> list:
+    """The report's own aggregates of the clean tables: ``trends.parquet``, ``kpi.parquet``
+    (the last ``quarters`` quarters; ``seed`` of its bootstrap), ``affected.parquet``."""
     from dv_analysis import layers
 
+    from dv_analysis.stages.kpi import kpi_table
+
     trend_table(paths.settings, paths.period).to_parquet(paths.trends, index=False)
+    kpi_table(paths.settings, paths.period, quarters, seed).to_parquet(paths.kpi, index=False)
     notes = pd.read_parquet(
         paths.notifications,
         columns=["victim_sex", "victim_age", "relationship", "reporter_unit", "case_type",
@@ -167,7 +171,7 @@ def write_aggregates(paths: PeriodPaths) -> list:
     # the district as the tables name it (county + district for all of Taiwan)
     notes["townname"] = notes.pop("villcode").map(label)
     affected_table(notes).to_parquet(paths.affected, index=False)
-    return [paths.trends, paths.affected]
+    return [paths.trends, paths.kpi, paths.affected]
 
 
 @dataclass(frozen=True)
@@ -221,7 +225,7 @@ def run(
     then the village table and map are published too (a deliberate choice, recorded in
     the manifest; the audit fails on village rows in ``public/`` otherwise).
     """
-    written = write_aggregates(paths)  # params.public_level checked when params were made
+    written = write_aggregates(paths, params.trend_quarters)  # params.public_level checked when params were made
     feats = pd.read_parquet(paths.village_features)
     hot = _table(paths.hotspots)
     villages, districts, _ = open_data(feats, hot, policy)

@@ -20,6 +20,7 @@ __all__ = [
     "proportion_interval",
     "renotified",
     "share_rows",
+    "shares_table",
     "summary_rows",
 ]
 
@@ -223,25 +224,56 @@ def share_rows(
     >>> share_rows(f, a, "x", "2020Q4")[["area", "value", "n"]].values.tolist()
     [['city', 0.75, 4], ['A', 0.5, 2], ['B', 1.0, 2]]
     """
-    ok = flags.notna()
-    f = flags[ok].astype(bool).to_numpy()
-    a = areas[ok].astype(str).to_numpy()
-    by = pd.DataFrame({"k": f, "a": a}).groupby("a")["k"].agg(["sum", "count"]).sort_index()
-    k = np.r_[f.sum(), by["sum"].to_numpy()]
-    n = np.r_[len(f), by["count"].to_numpy()]
-    value, low, high = proportion_interval(k, n, alpha)
-    return pd.DataFrame(
-        {
-            "level": ["city", *["district"] * len(by)],
-            "area": ["city", *by.index],
-            "period": period,
-            "kpi": kpi,
-            "value": value,
-            "low": low,
-            "high": high,
-            "n": n.astype(np.int64),
-        }
+    long = pd.DataFrame(
+        {"kpi": kpi, "area": np.asarray(areas, dtype=object), "flag": np.asarray(flags)}
     )
+    return shares_table(long, period, alpha)
+
+
+def shares_table(long: pd.DataFrame, period: str, alpha: float = 0.1) -> pd.DataFrame:
+    """Several shares at once (one row per unit counted: ``kpi``, ``area``, ``flag``), per
+    area and for the city, with Wilson intervals, as KPI rows (see :func:`share_rows`).
+
+    Parameters
+    ----------
+    long : pandas.DataFrame
+        ``kpi``, ``area`` and ``flag`` (boolean; NaN are left out).
+    period : str
+        Written in the rows.
+    alpha : float
+        1 − the interval's coverage.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`KPI_COLUMNS`; per KPI in order of appearance, the city first, then the
+        districts in order.
+
+    Examples
+    --------
+    >>> long = pd.DataFrame({"kpi": ["a", "a", "b"], "area": ["X", "Y", "X"],
+    ...                      "flag": [True, False, None]})
+    >>> shares_table(long, "2020Q4")[["kpi", "area", "n"]].values.tolist()
+    [['a', 'city', 2], ['a', 'X', 1], ['a', 'Y', 1], ['b', 'city', 0]]
+    """
+    flag = long["flag"]
+    ok = flag.notna().to_numpy()
+    f = np.where(ok, flag.fillna(False).to_numpy(bool), False).astype(np.int64)
+    frame = pd.DataFrame(
+        {"kpi": long["kpi"].to_numpy(), "area": long["area"].astype(str).to_numpy(),
+         "k": f, "n": ok.astype(np.int64)}
+    )  # fmt: skip
+    order = pd.unique(frame["kpi"])
+    city = frame.groupby("kpi", sort=False)[["k", "n"]].sum().reindex(order)
+    city = city.assign(area="city", level="city", rank=0)
+    by = frame[ok].groupby(["kpi", "area"], sort=True)[["k", "n"]].sum().reset_index("area")
+    by = by.assign(level="district", rank=1)
+    out = pd.concat([city.reset_index(), by.reset_index()], ignore_index=True)
+    out["kpi_order"] = out["kpi"].map({k: i for i, k in enumerate(order)})
+    out = out.sort_values(["kpi_order", "rank", "area"], kind="stable", ignore_index=True)
+    value, low, high = proportion_interval(out["k"], out["n"], alpha)
+    out = out.assign(period=period, value=value, low=low, high=high)
+    return out[list(KPI_COLUMNS)].astype({"n": np.int64})
 
 
 def summary_rows(
