@@ -67,7 +67,9 @@ def quarter_kpis(
     inc = incidents.assign(area=incidents["villcode"].map(towns))
     first_of = inc.sort_values(["first_notified", "incident_id"]).drop_duplicates("victim_key")
     victim_area = first_of.set_index("victim_key")["area"]
-    back_12m = earlier[earlier["first_notified"] >= inc["first_notified"].min() - pd.Timedelta(days=400)]
+    back_12m = earlier[
+        earlier["first_notified"] >= inc["first_notified"].min() - pd.Timedelta(days=400)
+    ]
     shares = []
 
     def share(name: str, flags: pd.Series, areas: pd.Series) -> None:

@@ -158,3 +158,26 @@ def quality_table(df: pd.DataFrame, towns: pd.Series, paths: PeriodPaths) -> pd.
         current = flag_quarter(current, history)
     out = pd.concat([history, current], ignore_index=True) if len(history) else current
     return out[list(QUALITY_COLUMNS)].astype({"flagged": bool, "rows": np.int64})
+
+
+def quarantine_by_unit(quarantine: pd.DataFrame) -> pd.DataFrame:
+    """The quarter's quarantined rows counted by reporting unit (normalised as cleaning
+    does) and reason: ``unit`` and one column per reason (an aggregate, no case row)."""
+    from dv_analysis.stages.clean.fields import norm_unit
+    from dv_analysis.stages.clean.read import HEADERS
+
+    column = HEADERS["通報單位類別"]
+    if quarantine.empty or column not in quarantine:
+        return pd.DataFrame(columns=["unit"])
+    raw = quarantine[column].fillna("").astype(str)
+    unit = raw.map(lambda v: norm_unit(v) or "其他")
+    t = pd.crosstab(unit, quarantine["reason"]).rename_axis(index="unit", columns=None)
+    return t.reset_index()
+
+
+def write_internal_page(paths: PeriodPaths, name: str, page: str):
+    """Write an analysts' page (``page``, HTML made by ``pages``) into ``internal/``."""
+    paths.internal.mkdir(parents=True, exist_ok=True)
+    out = paths.internal / name
+    out.write_text(page, encoding="utf-8")
+    return out
