@@ -19,7 +19,8 @@ notebook                  stage                  parameters
 ``06_service_plan``       :mod:`.plan`           ``PlanParams``
 ========================  =====================  ====================
 
-Beside them: :mod:`.cache` (fits kept by the content of their inputs). The commands on any
+Beside them: :mod:`.cache` (fits kept by the content of their inputs) and :mod:`.kpi` (the
+report's quarterly indicators, ``kpi.parquet``). The commands on any
 layer the analyst gives (``dv-analysis hotspots`` and ``smooth``) are
 :mod:`dv_analysis.cli.any_layer`.
 """
@@ -31,6 +32,7 @@ __all__ = [
     "clean",
     "features",
     "hotspots",
+    "kpi",
     "params",
     "plan",
     "priority",
