@@ -298,6 +298,9 @@ CLEAN_FILES: dict[str, str] = {
     # Columns of the exports the schema does not know, kept aside with their rows.
     "extra_columns": "extra_columns.parquet",
     "cleaning_summary": "cleaning_summary.json",
+    # Per reporting unit and quarter (this one and the earlier ones): rows, how they were
+    # located, what was missing, duplicated or quarantined, and the flag of a departure.
+    "data_quality": "data_quality.parquet",
     "village_features": "village_features.parquet",
     "village_panel": "village_panel.parquet",
     # Incidents per village, quarter and the unit that first reported them (long).
@@ -332,6 +335,8 @@ CLEAN_FILES: dict[str, str] = {
     # The outreach list: rank, tier, reasons and the numbers behind them.
     "village_priority": "village_priority.parquet",
     "priority_summary": "priority_summary.json",
+    # The centre's quarterly indicators per district and city, with intervals (docs/kpi.md).
+    "kpi": "kpi.parquet",
     # Incidents per quarter, district and case type over every quarter with clean data.
     "trends": "trends.parquet",
     # This quarter's notifications by victim sex, age group, relationship, channel and

@@ -183,6 +183,32 @@ def write_public_csv(
     return path
 
 
+def protect_estimates(table: pd.DataFrame, shares: pd.Series, policy: Policy = DEFAULT_POLICY):
+    """Estimates with their intervals and the number they are computed on (``value``,
+    ``low``, ``high``, ``n``), made publishable.
+
+    An estimate is withheld (``value``, ``low``, ``high`` empty; status
+    「數量過少不公開」) when ``n`` is below the threshold, and a share (``shares`` True) also
+    when the count it implies (``value × n``) or its complement is 1 to threshold − 1: a
+    share of a known base is a count. ``n`` becomes ``base_count``, rounded to the base and
+    withheld below the threshold; shares are rounded to 3 decimals, other values to 1.
+    """
+    out = table.drop(columns=["n"]).copy()
+    n = table["n"].to_numpy(float)
+    k = np.rint(table["value"].to_numpy(float) * n)
+    small = lambda x: (x >= 1) & (x < policy.threshold)  # noqa: E731
+    share = np.asarray(shares, bool)
+    withhold = (n < policy.threshold) | (share & (small(k) | small(n - k)))
+    withhold |= ~np.isfinite(table["value"].to_numpy(float))
+    for c in ("value", "low", "high"):
+        v = table[c].to_numpy(float)
+        out[c] = np.where(withhold, np.nan, np.where(share, np.round(v, 3), np.round(v, 1)))
+    base = _round(n, policy.rounding_base)
+    out["base_count"] = pd.array(np.where(n < policy.threshold, np.nan, base)).astype("Int64")
+    out["status"] = np.where(withhold, SUPPRESSED_LABEL, "")
+    return out
+
+
 # ---------------------------------------------------------------------------
 # Audit
 # ---------------------------------------------------------------------------

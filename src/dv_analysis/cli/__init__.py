@@ -74,6 +74,13 @@ def _add_synth(sub) -> None:
         default=1.0,
         help="volume relative to realistic (1.0 ≈ 13,000 notifications a year for Taipei)",
     )
+    s.add_argument(
+        "--stop-locating",
+        nargs=2,
+        metavar=("UNIT", "PERIOD"),
+        help="one reporting unit (e.g. 醫院) gives no village code, name or coordinates in one "
+        "quarter (data-quality test; off by default)",
+    )
     _dirs(s, "public", "raw", "truth")
     s.set_defaults(func=_synth)
 
@@ -88,6 +95,8 @@ def _synth(args: argparse.Namespace) -> None:
     cfg = SynthConfig(
         city=args.city, start=args.start, end=args.end, seed=args.seed, scale=args.scale
     )
+    if args.stop_locating:
+        cfg.mess.stop_locating_unit, cfg.mess.stop_locating_period = args.stop_locating
     summary = generate(settings, cfg)
     n = sum(p["notifications"] for p in summary["periods"].values())
     print(

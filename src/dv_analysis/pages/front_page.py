@@ -51,9 +51,13 @@ def window_warning(features: pd.DataFrame) -> str:
 
 def highlights(inputs) -> str:
     """The quarter's main points in plain zh-TW (Markdown), from the aggregate outputs."""
+    from dv_analysis.pages.data_quality import quality_line
+
     feats = inputs.features
     warning = window_warning(feats)
-    lines = ([f"- {warning}"] if warning else []) + _change_line(change_table(inputs))
+    quality = quality_line(getattr(inputs, "data_quality", None), inputs.period)
+    lines = ([f"- {warning}"] if warning else []) + ([f"- {quality}"] if quality else [])
+    lines += _change_line(change_table(inputs))
     if (ps := inputs.priority_summary) is not None:
         tiers = {int(k): v for k, v in ps["tiers"].items()}
         lines.append(
@@ -289,3 +293,61 @@ def without_addon_notice(page: str) -> str:
     """The front page's HTML without the notice of :func:`with_addon_notice`."""
     pattern = re.escape(NOTICE_START) + ".*?" + re.escape(NOTICE_END)
     return re.sub(pattern, "", page, flags=re.DOTALL)
+
+
+def _kpi_cell(row, kind: str) -> str:
+    """One KPI in words: a share as a percent with its 90 % range, days with one decimal;
+    too few to say below :data:`labels.KPI_MIN_N`."""
+    if not np.isfinite(row["value"]) or row["n"] < L.KPI_MIN_N:
+        return L.KPI_FEW
+    if kind == "days":
+        fmt = "{:.1f}".format
+    elif np.isfinite(row["high"]) and row["high"] < 0.1:
+        fmt = "{:.1%}".format  # a small share: one decimal, so 0.6 % is not shown as 1 %
+    else:
+        fmt = "{:.0%}".format
+    if not (np.isfinite(row["low"]) and np.isfinite(row["high"])):
+        return fmt(row["value"])
+    return L.KPI_RANGE.format(value=fmt(row["value"]), low=fmt(row["low"]), high=fmt(row["high"]))
+
+
+def kpi_table(inputs, kpis=L.KPI_FRONT) -> pd.DataFrame:
+    """The quarter's KPIs per district and for the city (rows), zh-TW headers; empty when
+    the report has no KPIs."""
+    k = getattr(inputs, "kpi", None)
+    if k is None or k.empty:
+        return pd.DataFrame()
+    cur = k[(k["period"] == str(inputs.period)) & k["kpi"].isin(kpis)]
+    cells = {
+        (r.area, r.kpi): _kpi_cell(r._asdict(), L.KPI_LABELS[r.kpi][1])
+        for r in cur.itertuples(index=False)
+    }
+    areas = ["city", *sorted(set(cur.loc[cur["level"] == "district", "area"]))]
+    out = pd.DataFrame(
+        [[cells.get((a, c), "—") for c in kpis] for a in areas],
+        columns=[L.KPI_LABELS[c][0] for c in kpis],
+    )
+    out.insert(0, L.KPI_AREA, [L.KPI_CITY if a == "city" else a for a in areas])
+    return out
+
+
+def kpi_trend(inputs, kpis=L.KPI_FRONT) -> pd.DataFrame:
+    """The city's KPIs over the quarters of ``kpi.parquet`` (rows: KPIs; columns: quarters),
+    the values alone (their ranges are in :func:`kpi_table`)."""
+    k = getattr(inputs, "kpi", None)
+    if k is None or k.empty:
+        return pd.DataFrame()
+    city = k[(k["level"] == "city") & k["kpi"].isin(kpis)]
+    periods = sorted(set(city["period"]))
+    cells = {
+        (r.kpi, r.period): _kpi_cell(r._asdict(), L.KPI_LABELS[r.kpi][1]).split("（")[0]
+        for r in city.itertuples(index=False)
+    }
+    out = pd.DataFrame([[cells.get((c, p), "—") for p in periods] for c in kpis], columns=periods)
+    out.insert(0, "指標", [L.KPI_LABELS[c][0] for c in kpis])
+    return out
+
+
+def kpi_note() -> str:
+    """How to read the KPI tables (Markdown)."""
+    return L.KPI_NOTE

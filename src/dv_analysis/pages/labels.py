@@ -521,3 +521,88 @@ OVERLAY_REASONS = {
     "outside the city's villages": "座標不在本市任何一個里內",
     "village code and name not in the city": "村里代碼與名稱都對不到本市的里",
 }
+
+# --- the centre's quarterly KPIs (docs/kpi.md): code → (zh-TW name, kind) ------------------
+#: kind: "share" (shown as a percent with its 90 % range) or "days" (days, one decimal).
+KPI_LABELS: dict[str, tuple[str, str]] = {
+    "renotified_3m": ("3 個月內再通報", "share"),
+    "renotified_12m": ("12 個月內再通報", "share"),
+    "repeat_victims": ("曾被通報過的被害人", "share"),
+    "days_to_notification_median": ("事件到通報天數（中位數）", "days"),
+    "days_to_notification_mean": ("事件到通報天數（平均）", "days"),
+    "channel_police": ("通報來源：警政", "share"),
+    "channel_medical": ("通報來源：醫院", "share"),
+    "channel_social": ("通報來源：社政", "share"),
+    "channel_school": ("通報來源：教育", "share"),
+    "channel_justice": ("通報來源：司法", "share"),
+    "channel_hotline": ("通報來源：113專線", "share"),
+    "channel_other": ("通報來源：其他", "share"),
+    "opened": ("開案比例", "share"),
+    "victims_female": ("女性被害人比例", "share"),
+    "victims_age_0_11": ("被害人 0–11 歲", "share"),
+    "victims_age_12_17": ("被害人 12–17 歲", "share"),
+    "victims_age_18_29": ("被害人 18–29 歲", "share"),
+    "victims_age_30_44": ("被害人 30–44 歲", "share"),
+    "victims_age_45_64": ("被害人 45–64 歲", "share"),
+    "victims_age_65plus": ("被害人 65 歲以上", "share"),
+}
+#: The KPIs of the front page's table by district (the rest are in kpi.parquet and open data).
+KPI_FRONT = ("renotified_3m", "renotified_12m", "repeat_victims", "opened",
+             "days_to_notification_median", "victims_female")  # fmt: skip
+KPI_CITY = "全市"
+KPI_AREA = "地區"
+KPI_FEW = "人數太少"  # a share of fewer than KPI_MIN_N is not shown on staff pages
+KPI_MIN_N = 10
+KPI_RANGE = "{value}（{low}–{high}）"
+KPI_NOTE = (
+    "括號內是 90% 可能範圍：數字越少，範圍越寬。再通報以被害人代碼比對：本季的被害人中，"
+    "在前一次通報（相隔超過 14 天）後 3 或 12 個月內再被通報的比例；匯出檔沒有結案日期，"
+    "所以從前一次通報起算，而不是從結案起算。「人數太少」表示少於 10 人或 10 件，不計算比例。"
+)
+KPI_TREND_TITLE = "全市指標：近幾季"
+
+# --- data quality by reporting unit (docs/cleaning.md) ------------------------------------
+DQ_COLUMNS = {
+    "unit": "通報單位",
+    "period": "季別",
+    "rows": "列數",
+    "located_code": "以村里代碼定位",
+    "located_names": "以區名＋里名定位",
+    "located_xy": "以座標定位",
+    "unlocatable": "無法定位",
+    "missing_age": "缺被害人年齡",
+    "missing_incident_date": "缺事件日期",
+    "duplicates": "重複列",
+    "quarantined": "隔離列",
+    "district_share_max": "占某區通報的最高比例",
+    "flagged": "需檢查",
+    "reason": "與過去相比的變化",
+}
+#: A departure's code (column and + rose / - fell) in words.
+DQ_REASONS = {
+    "located_code-": "以村里代碼定位的比例下降",
+    "located_names-": "以區名＋里名定位的比例下降",
+    "located_xy-": "以座標定位的比例下降",
+    "unlocatable+": "無法定位的比例上升",
+    "missing_age+": "缺被害人年齡的比例上升",
+    "missing_incident_date+": "缺事件日期的比例上升",
+    "duplicates+": "重複列的比例上升",
+    "quarantined+": "隔離列的比例上升",
+    "rows+": "通報量占全市的比例上升",
+    "rows-": "通報量占全市的比例下降",
+}
+#: The front page's one line when a unit's quarter departs from its own history.
+DQ_FRONT_LINE = (
+    "**資料品質提醒：** 本季{units}的通報資料與過去明顯不同（{what}），"
+    "可能影響地圖、趨勢與指標；使用本季數字前，請分析人員先查看內部的資料品質頁。"
+)
+DQ_TITLE = "各通報單位的資料品質（內部，分析人員使用）"
+DQ_INTRO = (
+    "每個通報單位本季與自己過去 8 季相比：比例的變化超過 1.23 倍、且超出隨機波動（二項檢定，"
+    "全市每季誤報機率 5%）時標示「需檢查」。本頁只有彙總數字，不含個案資料。"
+)
+DQ_NONE = "本季沒有通報單位與過去明顯不同。"
+DQ_QUARANTINE_TITLE = "本季隔離列數（依通報單位與原因）"
+DQ_HISTORY_TITLE = "各單位歷季資料品質"
+DQ_FLAGGED_TITLE = "本季需檢查的通報單位"
+DQ_QUARTER_TITLE = "本季各通報單位"

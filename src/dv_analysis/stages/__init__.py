@@ -20,10 +20,11 @@ notebook                  stage                  parameters
 ========================  =====================  ====================
 
 Beside them: :mod:`.cache` (fits kept by the content of their inputs), :mod:`.rises` (the
-early warning and reporting changes of ``04b_priority``), :mod:`.overlay` (``dv-analysis
-overlay``: another layer beside the risk, run on demand, not a notebook) and :mod:`.params`
-(the checks). The commands on any layer the analyst gives (``dv-analysis hotspots`` and
-``smooth``) are :mod:`dv_analysis.cli.any_layer`.
+early warning and reporting changes of ``04b_priority``), :mod:`.kpi` (the report's quarterly
+indicators, ``kpi.parquet``), :mod:`.overlay` (``dv-analysis overlay``: another layer beside
+the risk, run on demand, not a notebook) and :mod:`.params` (the checks). The commands on
+any layer the analyst gives (``dv-analysis hotspots`` and ``smooth``) are
+:mod:`dv_analysis.cli.any_layer`.
 """
 
 #: The package's modules (``from dv_analysis.stages import *`` imports them).
@@ -33,6 +34,7 @@ __all__ = [
     "clean",
     "features",
     "hotspots",
+    "kpi",
     "overlay",
     "params",
     "plan",

@@ -49,6 +49,19 @@ AFFECTED_CROSSES: dict[str, tuple[str, str]] = {
     "channel": ("reporter_unit", "townname"),
     "sex_district": ("victim_sex", "townname"),
 }
+KPI_DICTIONARY = {
+    "level": "層級：city 全市、district 行政區",
+    "area": "行政區（全市為 city）",
+    "period": "季別",
+    "kpi": "指標代碼（定義見 docs/kpi.md）：renotified_3m/12m 3/12 個月內再通報、repeat_victims 曾被通報過的被害人、"
+    "days_to_notification_median/mean 事件到通報天數、channel_* 通報來源比例、opened 開案比例、"
+    "victims_female 女性被害人比例、victims_age_* 被害人年齡組比例",
+    "value": "指標值（比例為 0–1；天數為天）",
+    "low": "90% 可能範圍下限（比例：Wilson 區間；平均：t 區間；中位數：bootstrap 百分位區間）",
+    "high": "90% 可能範圍上限",
+    "base_count": "計算的人數或件數（四捨五入至 5 的倍數；少於 10 不公開）",
+    "status": "空白表示已公開；「數量過少不公開」表示基數少於 10，或比例所代表的人數為 1–9",
+}
 TREND_DICTIONARY = {
     "townname": "行政區",
     "incidents_*": "該季事件數（1–9 件不公開，其餘四捨五入至 5 的倍數）",
@@ -152,11 +165,14 @@ def trend_table(settings, period) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)[["period", "townname", "case_type", "incidents"]]
 
 
-def write_aggregates(paths: PeriodPaths) -> list:
-    """The report's own aggregates of the clean tables: ``trends.parquet``, ``affected.parquet``."""
+def write_aggregates(paths: PeriodPaths, quarters: int = 8, seed: int = 0) -> list:
+    """The report's own aggregates of the clean tables: ``trends.parquet``, ``kpi.parquet``
+    (the last ``quarters`` quarters; ``seed`` of its bootstrap), ``affected.parquet``."""
     from dv_analysis import layers
+    from dv_analysis.stages.kpi import kpi_table
 
     trend_table(paths.settings, paths.period).to_parquet(paths.trends, index=False)
+    kpi_table(paths.settings, paths.period, quarters, seed).to_parquet(paths.kpi, index=False)
     notes = pd.read_parquet(
         paths.notifications,
         columns=["victim_sex", "victim_age", "relationship", "reporter_unit", "case_type",
@@ -167,7 +183,7 @@ def write_aggregates(paths: PeriodPaths) -> list:
     # the district as the tables name it (county + district for all of Taiwan)
     notes["townname"] = notes.pop("villcode").map(label)
     affected_table(notes).to_parquet(paths.affected, index=False)
-    return [paths.trends, paths.affected]
+    return [paths.trends, paths.kpi, paths.affected]
 
 
 @dataclass(frozen=True)
@@ -221,7 +237,9 @@ def run(
     then the village table and map are published too (a deliberate choice, recorded in
     the manifest; the audit fails on village rows in ``public/`` otherwise).
     """
-    written = write_aggregates(paths)  # params.public_level checked when params were made
+    written = write_aggregates(
+        paths, params.trend_quarters
+    )  # params.public_level checked when params were made
     feats = pd.read_parquet(paths.village_features)
     hot = _table(paths.hotspots)
     villages, districts, _ = open_data(feats, hot, policy)
@@ -237,6 +255,9 @@ def run(
         disclosure.write_public_csv(districts, out / "districts.csv", DISTRICT_DICTIONARY),
         disclosure.write_public_csv(trends, out / "district_trends.csv", TREND_DICTIONARY),
     ]
+    kpi = pd.read_parquet(paths.kpi)
+    public_kpi = disclosure.protect_estimates(kpi, ~kpi["kpi"].str.startswith("days_"), policy)
+    written.append(disclosure.write_public_csv(public_kpi, out / "kpi.csv", KPI_DICTIONARY))
     village_level = params.public_level == "village"
     if village_level:
         written.append(
@@ -285,6 +306,8 @@ class ReportInputs:
     priority_summary: dict | None
     hotspot_summary: dict | None
     risk_summary: dict | None
+    kpi: pd.DataFrame | None = None  # the centre's KPIs (kpi.parquet; docs/kpi.md)
+    data_quality: pd.DataFrame | None = None  # per reporting unit and quarter (01's table)
 
 
 def load_inputs(paths: PeriodPaths, published: Published | None = None) -> ReportInputs:
@@ -310,6 +333,8 @@ def load_inputs(paths: PeriodPaths, published: Published | None = None) -> Repor
         priority_summary=_json(paths.priority_summary),
         hotspot_summary=_json(paths.hotspot_summary),
         risk_summary=_json(paths.risk_summary),
+        kpi=_table(paths.kpi),
+        data_quality=_table(paths.data_quality),
     )
 
 

@@ -303,7 +303,7 @@ def generate(settings: Settings, cfg: SynthConfig, progress: bool = True) -> dic
         canon = _incidents(
             cfg, world, period, periods[0], reported_n, extra, old_s, child_s, victims, rng
         )
-        rows = messy_rows(canon, geo, world.other, prev, cfg.mess, rng)
+        rows = messy_rows(canon, geo, world.other, prev, cfg.mess, rng, str(period))
         nfiles = max(1, cfg.files_per_period)
         rows = duplicates(rows, nfiles, cfg.mess, rng)
         written, truth_rows = write_files(

@@ -247,10 +247,21 @@ def duplicates(rows: pd.DataFrame, nfiles: int, mess, rng) -> pd.DataFrame:
     return pd.concat([rows, *copies], ignore_index=True)
 
 
-def messy_rows(canon, geo, other, prev, mess, rng) -> pd.DataFrame:
+def stop_locating(canon: pd.DataFrame, loc: dict, mess, period: str) -> None:
+    """The rows of ``mess.stop_locating_unit`` in ``mess.stop_locating_period`` lose every
+    location field (no draw is made, so other quarters and worlds stay as they were)."""
+    if not mess.stop_locating_unit or period != mess.stop_locating_period:
+        return
+    sel = (canon["unit"] == mess.stop_locating_unit).to_numpy()
+    for k in ("has_code", "has_names", "has_xy"):
+        loc[k] = loc[k] & ~sel
+
+
+def messy_rows(canon, geo, other, prev, mess, rng, period: str = "") -> pd.DataFrame:
     """Every raw row of a quarter before it is split into files, with its truth columns."""
     truth = RowTruth(len(canon))
     loc = location_choices(canon, geo, mess, rng)
+    stop_locating(canon, loc, mess, period)
     d = ids_and_dates(canon, mess, rng, truth)
     c = coded_values(canon, mess, rng)
     pl = places(canon, geo, other, loc, mess, rng, truth)

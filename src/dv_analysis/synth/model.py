@@ -112,6 +112,11 @@ class MessRates:
     reexport_previous: float = 0.02  # of the previous period's notifications
     case_id_blank: float = 0.10
     extra_column_file_share: float = 0.5
+    #: a reporting unit that stops locating villages for one quarter (off by default): in
+    #: ``stop_locating_period`` the rows of ``stop_locating_unit`` carry no village code,
+    #: no village name and no coordinates, so cleaning quarantines them as unlocatable
+    stop_locating_unit: str = ""
+    stop_locating_period: str = ""
 
 
 @dataclass

@@ -18,7 +18,7 @@ never displayed.
 The package is split by job: :mod:`.read` (files, encodings, headers), :mod:`.fields`
 (normalising each field), :mod:`.locate` (the village of each notification),
 :mod:`.incidents` (notifications grouped into incidents), :mod:`.buckets` (clean, duplicate
-or quarantined), :mod:`.period` (one quarter: :func:`clean_period`, :func:`write_outputs`,
+or quarantined), :mod:`.quality` (data quality by reporting unit and quarter), :mod:`.period` (one quarter: :func:`clean_period`, :func:`write_outputs`,
 :func:`clean_key`) and :mod:`.quarters` (stale quarters and ranges). Their public names
 are this package's.
 """
@@ -47,6 +47,12 @@ from dv_analysis.stages.clean.one_quarter import (
     clean_period,
     write_outputs,
 )
+from dv_analysis.stages.clean.quality import (
+    QUALITY_COLUMNS,
+    quality_table,
+    quarantine_by_unit,
+    write_internal_page,
+)
 from dv_analysis.stages.clean.read import (
     HEADERS,
     LOCATION_HEADERS,
@@ -64,6 +70,7 @@ __all__ = [
     "HEADERS",
     "LOCATION_HEADERS",
     "NATIONALITIES",
+    "QUALITY_COLUMNS",
     "REQUIRED",
     "SEX_MAP",
     "UNIT_MAP",
@@ -87,7 +94,10 @@ __all__ = [
     "norm_unit",
     "parse_age",
     "parse_date",
+    "quality_table",
+    "quarantine_by_unit",
     "read_raw_file",
     "stale_quarters",
+    "write_internal_page",
     "write_outputs",
 ]

@@ -17,6 +17,7 @@ from dv_analysis.stages import params as check
 from dv_analysis.stages.clean.buckets import assign_buckets, split_buckets
 from dv_analysis.stages.clean.fields import normalise_fields
 from dv_analysis.stages.clean.incidents import build_incidents
+from dv_analysis.stages.clean.quality import quality_table
 from dv_analysis.stages.clean.read import RawFile, raw_exports, read_raw_files
 
 
@@ -31,6 +32,7 @@ class CleaningResult:
     duplicates: pd.DataFrame = field(default_factory=pd.DataFrame)  # file, row, reason, id
     extra: pd.DataFrame = field(default_factory=pd.DataFrame)  # unknown columns, kept aside
     key: str = ""  # what the tables were made from (:func:`clean_key`), written to clean.key
+    quality: pd.DataFrame = field(default_factory=pd.DataFrame)  # per reporting unit and quarter
 
 
 @dataclass(frozen=True)
@@ -83,9 +85,13 @@ def clean_period(
             r.frame = pd.DataFrame(columns=r.frame.columns)  # slice would keep the Arrow buffers
         n_read = len(df)
         df = assign_buckets(normalise_fields(df), paths)
+        b = layers.load_boundaries(paths.settings, paths.settings.city)
+        towns = layers.district_label(b, paths.settings.city).set_axis(b["villcode"])
+        quality = quality_table(df, towns, paths)
         parts = split_buckets(df)  # empties df: the raw text of clean rows is not kept
         del df
         result = _tables(parts, raws, paths, n_read, params.incident_window_days)
+    result.quality = quality
     result.key = clean_key(paths, params)
     return result
 
@@ -195,6 +201,7 @@ def write_outputs(paths: PeriodPaths, result: CleaningResult) -> list[Path]:
         paths.quarantine: result.quarantine,
         paths.duplicates: result.duplicates,
         paths.extra_columns: result.extra,
+        paths.data_quality: result.quality,
     }
     for path, table in tables.items():
         tmp = path.with_name(f".{path.name}.tmp")

@@ -10,6 +10,8 @@ from dv_analysis.stages.clean.read import raw_exports
 def stale_quarters(settings: Settings, period: str | Period, first: Period) -> list[Period]:
     """Quarters from ``first`` to the one before ``period`` with raw exports whose clean
     tables are missing or were made from other inputs (:func:`clean_key`), oldest first.
+    Tables cleaned before ``data_quality.parquet`` existed are cleaned again, so the data
+    quality of every reporting unit has its history.
 
     Keys chain through the previous quarter, so the check runs in order, as if every
     stale quarter before were cleaned again.
@@ -22,7 +24,12 @@ def stale_quarters(settings: Settings, period: str | Period, first: Period) -> l
         paths = settings.unstaged.period(q)
         if not (paths.raw.is_dir() and raw_exports(paths)):
             continue
-        if out or not paths.clean_key.exists() or paths.clean_key.read_text() != clean_key(paths):
+        if (
+            out
+            or not paths.clean_key.exists()
+            or not paths.data_quality.exists()
+            or paths.clean_key.read_text() != clean_key(paths)
+        ):
             out.append(q)
     return out
 

@@ -19,6 +19,7 @@ __all__ = [
     "carried_by_one_unit",
     "district_unit_shares",
     "reporting_changes",
+    "share_departure",
     "without_reporting_changes",
 ]
 
@@ -291,6 +292,70 @@ def without_reporting_changes(
         rest = np.maximum(out[t, area] - units[u, t, area], 0.0)
         out[t, area] = rest + units[u, t, area].clip(max=rest * q[u, k] / (1 - q[u, k]))
     return out
+
+
+def share_departure(
+    k, n, k_history, n_history, *, ratio: float, z: float | None = None, direction: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """Whether a share of this quarter departs from the same share over its own history.
+
+    The conditional binomial test of :func:`carried_by_one_unit` and
+    :func:`without_reporting_changes`, applied to any share: given the ``m = k + K`` counts
+    of this quarter (``k`` of ``n``) and of the history quarters pooled (``K`` of ``N``),
+    this quarter's part is binomial with ``q = n / (n + N)`` when the share did not change;
+    ``z = (k − m q) / √(φ m q (1 − q))``. It departs upwards (``direction`` 1) when ``k / n``
+    exceeds ``ratio`` × the history's share ``K / N`` and ``z`` is at least the threshold
+    (default :data:`UNIT_Z`, one-sided 0.5 %); downwards (``direction`` −1) when
+    ``k / n < (K / N) / ratio`` and ``z`` is at most minus the threshold. ``φ`` is the
+    history's own overdispersion: Pearson's χ² of the history quarters against ``K / N``
+    over their degrees of freedom, never below 1 (a share that wanders from quarter to
+    quarter needs a larger departure). Rows with fewer than two history quarters never depart.
+
+    Parameters
+    ----------
+    k, n : array_like
+        ``(m,)`` this quarter's count and its total, one per share tested.
+    k_history, n_history : array_like
+        ``(m, H)`` the same in earlier quarters; NaN where a quarter has no data.
+    ratio : float
+        Smallest relative change (of the shares, or its inverse downwards).
+    z : float, optional
+        Smallest binomial z (default :data:`UNIT_Z`).
+    direction : int
+        1 tests a rise, −1 a fall.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(m,)`` the z of each share (NaN without history) and whether it departs.
+
+    Examples
+    --------
+    >>> z, out = share_departure([40], [100], [[5, 6, 4]], [[100, 100, 100]], ratio=1.23)
+    >>> bool(out[0]), round(float(z[0]), 1)
+    (True, 8.2)
+    """
+    z = UNIT_Z if z is None else z
+    k, n = np.asarray(k, float), np.asarray(n, float)
+    kh, nh = np.asarray(k_history, float), np.asarray(n_history, float)
+    have = np.isfinite(kh) & np.isfinite(nh) & (nh > 0)
+    kh, nh = np.where(have, kh, 0.0), np.where(have, nh, 0.0)
+    quarters = have.sum(axis=1)
+    big_k, big_n = kh.sum(axis=1), nh.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p0 = (big_k + 0.5) / (big_n + 1.0)
+        var = np.maximum(nh * p0[:, None] * (1 - p0[:, None]), 1e-12)
+        chi2 = np.where(have, (kh - nh * p0[:, None]) ** 2 / var, 0.0).sum(axis=1)
+        phi = np.maximum(np.where(quarters > 1, chi2 / (quarters - 1), 1.0), 1.0)
+        m, q = k + big_k, n / (n + big_n)
+        score = (k - m * q) / np.sqrt(np.maximum(phi * m * q * (1 - q), 1e-12))
+        share = k / n
+    score = np.where((quarters >= 2) & (n > 0) & (m > 0), score, np.nan)
+    if direction > 0:
+        out = (share > ratio * p0) & (score >= z)
+    else:
+        out = (share < p0 / ratio) & (score <= -z)
+    return score, out & np.isfinite(score)
 
 
 def _district_indicator(districts) -> tuple[np.ndarray, np.ndarray]:
