@@ -9,9 +9,8 @@ the earlier quarters' rows too (read from the previous quarter's table), so the 
 travels with the clean tables and the page can show it.
 
 The flag is the reporting model's own test of a unit's share
-(:func:`dv_analysis.stats.detection.reporting.share_departure`, the test of
-``without_reporting_changes``: ratio 1.23 and binomial z 2.58, with the history's
-overdispersion), applied to each share against the unit's previous
+(:func:`dv_analysis.stats.detection.reporting.share_departure`, the conditional binomial
+test of ``carried_by_one_unit``: ratio 1.23, with the history's overdispersion), applied to each share against the unit's previous
 :data:`HISTORY_QUARTERS` quarters, and to the unit's share of all rows read (a unit that
 reports far more or far less than it did).
 """

@@ -299,8 +299,9 @@ def share_departure(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Whether a share of this quarter departs from the same share over its own history.
 
-    The conditional binomial test of :func:`carried_by_one_unit` and
-    :func:`without_reporting_changes`, applied to any share: given the ``m = k + K`` counts
+    The conditional binomial test of :func:`carried_by_one_unit` (whose exact, Fisher form
+    :func:`district_unit_shares` uses for a district's quarter, where counts are small),
+    applied to any share: given the ``m = k + K`` counts
     of this quarter (``k`` of ``n``) and of the history quarters pooled (``K`` of ``N``),
     this quarter's part is binomial with ``q = n / (n + N)`` when the share did not change;
     ``z = (k − m q) / √(φ m q (1 − q))``. It departs upwards (``direction`` 1) when ``k / n``
