@@ -1,4 +1,4 @@
-"""Add-on notebooks (the plans: ``06_service_plan``), run after a period's core is in place.
+"""Add-on notebooks (the plans: ``06_service_plan``, ``07_caseload``), run after a period's core is in place.
 
 A period's core (01–05 and the disclosure audit) is promoted as soon as it passes, with
 the add-on marked ``pending`` in the manifest and on the front page (:func:`mark_pending`:
@@ -121,7 +121,7 @@ def run_addon(
         "notebooks": [e for e in current.get("notebooks", []) if e.get("notebook") != name],
     }
     try:
-        _set_notice(paths, None)
+        _set_notice(paths, None, stage)
         execute_notebooks(
             paths,
             {**params, "staging": paths.settings.staging_parameter},
@@ -197,9 +197,12 @@ def _record_failure(
     _set_notice(final, (stage, kind, error_type(error)))
 
 
-def _set_notice(paths: PeriodPaths, notice: tuple[str, str, str] | None) -> None:
-    """Add (``notice``: stage, kind, the error's type) or remove the front page's line on a
-    plan that is not there; the page is replaced whole (a temporary file, ``os.replace``)."""
+def _set_notice(
+    paths: PeriodPaths, notice: tuple[str, str, str] | None, stage: str | None = None
+) -> None:
+    """Add (``notice``: stage, kind, the error's type) or remove (``stage``'s) the front
+    page's line on an add-on that is not there; the page is replaced whole (a temporary
+    file, ``os.replace``)."""
     from dv_analysis.pages import front_page
 
     index = paths.staff / "index.html"
@@ -207,7 +210,7 @@ def _set_notice(paths: PeriodPaths, notice: tuple[str, str, str] | None) -> None
         return
     page = index.read_text(encoding="utf-8")
     if notice is None:
-        new = front_page.without_addon_notice(page)
+        new = front_page.without_addon_notice(page, stage)
     else:
         stage, kind, reason = notice
         new = front_page.with_addon_notice(

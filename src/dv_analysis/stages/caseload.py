@@ -57,6 +57,7 @@ class CaseloadOutputs:
     villages: pd.DataFrame  # caseload_areas: one row per village
     areas: pd.DataFrame  # one row per area (for the page)
     summary: dict
+    centres: pd.DataFrame  # the service centres holding an area (name, geometry)
 
 
 def read_centre_staffing(path, centres) -> pd.Series:
@@ -139,10 +140,11 @@ def run(
     summary = _summary(paths, params, areas, table, mean, p95, ceiling, needed)
     summary["contiguity_links"] = [[str(ids[i]), str(ids[j])] for i, j in links]
     summary["centres"] = int(len(np.unique(centre)))
+    summary["no_centres"] = bool(not (centres["kind"] == "existing").any())
     summary["draws"] = int(len(draws))
     table.to_parquet(paths.caseload_areas, index=False)
     paths.caseload_summary.write_text(json.dumps(summary, ensure_ascii=False, indent=1), "utf-8")
-    return CaseloadOutputs(table, areas, summary)
+    return CaseloadOutputs(table, areas, summary, centres.iloc[np.unique(centre)])
 
 
 def _ordered(labels: np.ndarray, xy: np.ndarray) -> np.ndarray:
@@ -259,4 +261,4 @@ def _skipped(paths: PeriodPaths, params: CaseloadParams) -> CaseloadOutputs:
     }
     table.to_parquet(paths.caseload_areas, index=False)
     paths.caseload_summary.write_text(json.dumps(summary, ensure_ascii=False, indent=1), "utf-8")
-    return CaseloadOutputs(table, pd.DataFrame(), summary)
+    return CaseloadOutputs(table, pd.DataFrame(), summary, pd.DataFrame())

@@ -1,5 +1,5 @@
 """Responsibility areas: villages partitioned into contiguous areas of balanced caseload,
-one per social worker (1里1主責社工; issue 42, ``docs/caseload.md``).
+one per social worker (one responsible worker per village; issue 42, ``docs/caseload.md``).
 
 The partition is the districting model of Hess et al. (1965) followed by a contiguity
 repair and a local search, all on the village adjacency:
@@ -24,13 +24,14 @@ Nothing here reads a file or knows a village's name.
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
 from scipy.optimize import linear_sum_assignment, linprog
 from scipy.spatial import cKDTree
+
+from dv_analysis.stats.planning.moves import components, improve, stays_connected
 
 __all__ = [
     "Partition",
@@ -46,9 +47,6 @@ __all__ = [
 #: Seeds each village may be assigned to in Hess's model (its nearest): keeps the linear
 #: programme small (456 × 12 instead of 456 × 97) without changing its optimum in practice.
 NEAREST_SEEDS = 12
-#: Weight of compactness (load × squared distance, relative to its value after Hess's
-#: assignment) against balance in the local search.
-COMPACTNESS = 0.05
 
 
 @dataclass(frozen=True)
@@ -97,7 +95,7 @@ def connected_neighbours(
     links: list[tuple[int, int]] = []
     xy = np.asarray(xy, float)
     while True:
-        comp = _components(nb, np.arange(n))
+        comp = components(nb, np.arange(n))
         if comp.max() == 0:
             return [sorted(v) for v in nb], links
         main = np.argmax(np.bincount(comp))
@@ -112,28 +110,19 @@ def connected_neighbours(
         links.append((i, j))
 
 
-def _components(nb: list, members: np.ndarray) -> np.ndarray:
-    """Connected components of the graph ``nb`` restricted to ``members``: a label per
-    member (0 for the component of the first member)."""
-    inside = {int(m): -1 for m in members}
-    label = 0
-    for start in inside:
-        if inside[start] >= 0:
-            continue
-        inside[start] = label
-        queue = deque([start])
-        while queue:
-            v = queue.popleft()
-            for u in nb[v]:
-                if inside.get(u) == -1:
-                    inside[u] = label
-                    queue.append(u)
-        label += 1
-    return np.array([inside[int(m)] for m in members], int)
-
-
 def is_contiguous(labels: np.ndarray, neighbors: list) -> bool:
     """True when every area of ``labels`` is one connected piece of the graph ``neighbors``.
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        ``(n,)`` area of each village.
+    neighbors : list of list of int
+        Neighbours of each village by position.
+
+    Returns
+    -------
+    bool
 
     Examples
     --------
@@ -144,7 +133,7 @@ def is_contiguous(labels: np.ndarray, neighbors: list) -> bool:
     """
     labels = np.asarray(labels)
     return all(
-        _components(neighbors, np.flatnonzero(labels == a)).max() == 0 for a in np.unique(labels)
+        components(neighbors, np.flatnonzero(labels == a)).max() == 0 for a in np.unique(labels)
     )
 
 
@@ -213,8 +202,7 @@ def balanced_regions(
             )
         labels = _repair(labels, neighbors, w, k)
         rng = np.random.default_rng(seed + r)
-        labels = _improve(labels, neighbors, xy, w, k, band, rng, sweeps, travel)
-        score = _State.start(labels, xy, w, k, band, travel).score(xy, w)
+        labels, score = improve(labels, neighbors, xy, w, k, band, rng, sweeps, travel)
         if score < best_score:
             best, best_score = labels, score
     loads = np.bincount(best, weights=load, minlength=k)
@@ -273,7 +261,7 @@ def _repair(labels: np.ndarray, nb: list, w: np.ndarray, k: int) -> np.ndarray:
             members = np.flatnonzero(labels == a)
             if len(members) == 0:
                 continue
-            comp = _components(nb, members)
+            comp = components(nb, members)
             if comp.max() == 0:
                 continue
             keep = np.argmax(np.bincount(comp, weights=w[members]))
@@ -295,162 +283,11 @@ def _fill_empty(labels: np.ndarray, nb: list, w: np.ndarray, k: int) -> np.ndarr
         loads = np.bincount(labels, weights=w, minlength=k)
         for donor in np.argsort(-loads):
             members = np.flatnonzero(labels == donor)
-            spare = [v for v in members if len(members) > 1 and _stays_connected(labels, nb, v)]
+            spare = [v for v in members if len(members) > 1 and stays_connected(labels, nb, v)]
             if spare:
                 labels[spare[0]] = a
                 break
     return labels
-
-
-def _stays_connected(labels: np.ndarray, nb: list, v: int) -> bool:
-    """True when village ``v``'s area stays connected (and not empty) without it."""
-    a = labels[v]
-    rest = [u for u in np.flatnonzero(labels == a) if u != v]
-    if not rest:
-        return False
-    return _components(nb, np.array(rest)).max() == 0
-
-
-def _pen(x: float, half: float) -> float:
-    """:func:`_penalty` of one deviation (``half``: half the band)."""
-    out = abs(x) - half
-    return x * x + (50.0 * out * out if out > 0 else 0.0)
-
-
-def _over(trip: float, cap: float) -> float:
-    """Penalty of one area's mean trip over the cap."""
-    out = trip / cap - 1
-    return TRAVEL_WEIGHT * out * out if out > 0 else 0.0
-
-
-def _penalty(x: np.ndarray, band: float) -> np.ndarray:
-    """Imbalance of relative deviations ``x``: squared, and 50 times as much beyond half the
-    band (an area there leaves the band in many draws)."""
-    return x**2 + 50.0 * np.clip(np.abs(x) - band / 2, 0.0, None) ** 2
-
-
-def _improve(labels, nb, xy, w, k, band, rng, sweeps, travel=None) -> np.ndarray:
-    """The local search of boundary moves (module docstring, step 4): simulated annealing
-    (a worse move is taken with probability ``exp(-Δ / T)``, ``T`` falling over the sweeps),
-    the best partition seen kept, then improving moves only until none is left. ``travel``
-    (``(minutes, cap)``) adds the penalty of an area whose mean trip to its best centre is
-    over ``cap``."""
-    state = _State.start(labels, xy, w, k, band, travel)
-    best, best_score = state.labels.copy(), state.score(xy, w)
-    temps = ANNEAL_START * (band / 2) ** 2 * np.geomspace(1.0, 1e-3, sweeps)
-    for t in [*temps, *[0.0] * sweeps]:
-        changed = False
-        for v in rng.permutation(len(w)):
-            changed |= state.try_move(v, nb, xy, w, t, rng)
-        score = state.score(xy, w)
-        if score < best_score - 1e-12:
-            best, best_score = state.labels.copy(), score
-        if t == 0.0 and not changed:
-            break
-    return best
-
-
-#: Starting temperature of the annealing, in units of the penalty of an area half the band
-#: from the mean: a village is about a fifth of an area's caseload in Taipei, so single
-#: moves are coarse and the search must be free to climb out of a local optimum.
-ANNEAL_START = 100.0
-#: Weight of an area's mean trip over the cap, per squared relative excess.
-TRAVEL_WEIGHT = 1e4
-
-
-@dataclass
-class _State:
-    """The local search's partition and the running sums it scores moves with: each area's
-    load, load-weighted sum of points and (with ``minutes``) of minutes to every centre."""
-
-    labels: np.ndarray
-    loads: np.ndarray
-    sums: np.ndarray
-    mean: float
-    band: float
-    scale: float
-    minutes: np.ndarray | None
-    trips: np.ndarray | None
-    cap: float
-
-    @classmethod
-    def start(cls, labels, xy, w, k, band, travel) -> _State:
-        labels = labels.copy()
-        loads = np.bincount(labels, weights=w, minlength=k)
-        sums = np.zeros((k, 2))
-        np.add.at(sums, labels, w[:, None] * xy)
-        spread = (w * ((xy - sums[labels] / loads[labels, None]) ** 2).sum(1)).sum()
-        minutes, trips, cap = None, None, np.inf
-        if travel is not None:
-            minutes, cap = w[:, None] * np.asarray(travel[0], float), float(travel[1])
-            trips = np.zeros((k, minutes.shape[1]))
-            np.add.at(trips, labels, minutes)
-        scale = COMPACTNESS * k / max(float(spread), 1e-9)
-        return cls(labels, loads, sums, w.sum() / k, band, scale, minutes, trips, cap)
-
-    def _travel(self, trips, loads) -> np.ndarray:
-        """Penalty of areas whose mean trip to their best centre is over the cap."""
-        if trips is None:
-            return np.zeros(len(loads))
-        over = np.clip(trips.min(axis=-1) / loads / self.cap - 1, 0.0, None)
-        return TRAVEL_WEIGHT * over**2
-
-    def score(self, xy, w) -> float:
-        cen = self.sums / self.loads[:, None]
-        spread = (w * ((xy - cen[self.labels]) ** 2).sum(1)).sum()
-        imbalance = _penalty(self.loads / self.mean - 1, self.band).sum()
-        return float(imbalance + self.scale * spread + self._travel(self.trips, self.loads).sum())
-
-    def _delta(self, v, a, b, xy, w) -> float:
-        """Change of the score when village ``v`` moves from area ``a`` to ``b`` (scalar
-        arithmetic: this runs some 20,000 times a partition)."""
-        la, lb, wv, m, h = (
-            float(self.loads[a]),
-            float(self.loads[b]),
-            float(w[v]),
-            self.mean,
-            self.band / 2,
-        )
-        d = (
-            _pen((la - wv) / m - 1, h)
-            + _pen((lb + wv) / m - 1, h)
-            - _pen(la / m - 1, h)
-            - _pen(lb / m - 1, h)
-        )
-        x, y = xy[v]
-        sa, sb = self.sums[a], self.sums[b]
-        da = (x - sa[0] / la) ** 2 + (y - sa[1] / la) ** 2
-        db = (x - sb[0] / lb) ** 2 + (y - sb[1] / lb) ** 2
-        d += self.scale * wv * (db - da)
-        if self.trips is not None:
-            mv, cap = self.minutes[v], self.cap
-            d += _over(float((self.trips[b] + mv).min()) / (lb + wv), cap)
-            d -= _over(float(self.trips[b].min()) / lb, cap)
-            if la - wv > 0:
-                d += _over(float((self.trips[a] - mv).min()) / (la - wv), cap)
-            d -= _over(float(self.trips[a].min()) / la, cap)
-        return d
-
-    def try_move(self, v, nb, xy, w, temp, rng) -> bool:
-        """Move village ``v`` to the neighbouring area that scores best, if that lowers the
-        score (or by the annealing's chance); never splitting or emptying its area."""
-        lab = self.labels
-        a = lab[v]
-        targets = {lab[u] for u in nb[v]} - {a}
-        if not targets or not _stays_connected(lab, nb, v):
-            return False
-        delta, best = min((self._delta(v, a, b, xy, w), b) for b in targets)
-        if not (delta < -1e-12 or (temp > 0 and rng.random() < np.exp(-delta / temp))):
-            return False
-        lab[v] = best
-        self.loads[a] -= w[v]
-        self.loads[best] += w[v]
-        self.sums[a] -= w[v] * xy[v]
-        self.sums[best] += w[v] * xy[v]
-        if self.trips is not None:
-            self.trips[a] -= self.minutes[v]
-            self.trips[best] += self.minutes[v]
-        return True
 
 
 def area_centres(
@@ -527,7 +364,7 @@ def band_shares(labels: np.ndarray, draws: np.ndarray, band: float) -> tuple[np.
     --------
     >>> shares, mean = band_shares(np.array([0, 1]), np.array([[1.0, 1.0], [1.0, 2.0]]), 0.2)
     >>> shares.tolist(), mean
-    ([0.5, 0.5], 1.25)
+    ([1.0, 0.5], 1.25)
     """
     labels = np.asarray(labels)
     k = int(labels.max()) + 1
@@ -585,7 +422,7 @@ def uncertain_villages(
     for v in range(len(labels)):
         a = labels[v]
         others = sorted({labels[u] for u in neighbors[v]} - {a}, key=lambda b: loads[b])
-        if not others or not _stays_connected(labels, neighbors, v):
+        if not others or not stays_connected(labels, neighbors, v):
             continue
         left = per_area[:, a] - draws[:, v]
         for b in others:
