@@ -97,8 +97,8 @@ def area_table(table: pd.DataFrame) -> pd.DataFrame:
                 c["expected_cases"]: f"{first['expected_cases_mean']:.1f}"
                 f"（{first['expected_cases_low']:.1f}–{first['expected_cases_high']:.1f}）",
                 c["share_in_band"]: L.percent(first["area_share_in_band"]),
-                c["travel_min"]: round(float((w * g["travel_min"]).sum() / w.sum()), 1),
-                c["travel_max_min"]: round(float(g["travel_min"].max()), 1),
+                c["travel_min"]: int(round(float((w * g["travel_min"]).sum() / w.sum()))),
+                c["travel_max_min"]: int(round(float(g["travel_min"].max()))),
             }
         )
     return pd.DataFrame(rows)

@@ -147,7 +147,7 @@ def balanced_regions(
     seed: int = 0,
     sweeps: int = 100,
     travel: tuple[np.ndarray, float] | None = None,
-    restarts: int = 2,
+    restarts: int = 1,
 ) -> Partition:
     """``k`` contiguous areas of the villages with balanced caseload (module docstring).
 
