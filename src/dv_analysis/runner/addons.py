@@ -29,7 +29,7 @@ import re
 import sys
 from datetime import UTC, datetime
 
-from dv_analysis.config import NOTEBOOK_REGISTRY, PeriodPaths, Settings
+from dv_analysis.config import NOTEBOOK_REGISTRY, NOTEBOOKS, PeriodPaths, Settings
 from dv_analysis.errors import RunError
 from dv_analysis.runner import staging
 from dv_analysis.runner.manifest import audit_run
@@ -131,6 +131,8 @@ def run_addon(
             progress_bar=progress,
             numbering=numbering,
         )
+        order = {n: i for i, n in enumerate(NOTEBOOKS)}  # an add-on run alone keeps its place
+        manifest["notebooks"].sort(key=lambda e: order.get(e.get("notebook"), len(order)))
         audit_run(paths, manifest, progress)
         for k in ("status", "attempt"):  # a later core attempt that did not pass stays said
             if k in current:
