@@ -63,9 +63,7 @@ def caseload_sentences(summary: dict, villages: int) -> str:
             low=b["low"],
             high=b["high"],
         ),
-        L.CASELOAD_STABILITY.format(
-            draws=summary["draws"], n_ok=n_ok, share=L.percent(summary["share_in_band"])
-        ),
+        L.CASELOAD_STABILITY.format(draws=summary["draws"], n_ok=n_ok, n=summary["n_areas"]),
         L.CASELOAD_TRAVEL.format(
             max=summary["max_travel_min"], p95=summary["travel_p95_today_min"]
         ),

@@ -440,7 +440,7 @@ CASELOAD_SENTENCE = (
     "每區下一季的預期事件平均約 {mean:.1f} 起，合理範圍訂為平均的上下 {band}（{low:.1f}–{high:.1f} 起）。"
 )
 CASELOAD_STABILITY = (
-    "模型模擬了 {draws} 種下一季的可能情況：{n_ok} 區（{share}）在八成以上的情況下工作量都落在合理範圍內；"
+    "模型模擬了 {draws} 種下一季的可能情況：{n} 區中有 {n_ok} 區在八成以上的情況下工作量都落在合理範圍內；"
     "其餘各區的情形見下表與地圖的顏色。"
 )
 CASELOAD_TRAVEL = (

@@ -131,9 +131,7 @@ def run_addon(
             progress_bar=progress,
             numbering=numbering,
         )
-        order = {n: i for i, n in enumerate(NOTEBOOKS)}  # an add-on run alone keeps its place
-        manifest["notebooks"].sort(key=lambda e: order.get(e.get("notebook"), len(order)))
-        audit_run(paths, manifest, progress)
+        audit_run(paths, _in_run_order(manifest), progress)
         for k in ("status", "attempt"):  # a later core attempt that did not pass stays said
             if k in current:
                 manifest[k] = current[k]
@@ -161,6 +159,14 @@ def run_addon(
     except BaseException as e:
         _record_failure(final, stage, e, started, paths, status="interrupted")
         raise
+
+
+def _in_run_order(manifest: dict) -> dict:
+    """The manifest with its notebooks in the registry's order: an add-on run alone
+    (``plan``, ``caseload``) keeps its place instead of moving after the other add-ons."""
+    order = {n: i for i, n in enumerate(NOTEBOOKS)}
+    manifest["notebooks"].sort(key=lambda e: order.get(e.get("notebook"), len(order)))
+    return manifest
 
 
 def _own(params: dict, current: dict) -> dict:
