@@ -17,7 +17,7 @@ the mean (of its own areas) in at least 80 % of the draws, the longest caseload-
 mean trip from an area's best centre against the city's 95th percentile of today's, and
 the seconds.
 
-    python benchmarks/timing/caseload_regions.py --world W [--period 2020Q4] [--workers 97] [--azp]
+    python benchmarks/timing/caseload_regions.py --world W [--period 2020Q4] [--workers 97] [--azp] [--only NAME ...]
 
 ``W`` is a folder holding ``raw/``, ``clean/`` and ``reports/`` of a run
 (``dv-analysis run --period P --raw-dir W/raw --clean-dir W/clean --reports-dir W/reports``).
@@ -95,6 +95,7 @@ def main() -> None:
     ap.add_argument("--period", default="2020Q4")
     ap.add_argument("--workers", type=int, default=97)
     ap.add_argument("--azp", action="store_true", help="also spopt's AZP (minutes)")
+    ap.add_argument("--only", nargs="*", default=None, help="these methods alone, by name")
     args = ap.parse_args()
     from dv_analysis.stages.caseload import TRAVEL_MARGIN
     from dv_analysis.stats.planning import regions
@@ -117,6 +118,8 @@ def main() -> None:
     for name in spopt:
         runs[name] = lambda name=name: _spopt(name, villages, xy, nb, load, k)
     for name, solve in runs.items():
+        if args.only and name not in args.only:
+            continue
         t0 = time.perf_counter()
         labels = solve()
         seconds = time.perf_counter() - t0

@@ -42,7 +42,7 @@ def caseload_map(villages: gpd.GeoDataFrame, table: pd.DataFrame, centres: gpd.G
         Patch(facecolor="white", edgecolor="#555555", hatch="////", label=L.CASELOAD_UNCERTAIN),
         plt.Line2D([], [], marker="s", color="#2166ac", linestyle="", label=L.CASELOAD_CENTRE),
     ]
-    ax.legend(handles=handles, loc="lower right", fontsize=7)
+    ax.legend(handles=handles, loc="upper right", fontsize=7)  # Taipei's empty corner
     frame(ax, villages, "")
     return ax
 
