@@ -237,12 +237,12 @@ def test_failing_caseload_keeps_the_quarter_and_the_plan(complete_quarter, tmp_p
     index = (final.staff / "index.html").read_text(encoding="utf-8")
     assert index.count("dv-addon-notice") == 3 and "社工責任區（1里1主責社工）未能完成" in index
     assert MESSAGE not in index
-    r = _cli(s, "caseload", "--period", PERIOD, "--workers", "5", "--quiet")
+    r = _cli(s, "caseload", "--period", PERIOD, "--workers", "20", "--quiet")
     assert r.returncode == 0, r.stderr
     m = json.loads(final.manifest.read_text())
-    assert m["caseload"]["status"] == "ok" and m["caseload"]["parameters"] == {"workers": 5}
+    assert m["caseload"]["status"] == "ok" and m["caseload"]["parameters"] == {"workers": 20}
     assert [e["notebook"] for e in m["notebooks"]] == [*CORE, "06_service_plan.ipynb", *CASELOAD]
-    assert json.loads(final.caseload_summary.read_text(encoding="utf-8"))["n_areas"] == 5
+    assert json.loads(final.caseload_summary.read_text(encoding="utf-8"))["n_areas"] == 20
     assert "dv-addon-notice" not in (final.staff / "index.html").read_text(encoding="utf-8")
 
 
