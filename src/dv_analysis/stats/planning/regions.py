@@ -197,8 +197,13 @@ def balanced_regions(
         centres = _kmeans_seeds(xy, w, k, seed + r)
         for _ in range(3):
             labels = _hess(xy, w, centres, band)
-            centres = np.array(
-                [np.average(xy[labels == a], axis=0, weights=w[labels == a]) for a in range(k)]
+            centres = np.array(  # an area left empty keeps its centre
+                [
+                    np.average(xy[labels == a], axis=0, weights=w[labels == a])
+                    if (labels == a).any()
+                    else centres[a]
+                    for a in range(k)
+                ]
             )
         labels = _repair(labels, neighbors, w, k)
         rng = np.random.default_rng(seed + r)
