@@ -612,8 +612,54 @@ def test_the_run_makes_a_service_plan_and_plan_changes_it(ran, tmp_path, capsys)
     assert m["parameters"] == before["parameters"], "the quarter's own run parameters"
     assert [e["notebook"] for e in m["notebooks"]] == [e["notebook"] for e in before["notebooks"]]
     core = [e for e in m["notebooks"] if e["notebook"] != "06_service_plan.ipynb"]
-    assert core == before["notebooks"][:-1], "the core's entries as its run wrote them"
+    plan = "06_service_plan.ipynb"  # the caseload (07) follows it since issue 42
+    assert core == [e for e in before["notebooks"] if e["notebook"] != plan], (
+        "the core's entries as its run wrote them"
+    )
     bad = tmp_path / "candidates.csv"
     bad.write_text("name,lon,lat\n新據點,121.55,25.03\n海上,122.5,24.0\n", encoding="utf-8")
     assert main(["plan", "--period", "2020Q4", "--candidates", str(bad), *flags]) != 0
     assert "row 3" in capsys.readouterr().err
+
+
+def test_the_run_makes_responsibility_areas_and_caseload_changes_them(ran, tmp_path, capsys):
+    """The plain run writes the responsibility areas (each village in one of 97 areas, the
+    summary's fields of issue 42, the staff page); ``dv-analysis caseload --workers 60
+    --ceiling C`` on a copy of the period makes 60 areas and answers for that ceiling, and a
+    bad staffing file stops it naming the file, row and column."""
+    import shutil
+
+    import pandas as pd
+
+    from dv_analysis.cli import main
+
+    s, _ = ran
+    p = s.period("2020Q4")
+    areas = pd.read_parquet(p.caseload_areas)
+    summary = json.loads(p.caseload_summary.read_text(encoding="utf-8"))
+    assert len(areas) == 456 and areas["villcode"].is_unique
+    assert summary["n_areas"] == 97 == areas["area_id"].nunique()
+    for key in ("band", "share_in_band", "max_travel_min", "workers_needed_at_ceiling"):
+        assert key in summary
+    page = page_text((p.staff / "07_caseload.html").read_text("utf-8"))
+    assert "97 個責任區" in page and "歸屬可再討論的里" in page
+    dirs = {}
+    for name, src in (("raw", s.raw_dir), ("clean", s.clean_dir), ("reports", s.reports_dir)):
+        dirs[name] = tmp_path / name
+        shutil.copytree(src, dirs[name])
+    flags = []
+    for name in ("raw", "clean", "reports"):
+        flags += [f"--{name}-dir", str(dirs[name])]
+    ceiling = summary["band"]["mean"]  # the mean at 97: more workers are needed
+    args = ["caseload", "--period", "2020Q4", "--workers", "60", "--ceiling", str(ceiling)]
+    assert main([*args, *flags, "--quiet"]) == 0, capsys.readouterr().err
+    again = json.loads((dirs["clean"] / "2020Q4" / "caseload_summary.json").read_text("utf-8"))
+    assert again["n_areas"] == 60 and again["ceiling"] == round(ceiling, 2)
+    assert again["workers_needed_at_ceiling"] > summary["workers_needed_at_ceiling"]
+    m = json.loads((dirs["reports"] / "2020Q4" / "manifest.json").read_text(encoding="utf-8"))
+    assert m["caseload"]["parameters"] == {"workers": 60, "ceiling": ceiling}
+    bad = tmp_path / "staffing.csv"
+    bad.write_text("centre,workers\n不存在的中心,3\n", encoding="utf-8")
+    assert main(["caseload", "--period", "2020Q4", "--staffing", str(bad), *flags]) != 0
+    err = capsys.readouterr().err
+    assert str(bad) in err and "row 2, column 'centre'" in err

@@ -92,6 +92,13 @@ NOTEBOOK_REGISTRY: tuple[Notebook, ...] = (
         ("03b_village_risk.ipynb", "04_accessibility.ipynb", "04b_priority.ipynb"),
         addon=True,
     ),
+    Notebook(
+        "07_caseload.ipynb",
+        "caseload",
+        "CaseloadParams",
+        ("03b_village_risk.ipynb", "04_accessibility.ipynb"),
+        addon=True,
+    ),
 )
 
 NOTEBOOKS: tuple[str, ...] = tuple(n.name for n in NOTEBOOK_REGISTRY)
@@ -323,6 +330,10 @@ CLEAN_FILES: dict[str, str] = {
     "staff_allocation": "staff_allocation.parquet",
     # The service plan's new sites, coverage gained and parameters (06).
     "plan_summary": "plan_summary.json",
+    # Responsibility areas (1里1主責社工): each village's area, centre, caseload, travel (07).
+    "caseload_areas": "caseload_areas.parquet",
+    # The areas' band, share in band, travel and workers needed at a ceiling (07).
+    "caseload_summary": "caseload_summary.json",
     # Fixed effects, hyperparameters, diagnostics and sampler of the village-risk model.
     "risk_summary": "risk_summary.json",
     # Poisson CUSUM of every village's neighbourhood against its own baseline.

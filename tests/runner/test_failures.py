@@ -100,6 +100,8 @@ def _copy(src, tmp_path):
 
 
 CORE = [n.name for n in NOTEBOOK_REGISTRY if not n.addon]
+#: The add-on after the plan (issue 42): made whether or not the plan fails.
+CASELOAD = ["07_caseload.ipynb"]
 
 
 @pytest.mark.slow(seconds=12, why="a quarter run up to the failing notebook")
@@ -153,7 +155,7 @@ def test_a_failing_plan_keeps_the_quarter_and_plan_completes_it(complete_quarter
     assert m["status"] == "ok" and m["plan"]["status"] == "failed"
     assert m["plan"]["rerun"] == f"dv-analysis plan --period {PERIOD}"
     assert m["plan"]["reason"] == f"RuntimeError: {MESSAGE}"
-    assert [e["notebook"] for e in m["notebooks"]] == CORE
+    assert [e["notebook"] for e in m["notebooks"]] == [*CORE, *CASELOAD]
     for table in (final.village_priority, final.village_risk):
         t = pd.read_parquet(table)
         assert len(t) == 456 and t["villcode"].is_unique, f"{table.name}: the core is in place"
@@ -175,7 +177,7 @@ def test_a_failing_plan_keeps_the_quarter_and_plan_completes_it(complete_quarter
     assert r.returncode == 0, r.stderr
     m = json.loads(final.manifest.read_text())
     assert m["status"] == "ok" and m["plan"]["status"] == "ok"
-    assert [e["notebook"] for e in m["notebooks"]] == [*CORE, "06_service_plan.ipynb"]
+    assert [e["notebook"] for e in m["notebooks"]] == [*CORE, "06_service_plan.ipynb", *CASELOAD]
     sites = pd.read_parquet(final.service_plan)
     plan = json.loads(final.plan_summary.read_text(encoding="utf-8"))
     assert plan["period"] == PERIOD and set(plan["new_sites"]) <= set(sites["site_id"])
@@ -205,6 +207,42 @@ def test_a_failing_plan_keeps_the_quarter_and_plan_completes_it(complete_quarter
     m = json.loads(final.manifest.read_text())
     assert m["plan"]["status"] == "ok" and "outputs" not in m["plan"]
     assert [_sha(f) for f in core] == core_files
+    assert "dv-addon-notice" not in (final.staff / "index.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.slow(seconds=35, why="a quarter whose responsibility areas fail, then they alone")
+def test_failing_caseload_keeps_the_quarter_and_the_plan(complete_quarter, tmp_path):
+    """The responsibility areas (07) are an add-on after the plan: their failure leaves the
+    core and the plan in place, says so on the front page in its own line, and
+    ``dv-analysis caseload`` completes the quarter and removes the line."""
+    s = _copy(complete_quarter, tmp_path)
+    final = s.period(PERIOD)
+    r = _cli(
+        s,
+        "run",
+        "--period",
+        PERIOD,
+        "--force",
+        "--quiet",
+        *fast_flags(),
+        root=_failing_root(tmp_path, "07_caseload.ipynb"),
+    )
+    assert r.returncode == 0, r.stderr
+    assert f"the caseload (07_caseload.ipynb) failed: RuntimeError: {MESSAGE}" in r.stderr
+    m = json.loads(final.manifest.read_text())
+    assert m["status"] == "ok" and m["plan"]["status"] == "ok"
+    assert m["caseload"]["status"] == "failed"
+    assert m["caseload"]["rerun"] == f"dv-analysis caseload --period {PERIOD}"
+    assert final.service_plan.exists() and (final.staff / "06_service_plan.html").exists()
+    index = (final.staff / "index.html").read_text(encoding="utf-8")
+    assert index.count("dv-addon-notice") == 3 and "社工責任區（1里1主責社工）未能完成" in index
+    assert MESSAGE not in index
+    r = _cli(s, "caseload", "--period", PERIOD, "--workers", "20", "--quiet")
+    assert r.returncode == 0, r.stderr
+    m = json.loads(final.manifest.read_text())
+    assert m["caseload"]["status"] == "ok" and m["caseload"]["parameters"] == {"workers": 20}
+    assert [e["notebook"] for e in m["notebooks"]] == [*CORE, "06_service_plan.ipynb", *CASELOAD]
+    assert json.loads(final.caseload_summary.read_text(encoding="utf-8"))["n_areas"] == 20
     assert "dv-addon-notice" not in (final.staff / "index.html").read_text(encoding="utf-8")
 
 

@@ -1,9 +1,10 @@
 """The ``dv-analysis`` command: one handler per subcommand.
 
 ``synth`` (synthetic exports), ``clean`` (a range of quarters), ``run`` (the notebooks
-of a period or a range), ``hotspots`` (any layer), ``smooth`` (BYM2 relative risks for any
-layer), ``overlay`` (any layer beside domestic-violence risk, :mod:`.overlay`), ``audit`` (a
-report folder).
+of a period or a range), ``plan`` and ``caseload`` (an add-on of a period again, with other
+settings), ``hotspots`` (any layer), ``smooth`` (BYM2 relative risks for any layer),
+``overlay`` (any layer beside domestic-violence risk, :mod:`.overlay`), ``audit`` (a report
+folder).
 """
 
 from __future__ import annotations
@@ -467,6 +468,67 @@ def _plan(args: argparse.Namespace) -> None:
     )
 
 
+def _add_caseload(sub) -> None:
+    c = sub.add_parser(
+        "caseload",
+        help="responsibility areas of a period again (one worker per area: 1里1主責社工)",
+    )
+    c.add_argument(
+        "--period", required=True, help="quarter whose run made the risk model, e.g. 2020Q4"
+    )
+    c.add_argument(
+        "--workers", type=int, default=None, help="social workers, one area each (default 97)"
+    )
+    c.add_argument(
+        "--ceiling",
+        type=float,
+        default=None,
+        help="most expected cases a quarter one worker should hold: how many workers it needs"
+        " (default: the band's top)",
+    )
+    c.add_argument(
+        "--staffing",
+        default=None,
+        help="CSV of workers per service centre: centre, workers (their sum is the areas)",
+    )
+    _city(c)
+    c.add_argument("--quiet", action="store_true", help="no progress output")
+    _dirs(c, "public", "raw", "clean", "reports")
+    c.set_defaults(func=_caseload)
+
+
+def _caseload(args: argparse.Namespace) -> None:
+    """Run 07_caseload alone for a period that has been run, as ``plan`` does."""
+    from dv_analysis.runner import run
+
+    settings = _settings(args)
+    paths = settings.period(args.period)
+    if not paths.village_risk_draws.exists() or not paths.accessibility.exists():
+        raise MissingInputError(
+            f"{args.period}: no village risk or accessibility in {paths.clean};"
+            f" run `dv-analysis run --period {args.period}` first"
+        )
+    extra = {
+        k: v
+        for k, v in (
+            ("workers", args.workers),
+            ("ceiling", args.ceiling),
+            ("centre_staffing", args.staffing and str(Path(args.staffing).resolve())),
+        )
+        if v is not None
+    }
+    seed, before = _run_parameters(paths)
+    run(
+        settings,
+        args.period,
+        notebooks=("07_caseload.ipynb",),
+        seed=seed,
+        extra_parameters={**before, **extra},
+        progress=not args.quiet,
+        force=True,
+    )
+
+
 def _run_parameters(paths) -> tuple[int, dict]:
     """The seed and the extra parameters (``-p``, ``--public-level``) of the period's last
     run, which ``plan`` keeps: only its own flags change."""
@@ -497,6 +559,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_audit,
         _add_run,
         _add_plan,
+        _add_caseload,
         add_overlay,
     ):
         add(sub)

@@ -2,7 +2,9 @@
 
 :mod:`.labels` is the one zh-TW vocabulary; the other modules build tables
 (:mod:`.tables`), maps (:mod:`.maps`), charts (:mod:`.charts`), plain-language text
-(:mod:`.summaries`), the analysts' data-quality page (:mod:`.data_quality`), the front page's blocks (:mod:`.front_page`, the
+(:mod:`.summaries`), the analysts' data-quality page (:mod:`.data_quality`), the service
+plan's and the responsibility areas' pages (:mod:`.plan`, :mod:`.caseload`), the front page's
+blocks (:mod:`.front_page`, the
 quarterly report staff open first), the public page
 (:mod:`.public_page`) and the source credits (:mod:`.credits`) from aggregate tables.
 :mod:`.show` (imported as ``show``; it used to be ``display``, which shadowed IPython's) sets up fonts and styles tables in the notebooks.
@@ -10,6 +12,7 @@ quarterly report staff open first), the public page
 
 #: The package's modules (``from dv_analysis.pages import *`` imports them).
 __all__ = [
+    "caseload",
     "charts",
     "credits",
     "data_quality",

@@ -269,29 +269,37 @@ def affected_tables(inputs) -> dict[str, pd.DataFrame]:
     return out
 
 
-#: Markers around the front page's notice of a missing plan (added and removed by the runner).
-NOTICE_START, NOTICE_END = "<!-- dv-addon-notice -->", "<!-- /dv-addon-notice -->"
+#: Markers around the front page's notice of a missing add-on (added and removed by the
+#: runner), one pair per add-on's stage (``plan``, ``caseload``): ``{stage}`` is filled in.
+NOTICE_START, NOTICE_END = "<!-- dv-addon-notice{stage} -->", "<!-- /dv-addon-notice{stage} -->"
 
 
 def with_addon_notice(page: str, stage: str, kind: str, reason: str, rerun: str) -> str:
     """The front page's HTML with one line at the top saying that the ``stage`` add-on
-    (``plan``) is not there this quarter (``kind``: ``failed``, ``pending`` or ``kept``, as
-    :data:`labels.ADDON_NOTICES`), with the error's type and the command that completes it
-    (any earlier such line replaced)."""
+    (``plan``, ``caseload``) is not there this quarter (``kind``: ``failed``, ``pending`` or
+    ``kept``, as :data:`labels.ADDON_NOTICES`), with the error's type and the command that
+    completes it (an earlier line of the same add-on replaced; another add-on's kept)."""
     line = L.ADDON_NOTICES[kind].format(
         name=L.ADDON_NAMES.get(stage, stage), reason=html.escape(reason), rerun=html.escape(rerun)
     )
+    start, end = NOTICE_START.format(stage=" " + stage), NOTICE_END.format(stage=" " + stage)
     block = (
-        f'{NOTICE_START}<div class="dv-addon-notice" role="status" style="border:2px solid '
-        f'#b2182b;padding:0.6em 1em;margin:1em 0;background:#fff5f0">{line}</div>{NOTICE_END}'
+        f'{start}<div class="dv-addon-notice" role="status" style="border:2px solid '
+        f'#b2182b;padding:0.6em 1em;margin:1em 0;background:#fff5f0">{line}</div>{end}'
     )
-    page = without_addon_notice(page)
+    page = without_addon_notice(page, stage)
     return page.replace("<main>", "<main>" + block, 1) if "<main>" in page else block + page
 
 
-def without_addon_notice(page: str) -> str:
-    """The front page's HTML without the notice of :func:`with_addon_notice`."""
-    pattern = re.escape(NOTICE_START) + ".*?" + re.escape(NOTICE_END)
+def without_addon_notice(page: str, stage: str | None = None) -> str:
+    """The front page's HTML without the notice of :func:`with_addon_notice` for ``stage``
+    (every add-on's when None)."""
+    tag = re.escape(" " + stage) if stage else r"(?: \w+)?"
+    pattern = (
+        re.escape(NOTICE_START.format(stage="@")).replace("@", tag)
+        + ".*?"
+        + re.escape(NOTICE_END.format(stage="@")).replace("@", tag)
+    )
     return re.sub(pattern, "", page, flags=re.DOTALL)
 
 

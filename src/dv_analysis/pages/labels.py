@@ -349,7 +349,7 @@ ADDON_NOTICES = {
     "kept": "本季的{name}以新設定重做時未能完成（執行時發生錯誤：{reason}）；規劃頁顯示的是先前完成的規劃。"
     "分析人員可再執行 <code>{rerun}</code>，錯誤細節記在 manifest.json。",
 }
-ADDON_NAMES = {"plan": "服務據點與社工人力規劃"}
+ADDON_NAMES = {"plan": "服務據點與社工人力規劃", "caseload": "社工責任區（1里1主責社工）"}
 AGE_GROUP_LABELS = {
     "0-11": "0–11 歲",
     "12-17": "12–17 歲",
@@ -382,7 +382,7 @@ MAP_LAYERS = {
 #: Columns of staff tables holding p- or q-values (shown as "< 0.001" below 0.001).
 P_VALUE_MARKERS = ("p 值", "q 值", "p-value", "p值")
 #: Columns of staff tables whose cells may wrap (long plain-language text).
-WRAP_COLUMNS = ("原因",)
+WRAP_COLUMNS = ("原因", "包含的里")
 NO_DATA = "無資料"
 
 # --- the service plan (06_service_plan) ------------------------------------------------------
@@ -606,3 +606,56 @@ DQ_QUARANTINE_TITLE = "本季隔離列數（依通報單位與原因）"
 DQ_HISTORY_TITLE = "各單位歷季資料品質"
 DQ_FLAGGED_TITLE = "本季需檢查的通報單位"
 DQ_QUARTER_TITLE = "本季各通報單位"
+
+# --- the responsibility areas (07_caseload) --------------------------------------------------
+#: Classes of an area on the map by the share of simulated quarters its caseload is inside
+#: the band.
+CASELOAD_CLASSES = {
+    "steady": ("工作量穩定在合理範圍（八成以上的模擬）", "#a6dba0"),
+    "shaky": ("工作量有時超出範圍（五到八成）", "#fee08b"),
+    "out": ("工作量常超出範圍（不到五成）", "#f4a582"),
+}
+CASELOAD_CENTRE = "服務中心"
+CASELOAD_UNCERTAIN = "歸屬可再討論的里（斜線）"
+CASELOAD_SENTENCE = (
+    "全市 {villages} 個里分成 {n} 個責任區，每位社工負責一區，區內的里彼此相連。"
+    "每區下一季的預期事件平均約 {mean:.1f} 起，合理範圍訂為平均的上下 {band}（{low:.1f}–{high:.1f} 起）。"
+)
+CASELOAD_STABILITY = (
+    "模型模擬了 {draws} 種下一季的可能情況：{n} 區中有 {n_ok} 區在八成以上的情況下工作量都落在合理範圍內；"
+    "其餘各區的情形見下表與地圖的顏色。"
+)
+CASELOAD_TRAVEL = (
+    "社工從所屬服務中心到責任區內各里，依預期事件加權的平均交通時間最長的一區約 {max:.0f} 分鐘；"
+    "目前全市各里到最近服務中心的交通時間，九成五的里在 {p95:.0f} 分鐘以內。"
+)
+CASELOAD_CEILING = (
+    "若每位社工每季最多只負責約 {ceiling:.1f} 起預期事件，需要約 {needed} 位社工"
+    "（九成的責任區在這個上限以內）；目前設定為 {n} 位。"
+)
+CASELOAD_UNCERTAIN_TEXT = (
+    "有 {n} 個里位在兩區的交界：改劃到鄰區後，兩區的工作量在八成以上的模擬中仍在合理範圍內，"
+    "所以數字本身不能決定它屬於哪一區，可由督導依個案與地緣安排。地圖上以斜線標示，名單見最後一個表。"
+)
+CASELOAD_SKIPPED = "全國層級不劃分社工責任區：社工屬於各縣市，請以縣市為單位執行（例如 `dv-analysis run --city 68000`）。"
+CASELOAD_NO_CENTRES = (
+    "公開圖層只收錄臺北市的服務中心：本市沒有服務中心的資料，每區的「中心」暫以區內位置最適中的里代替，"
+    "交通時間因此只反映區內距離。"
+)
+CASELOAD_COLUMNS = {
+    "area_id": "責任區",
+    "centre": "服務中心",
+    "villages": "里數",
+    "names": "包含的里",
+    "expected_cases": "下一季預期事件（90% 範圍）",
+    "share_in_band": "工作量在合理範圍內的比例",
+    "travel_min": "平均交通時間（分鐘）",
+    "travel_max_min": "最遠的里（分鐘）",
+}
+CASELOAD_UNCERTAIN_COLUMNS = {
+    "townname": "行政區",
+    "villname": "里",
+    "area_id": "目前的責任區",
+    "could_join": "也可劃入",
+    "village_cases_mean": "下一季預期事件",
+}

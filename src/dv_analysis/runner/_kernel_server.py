@@ -41,16 +41,19 @@ REST = (
     "dv_analysis.pages.credits",
     "dv_analysis.pages.maps",
     "dv_analysis.pages.plan",
+    "dv_analysis.pages.caseload",
     "dv_analysis.pages.public_page",
     "dv_analysis.pages.front_page",
     "dv_analysis.stages.access",
     "dv_analysis.stages.features",
     "dv_analysis.stages.hotspots",
     "dv_analysis.stages.plan",
+    "dv_analysis.stages.caseload",
     "dv_analysis.stages.priority",
     "dv_analysis.stages.report",
     "dv_analysis.stages.risk",
     "spopt.locate",  # the service plan's location models (about 1 s)
+    "sklearn.cluster",  # the responsibility areas' seeds (07)
 )
 
 _children: set[int] = set()
@@ -109,7 +112,11 @@ def _become_kernel(request: dict) -> None:
         os.close(null)
         args = list(request["cmd"][3:])  # after: python -m ipykernel_launcher
         sys.argv = ["ipykernel_launcher", *args]
-        sys.path[0] = os.getcwd()  # as ``python -m`` would have it
+        # as ``python -m`` would have it: the working folder first. Inserted, not put in
+        # place of sys.path[0], which the server already popped (its own folder): that
+        # overwrote PYTHONPATH's first entry, and a kernel imported the package from
+        # another checkout (an editable install) where PYTHONPATH named this one.
+        sys.path.insert(0, os.getcwd())
         from ipykernel.kernelapp import IPKernelApp
 
         IPKernelApp.launch_instance(argv=[*args, f"--IPKernelApp.parent_handle={os.getppid()}"])

@@ -1,4 +1,4 @@
-"""Add-on notebooks (the plans: ``06_service_plan``), run after a period's core is in place.
+"""Add-on notebooks (the plans: ``06_service_plan``, ``07_caseload``), run after a period's core is in place.
 
 A period's core (01–05 and the disclosure audit) is promoted as soon as it passes, with
 the add-on marked ``pending`` in the manifest and on the front page (:func:`mark_pending`:
@@ -29,7 +29,7 @@ import re
 import sys
 from datetime import UTC, datetime
 
-from dv_analysis.config import NOTEBOOK_REGISTRY, PeriodPaths, Settings
+from dv_analysis.config import NOTEBOOK_REGISTRY, NOTEBOOKS, PeriodPaths, Settings
 from dv_analysis.errors import RunError
 from dv_analysis.runner import staging
 from dv_analysis.runner.manifest import audit_run
@@ -121,7 +121,7 @@ def run_addon(
         "notebooks": [e for e in current.get("notebooks", []) if e.get("notebook") != name],
     }
     try:
-        _set_notice(paths, None)
+        _set_notice(paths, None, stage)
         execute_notebooks(
             paths,
             {**params, "staging": paths.settings.staging_parameter},
@@ -131,7 +131,7 @@ def run_addon(
             progress_bar=progress,
             numbering=numbering,
         )
-        audit_run(paths, manifest, progress)
+        audit_run(paths, _in_run_order(manifest), progress)
         for k in ("status", "attempt"):  # a later core attempt that did not pass stays said
             if k in current:
                 manifest[k] = current[k]
@@ -159,6 +159,14 @@ def run_addon(
     except BaseException as e:
         _record_failure(final, stage, e, started, paths, status="interrupted")
         raise
+
+
+def _in_run_order(manifest: dict) -> dict:
+    """The manifest with its notebooks in the registry's order: an add-on run alone
+    (``plan``, ``caseload``) keeps its place instead of moving after the other add-ons."""
+    order = {n: i for i, n in enumerate(NOTEBOOKS)}
+    manifest["notebooks"].sort(key=lambda e: order.get(e.get("notebook"), len(order)))
+    return manifest
 
 
 def _own(params: dict, current: dict) -> dict:
@@ -197,9 +205,12 @@ def _record_failure(
     _set_notice(final, (stage, kind, error_type(error)))
 
 
-def _set_notice(paths: PeriodPaths, notice: tuple[str, str, str] | None) -> None:
-    """Add (``notice``: stage, kind, the error's type) or remove the front page's line on a
-    plan that is not there; the page is replaced whole (a temporary file, ``os.replace``)."""
+def _set_notice(
+    paths: PeriodPaths, notice: tuple[str, str, str] | None, stage: str | None = None
+) -> None:
+    """Add (``notice``: stage, kind, the error's type) or remove (``stage``'s) the front
+    page's line on an add-on that is not there; the page is replaced whole (a temporary
+    file, ``os.replace``)."""
     from dv_analysis.pages import front_page
 
     index = paths.staff / "index.html"
@@ -207,7 +218,7 @@ def _set_notice(paths: PeriodPaths, notice: tuple[str, str, str] | None) -> None
         return
     page = index.read_text(encoding="utf-8")
     if notice is None:
-        new = front_page.without_addon_notice(page)
+        new = front_page.without_addon_notice(page, stage)
     else:
         stage, kind, reason = notice
         new = front_page.with_addon_notice(

@@ -17,6 +17,7 @@ notebook                  stage                  parameters
 ``04b_priority``          :mod:`.priority`       ``PriorityParams``
 ``05_report``             :mod:`.report`         ``ReportParams``
 ``06_service_plan``       :mod:`.plan`           ``PlanParams``
+``07_caseload``           :mod:`.caseload`       ``CaseloadParams``
 ========================  =====================  ====================
 
 Beside them: :mod:`.cache` (fits kept by the content of their inputs), :mod:`.rises` (the
@@ -31,6 +32,7 @@ any layer the analyst gives (``dv-analysis hotspots`` and ``smooth``) are
 __all__ = [
     "access",
     "cache",
+    "caseload",
     "clean",
     "features",
     "hotspots",

@@ -53,6 +53,8 @@ _ENTRY_POINTS = {
     "p_median": "planning.location",
     "lscp": "planning.location",
     "staff_split": "planning.location",
+    "balanced_regions": "planning.regions",
+    "workers_needed": "planning.regions",
 }
 #: Subpackages and modules reachable as attributes (``stats.spacetime.fit``).
 _MODULES = {
