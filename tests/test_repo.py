@@ -171,18 +171,19 @@ def test_one_weights_setting_for_every_notebook_that_builds_weights():
 
 def test_stats_is_pure_and_labels_import_nothing():
     """stats imports nothing of the package but stats and holds no Chinese;
-    pages/labels.py imports nothing at all."""
+    pages/labels.py (and labels_overlay.py, the overlay page's) imports nothing at all."""
     src = ROOT / "src" / "dv_analysis"
     for f in (src / "stats").rglob("*.py"):
         text = f.read_text()
         assert not re.search(r"^\s*(from|import) dv_analysis(?!\.stats\b)", text, re.M), f.name
         assert not re.search(r"[\u4e00-\u9fff]", text), f"{f.name}: Chinese in stats"
-    labels = (src / "pages" / "labels.py").read_text()
-    assert not re.search(
-        r"^(from|import) ",
-        labels.split('"""', 2)[2].replace("from __future__ import annotations", ""),
-        re.M,
-    )
+    for name in ("labels.py", "labels_overlay.py"):
+        labels = (src / "pages" / name).read_text()
+        assert not re.search(
+            r"^(from|import) ",
+            labels.split('"""', 2)[2].replace("from __future__ import annotations", ""),
+            re.M,
+        ), name
 
 
 def _package_imports() -> dict[str, set[str]]:

@@ -127,7 +127,7 @@ def test_outreach_recovery_by_hand(tmp_path):
             "tier": [2, 1, 2, 1, 0, 0, 0, 0],
             "emerging": False,
             "rise_kind": None,
-            "p_now_exceed_1_25": 0.9,
+            "p_now_exceed_1_5": 0.9,
         }
     ).to_parquet(paths.village_priority)
     pd.DataFrame(

@@ -1,6 +1,7 @@
 """Everything staff and the public see: labels, tables, maps, charts, summaries, credits.
 
-:mod:`.labels` is the one zh-TW vocabulary; the other modules build tables
+:mod:`.labels` is the one zh-TW vocabulary (:mod:`.labels_overlay`, its part for the
+overlay's on-demand page); the other modules build tables
 (:mod:`.tables`), maps (:mod:`.maps`), charts (:mod:`.charts`), plain-language text
 (:mod:`.summaries`), the analysts' data-quality page (:mod:`.data_quality`), the service
 plan's and the responsibility areas' pages (:mod:`.plan`, :mod:`.caseload`), the front page's
@@ -19,6 +20,7 @@ __all__ = [
     "front_page",
     "interactive",
     "labels",
+    "labels_overlay",
     "maps",
     "overlay",
     "plan",

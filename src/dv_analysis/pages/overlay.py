@@ -10,6 +10,7 @@ import geopandas as gpd
 import pandas as pd
 
 from dv_analysis.pages import labels as L
+from dv_analysis.pages import labels_overlay as LO
 from dv_analysis.pages.credits import sources_html
 from dv_analysis.pages.interactive import class_colours, legend, quantile_classes, village_map
 
@@ -43,16 +44,16 @@ def _table(df: pd.DataFrame, columns: dict[str, str]) -> str:
 def match_table(match: dict) -> pd.DataFrame:
     """The match report as rows: how, reason, rows (every row of the file once)."""
     out = [
-        {"how": L.OVERLAY_HOW[h], "reason": "", "rows": n}
+        {"how": LO.OVERLAY_HOW[h], "reason": "", "rows": n}
         for h, n in match["matched"].items()
         if h != "district_only"
     ]
     out += [
-        {"how": L.OVERLAY_HOW["district_only"], "reason": L.OVERLAY_REASONS.get(r, r), "rows": n}
+        {"how": LO.OVERLAY_HOW["district_only"], "reason": LO.OVERLAY_REASONS.get(r, r), "rows": n}
         for r, n in match.get("district_only", {}).items()
     ]
     out += [
-        {"how": L.OVERLAY_HOW["unmatched"], "reason": L.OVERLAY_REASONS.get(r, r), "rows": n}
+        {"how": LO.OVERLAY_HOW["unmatched"], "reason": LO.OVERLAY_REASONS.get(r, r), "rows": n}
         for r, n in match["unmatched"].items()
     ]
     return pd.DataFrame(out, columns=["how", "reason", "rows"])
@@ -63,35 +64,39 @@ def _maps(result, villages: gpd.GeoDataFrame, layer: str) -> str:
     t = v[["villcode"]].merge(result.villages, how="left")
     bv = v[["villcode"]].merge(result.bivariate, how="left") if len(result.bivariate) else None
     tips = [f"{r.townname} {r.villname}" for r in t.itertuples()]
-    rate = quantile_classes(t["rate_eb"], L.OVERLAY_LAYER_CLASSES, L.OVERLAY_LAYER_COLOURS)
-    hot = [L.OVERLAY_HOT[bool(h)][1] if pd.notna(r) else "#e0e0e0" for h, r in zip(t["hotspot"], t["rate_eb"], strict=True)]  # fmt: skip
+    rate = quantile_classes(t["rate_eb"], LO.OVERLAY_LAYER_CLASSES, LO.OVERLAY_LAYER_COLOURS)
+    hot = [LO.OVERLAY_HOT[bool(h)][1] if pd.notna(r) else "#e0e0e0" for h, r in zip(t["hotspot"], t["rate_eb"], strict=True)]  # fmt: skip
     right = {
-        "rate": (L.OVERLAY_MAPS["layer_rate"], class_colours(t["rate_eb"], rate), legend(rate)),
-        "hot": (L.OVERLAY_MAPS["layer_hot"], hot, [(c, lab) for lab, c in L.OVERLAY_HOT.values()]),
+        "rate": (LO.OVERLAY_MAPS["layer_rate"], class_colours(t["rate_eb"], rate), legend(rate)),
+        "hot": (
+            LO.OVERLAY_MAPS["layer_hot"],
+            hot,
+            [(c, lab) for lab, c in LO.OVERLAY_HOT.values()],
+        ),
     }
     if bv is None:
         return f"<div class='maps'><div>{village_map(v, right, tips, layer)}</div></div>"
-    colours = {k: c for k, _, c in L.OVERLAY_BV}
+    colours = {k: c for k, _, c in LO.OVERLAY_BV}
     right["bivariate"] = (
-        L.OVERLAY_MAPS["bivariate"],
+        LO.OVERLAY_MAPS["bivariate"],
         [colours.get(c, "#e0e0e0") for c in bv["cluster"]],
-        [(c, lab) for _, lab, c in L.OVERLAY_BV],
+        [(c, lab) for _, lab, c in LO.OVERLAY_BV],
     )
     left = {
         "risk": (
-            L.OVERLAY_MAPS["dv_risk"],
+            LO.OVERLAY_MAPS["dv_risk"],
             class_colours(t["dv_rr_now"], L.RISK_CLASSES),
             legend(L.RISK_CLASSES),
         )
     }
     if "tier" in t:
         left["tier"] = (
-            L.OVERLAY_MAPS["tier"],
+            LO.OVERLAY_MAPS["tier"],
             [L.TIER_COLOURS[int(x)] if pd.notna(x) else "#e0e0e0" for x in t["tier"]],
             [(L.TIER_COLOURS[k], L.TIER_LABELS[k]) for k in (2, 1, 0)],
         )
     return (
-        f"<div class='maps'><div>{village_map(v, left, tips, L.OVERLAY_MAPS['dv_risk'])}</div>"
+        f"<div class='maps'><div>{village_map(v, left, tips, LO.OVERLAY_MAPS['dv_risk'])}</div>"
         f"<div>{village_map(v, right, tips, layer)}</div></div>"
     )
 
@@ -101,13 +106,13 @@ def _words(result, layer: str) -> list[str]:
     s, out = result.summary, []
     bv = s["bivariate"]
     if "I" not in bv:
-        return [L.OVERLAY_NO_DV if "village_risk" in str(bv) else L.OVERLAY_NO_VILLAGES]
+        return [LO.OVERLAY_NO_DV if "village_risk" in str(bv) else LO.OVERLAY_NO_VILLAGES]
     p_value = bv["p_spatial"] if bv.get("p_spatial") == bv.get("p_spatial") else bv["p_sim"]
     p_words = f"比觀察值更極端的比例 {L.percent(p_value)}"
     out.append(
-        L.OVERLAY_GLOBAL.format(
+        LO.OVERLAY_GLOBAL.format(
             layer=layer,
-            direction=L.OVERLAY_DIRECTION[bv["I"] > 0 and p_value <= bv["fdr"]],
+            direction=LO.OVERLAY_DIRECTION[bv["I"] > 0 and p_value <= bv["fdr"]],
             I=bv["I"],
             permutations=bv["permutations"],
             p=p_words,
@@ -116,11 +121,11 @@ def _words(result, layer: str) -> list[str]:
     k = bv["local_clusters"]
     hh, ns = k.get("HH", 0), k.get("ns", 0)
     other = sum(k.values()) - hh - ns
-    out.append(L.OVERLAY_LOCAL.format(fdr=bv["fdr"], hh=hh, other=other, ns=ns))
+    out.append(LO.OVERLAY_LOCAL.format(fdr=bv["fdr"], hh=hh, other=other, ns=ns))
     cov = s["covariate"]
     if "irr_per_sd" in cov:
         out.append(
-            L.OVERLAY_COVARIATE.format(
+            LO.OVERLAY_COVARIATE.format(
                 layer=layer, irr=cov["irr_per_sd"], lo=cov["ci_low"], hi=cov["ci_high"]
             )
         )
@@ -133,7 +138,7 @@ def _accuracy(match: dict) -> str:
         return ""
     acc = rb["held_out"][-1]
     rule = result_rule(rb["rule"])
-    return L.OVERLAY_ACCURACY.format(
+    return LO.OVERLAY_ACCURACY.format(
         rows=rule[0],
         share=rule[1],
         correct=acc["correct"],
@@ -153,13 +158,13 @@ def result_rule(text: str) -> tuple[int, float]:
 
 def overlay_page(result, villages: gpd.GeoDataFrame, layer: str) -> str:
     """The whole staff page (HTML, no request to any server)."""
-    title = L.OVERLAY_TITLE.format(layer=layer)
+    title = LO.OVERLAY_TITLE.format(layer=layer)
     m = result.match
-    parts = [f"<h1>{html.escape(title)}</h1>", f"<p class='caution'>{L.OVERLAY_CAUTION}</p>"]
+    parts = [f"<h1>{html.escape(title)}</h1>", f"<p class='caution'>{LO.OVERLAY_CAUTION}</p>"]
     if "window" in m.get("period", {}) and "last_complete_quarter" in m["period"]:
         parts.append(
             "<p>"
-            + L.OVERLAY_PERIOD.format(
+            + LO.OVERLAY_PERIOD.format(
                 window=m["period"]["window"], last=m["period"]["last_complete_quarter"]
             )
             + "</p>"
@@ -167,19 +172,19 @@ def overlay_page(result, villages: gpd.GeoDataFrame, layer: str) -> str:
     parts += [f"<p>{html.escape(w)}</p>" for w in _words(result, layer)]
     gone = sorted(set(result.villages.loc[~result.villages["located"], "townname"]))
     if gone:
-        parts.append(f"<p>{L.OVERLAY_UNLOCATED.format(names='、'.join(gone))}</p>")
+        parts.append(f"<p>{LO.OVERLAY_UNLOCATED.format(names='、'.join(gone))}</p>")
     parts.append(_maps(result, villages, layer))
     if len(result.colocation):
         c = result.colocation.assign(tier=result.colocation["tier"].map(L.TIER_LABELS))
-        parts += ["<h2>圖層熱點與外展分級</h2>", _table(c, L.OVERLAY_COLOCATION_COLUMNS)]
-    parts += ["<h2>各行政區</h2>", _table(result.districts, L.OVERLAY_DISTRICT_COLUMNS)]
+        parts += ["<h2>圖層熱點與外展分級</h2>", _table(c, LO.OVERLAY_COLOCATION_COLUMNS)]
+    parts += ["<h2>各行政區</h2>", _table(result.districts, LO.OVERLAY_DISTRICT_COLUMNS)]
     parts += [
         f"<h2>每一筆資料的去向（共 {m['rows']:,} 筆）</h2>",
-        _table(match_table(m), L.OVERLAY_MATCH_COLUMNS),
+        _table(match_table(m), LO.OVERLAY_MATCH_COLUMNS),
         f"<p>{html.escape(_accuracy(m))}</p>",
         "<h2>資料來源</h2>",
         sources_html(),
-        f"<p>{html.escape(L.OVERLAY_SOURCE.format(layer=layer))}</p>",
+        f"<p>{html.escape(LO.OVERLAY_SOURCE.format(layer=layer))}</p>",
     ]
     return (
         "<!DOCTYPE html><html lang='zh-Hant'><head><meta charset='utf-8'>"
