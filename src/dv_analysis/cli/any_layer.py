@@ -229,9 +229,9 @@ def _panel_covariates(g, path, covariates, wide, area_ids, periods):
         bad = raw[col].isna()
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise InputError(
-                f"{path}, row {row + 2}, column {col!r}: {g[col].iloc[row]!r} is not a number"
-            )
+            value = g[col].iloc[row]
+            shown = "the value is missing" if pd.isna(value) else f"{value!r} is not a number"
+            raise InputError(f"{path}, row {row + 2}, column {col!r}: {shown}")
         if not raw[col].std() > 0:
             raise InputError(f"{path}, column {col!r}: the covariate does not vary")
     z = (raw - raw.mean()) / raw.std()
