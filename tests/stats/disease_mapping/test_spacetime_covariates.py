@@ -157,3 +157,23 @@ def test_covariates_are_checked_and_none_leaves_the_panel_as_it_was():
     bad[0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="finite"):
         st.prepare_panel(y, e, graph, bad)
+
+
+def test_the_kept_fits_key_covers_every_module_the_covariates_pass_through():
+    """The risk stage keys its kept fits on ``spacetime.code_modules()``: every module that
+    arranges, fits or reports the fixed effects is among them, so a change to any of them
+    refits."""
+    import inspect
+
+    from dv_analysis.stats.disease_mapping._inla import latent
+    from dv_analysis.stats.disease_mapping.spacetime import nuts
+
+    kept = {m.__name__ for m in spacetime.code_modules()}
+    used = (
+        st.prepare_panel,  # arranges the covariates
+        latent.find_mode,  # the Laplace engine's latent field with β
+        laplace.draw,  # draws of (γ, β)
+        nuts.fit_nuts,  # NUTS's β
+        spacetime.SpaceTimeFit,  # relative risks with x_itᵀβ, the summary of β
+    )
+    assert {inspect.getmodule(f).__name__ for f in used} <= kept
