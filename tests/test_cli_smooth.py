@@ -280,3 +280,82 @@ def test_smooth_with_time_refuses_the_nuts_engine_in_words(panel_files, capsys):
     )
     assert code != 0
     assert "--engine nuts is not supported with --time" in capsys.readouterr().err
+
+
+def _covariate_panel(root, income_unit=1.0):
+    """``panel.csv`` of :func:`panel_files`' lattice with two covariates of known effect: an
+    area's income (the same every quarter; rate ratio 0.8 per 10,000) and the quarter's rain
+    (area × quarter; 1.3 per 100 mm). No random effects: a Poisson GLM is the right model."""
+    import numpy as np
+
+    rng = np.random.default_rng(11)
+    df = pd.read_csv(root / "panel.csv")
+    income = dict(zip(df["area"].unique(), rng.normal(50_000, 10_000, 36), strict=True))
+    df["income"] = df["area"].map(income)
+    df["rain"] = rng.gamma(4.0, 50.0, len(df))
+    mu = 10.0 * 0.8 ** ((df["income"] - 50_000) / 10_000) * 1.3 ** (df["rain"] / 100)
+    df["cases"] = rng.poisson(mu)
+    df["income"] = df["income"] / income_unit
+    df.to_csv(root / f"cov_{income_unit}.csv", index=False)
+    return df
+
+
+def _smooth_covariates(r, name, capsys, extra=()):
+    code = main(
+        ["smooth", str(r / name), "--count", "cases", "--population", "pop", "--id", "area"]
+        + ["--time", "quarter", "--weights", str(r / "panel.gal"), "--covariate", "income"]
+        + ["--covariate", "rain", "--out", str(r / "cov.csv"), "--summary", str(r / "cov.json")]
+        + list(extra)
+    )
+    return code, capsys.readouterr()
+
+
+@pytest.mark.slow(seconds=15, why="two space-time fits of 36 areas × 10 quarters")
+def test_smooth_with_time_and_covariates_reports_rate_ratios_per_unit(panel_files, capsys):
+    """Each covariate's rate ratio per unit of its own scale, with its 90 % interval: the
+    interval holds the true ratio, the estimate is within a posterior sd of statsmodels'
+    Poisson GLM (no random effects in these data), and a covariate given in other units
+    changes its ratio per unit by that factor and nothing else."""
+    import numpy as np
+    import statsmodels.api as sm
+
+    r = panel_files
+    df = _covariate_panel(r)
+    code, out = _smooth_covariates(r, "cov_1.0.csv", capsys)
+    assert code == 0, out.err
+    assert "income: rate ratio per unit" in out.out and "90 % interval" in out.out
+    fixed = json.loads((r / "cov.json").read_text())["fixed_effects"]
+    true = {"income": np.log(0.8) / 10_000, "rain": np.log(1.3) / 100}
+    x = sm.add_constant(df[["income", "rain"]])
+    offset = np.log(df["pop"] * df["cases"].sum() / df["pop"].sum())
+    glm = sm.GLM(df["cases"], x, family=sm.families.Poisson(), offset=offset).fit()
+    for name, beta in true.items():
+        f = fixed[name]
+        assert f["interval"] == "90 %"
+        assert f["irr"]["q05"] < np.exp(beta) < f["irr"]["q95"], (name, f["irr"])
+        assert abs(f["per_unit"]["mean"] - glm.params[name]) < f["per_unit"]["sd"], name
+    _covariate_panel(r, income_unit=1000.0)
+    code, out = _smooth_covariates(r, "cov_1000.0.csv", capsys)
+    assert code == 0, out.err
+    thousands = json.loads((r / "cov.json").read_text())["fixed_effects"]
+    assert thousands["income"]["per_unit"]["mean"] == pytest.approx(
+        1000 * fixed["income"]["per_unit"]["mean"], rel=1e-6
+    )
+    assert thousands["rain"]["standardised"]["mean"] == pytest.approx(
+        fixed["rain"]["standardised"]["mean"], rel=1e-6
+    )
+
+
+def test_smooth_with_time_names_a_covariate_that_is_not_a_number(panel_files, capsys):
+    r = panel_files
+    df = _covariate_panel(r).astype({"rain": object})
+    df.loc[4, "rain"] = "lots"
+    df.loc[7, "income"] = None
+    df.to_csv(r / "cov_bad.csv", index=False)
+    code, out = _smooth_covariates(r, "cov_bad.csv", capsys)
+    assert code != 0
+    assert "row 9, column 'income': the value is missing" in out.err
+    df.loc[7, "income"] = 1.0
+    df.to_csv(r / "cov_bad.csv", index=False)
+    code, out = _smooth_covariates(r, "cov_bad.csv", capsys)
+    assert "row 6, column 'rain': 'lots' is not a number" in out.err

@@ -282,10 +282,6 @@ def _smooth_panel(args: argparse.Namespace) -> None:
 
     from dv_analysis.cli.any_layer import smooth_panel_file
 
-    if args.covariate:
-        raise ParameterError(
-            "--covariate is not supported with --time (the space-time model has none)"
-        )
     if args.engine != "laplace":
         raise ParameterError(
             "--engine nuts is not supported with --time: the space-time model is"
@@ -300,6 +296,7 @@ def _smooth_panel(args: argparse.Namespace) -> None:
         args.expected,
         args.weights,
         seed=args.seed,
+        covariates=tuple(args.covariate),
     )
     table.to_csv(args.out, index=False, encoding="utf-8-sig")
     if args.summary:
@@ -310,6 +307,12 @@ def _smooth_panel(args: argparse.Namespace) -> None:
         f" sigma {h['sigma']['mean']:.3f}, rho {h['rho']['mean']:.3f},"
         f" sigma_delta {h['sigma_delta']['mean']:.3f}, sigma_eps {h['sigma_eps']['mean']:.3f}"
     )
+    for name, f in summary.get("fixed_effects", {}).items():
+        irr = f["irr"]
+        print(
+            f"  {name}: rate ratio per unit {irr['median']:.4g}"
+            f" (90 % interval {irr['q05']:.4g} to {irr['q95']:.4g})"
+        )
     if not d.get("ok", True):
         print(
             f"WARNING: the fit missed its checks ({d.get('message', '')}): do not use these"

@@ -190,10 +190,12 @@ def _counts(g, path, count: str, population, expected, ids) -> tuple[pd.Series, 
     return y, e
 
 
-def _panel_arrays(g, path, count, id_col, time_col, population, expected):
-    """``(ids, times, y, e)`` of a long panel (one row per area and period), checked: counts
-    and expected counts by row and column, one row per area and period, every area in every
-    period. ``population`` gives expected counts at the panel's overall rate."""
+def _panel_arrays(g, path, count, id_col, time_col, population, expected, covariates=()):
+    """``(ids, times, y, e, x)`` of a long panel (one row per area and period), checked:
+    counts and expected counts by row and column, one row per area and period, every area in
+    every period. ``population`` gives expected counts at the panel's overall rate. ``x`` is
+    ``(raw, standardised)``: the covariates by row, and ``(n, T, p)`` standardised over the
+    rows as the pooled path does; ``(None, None)`` without covariates."""
     g = g.reset_index(drop=True)
     ids, times = g[id_col].astype(str), g[time_col].astype(str)
     twice = pd.Series(list(zip(ids, times, strict=True))).duplicated()
@@ -213,7 +215,58 @@ def _panel_arrays(g, path, count, id_col, time_col, population, expected):
             " (a panel needs every area in every period)"
         )
     ew = wide.pivot(index="id", columns="t", values="e").reindex(index=area_ids, columns=periods)
-    return pd.Index(area_ids), periods, yw.to_numpy(int), ew.to_numpy(float)
+    x = _panel_covariates(g, path, covariates, wide, area_ids, periods)
+    return pd.Index(area_ids), periods, yw.to_numpy(int), ew.to_numpy(float), x
+
+
+def _panel_covariates(g, path, covariates, wide, area_ids, periods):
+    """The covariates of a long panel: each checked (a value that is not a number stops with
+    its row and column), standardised over the rows, arranged ``(n, T, p)``."""
+    if not covariates:
+        return None, None
+    raw = g[list(covariates)].apply(pd.to_numeric, errors="coerce")
+    for col in covariates:
+        bad = raw[col].isna()
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            value = g[col].iloc[row]
+            shown = "the value is missing" if pd.isna(value) else f"{value!r} is not a number"
+            raise InputError(f"{path}, row {row + 2}, column {col!r}: {shown}")
+        if not raw[col].std() > 0:
+            raise InputError(f"{path}, column {col!r}: the covariate does not vary")
+    z = (raw - raw.mean()) / raw.std()
+    cube = [
+        wide.assign(v=z[col].to_numpy())
+        .pivot(index="id", columns="t", values="v")
+        .reindex(index=area_ids, columns=periods)
+        .to_numpy(float)
+        for col in covariates
+    ]
+    return raw, np.stack(cube, axis=-1)
+
+
+def panel_fixed_effects(beta: np.ndarray, raw: pd.DataFrame) -> dict:
+    """Each covariate's effect on its own scale, from draws of the standardised β.
+
+    Per unit of the covariate: ``β / sd`` (log scale: mean, sd, 90 % interval) and the
+    incidence rate ratio ``exp(β / sd)`` (posterior median and 90 % interval: 5 % and 95 %
+    quantiles); and the standardised β (per standard deviation of the covariate).
+    """
+    from dv_analysis.stats.disease_mapping.mcmc import describe
+
+    out = {}
+    for k, col in enumerate(raw.columns):
+        sd = float(raw[col].std())
+        per_unit = beta[:, k] / sd
+        q = np.exp(np.quantile(per_unit, [0.5, 0.05, 0.95]))
+        out[col] = {
+            "per_unit": describe(per_unit),
+            "irr": {"median": float(q[0]), "q05": float(q[1]), "q95": float(q[2])},
+            "interval": "90 %",
+            "covariate_sd": sd,
+            "standardised": describe(beta[:, k]),
+        }
+    return out
 
 
 def smooth_panel_file(
@@ -227,6 +280,7 @@ def smooth_panel_file(
     draws: int = 2000,
     seed: int = 42,
     now_periods: int = 4,
+    covariates: tuple[str, ...] = (),
 ):
     """The space-time model (docs/risk_model.md) for any panel: ``dv-analysis smooth --time``.
 
@@ -234,7 +288,10 @@ def smooth_panel_file(
     Fitted with the nested-Laplace engine. Returns the per-area table (``id``, the panel's
     level ``rr_*`` and ``p_exceed_1``, the present ``rr_now_*`` over the last
     ``now_periods`` periods, ``p_now_exceed_1``, ``p_now_exceed_1_5``, ``p_rising``,
-    ``trend``) and a summary (hyperparameters, diagnostics, periods).
+    ``trend``) and a summary (hyperparameters, diagnostics, periods; with ``covariates``,
+    columns by row, standardised over the rows, each one's effect per unit as an incidence
+    rate ratio with its 90 % interval: :func:`panel_fixed_effects`). A covariate may vary by
+    area and period or be an area's own (the same in every period).
     """
     from dv_analysis.stats.disease_mapping import spacetime
     from dv_analysis.stats.disease_mapping.icar import adjacency_matrix, prepare_graph
@@ -242,10 +299,13 @@ def smooth_panel_file(
     _one_of_population_or_expected(population, expected)
     gal = str(weights).lower().endswith(".gal")
     g = read_layer(path, geometry=not gal)
-    _check_columns(g, path, count, id_col, time_col, population, expected)
-    ids, periods, y, e = _panel_arrays(g, path, count, id_col, time_col, population, expected)
+    _check_columns(g, path, count, id_col, time_col, population, expected, *covariates)
+    ids, periods, y, e, (raw, x) = _panel_arrays(
+        g, path, count, id_col, time_col, population, expected, covariates
+    )
     neighbours = _neighbours(g, path, id_col, ids, weights, gal)
-    panel = spacetime.prepare_panel(y, e, prepare_graph(adjacency_matrix(neighbours, ids)))
+    graph = prepare_graph(adjacency_matrix(neighbours, ids))
+    panel = spacetime.prepare_panel(y, e, graph, x)
     fit = spacetime.fit(panel, "laplace", options=spacetime.EngineOptions(draws=draws, seed=seed))
     k = min(now_periods, len(periods) // 2) or 1  # as summarise_draws reads "now"
     table = spacetime.summarise_draws(fit.log_rr(panel), e[:, -k:].mean(1), now_periods)
@@ -271,6 +331,8 @@ def smooth_panel_file(
         "hyperparameters": fit.hyperparameters,
         "diagnostics": fit.diagnostics,
     }
+    if raw is not None:
+        summary["fixed_effects"] = panel_fixed_effects(fit.beta, raw)
     return table[keep], summary
 
 

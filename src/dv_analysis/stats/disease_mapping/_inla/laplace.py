@@ -3,8 +3,9 @@
 The INLA recipe (Rue, Martino & Chopin 2009) for this model, in numpy:
 
 1. For hyperparameters θ = (log σ, logit ρ, log σ_δ, log σ_ε) the latent field
-   x = (γ, v, u, w), with ``b = σ(√(1−ρ) v + √ρ u)`` the BYM2 effect and ``w_i = δ_i + ε_i``
-   each village's deviation from its level, is Gaussian a priori: ``γ ~ N(0, level_sd² I)``,
+   x = (γ, β, v, u, w), with ``b = σ(√(1−ρ) v + √ρ u)`` the BYM2 effect, β the fixed effects
+   of the covariates (none by default) and ``w_i = δ_i + ε_i`` each village's deviation from
+   its level, is Gaussian a priori: ``γ ~ N(0, level_sd² I)``, ``β ~ N(0, beta_sd² I)``,
    ``v ~ N(0, I)``, ``u`` the scaled ICAR (sparse precision, sum to zero by component),
    ``w_i ~ N(0, C_w)`` with ``C_w = σ_δ² R⁺ + σ_ε² I`` (``T × T``). Newton's method finds
    the mode of p(x | θ, y) (Poisson likelihood: concave, so it converges; steps are halved
@@ -390,9 +391,9 @@ def _diagnostics(search: dict, modes: list, weights: np.ndarray, integrate: bool
 
 
 def draw(fit: LaplaceFit, panel: Panel, draws: int = 2000, seed: int = 42, with_theta=False):
-    """Posterior draws of (γ, b, δ) from the fit: points of θ by weight, then the latent
+    """Posterior draws of (γ, β, b, δ) from the fit: points of θ by weight, then the latent
     field from each point's Gaussian approximation. Returns arrays shaped
-    (draws, T), (draws, n), (draws, n, T).
+    (draws, T + p), (draws, n), (draws, n, T).
 
     Parameters
     ----------
@@ -410,7 +411,8 @@ def draw(fit: LaplaceFit, panel: Panel, draws: int = 2000, seed: int = 42, with_
     Returns
     -------
     tuple of numpy.ndarray
-        γ ``(draws, T)``, b ``(draws, n)`` and δ ``(draws, n, T)`` (and θ).
+        z ``(draws, T + p)`` (the quarters' levels γ, then the fixed effects β of the
+        panel's p covariates), b ``(draws, n)`` and δ ``(draws, n, T)`` (and θ).
     """
     from threadpoolctl import threadpool_limits
 

@@ -23,6 +23,14 @@ diagonal) leaves ``[[G, Bᵀ], [B, U]]`` in (γ, u) with ``U`` banded: one bande
 instead of the dense ``O((n + T)³)``. The sum-to-zero constraints on ``u`` are applied by
 conditioning (Rue & Held 2005, section 2.3.3: "conditioning by kriging"), and enter
 log |H| through ``log |A H⁻¹ Aᵀ|``.
+
+**Fixed effects.** Covariates ``x_it`` (``Panel.covariates``) add ``x_itᵀβ`` to the linear
+predictor, ``β ~ N(0, beta_sd² I)``. β joins the quarters' levels in the dense border:
+the border vector is ``z = (γ, β)`` (``T + p``), village *i*'s design in it is
+``Z_i = [I_T, X_i]``, so after ``w_i`` is eliminated its coupling with ``b_i`` is
+``Z_iᵀ(μ_i − μ_i ∘ P_i⁻¹μ_i)`` and the border block is
+``Σ_i Z_iᵀ M_i Z_i + prior``, ``M_i = diag(μ_i) − diag(μ_i) P_i⁻¹ diag(μ_i)``. The cost grows by
+``O(n T² p)``; without covariates (p = 0) every array is the one it was before.
 """
 
 from __future__ import annotations
@@ -65,6 +73,7 @@ class LatentPrior:
     c_delta: np.ndarray  # (T, T) covariance of δ_i
     level_prec: float
     log_det: float  # log|Q(θ)| of the prior, up to a constant that does not depend on θ
+    beta_prec: float = 1.0  # prior precision of each fixed effect
 
 
 def bym2_weights(sigma: float, rho: float, alone: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -158,7 +167,9 @@ def latent_prior(theta: np.ndarray, panel: Panel, priors: SpaceTimePriors) -> La
     c_w = c_delta + h["sigma_eps"] ** 2 * np.eye(t)
     level_prec = 1.0 / priors.level_sd**2
     log_det = t * np.log(level_prec) - n * np.linalg.slogdet(c_w)[1]
-    return LatentPrior(a, c, np.linalg.inv(c_w), c_delta, level_prec, float(log_det))
+    prior = LatentPrior(a, c, np.linalg.inv(c_w), c_delta, level_prec, float(log_det))
+    prior.beta_prec = 1.0 / priors.beta_sd**2  # β's prior is free of θ: not in log_det
+    return prior
 
 
 @dataclass
@@ -166,7 +177,7 @@ class _System:
     """The Hessian at μ with w and v eliminated: what a Newton step, log|H| and draws need."""
 
     p_inv: np.ndarray  # (n, T, T) inverses of the w blocks
-    border: np.ndarray  # (n, T) coupling of b_i and γ after w
+    border: np.ndarray  # (n, T + p) coupling of b_i and z = (γ, β) after w
     k: np.ndarray  # (n,) curvature of b_i after w
     denom: np.ndarray  # (n,) curvature of v_i: 1 + a² k
     reduced: BorderedFactor  # [[G, Bᵀ], [B, U]] in (γ, u), U = Q + diag(c² k / denom)
@@ -181,6 +192,8 @@ def _system(panel: Panel, prior: LatentPrior, mu: np.ndarray) -> _System:
     a, c = prior.a, prior.c
     denom = 1.0 + a**2 * k
     g = np.diag(mu.sum(0) + prior.level_prec) - np.einsum("it,its,is->ts", mu, p_inv, mu)
+    if panel.covariates is not None:
+        border, g = _with_fixed(panel.covariates, mu, p_inv, border, g, prior.beta_prec)
     g -= (border * (a**2 / denom)[:, None]).T @ border
     reduced = BorderedFactor.factor(
         panel.structure,
@@ -190,6 +203,32 @@ def _system(panel: Panel, prior: LatentPrior, mu: np.ndarray) -> _System:
         panel.constraints,
     )
     return _System(p_inv, border, k, denom, reduced)
+
+
+def _with_fixed(x, mu, p_inv, border, g, beta_prec):
+    """The border's coupling and block grown from γ to z = (γ, β) (module docstring)."""
+    mx = mu[:, :, None] * x  # diag(μ_i) X_i
+    m_x = mx - mu[:, :, None] * np.einsum("its,isk->itk", p_inv, mx)  # M_i X_i
+    g_gb = m_x.sum(0)
+    g_bb = np.einsum("itk,itl->kl", x, m_x) + beta_prec * np.eye(x.shape[2])
+    g = np.block([[g, g_gb], [g_gb.T, g_bb]])
+    return np.hstack([border, np.einsum("it,itk->ik", border, x)]), g
+
+
+def _fixed(panel: Panel, z: np.ndarray) -> np.ndarray:
+    """``γ_t + x_itᵀβ`` as ``(n, T)`` (``γ_t`` broadcast, ``(1, T)``, without covariates)."""
+    t = panel.shape[1]
+    if panel.covariates is None:
+        return z[None, :t]
+    return z[None, :t] + panel.covariates @ z[t:]
+
+
+def _border_sums(panel: Panel, r: np.ndarray) -> np.ndarray:
+    """``Σ_i Z_iᵀ r_i``: a residual ``(n, T)`` summed onto z = (γ, β)."""
+    out = r.sum(0)
+    if panel.covariates is None:
+        return out
+    return np.concatenate([out, np.einsum("it,itk->k", r, panel.covariates)])
 
 
 def _log_det_h(s: _System) -> float:
@@ -202,7 +241,7 @@ def _log_det_h(s: _System) -> float:
 class Mode:
     """The mode of p(x | θ, y) and the eliminated Hessian there."""
 
-    gamma: np.ndarray
+    gamma: np.ndarray  # z = (γ, β): the quarters' levels, then the fixed effects (T + p)
     v: np.ndarray
     u: np.ndarray
     w: np.ndarray
@@ -221,28 +260,35 @@ class Mode:
 
 
 def _objective(panel: Panel, prior: LatentPrior, x: tuple) -> float:
-    gamma, v, u, w = x
+    z, v, u, w = x
+    t = panel.shape[1]
     b = prior.a * v + prior.c * u
-    eta = panel.log_e + gamma[None, :] + b[:, None] + w
+    eta = panel.log_e + _fixed(panel, z) + b[:, None] + w
     with np.errstate(over="ignore"):  # a line-search trial far off: −inf, and the step halves
         like = np.where(panel.mask, panel.y * eta - np.exp(eta), 0.0).sum()
+    gamma = z[:t]
     quad = prior.level_prec * gamma @ gamma + v @ v + u @ panel.structure.matrix @ u
     quad += np.einsum("it,ts,is->", w, prior.cw_inv, w)
+    if panel.covariates is not None:
+        quad += prior.beta_prec * z[t:] @ z[t:]
     return float(like - 0.5 * quad)
 
 
 def _means(panel: Panel, prior: LatentPrior, x: tuple) -> np.ndarray:
-    gamma, v, u, w = x
+    z, v, u, w = x
     b = prior.a * v + prior.c * u
-    return np.where(panel.mask, np.exp(panel.log_e + gamma[None, :] + b[:, None] + w), 0.0)
+    return np.where(panel.mask, np.exp(panel.log_e + _fixed(panel, z) + b[:, None] + w), 0.0)
 
 
 def _gradient(panel: Panel, prior: LatentPrior, x: tuple, mu: np.ndarray) -> tuple:
-    gamma, v, u, w = x
+    z, v, u, w = x
     r = np.where(panel.mask, panel.y - mu, 0.0)
     rb = r.sum(1)
+    prec = prior.level_prec
+    if panel.covariates is not None:  # γ's precision, then β's
+        prec = np.r_[np.full(panel.shape[1], prec), np.full(panel.n_covariates, prior.beta_prec)]
     return (
-        r.sum(0) - prior.level_prec * gamma,
+        _border_sums(panel, r) - prec * z,
         prior.a * rb - v,
         prior.c * rb - panel.structure.matrix @ u,
         r - w @ prior.cw_inv,
@@ -255,12 +301,12 @@ def _newton_step(panel: Panel, prior: LatentPrior, s: _System, mu: np.ndarray, g
     a, c = prior.a, prior.c
     pg = np.einsum("its,is->it", s.p_inv, g_w)  # P_i⁻¹ g_wi
     q = (mu * pg).sum(1)
-    r_gamma, r_v, r_u = g_gamma - (mu * pg).sum(0), g_v - a * q, g_u - c * q
+    r_gamma, r_v, r_u = g_gamma - _border_sums(panel, mu * pg), g_v - a * q, g_u - c * q
     scale = r_v / s.denom
     d_gamma, d_u = s.reduced.solve(r_gamma - s.border.T @ (a * scale), r_u - a * c * s.k * scale)
     d_v = (r_v - a * c * s.k * d_u - a * (s.border @ d_gamma)) / s.denom
     d_b = a * d_v + c * d_u
-    d_w = pg - np.einsum("its,is->it", s.p_inv, mu * (d_gamma[None, :] + d_b[:, None]))
+    d_w = pg - np.einsum("its,is->it", s.p_inv, mu * (_fixed(panel, d_gamma) + d_b[:, None]))
     return d_gamma, d_v, d_u, d_w
 
 
@@ -284,7 +330,8 @@ def find_mode(panel: Panel, prior: LatentPrior, start: tuple | None = None) -> M
         gradient component and the iterations used.
     """
     n, t = panel.shape
-    x = start if start is not None else (np.zeros(t), np.zeros(n), np.zeros(n), np.zeros((n, t)))
+    m = t + panel.n_covariates
+    x = start if start is not None else (np.zeros(m), np.zeros(n), np.zeros(n), np.zeros((n, t)))
     f = _objective(panel, prior, x)
     for it in range(1, NEWTON_MAX_ITER + 1):  # noqa: B007 (the count is returned)
         mu = _means(panel, prior, x)
@@ -323,7 +370,7 @@ def draw_latent(panel: Panel, mode: Mode, prior: LatentPrior, count: int, rng):
     Returns
     -------
     tuple of numpy.ndarray
-        γ ``(count, T)``, b ``(count, n)`` and δ ``(count, n, T)``.
+        z = (γ, β) ``(count, T + p)``, b ``(count, n)`` and δ ``(count, n, T)``.
     """
     n, t = panel.shape
     s = mode.system
@@ -334,9 +381,10 @@ def draw_latent(panel: Panel, mode: Mode, prior: LatentPrior, count: int, rng):
     d_b = (a * d_v + c * d_u).T  # (count, n)
     d_gamma = d_gamma.T  # (count, t)
     mu = mode.mu
-    shift = np.einsum(
-        "its,dis->dit", s.p_inv, mu[None] * d_gamma[:, None, :] + mu[None] * d_b[:, :, None]
-    )
+    d_fixed = d_gamma[:, None, :t]
+    if panel.covariates is not None:
+        d_fixed = d_fixed + np.einsum("itk,dk->dit", panel.covariates, d_gamma[:, t:])
+    shift = np.einsum("its,dis->dit", s.p_inv, mu[None] * d_fixed + mu[None] * d_b[:, :, None])
     chol_p = np.linalg.cholesky(s.p_inv)  # (n, t, t)
     noise = np.einsum("its,dis->dit", chol_p, rng.standard_normal((count, n, t)))
     w = mode.w[None] - shift + noise

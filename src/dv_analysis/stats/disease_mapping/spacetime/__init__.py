@@ -113,6 +113,10 @@ class SpaceTimeFit:
         ``(draws,)`` the path's step and the quarter's noise of each draw (for forecasts).
     detail : object
         The engine's own result (the Laplace fit's θ points; nothing for NUTS).
+    beta : ndarray or None
+        ``(draws, p)`` the fixed effects of the panel's covariates (on the scale they were
+        given: standardised), None without covariates. A village's relative risk
+        (:meth:`log_rr`) includes ``x_itᵀβ``.
     """
 
     engine: str
@@ -124,17 +128,33 @@ class SpaceTimeFit:
     sigma_delta: np.ndarray
     sigma_eps: np.ndarray
     detail: object = field(default=None, repr=False, compare=False)
+    beta: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def _paths(self, panel: Panel) -> np.ndarray:
+        """δ, plus ``x_itᵀβ`` when the panel has covariates (the village's whole departure
+        from its level ``b``)."""
+        return self.delta if self.beta is None else self.delta + panel.fixed_part(self.beta)
 
     def log_rr(self, panel: Panel, level=None) -> np.ndarray:
-        """``(draws, n, T)`` log relative risks (:func:`.model.log_rr_draws`)."""
-        return log_rr_draws(self.b, self.delta, panel, level)
+        """``(draws, n, T)`` log relative risks (:func:`.model.log_rr_draws`), the
+        covariates' part included."""
+        return log_rr_draws(self.b, self._paths(panel), panel, level)
+
+    def fixed_effects(self, names=None) -> dict:
+        """Mean, sd and 90 % interval of each covariate's β (as given: standardised)."""
+        from dv_analysis.stats.disease_mapping.mcmc import describe
+
+        if self.beta is None:
+            return {}
+        names = names or [f"x{k}" for k in range(self.beta.shape[1])]
+        return {name: describe(self.beta[:, k]) for k, name in enumerate(names)}
 
     def predict_next(self, panel: Panel, expected_next, seed: int, level=None) -> tuple:
         """``(draws, n)`` draws of next quarter's expected counts and counts
         (:func:`.model.predictive_next`)."""
         rng = np.random.default_rng([seed, 20261207])
-        return predictive_next(self.b, self.delta, self.sigma_delta, self.sigma_eps, panel,
-                               expected_next, rng, level)  # fmt: skip
+        return predictive_next(self.b, self._paths(panel), self.sigma_delta, self.sigma_eps,
+                               panel, expected_next, rng, level)  # fmt: skip
 
 
 def _laplace(panel: Panel, priors: SpaceTimePriors, options: EngineOptions) -> SpaceTimeFit:
@@ -143,7 +163,7 @@ def _laplace(panel: Panel, priors: SpaceTimePriors, options: EngineOptions) -> S
     result = laplace.fit_laplace(
         panel, priors, seed=options.seed, integrate=options.strategy == "importance"
     )
-    _, b, delta, theta = laplace.draw(result, panel, options.draws, options.seed, True)
+    z, b, delta, theta = laplace.draw(result, panel, options.draws, options.seed, True)
     return SpaceTimeFit(
         "laplace",
         b,
@@ -154,6 +174,7 @@ def _laplace(panel: Panel, priors: SpaceTimePriors, options: EngineOptions) -> S
         sigma_delta=np.exp(theta[:, 2]),
         sigma_eps=np.exp(theta[:, 3]),
         detail=result,
+        beta=z[:, panel.shape[1] :] if panel.covariates is not None else None,
     )
 
 
@@ -172,7 +193,8 @@ def _nuts(panel: Panel, priors: SpaceTimePriors, options: EngineOptions) -> Spac
     hyper = {k: describe(d.hyper[k]) for k in HYPERPARAMETERS}
     diagnostics = {**d.diagnostics, "engine": "nuts"}
     return SpaceTimeFit("nuts", d.b, d.delta, hyper, diagnostics, d.seconds,
-                        sigma_delta=d.hyper["sigma_delta"], sigma_eps=d.hyper["sigma_eps"])  # fmt: skip
+                        sigma_delta=d.hyper["sigma_delta"], sigma_eps=d.hyper["sigma_eps"],
+                        beta=d.beta)  # fmt: skip
 
 
 #: The engines by name: each takes ``(panel, priors, options)`` and returns a SpaceTimeFit.

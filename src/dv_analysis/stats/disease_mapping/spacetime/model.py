@@ -2,8 +2,9 @@
 
 For village *i* in quarter *t* with count ``y_it`` and expected count ``E_it``::
 
-    y_it ~ Poisson(E_it · exp(γ_t + b_i + δ_it + ε_it))
+    y_it ~ Poisson(E_it · exp(γ_t + x_itᵀβ + b_i + δ_it + ε_it))
     γ_t ~ N(0, level_sd²)                     one level per quarter (season and trend)
+    β   ~ N(0, beta_sd² I)                    fixed effects of standardised covariates (if any)
     b   ~ BYM2(σ, ρ)                          as in :mod:`dv_analysis.stats.disease_mapping.bym2`
     δ_i ~ RW1 over the quarters, Σ_t δ_it = 0  each village its own path (type II)
     ε_it ~ N(0, σ_ε²)                         overdispersion of a village-quarter
@@ -53,7 +54,8 @@ class SpaceTimePriors:
     penalised-complexity priors (Simpson et al. 2017): exponential, with
     ``P(σ_δ > 0.5) = 0.01`` for a village's quarter-to-quarter step and ``P(σ_ε > 1) = 0.01``
     for a quarter's noise. Each quarter's level ``γ_t ~ N(0, 1)`` around the expected counts'
-    city rate.
+    city rate. The fixed effect of each standardised covariate ``β_k ~ N(0, 1)``, as in the
+    pooled BYM2 model (:class:`dv_analysis.stats.disease_mapping.bym2.BYM2Priors`).
     """
 
     sigma_sd: float = 1.0
@@ -64,6 +66,7 @@ class SpaceTimePriors:
     eps_u: float = 1.0
     eps_alpha: float = 0.01
     level_sd: float = 1.0
+    beta_sd: float = 1.0
 
     @property
     def delta_rate(self) -> float:
@@ -210,13 +213,23 @@ class Panel:
     alone: np.ndarray  # (n,) bool: an island's own unit vector
     structure: BandedPattern | None = None  # the scaled ICAR precision, banded (+ RIDGE)
     constraints: np.ndarray | None = None  # (C, n) one row of ones per component of ≥ 2 areas
+    covariates: np.ndarray | None = None  # (n, T, p) standardised covariates, None: none
 
     @property
     def shape(self) -> tuple[int, int]:
         return self.y.shape
 
+    @property
+    def n_covariates(self) -> int:
+        """p: the covariates' count (0 without)."""
+        return 0 if self.covariates is None else self.covariates.shape[2]
 
-def prepare_panel(y, expected, graph: Graph) -> Panel:
+    def fixed_part(self, beta: np.ndarray) -> np.ndarray:
+        """``x_itᵀβ`` of every draw of β, ``(draws, n, T)`` (β: ``(draws, p)``)."""
+        return np.einsum("itk,dk->dit", self.covariates, np.asarray(beta, float))
+
+
+def prepare_panel(y, expected, graph: Graph, covariates=None) -> Panel:
     """Check and arrange a panel for the engines.
 
     Parameters
@@ -228,6 +241,10 @@ def prepare_panel(y, expected, graph: Graph) -> Panel:
         adds nothing to the likelihood.
     graph : Graph
         :func:`dv_analysis.stats.disease_mapping.icar.prepare_graph` of the villages' adjacency.
+    covariates : array-like, shape (n, p) or (n, T, p), optional
+        Covariates of each village (the same in every quarter) or of each village and
+        quarter, used as given (standardise them first: the prior of their effects is
+        ``N(0, beta_sd²)``). Default: none, the model without fixed effects.
 
     Returns
     -------
@@ -248,7 +265,20 @@ def prepare_panel(y, expected, graph: Graph) -> Panel:
         raise ValueError("a village-quarter with counts has no expected count (no population)")
     basis, inv, alone = dense_basis(graph, graph.n)
     log_e = np.where(mask, np.log(np.where(mask, e, 1.0)), 0.0)
-    return Panel(y, log_e, mask, basis, inv, alone, *banded_structure(graph))
+    x = None if covariates is None else _covariate_array(covariates, y.shape)
+    return Panel(y, log_e, mask, basis, inv, alone, *banded_structure(graph), covariates=x)
+
+
+def _covariate_array(covariates, shape: tuple[int, int]) -> np.ndarray | None:
+    """Covariates as ``(n, T, p)`` (a village's own repeated over the quarters); None for p = 0."""
+    x = np.asarray(covariates, dtype=float)
+    if x.ndim == 2 and x.shape[0] == shape[0]:
+        x = np.repeat(x[:, None, :], shape[1], axis=1)
+    if x.ndim != 3 or x.shape[:2] != shape:
+        raise ValueError(f"covariates {x.shape} must be (villages, p) or (villages, quarters, p)")
+    if not np.isfinite(x).all():
+        raise ValueError("covariates must be finite (a missing value has no effect to estimate)")
+    return x if x.shape[2] else None
 
 
 def spatial_variances(rho: float, panel: Panel) -> np.ndarray:

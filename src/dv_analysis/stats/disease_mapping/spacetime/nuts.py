@@ -3,7 +3,8 @@
 The same model and priors as the nested-Laplace engine (:mod:`dv_analysis.stats.disease_mapping._inla.laplace`),
 sampled non-centred: the BYM2 effect through the ICAR eigenbasis (as in
 :mod:`dv_analysis.stats.disease_mapping.bym2`), each village's sum-to-zero RW1 path through the RW1's
-eigenbasis (``δ_i = σ_δ · basis @ z_i``, ``z_i ~ N(0, I)``), the noise as ``σ_ε · e_it``.
+eigenbasis (``δ_i = σ_δ · basis @ z_i``, ``z_i ~ N(0, I)``), the noise as ``σ_ε · e_it``,
+the covariates' fixed effects (when the panel has any) as ``β ~ N(0, beta_sd² I)``.
 It is slower (about 11,000 parameters for Taipei over three years) and is kept for
 validation and for users who want it (``engine="nuts"``).
 """
@@ -29,14 +30,15 @@ class NutsDraws:
     hyper: dict  # σ, ρ, σ_δ, σ_ε: (draws,) each
     diagnostics: dict
     seconds: float
+    beta: np.ndarray | None = None  # (draws, p) fixed effects; None without covariates
 
 
-def _model(y, log_e, mask, basis, inverse_eigen, alone, path_basis, priors):
+def _model(y, log_e, mask, basis, inverse_eigen, alone, path_basis, priors, x=None):
     import jax.numpy as jnp
     import numpyro
     import numpyro.distributions as dist
 
-    sigma_sd, rho_a, rho_b, delta_rate, eps_rate, level_sd = priors
+    sigma_sd, rho_a, rho_b, delta_rate, eps_rate, level_sd, beta_sd = priors
     n, t = y.shape
     gamma = numpyro.sample("gamma", dist.Normal(0.0, level_sd).expand([t]))
     sigma = numpyro.sample("sigma", dist.HalfNormal(sigma_sd))
@@ -50,6 +52,9 @@ def _model(y, log_e, mask, basis, inverse_eigen, alone, path_basis, priors):
     sigma_eps = numpyro.sample("sigma_eps", dist.Exponential(eps_rate))
     e = numpyro.sample("e", dist.Normal(0.0, 1.0).expand([n, t]))
     eta = log_e + gamma[None, :] + b[:, None] + delta + sigma_eps * e
+    if x is not None:
+        beta = numpyro.sample("beta", dist.Normal(0.0, beta_sd).expand([x.shape[2]]))
+        eta = eta + jnp.einsum("itk,k->it", x, beta)
     numpyro.sample("y", dist.Poisson(jnp.exp(eta)).mask(mask), obs=y)
 
 
@@ -80,8 +85,8 @@ def fit_nuts(
     -------
     NutsDraws
         ``gamma`` (draws, T), ``b`` (draws, n), ``delta`` (draws, n, T), the
-        hyperparameters' draws (``hyper``), ``diagnostics`` (R-hat, bulk ESS, divergences)
-        and ``seconds``.
+        hyperparameters' draws (``hyper``), ``diagnostics`` (R-hat, bulk ESS, divergences),
+        ``seconds`` and ``beta`` (draws, p) with the panel's covariates.
     """
     import jax
     from numpyro.infer import MCMC, NUTS
@@ -95,6 +100,7 @@ def fit_nuts(
         priors.delta_rate,
         priors.eps_rate,
         p["level_sd"],
+        p["beta_sd"],
     )
     t0 = time.perf_counter()
     mcmc = MCMC(
@@ -115,10 +121,12 @@ def fit_nuts(
         panel.alone,
         rw1_basis(panel.shape[1]),
         prior_values,
+        panel.covariates,
         extra_fields=("diverging",),
     )
     s = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
-    reported = {k: s[k] for k in ("gamma", "sigma", "rho", "sigma_delta", "sigma_eps", "b")}
+    names = ("gamma", "sigma", "rho", "sigma_delta", "sigma_eps", "b", "beta")
+    reported = {k: s[k] for k in names if k in s}
     diagnostics = convergence(reported)
     diagnostics["divergences"] = int(np.asarray(mcmc.get_extra_fields()["diverging"]).sum())
     flat = {k: v.reshape(-1, *v.shape[2:]) for k, v in s.items()}
@@ -129,4 +137,5 @@ def fit_nuts(
         hyper={k: flat[k] for k in ("sigma", "rho", "sigma_delta", "sigma_eps")},
         diagnostics=diagnostics,
         seconds=time.perf_counter() - t0,
+        beta=flat.get("beta"),
     )
