@@ -436,36 +436,41 @@ def _add_plan(sub) -> None:
 def _plan(args: argparse.Namespace) -> None:
     """Run 06_service_plan alone for a period that has been run, as ``run`` does (staged,
     audited, promoted only when it passes)."""
+    paths = _settings(args).period(args.period)
+    _run_addon(
+        args,
+        "06_service_plan.ipynb",
+        needs=(paths.village_risk_draws, paths.village_priority),
+        what="village risk or outreach list",
+        extra={
+            "new_sites": args.new_sites,
+            "threshold_min": args.threshold_min,
+            "staff": args.staff,
+            "candidates": args.candidates and str(Path(args.candidates).resolve()),
+            "staffing": args.staffing and str(Path(args.staffing).resolve()),
+        },
+    )
+
+
+def _run_addon(args, notebook: str, needs, what: str, extra: dict) -> None:
+    """Run one add-on notebook alone for a period that has been run, with the seed and
+    parameters of its last run and the flags given (``None``: keep)."""
     from dv_analysis.runner import run
 
     settings = _settings(args)
     paths = settings.period(args.period)
-    if not paths.village_risk_draws.exists() or not paths.village_priority.exists():
+    if not all(p.exists() for p in needs):
         raise MissingInputError(
-            f"{args.period}: no village risk or outreach list in {paths.clean};"
+            f"{args.period}: no {what} in {paths.clean};"
             f" run `dv-analysis run --period {args.period}` first"
         )
-    extra = {
-        k: v
-        for k, v in (
-            ("new_sites", args.new_sites),
-            ("threshold_min", args.threshold_min),
-            ("staff", args.staff),
-            ("candidates", args.candidates),
-            ("staffing", args.staffing),
-        )
-        if v is not None
-    }
-    for key in ("candidates", "staffing"):
-        if key in extra:
-            extra[key] = str(Path(extra[key]).resolve())
     seed, before = _run_parameters(paths)
     run(
         settings,
         args.period,
-        notebooks=("06_service_plan.ipynb",),
+        notebooks=(notebook,),
         seed=seed,
-        extra_parameters={**before, **extra},
+        extra_parameters={**before, **{k: v for k, v in extra.items() if v is not None}},
         progress=not args.quiet,
         force=True,
     )
@@ -502,33 +507,17 @@ def _add_caseload(sub) -> None:
 
 def _caseload(args: argparse.Namespace) -> None:
     """Run 07_caseload alone for a period that has been run, as ``plan`` does."""
-    from dv_analysis.runner import run
-
-    settings = _settings(args)
-    paths = settings.period(args.period)
-    if not paths.village_risk_draws.exists() or not paths.accessibility.exists():
-        raise MissingInputError(
-            f"{args.period}: no village risk or accessibility in {paths.clean};"
-            f" run `dv-analysis run --period {args.period}` first"
-        )
-    extra = {
-        k: v
-        for k, v in (
-            ("workers", args.workers),
-            ("ceiling", args.ceiling),
-            ("centre_staffing", args.staffing and str(Path(args.staffing).resolve())),
-        )
-        if v is not None
-    }
-    seed, before = _run_parameters(paths)
-    run(
-        settings,
-        args.period,
-        notebooks=("07_caseload.ipynb",),
-        seed=seed,
-        extra_parameters={**before, **extra},
-        progress=not args.quiet,
-        force=True,
+    paths = _settings(args).period(args.period)
+    _run_addon(
+        args,
+        "07_caseload.ipynb",
+        needs=(paths.village_risk_draws, paths.accessibility),
+        what="village risk or accessibility",
+        extra={
+            "workers": args.workers,
+            "ceiling": args.ceiling,
+            "centre_staffing": args.staffing and str(Path(args.staffing).resolve()),
+        },
     )
 
 
