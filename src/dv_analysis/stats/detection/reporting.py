@@ -217,9 +217,8 @@ def district_unit_shares(
     """
     level = UNIT_LEVEL if level is None else level
     units = np.asarray(units, float)
-    names, code = np.unique(np.asarray(districts), return_inverse=True)
-    d = np.zeros((len(code), len(names)))
-    d[np.arange(len(code)), code] = 1.0
+    names = np.unique(np.asarray(districts))
+    code, d = _district_indicator(districts)
     by_d = units @ d  # (U, T, D)
     base_u = by_d[:, :baseline].sum(axis=1)  # (U, D)
     q = (base_u + 0.5) / (base_u + 0.5).sum(axis=0, keepdims=True)  # baseline shares
